@@ -1,0 +1,26 @@
+"""mutjax: NumPy's in-place mutation syntax for JAX.
+
+Inside a function decorated with :func:`mutjax.mutable`, ``x[i] = y``,
+``x[1:] *= 2`` and ``a[i][j] = v`` work as in NumPy, and the function still
+composes with ``jax.jit``, ``jax.grad`` and ``jax.vmap``.
+"""
+
+from ._errors import DynamicShapeError as DynamicShapeError
+from ._errors import ForeignTraceError as ForeignTraceError
+from ._errors import MutjaxError as MutjaxError
+from ._errors import NumpyArrayError as NumpyArrayError
+from ._errors import ScopeEndedError as ScopeEndedError
+from ._trace import MutArray as MutableArray
+from ._trace import mutable as mutable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DynamicShapeError",
+    "ForeignTraceError",
+    "MutableArray",
+    "MutjaxError",
+    "NumpyArrayError",
+    "ScopeEndedError",
+    "mutable",
+]

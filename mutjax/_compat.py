@@ -1,0 +1,51 @@
+"""Every import of non-public JAX API lives here.
+
+Each shim names the JAX versions it serves. The supported range is stated in
+``pyproject.toml``; when JAX moves one of these names, this is the only file to
+change.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.extend.core as _jexc
+import jax.extend.linear_util as lu  # noqa: F401  (jax >= 0.4.36)
+from jax import core as _core
+
+# jax >= 0.4.36: the "stackless" core. Traces are objects, the current trace is
+# a context variable, and tracers of a trace are recognised by its tag.
+Trace = _core.Trace
+Tracer = _core.Tracer
+ShapedArray = _core.ShapedArray
+TraceTag = _jexc.TraceTag
+Primitive = _jexc.Primitive
+take_current_trace = _jexc.take_current_trace
+set_current_trace = _jexc.set_current_trace
+
+# jax 0.10.x: the current trace is readable only through the private tracing
+# context; `find_top_trace` ignores its argument and returns it.
+from jax._src import core as _src_core  # noqa: E402
+
+
+def current_trace() -> object:
+    """The trace that a primitive bound now would be processed by."""
+    return _src_core.trace_ctx.trace
+
+
+def is_concrete_array(x: object) -> bool:
+    """True for a value whose contents are known now (no tracer inside)."""
+    return isinstance(x, jax.Array) and not isinstance(x, Tracer)
+
+
+def to_concrete_value(x: object) -> object:
+    """The concrete value behind ``x``, or None when it is traced."""
+    return _src_core.to_concrete_value(x)
+
+
+def typeof(x: object) -> ShapedArray:
+    """The abstract value of ``x`` (public as ``jax.typeof`` since 0.6)."""
+    return jax.typeof(x)
+
+
+# jax 0.10.x: the error JAX raises when a tracer meets np.asarray.
+TracerArrayConversionError = jax.errors.TracerArrayConversionError

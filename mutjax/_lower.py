@@ -1,0 +1,306 @@
+"""Lowering: an index description plus a value -> ``lax`` reads and updates.
+
+The second stage of ``x[idx]`` / ``x[idx] = v`` (the first is
+:mod:`mutjax._index`). Every function here is pure: it takes values of the
+parent trace and returns new ones, and it must be called with the parent trace
+current. Static basic indices lower straight to ``slice`` /
+``dynamic_slice`` / ``dynamic_update_slice`` (plus ``pad`` + ``select`` for
+strided writes), never to gather or scatter: that is both what an expert
+writes and cheaper to trace than JAX's general indexing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _compat
+from ._index import NEW, Index, Int, Slice, _shape_str
+
+# --------------------------------------------------------------------------
+# Values: NumPy's broadcasting and setitem casting
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    return np.dtype(dtype)
+
+
+def _target_shape(value_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
+    """Raise NumPy's error unless ``value_shape`` broadcasts into ``shape``."""
+    vs = value_shape
+    while len(vs) > len(shape) and vs[0] == 1:
+        vs = vs[1:]  # NumPy drops leading length-1 axes of the value
+    ok = len(vs) <= len(shape) and all(v == s or v == 1 for v, s in zip(vs[::-1], shape[::-1]))
+    if not ok:
+        raise ValueError(
+            f"could not broadcast input array from shape {_shape_str(value_shape)} "
+            f"into shape {_shape_str(shape)}"
+        )
+
+
+_SEQUENCE = "setting an array element with a sequence."
+
+
+def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool = False) -> Any:
+    """``value`` broadcast to ``shape`` and cast to ``dtype`` as NumPy's setitem does.
+
+    Static values (Python scalars, nested lists, NumPy arrays) are cast by
+    NumPy itself, so that the values NumPy refuses raise NumPy's exception.
+    Traced values are cast with ``lax.convert_element_type``.
+    """
+    np_dtype = _numpy_dtype(dtype)
+    if scalar and not isinstance(value, (bool, int, float, complex)) and np.ndim(value) > 0:
+        raise ValueError(_SEQUENCE)
+    if isinstance(value, (bool, int, float, complex, np.generic)):
+        cast = np.empty((), np_dtype)
+        cast[()] = value
+        return lax.full(shape, cast, np_dtype) if shape else jnp.asarray(cast)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if isinstance(value, np.ndarray):
+            arr = value
+        else:
+            try:
+                arr = np.asarray(value)
+            except ValueError as e:
+                raise ValueError(f"{_SEQUENCE} {e}") from None
+            if arr.ndim > len(shape):
+                raise ValueError(
+                    f"{_SEQUENCE} The requested array would exceed the maximum "
+                    f"number of dimension of {len(shape)}."
+                )
+        _target_shape(arr.shape, shape)
+        cast = np.empty(arr.shape, np_dtype)
+        with warnings.catch_warnings():
+            # NumPy warns (not raises) for NaN and complex arrays; so do we, once.
+            cast[...] = value if not isinstance(value, np.ndarray) else arr
+        cast = cast.reshape(
+            cast.shape[cast.ndim - len(shape) :] if cast.ndim > len(shape) else cast.shape
+        )
+        return (
+            jnp.broadcast_to(jnp.asarray(cast), shape) if cast.shape != shape else jnp.asarray(cast)
+        )
+    value = jnp.asarray(value)
+    vshape = tuple(value.shape)
+    _target_shape(vshape, shape)
+    if jnp.iscomplexobj(value) and not jnp.issubdtype(np_dtype, jnp.complexfloating):
+        warnings.warn(
+            "Casting complex values to real discards the imaginary part",
+            np.exceptions.ComplexWarning,
+            stacklevel=4,
+        )
+        value = jnp.real(value)
+    if value.dtype != np_dtype:
+        value = lax.convert_element_type(value, np_dtype)
+    if len(vshape) > len(shape):
+        value = lax.reshape(value, vshape[len(vshape) - len(shape) :])
+        vshape = tuple(value.shape)
+    if vshape != tuple(shape):
+        value = (
+            lax.broadcast_in_dim(value, shape, tuple(range(len(shape) - len(vshape), len(shape))))
+            if len(vshape) < len(shape) or vshape != tuple(shape)
+            else value
+        )
+    return value
+
+
+# --------------------------------------------------------------------------
+# Basic indices: slice / dynamic_slice / dynamic_update_slice
+
+
+def _normalize_traced(i: Any, size: int) -> Any:
+    if jnp.issubdtype(i.dtype, jnp.unsignedinteger):
+        return i
+    return lax.select(i < 0, i + size, i)
+
+
+def _window(ix: Index) -> tuple[list[Any], list[int], list[int], list[int]]:
+    """Per axis: the lowest position touched, window size, positive step; reversed axes."""
+    starts: list[Any] = []
+    sizes: list[int] = []
+    steps: list[int] = []
+    rev: list[int] = []
+    for ax, e in enumerate(ix.entries):
+        if type(e) is Int:
+            starts.append(e.value)
+            sizes.append(1)
+            steps.append(1)
+        else:
+            assert type(e) is Slice
+            step = e.step if e.length > 1 else 1
+            if step < 0:
+                starts.append(e.start + e.step * (e.length - 1))
+                rev.append(ax)
+                step = -step
+            else:
+                starts.append(e.start)
+            steps.append(step)
+            sizes.append((e.length - 1) * step + 1 if e.length else 0)
+    return starts, sizes, steps, rev
+
+
+def basic_read(a: Any, ix: Index) -> Any:
+    """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
+    starts, sizes, steps, rev = _window(ix)
+    shape = tuple(a.shape)
+    dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
+    if not dyn:
+        limits = [s + z for s, z in zip(starts, sizes)]
+        if any(s != 0 for s in starts) or tuple(limits) != shape or any(st != 1 for st in steps):
+            a = lax.slice(a, starts, limits, steps)
+    else:
+        static_starts = [0 if ax in dyn else s for ax, s in enumerate(starts)]
+        static_limits = [
+            shape[ax] if ax in dyn else s + z for ax, (s, z) in enumerate(zip(starts, sizes))
+        ]
+        if (
+            static_starts != [0] * len(shape)
+            or tuple(static_limits) != shape
+            or any(st != 1 for st in steps)
+        ):
+            a = lax.slice(a, static_starts, static_limits, steps)
+        idx = [starts[ax] if ax in dyn else 0 for ax in range(len(shape))]
+        idx = _common_index_dtype(idx)
+        slice_sizes = [1 if ax in dyn else a.shape[ax] for ax in range(len(shape))]
+        a = lax.dynamic_slice(a, idx, slice_sizes)
+    if rev:
+        a = lax.rev(a, rev)
+    if tuple(a.shape) != ix.result_shape:
+        a = lax.reshape(a, ix.result_shape)
+    return a
+
+
+def _common_index_dtype(idx: list[Any]) -> list[Any]:
+    """``dynamic_slice`` wants one integer dtype for all of its start indices."""
+    dtypes = {np.dtype(i.dtype) for i in idx if not isinstance(i, int)}
+    if len(dtypes) <= 1:
+        return idx
+    dt = np.result_type(*dtypes)
+    return [i if isinstance(i, int) else lax.convert_element_type(i, dt) for i in idx]
+
+
+def basic_write(a: Any, ix: Index, v: Any) -> Any:
+    """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype."""
+    if 0 in ix.result_shape or ix.empty_new:
+        return a
+    starts, sizes, steps, rev = _window(ix)
+    shape = tuple(a.shape)
+    win = [1 if type(e) is Int else e.length for e in ix.entries]
+    if tuple(v.shape) != tuple(win):
+        v = lax.reshape(v, tuple(win))
+    if rev:
+        v = lax.rev(v, rev)
+    dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
+    strided = any(st != 1 for st in steps)
+    if not dyn and not strided and all(s == 0 for s in starts) and tuple(sizes) == shape:
+        return v  # the whole array is replaced
+    ok = None
+    if dyn:
+        # A traced integer out of bounds drops the write, as `.at[].set` does.
+        for ax in dyn:
+            i = _normalize_traced(starts[ax], shape[ax])
+            starts[ax] = i
+            in_bounds = (
+                (i >= 0) & (i < shape[ax])
+                if not jnp.issubdtype(i.dtype, jnp.unsignedinteger)
+                else i < shape[ax]
+            )
+            ok = in_bounds if ok is None else ok & in_bounds
+        starts = _common_index_dtype(starts)
+    if not strided:
+        if ok is not None:
+            old = lax.dynamic_slice(a, starts, sizes)
+            v = lax.select(lax.broadcast(ok, v.shape), v, old)
+        return lax.dynamic_update_slice(a, v, starts)
+    if dyn:
+        old = lax.dynamic_slice(a, starts, sizes)
+    else:
+        old = lax.slice(a, starts, [s + z for s, z in zip(starts, sizes)])
+    cfg = [(0, 0, st - 1) for st in steps]
+    padded = lax.pad(v, np.zeros((), v.dtype), cfg)
+    mask = lax.pad(lax.full(v.shape, True, np.bool_), np.bool_(False), cfg)
+    if ok is not None:
+        mask = mask & ok
+    new = lax.select(mask, padded, old)
+    return lax.dynamic_update_slice(a, new, starts)
+
+
+# --------------------------------------------------------------------------
+# Advanced indices: gather / scatter
+
+
+def _jax_index(ix: Index) -> tuple[Any, ...]:
+    return tuple(jnp.asarray(p) if isinstance(p, np.ndarray) else p for p in ix.prepared)
+
+
+def _static_unique(ix: Index) -> tuple[bool, bool]:
+    """(unique, sorted) for a purely static advanced index."""
+    if not all(isinstance(a, np.ndarray) for a in ix.adv):
+        return False, False
+    if not ix.adv:
+        return True, True
+    dims = [ix.shape[d] if d >= 0 else 1 for d in ix.adv_dims]
+    flat = (
+        np.ravel_multi_index([a.ravel() for a in ix.adv], dims)
+        if all(dims)
+        else np.zeros(0, np.intp)
+    )
+    unique = len(np.unique(flat)) == flat.size
+    return unique, bool(unique and np.all(np.diff(flat) > 0))
+
+
+def advanced_read(a: Any, ix: Index) -> Any:
+    """``a[ix]`` for an index with integer arrays (static or traced)."""
+    unique, ordered = _static_unique(ix)
+    return a.at[_jax_index(ix)].get(
+        indices_are_sorted=ordered,
+        unique_indices=unique,
+        mode="promise_in_bounds" if ix.is_static else None,
+    )
+
+
+def advanced_write(a: Any, ix: Index, v: Any) -> Any:
+    """``a`` with ``a[ix] = v`` for an index with integer arrays."""
+    if 0 in ix.result_shape:
+        return a
+    unique, ordered = _static_unique(ix)
+    return a.at[_jax_index(ix)].set(v, indices_are_sorted=ordered, unique_indices=unique)
+
+
+def masked_write(a: Any, ix: Index, v: Any) -> Any:
+    """``a`` with ``a[m] = v`` for a traced mask ``m``: a select, no dynamic shape."""
+    m = ix.mask
+    trailing = tuple(ix.shape[m.ndim :])
+    v = prepare_value(v, trailing, a.dtype) if not _compat.is_concrete_array(v) or True else v
+    full = lax.broadcast_in_dim(m, ix.shape, tuple(range(m.ndim)))
+    vb = lax.broadcast_in_dim(v, ix.shape, tuple(range(m.ndim, len(ix.shape))))
+    return lax.select(full, vb, a)
+
+
+def read(a: Any, ix: Index) -> Any:
+    if ix.mask is not None:
+        from ._errors import DynamicShapeError
+
+        raise DynamicShapeError(
+            "mutjax: reading `x[m]` with a traced boolean mask `m` gives an "
+            "array whose length is known only at run time, which JAX cannot "
+            "form. Use `jnp.where(m, x, fill)` to keep the shape, or "
+            "`x[jnp.nonzero(m, size=N)]` with a static bound N."
+        )
+    if ix.is_basic:
+        return basic_read(a, ix)
+    return advanced_read(a, ix)
+
+
+def write(a: Any, ix: Index, v: Any) -> Any:
+    if ix.mask is not None:
+        return masked_write(a, ix, v)
+    if ix.is_basic:
+        return basic_write(a, ix, v)
+    return advanced_write(a, ix, v)
+
+
+__all__ = ["NEW", "prepare_value", "read", "write"]

@@ -1,0 +1,452 @@
+"""The interpreter: a JAX trace whose tracers are mutable arrays, and ``mutable``.
+
+``x[idx] = v`` reads as a straight line through the modules:
+:meth:`MutArray.__setitem__` -> :func:`mutjax._index.analyze` -> the view
+chain (:mod:`mutjax._views`) -> :mod:`mutjax._lower` -> :meth:`Cell.set`
+(:mod:`mutjax._scope`).
+
+Every primitive bound with a mutable array as input is processed by
+:meth:`MutTrace.process_primitive`: the inputs are unwrapped to their current
+values, the primitive is bound on the parent trace, and each output becomes a
+new mutable array. So every ``jax.numpy`` / ``jax.lax`` function accepts
+mutable arrays as they are, and everything computed inside is mutable too.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _compat, _errors, _index, _lower, _views
+from ._compat import lu
+from ._scope import Cell, Scope
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class MutTrace(_compat.Trace):
+    """The trace of one ``mutable`` scope."""
+
+    __slots__ = ("parent_trace", "tag", "scope")
+
+    def __init__(self, parent_trace: Any, tag: Any, scope: Scope) -> None:
+        super().__init__()
+        self.parent_trace = parent_trace
+        self.tag = tag
+        self.scope = scope
+
+    def new(self, value: Any) -> MutArray:
+        """A new base mutable array holding ``value`` (a parent-trace value)."""
+        return MutArray(self, Cell(value, self.scope, _compat.typeof(value)))
+
+    def unwrap(self, x: Any) -> Any:
+        if isinstance(x, MutArray) and x._trace.tag is self.tag:
+            return x._read()
+        return x
+
+    def _wrap_out(self, out: Any) -> Any:
+        if isinstance(_compat.typeof(out), _compat.ShapedArray):
+            return self.new(out)
+        return out
+
+    def process_primitive(self, primitive, tracers, params, /):  # noqa: ANN001
+        values = [self.unwrap(t) for t in tracers]
+        with _compat.set_current_trace(self.parent_trace):
+            out = primitive.bind(*values, **params)
+        if primitive.multiple_results:
+            return [self._wrap_out(o) for o in out]
+        return self._wrap_out(out)
+
+    def stage_value(self, val):  # noqa: ANN001
+        # A child trace (vmap, jvp inside the scope) lifts a value into us.
+        if isinstance(val, MutArray) and val._trace.tag is self.tag:
+            return val
+        return self.new(self.parent_trace.stage_value(val))
+
+    def process_custom_jvp_call(self, primitive, fun, jvp, tracers, /, *, symbolic_zeros):  # noqa: ANN001
+        values = [self.unwrap(t) for t in tracers]
+        fun = _subtrace(fun, self.tag, self.scope)
+        jvp = _subtrace(jvp, self.tag, self.scope)
+        avals = tuple(_compat.typeof(v) for v in values)
+        out = primitive.bind_with_trace(
+            self.parent_trace,
+            tuple(values),
+            avals,
+            dict(subfuns=(fun, jvp), symbolic_zeros=symbolic_zeros),
+        )
+        return [self._wrap_out(o) for o in out]
+
+    def process_custom_vjp_call(
+        self, primitive, fun, fwd, bwd, tracers, /, *, out_trees, symbolic_zeros
+    ):  # noqa: ANN001,E501
+        values = [self.unwrap(t) for t in tracers]
+        fun = _subtrace(fun, self.tag, self.scope)
+        fwd = _subtrace(fwd, self.tag, self.scope)
+        avals = tuple(_compat.typeof(v) for v in values)
+        out = primitive.bind_with_trace(
+            self.parent_trace,
+            tuple(values),
+            avals,
+            dict(subfuns=(fun, fwd, bwd), out_trees=out_trees, symbolic_zeros=symbolic_zeros),
+        )
+        return [self._wrap_out(o) for o in out]
+
+
+@lu.transformation2
+def _subtrace(f, tag, scope, *args):  # noqa: ANN001
+    # A custom_jvp / custom_vjp rule may close over mutable arrays of this
+    # scope: run it under a sub-trace with the same tag so that they unwrap.
+    with _compat.take_current_trace() as parent:
+        trace = MutTrace(parent, tag, scope)
+        with _compat.set_current_trace(trace):
+            outs = f(*args)
+            return [trace.unwrap(o) for o in outs]
+
+
+def _unwrap_index(idx: Any, trace: MutTrace) -> Any:
+    """Replace mutable arrays inside an index by their current values."""
+    if isinstance(idx, MutArray):
+        return trace.unwrap(idx) if idx._trace.tag is trace.tag else idx
+    if type(idx) is tuple:
+        return tuple(_unwrap_index(i, trace) for i in idx)
+    if isinstance(idx, slice):
+        return slice(*(_unwrap_index(p, trace) for p in (idx.start, idx.stop, idx.step)))
+    if isinstance(idx, list) and any(isinstance(i, (MutArray, list)) for i in idx):
+        return [_unwrap_index(i, trace) for i in idx]
+    return idx
+
+
+def _describe(x: MutArray) -> str:
+    aval = x._aval
+    return f"{aval.str_short()}"
+
+
+class MutArray(_compat.Tracer):
+    """A mutable array: a tracer of :class:`MutTrace` pointing at a cell.
+
+    ``_view`` is None for a base array, or the :class:`~mutjax._views.View`
+    through which this array sees its base.
+    """
+
+    __slots__ = ("_cell", "_view", "_aval", "_cache_version", "_cache")
+    __array_priority__ = 2000
+
+    def __init__(self, trace: MutTrace, cell: Cell, view: Any = None, aval: Any = None) -> None:
+        self._trace = trace
+        self._cell = cell
+        self._view = view
+        self._aval = cell.aval if aval is None else aval
+        self._cache_version = -1
+        self._cache = None
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def aval(self):  # noqa: ANN201
+        if self._cell.scope.closed:
+            raise _errors.scope_ended(_describe(self))
+        return self._aval
+
+    @aval.setter
+    def aval(self, value):  # noqa: ANN001
+        self._aval = value
+
+    def _read(self) -> Any:
+        """The current value, as a value of the parent trace."""
+        cell = self._cell
+        if cell.scope.closed:
+            raise _errors.scope_ended(_describe(self))
+        if self._view is None:
+            return cell.value
+        if self._cache_version != cell.version:
+            with _compat.set_current_trace(self._trace.parent_trace):
+                self._cache = self._view.read(cell.value)
+            self._cache_version = cell.version
+        return self._cache
+
+    def _store(self, value: Any) -> None:
+        """Replace this array's whole contents with ``value`` (right shape and dtype)."""
+        cell = self._cell
+        if self._view is None:
+            cell.set(value)
+        else:
+            cell.set(self._view.write(cell.value, value))
+
+    def _check_writable(self) -> None:
+        cell = self._cell
+        if cell.scope.closed:
+            raise _errors.scope_ended(_describe(self))
+        if _compat.current_trace() is not self._trace:
+            raise _errors.foreign_write(_describe(self))
+
+    def to_concrete_value(self):  # noqa: ANN201
+        return _compat.to_concrete_value(self._read())
+
+    # JAX's Tracer converts to float/complex/index only through the aval, which
+    # refuses even when the value is known (eager mode): look at it first.
+    def __float__(self) -> float:
+        concrete = self.to_concrete_value()
+        return float(concrete) if concrete is not None else super().__float__()
+
+    def __complex__(self) -> complex:
+        concrete = self.to_concrete_value()
+        return complex(concrete) if concrete is not None else super().__complex__()
+
+    def __index__(self) -> int:
+        concrete = self.to_concrete_value()
+        return operator.index(concrete) if concrete is not None else super().__index__()
+
+    # -- indexing --------------------------------------------------------------
+
+    def __getitem__(self, idx: Any) -> Any:
+        trace = self._trace
+        if _compat.current_trace() is not trace:
+            # Read inside a transformation that is not ours (a lax loop body,
+            # vmap): JAX's own indexing, so that the current trace sees this
+            # array as an input rather than our parent seeing its tracers.
+            return _compat.Tracer.__getitem__(self, idx)
+        raw = _unwrap_index(idx, trace)
+        with _compat.set_current_trace(trace.parent_trace):
+            ix = _index.analyze(raw, tuple(self.aval.shape))
+        if _views.is_view_index(ix):
+            with _compat.set_current_trace(trace.parent_trace):
+                view = _views.view_of(self._view, _views.BasicOp(ix))
+            aval = self._aval.update(shape=ix.result_shape)
+            return MutArray(trace, self._cell, view, aval)
+        value = self._read()
+        with _compat.set_current_trace(trace.parent_trace):
+            out = _lower.read(value, ix)
+        return trace.new(out)
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        self._check_writable()
+        trace = self._trace
+        raw = _unwrap_index(idx, trace)
+        with _compat.set_current_trace(trace.parent_trace):
+            ix = _index.analyze(raw, tuple(self._aval.shape))
+        if (
+            isinstance(value, MutArray)
+            and value._cell is self._cell
+            and value._view is not None
+            and _views.is_view_index(ix)
+        ):
+            # `x[s] op= v` writes through the view `x[s]` and then assigns it
+            # back to itself: nothing left to do.
+            with _compat.set_current_trace(trace.parent_trace):
+                target = _views.view_of(self._view, _views.BasicOp(ix))
+            if target.key == value._view.key:
+                return
+        # Read the right side first: `x[1:] = x[:-1]` sees the old values.
+        value = _unwrap_value(value, trace)
+        dtype = self._aval.dtype
+        with _compat.set_current_trace(trace.parent_trace):
+            if ix.mask is None:
+                value = _lower.prepare_value(value, ix.result_shape, dtype, ix.scalar)
+            if self._view is not None and _views.is_view_index(ix):
+                view = _views.view_of(self._view, _views.BasicOp(ix))
+                new_base = view.write(self._cell.value, value)
+            elif self._view is None:
+                new_base = _lower.write(self._cell.value, ix, value)
+            else:
+                sub = _lower.write(self._read(), ix, value)
+                new_base = self._view.write(self._cell.value, sub)
+        self._cell.set(new_base)
+
+    def __iter__(self):  # noqa: ANN204
+        shape = self.aval.shape
+        if not shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(shape[0]))
+
+    def __len__(self) -> int:
+        shape = self.aval.shape
+        if not shape:
+            raise TypeError("len() of unsized object")
+        return shape[0]
+
+    # -- NumPy interop ---------------------------------------------------------
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        concrete = self.to_concrete_value()
+        if concrete is None:
+            raise _errors.NumpyArrayError(
+                "mutjax: a traced mutable array was converted to a NumPy array "
+                "(np.asarray / np.array, or a NumPy array on the left of an "
+                "assignment). Under jit its value is not known yet. Create the "
+                "array with jax.numpy (or `import mutjax.numpy as np`) instead "
+                "of numpy."
+            )
+        return np.asarray(concrete, dtype=dtype)
+
+    def __repr__(self) -> str:
+        if self._cell.scope.closed:
+            return f"<mutjax array {_describe(self)} (its mutable scope has ended)>"
+        try:
+            concrete = self.to_concrete_value()
+        except Exception:  # noqa: BLE001 - repr must never raise
+            concrete = None
+        if concrete is not None:
+            body = np.array2string(np.asarray(concrete), separator=", ", prefix="MutableArray(")
+            return f"MutableArray({body}, dtype={self._aval.dtype})"
+        return f"MutableArray<{_describe(self)}>"
+
+    __str__ = __repr__
+
+
+def _unwrap_value(value: Any, trace: MutTrace) -> Any:
+    if isinstance(value, MutArray):
+        return trace.unwrap(value) if value._trace.tag is trace.tag else value
+    if isinstance(value, list) and any(isinstance(v, (MutArray, list)) for v in value):
+        return (
+            jnp.asarray([_unwrap_value(v, trace) for v in value])
+            if all(not isinstance(v, list) for v in value)
+            else jnp.asarray([_unwrap_value(v, trace) for v in value])
+        )
+    return value
+
+
+# -- in-place operators ------------------------------------------------------------
+#
+# `x += v` must keep identity (`y = x; x += 1` changes `y`) and write through
+# views, so each in-place operator computes the result and stores it back.
+# NumPy casts an in-place ufunc's result with the 'same_kind' rule: an int
+# array `+=` a float raises, as NumPy's UFuncTypeError (a TypeError) does.
+
+
+def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArray, Any], MutArray]:
+    def method(self: MutArray, other: Any) -> MutArray:
+        self._check_writable()
+        result = op(self, other)
+        rdtype = np.dtype(result.dtype)
+        dtype = np.dtype(self._aval.dtype)
+        if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
+            raise TypeError(
+                f"Cannot cast ufunc '{name}' output from dtype('{rdtype}') to "
+                f"dtype('{dtype}') with casting rule 'same_kind'"
+            )
+        self[...] = result
+        return self
+
+    method.__name__ = f"__i{name}__"
+    return method
+
+
+_INPLACE = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
+    "lshift": operator.lshift,
+    "rshift": operator.rshift,
+    "matmul": operator.matmul,
+}
+for _name, _op in _INPLACE.items():
+    setattr(MutArray, f"__i{_name}__", _make_inplace(_name, _op))
+del _name, _op
+
+
+# -- mutable ------------------------------------------------------------------------
+
+
+def _is_array_leaf(x: Any) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray)) or (
+        isinstance(x, np.generic) and not isinstance(x, (np.str_, np.bytes_))
+    )
+
+
+def _current_mut_trace() -> MutTrace | None:
+    cur = _compat.current_trace()
+    if isinstance(cur, MutTrace) and not cur.scope.closed:
+        return cur
+    return None
+
+
+def mutable(fun: F | None = None, *, return_args: bool = False) -> Any:
+    """Make ``fun`` see its arrays as mutable NumPy-style arrays.
+
+    Inside ``fun`` every array leaf of the arguments (any pytree) and every
+    array ``fun`` creates or computes supports ``x[idx] = v``, augmented
+    assignment and live views, with NumPy's semantics. The result composes
+    with ``jax.jit``, ``jax.grad``, ``jax.vmap`` and the other transformations.
+
+    Args:
+        fun: the function to wrap. ``mutable`` can also be used as
+            ``@mutable(return_args=True)``.
+        return_args: if True, the wrapper returns ``(out, args, kwargs)``: the
+            function's result followed by the final values of its positional
+            and keyword arguments. This is how an out-parameter kernel
+            (``def fill(out, v): out[...] = v``) gives its result back.
+
+    Returns:
+        A function with ``fun``'s signature. Called from outside any mutable
+        scope it copies its inputs in (the caller's arrays never change) and
+        returns ``fun``'s result with mutable arrays turned into
+        ``jax.Array``. Called on mutable arrays from inside another mutable
+        scope, it works on them by reference, as a NumPy function would.
+
+    Raises:
+        mutjax.MutjaxError: a subclass of it when a mutable array is used
+            after its scope ended or written where mutjax cannot thread it.
+    """
+    if fun is None:
+        return functools.partial(mutable, return_args=return_args)
+
+    @functools.wraps(fun)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outer = _current_mut_trace()
+        if outer is not None:
+            return _call_by_reference(outer, fun, return_args, args, kwargs)
+        return _call_in_new_scope(fun, return_args, args, kwargs)
+
+    return wrapper
+
+
+def _call_by_reference(
+    trace: MutTrace, fun: Callable[..., Any], return_args: bool, args: Any, kwargs: Any
+) -> Any:
+    def lift(x: Any) -> Any:
+        if isinstance(x, MutArray) and x._trace.tag is trace.tag:
+            return x
+        if _is_array_leaf(x):
+            with _compat.set_current_trace(trace.parent_trace):
+                return trace.new(jnp.asarray(x))
+        return x
+
+    args, kwargs = jax.tree_util.tree_map(lift, (args, kwargs))
+    out = fun(*args, **kwargs)
+    return (out, args, kwargs) if return_args else out
+
+
+def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kwargs: Any) -> Any:
+    scope = Scope()
+    # Turn NumPy inputs into JAX values before taking the current trace, so
+    # that e.g. grad's tracers and plain constants are treated alike.
+    leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+    is_arr = [_is_array_leaf(x) for x in leaves]
+    leaves = [jnp.asarray(x) if a else x for x, a in zip(leaves, is_arr)]
+    tag = _compat.TraceTag()
+    try:
+        with _compat.take_current_trace() as parent:
+            trace = MutTrace(parent, tag, scope)
+            scope.trace = trace
+            wrapped = [trace.new(x) if a else x for x, a in zip(leaves, is_arr)]
+            args, kwargs = jax.tree_util.tree_unflatten(treedef, wrapped)
+            with _compat.set_current_trace(trace):
+                out = fun(*args, **kwargs)
+                if return_args:
+                    out = (out, args, kwargs)
+            return jax.tree_util.tree_map(trace.unwrap, out)
+    finally:
+        scope.close()

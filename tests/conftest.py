@@ -1,0 +1,19 @@
+import os
+
+from hypothesis import HealthCheck, settings
+
+# The default profile keeps CI quick; `HYPOTHESIS_PROFILE=fuzz pytest` runs
+# the long fuzzing campaign that issue notes report on.
+settings.register_profile(
+    "default",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

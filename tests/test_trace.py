@@ -1,0 +1,608 @@
+"""The foundation: `mutable`, the trace, the scope, and transformations."""
+
+import dataclasses
+import inspect
+import operator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_same, check_kernel
+from jax.test_util import check_grads
+
+import mutjax
+
+RNG = np.random.default_rng(0)
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+# -- assignment kernels against NumPy --------------------------------------------
+
+
+def k_basic(x):
+    x[0] = 5
+    x[-1] = x[1] * 2
+    x[2:4] = 7.5
+    x[::2] += 1
+    x[::-3] *= -1
+    x[100:] = 3  # out-of-range bounds select nothing, as in NumPy
+    x[-100:1] -= 0.5
+    return x.sum()
+
+
+def k_2d(a):
+    a[1] = a[0] + 1
+    a[:, 0] = 9
+    a[1:, 1:] -= a[:-1, :-1]
+    a[..., -1] = a[..., 0] * 2
+    a[None, 0, None] = 4
+    a[::-1, ::2] /= 2
+    a[2, ...] = [1, 2, 3, 4]
+    return a[1:3, ::-1]
+
+
+@pytest.mark.parametrize("kernel,shape", [(k_basic, (8,)), (k_2d, (4, 4))])
+def test_assignment_kernels_match_numpy(kernel, shape):
+    check_kernel(kernel, f32(*shape))
+
+
+def k_lu(A):
+    n = A.shape[0]
+    for k in range(n - 1):
+        A[k + 1 :, k] /= A[k, k]
+        A[k + 1 :, k + 1 :] -= A[k + 1 :, k : k + 1] * A[k : k + 1, k + 1 :]
+    return A
+
+
+def k_jacobi(u):
+    for _ in range(5):
+        u[1:-1, 1:-1] = 0.25 * (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:])
+
+
+def k_seidel(u):
+    n, m = u.shape
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            u[i, j] = (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1]) / 4
+
+
+def k_prefix(x):
+    for i in range(1, x.shape[0]):
+        x[i] += x[i - 1]
+
+
+@pytest.mark.parametrize(
+    "kernel,arg",
+    [
+        (k_lu, f32(6, 6) + 6 * np.eye(6, dtype=np.float32)),
+        (k_jacobi, f32(8, 9)),
+        (k_seidel, f32(6, 5)),
+        (k_prefix, np.arange(10, dtype=np.int32)),
+    ],
+)
+def test_polybench_style_kernels(kernel, arg):
+    check_kernel(kernel, arg, rtol=1e-4, atol=1e-4)
+
+
+AUG = [
+    ("+=", operator.iadd),
+    ("-=", operator.isub),
+    ("*=", operator.imul),
+    ("/=", operator.itruediv),
+    ("//=", operator.ifloordiv),
+    ("%=", operator.imod),
+    ("**=", operator.ipow),
+    ("&=", operator.iand),
+    ("|=", operator.ior),
+    ("^=", operator.ixor),
+    ("<<=", operator.ilshift),
+    (">>=", operator.irshift),
+]
+
+
+@pytest.mark.parametrize("name,op", AUG)
+def test_every_augmented_assignment(name, op):
+    is_float_op = name in ("/=",)
+    is_int_op = name in ("&=", "|=", "^=", "<<=", ">>=")
+    dtype = np.float32 if is_float_op else np.int32
+    x = np.arange(1, 9, dtype=dtype)
+
+    def whole(x):
+        y = x  # identity is kept: y sees the change
+        y = op(y, 3)
+        return y
+
+    def part(x):
+        t = x[1:7:2]
+        x[1:7:2] = op(t, 2)
+        x[-1:] = op(x[-1:], x[0:1])
+
+    check_kernel(whole, x)
+    check_kernel(part, x)
+    if not is_int_op and not is_float_op:
+        check_kernel(part, x.astype(np.float32))
+
+
+def test_matmul_inplace():
+    def k(a, b):
+        a @= b
+        a[0] @= b
+
+    check_kernel(k, f32(3, 3), f32(3, 3), rtol=1e-4)
+
+
+def test_inplace_keeps_identity_and_casts_same_kind():
+    def k(x):
+        y = x
+        x += 1
+        return y
+
+    check_kernel(k, np.arange(4, dtype=np.int32))
+
+    @mutjax.mutable
+    def bad(x):
+        x += 1.5
+
+    with pytest.raises(TypeError, match="same_kind"):
+        bad(jnp.arange(3))
+    with pytest.raises(TypeError, match="same_kind"):
+        np_x = np.arange(3)
+        np_x += 1.5
+
+
+def test_setitem_casts_as_numpy():
+    def k(x, b):
+        x[0] = 2.7
+        x[1] = -2.7
+        x[2:4] = np.array([1.9, -1.9])
+        b[:] = np.array([0.5, 0.0, -2.0], np.float32)
+
+    check_kernel(k, np.zeros(5, np.int32), np.zeros(3, bool))
+
+
+def test_value_broadcasting_drops_leading_ones():
+    def k(a):
+        a[0] = np.ones((1, 5), np.float32)
+        a[1:3] = np.arange(5, dtype=np.float32)
+        a[3] = a[None, None, 0]
+
+    check_kernel(k, f32(4, 5))
+
+
+# -- traced integer indices ------------------------------------------------------------
+
+
+def test_traced_scalar_indices():
+    def k(x, i, j):
+        x[i] = 1.0
+        x[j, 1:3] = x[i, :2] * 2
+        x[-1, j] += 10
+        return x[i, j]
+
+    a = f32(4, 4)
+    for i, j in [(0, 1), (3, 2), (-1, -4), (2, 0)]:
+        expected = a.copy()
+        e_out = k(expected, i, j)
+        f = jax.jit(mutjax.mutable(k, return_args=True))
+        out, (x, _, _), _ = f(jnp.asarray(a), jnp.int32(i), jnp.int32(j))
+        assert_same((out, x), (e_out, expected), f"i={i} j={j}")
+
+
+def test_argmax_result_as_index():
+    def k(x):
+        i = x.argmax()
+        x[i] = 0
+        x[abs(x).argmin()] = -1
+
+    check_kernel(k, f32(7))
+
+
+def test_traced_out_of_bounds_write_is_dropped():
+    # Documented: under jit a traced out-of-bounds integer drops the write, as
+    # `.at[].set` does. NumPy raises; checked eagerly below.
+    f = jax.jit(mutjax.mutable(lambda x, i: x.__setitem__(i, 1.0) or x))
+    np.testing.assert_array_equal(f(jnp.zeros(3), 5), np.zeros(3, np.float32))
+    with pytest.raises(IndexError, match="out of bounds"):
+        mutjax.mutable(lambda x: x.__setitem__(5, 1.0))(jnp.zeros(3))
+
+
+# -- arrays created inside, and the jax.Array API -----------------------------------------
+
+
+def test_created_arrays_are_mutable():
+    @jax.jit
+    @mutjax.mutable
+    def f(x):
+        y = jnp.zeros(3)
+        y[0] = 1
+        z = x + 1
+        z[1] = 0
+        c = x.copy()
+        c[2] = 5
+        w = jnp.asarray([1.0, 2.0])
+        w[0] = 3
+        return y, z, c, x, w
+
+    x = jnp.arange(3.0)
+    y, z, c, x2, w = f(x)
+    np.testing.assert_array_equal(y, [1, 0, 0])
+    np.testing.assert_array_equal(z, [1, 0, 3])
+    np.testing.assert_array_equal(c, [0, 1, 5])
+    np.testing.assert_array_equal(x2, [0, 1, 2])
+    np.testing.assert_array_equal(w, [3, 2])
+
+
+def test_array_api_on_mutable_arrays():
+    @mutjax.mutable
+    def f(x):
+        assert isinstance(x, mutjax.MutableArray)
+        assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
+        assert x.dtype == jnp.float32
+        out = {
+            "T": x.T,
+            "sum": x.sum(axis=0),
+            "astype": x.astype(jnp.int32),
+            "at": x.at[0, 0].set(9.0),
+            "ops": (x * 2 - 1) / 3 + x**2,
+            "cmp": x > 0.5,
+            "mm": x @ x.T,
+            "neg": -x,
+            "jnp": jnp.sin(x) + jax.lax.cos(x),
+        }
+        bool(x[0, 0] > -1)
+        assert int(x[0, 1]) == 1 and float(x[0, 0]) == 0.0
+        assert "MutableArray" in repr(x)
+        return out
+
+    x = jnp.arange(6.0).reshape(2, 3)
+    out = f(x)
+    np.testing.assert_allclose(out["T"], x.T)
+    np.testing.assert_allclose(out["mm"], x @ x.T)
+    np.testing.assert_array_equal(out["astype"], x.astype(jnp.int32))
+    np.testing.assert_array_equal(out["at"], x.at[0, 0].set(9.0))
+    np.testing.assert_allclose(out["jnp"], jnp.sin(x) + jnp.cos(x))
+
+
+def test_concrete_conversions_fail_clearly_under_jit():
+    @jax.jit
+    @mutjax.mutable
+    def f(x):
+        if x[0] > 0:
+            x[0] = 1
+        return x
+
+    with pytest.raises(jax.errors.ConcretizationTypeError):
+        f(jnp.ones(2))
+
+
+# -- transformations, compared to hand-written .at[] code -----------------------------
+
+
+def kern(x, w):
+    x = x * w
+    x[1:] += x[:-1] * 0.5
+    x[0] = jnp.sin(x[2])
+    x[::2] *= x[1::2]
+    return (x**2).sum()
+
+
+def kern_at(x, w):
+    x = x * w
+    x = x.at[1:].add(x[:-1] * 0.5)
+    x = x.at[0].set(jnp.sin(x[2]))
+    x = x.at[::2].multiply(x[1::2])
+    return (x**2).sum()
+
+
+X = jnp.asarray(f32(6))
+W = jnp.asarray(f32(6))
+MK = mutjax.mutable(kern)
+
+TRANSFORMS = {
+    "jit": lambda f: jax.jit(f),
+    "grad": lambda f: jax.grad(f),
+    "grad1": lambda f: jax.grad(f, argnums=1),
+    "value_and_grad": lambda f: jax.value_and_grad(f),
+    "jacfwd": lambda f: jax.jacfwd(f),
+    "jacrev": lambda f: jax.jacrev(f),
+    "checkpoint": lambda f: jax.checkpoint(f),
+    "jit(grad)": lambda f: jax.jit(jax.grad(f)),
+    "grad(jit)": lambda f: jax.grad(jax.jit(f)),
+    "vmap(grad)": lambda f: jax.vmap(jax.grad(f), in_axes=(0, None)),
+    "jit(vmap(grad(checkpoint)))": lambda f: jax.jit(
+        jax.vmap(jax.grad(jax.checkpoint(f)), in_axes=(0, None))
+    ),
+    "jacfwd(jacrev)": lambda f: jax.jacfwd(jax.jacrev(f)),
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+def test_transforms_match_hand_written_at(name):
+    t = TRANSFORMS[name]
+    x = jnp.stack([X, X + 1]) if "vmap" in name else X
+    got = t(MK)(x, W)
+    expected = t(kern_at)(x, W)
+    assert_same(got, expected, name, rtol=1e-4, atol=1e-4)
+
+
+def test_transforms_inside_the_scope():
+    @mutjax.mutable
+    def f(x, w):
+        g = jax.grad(kern_at)(x, w)
+        v = jax.vmap(lambda r: r * 2)(x)
+        x[0] = g[0] + v[1]
+        return x
+
+    expected = np.asarray(X).copy()
+    expected[0] = jax.grad(kern_at)(X, W)[0] + 2 * X[1]
+    np.testing.assert_allclose(jax.jit(f)(X, W), expected, rtol=1e-5)
+
+
+def test_linearize():
+    y, f_jvp = jax.linearize(lambda x: MK(x, W), X)
+    y2, f2 = jax.linearize(lambda x: kern_at(x, W), X)
+    np.testing.assert_allclose(y, y2, rtol=1e-5)
+    np.testing.assert_allclose(f_jvp(W), f2(W), rtol=1e-4)
+
+
+def test_check_grads_both_modes():
+    check_grads(lambda x: MK(x, W), (X,), order=2, modes=["fwd", "rev"], atol=1e-2, rtol=1e-2)
+
+
+def test_vmap_of_mutable_with_traced_indices():
+    def k(x, i):
+        x[i] = x[i - 1] * 2
+        return x
+
+    xs = jnp.asarray(f32(4, 5))
+    idx = jnp.array([0, 1, 4, 2])
+    got = jax.vmap(mutjax.mutable(k))(xs, idx)
+    expected = np.stack([k(np.array(x), int(i)) for x, i in zip(xs, idx)])
+    np.testing.assert_allclose(got, expected)
+
+
+def test_custom_jvp_and_vjp_rules_are_kept():
+    @jax.custom_jvp
+    def f(x):
+        return jnp.sin(x)
+
+    f.defjvp(lambda p, t: (f(p[0]), 100.0 * t[0]))
+
+    @jax.custom_vjp
+    def g(x):
+        return x * 2
+
+    g.defvjp(lambda x: (g(x), None), lambda _, ct: (ct * 1000.0,))
+
+    @mutjax.mutable
+    def k(x):
+        x[0] = f(x[0])
+        x[1] = g(x[1])
+        x[2] = jax.nn.relu(x[2])
+        return x.sum()
+
+    np.testing.assert_allclose(jax.grad(k)(jnp.ones(3)), [100.0, 1000.0, 1.0])
+    np.testing.assert_allclose(jax.jit(jax.grad(k))(jnp.ones(3)), [100.0, 1000.0, 1.0])
+
+
+# -- calling conventions ------------------------------------------------------------------
+
+
+def test_copy_in_never_changes_caller():
+    x = jnp.arange(3.0)
+    n = np.arange(3.0)
+    mutjax.mutable(lambda a, b: (a.__setitem__(0, 9), b.__setitem__(0, 9)))(x, n)
+    np.testing.assert_array_equal(x, [0, 1, 2])
+    np.testing.assert_array_equal(n, [0, 1, 2])
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class State:
+    pos: jax.Array
+    vel: jax.Array
+    name: str = dataclasses.field(metadata=dict(static=True), default="s")
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_pytree_arguments_and_non_array_leaves(jit):
+    @mutjax.mutable
+    def step(state, params, tag):
+        state.pos[:] += state.vel * params["dt"]
+        params["scale"][0] = 2
+        assert tag == "hello" and state.name == "s"
+        return state, params["scale"]
+
+    if jit:
+        step = jax.jit(step, static_argnums=2)
+    s = State(jnp.zeros(3), jnp.ones(3))
+    s2, scale = step(s, {"dt": 0.5, "scale": jnp.ones(2), "n": 3}, "hello")
+    np.testing.assert_array_equal(s2.pos, [0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(scale, [2, 1])
+    np.testing.assert_array_equal(s.pos, [0, 0, 0])
+    assert s2.name == "s"
+
+
+def test_out_parameter_kernel_with_return_args():
+    def fill(out, v):
+        out[...] = v
+
+    out, (buf, v), kwargs = mutjax.mutable(fill, return_args=True)(jnp.zeros(3), 4.0)
+    assert out is None and kwargs == {} and v == 4.0
+    np.testing.assert_array_equal(buf, [4, 4, 4])
+
+    @mutjax.mutable(return_args=True)
+    def fill2(out, *, v):
+        out[1:] = v
+
+    _, (buf,), kw = jax.jit(fill2)(jnp.zeros(3), v=jnp.float32(2))
+    np.testing.assert_array_equal(buf, [0, 2, 2])
+
+
+def test_wrapper_keeps_name_doc_signature():
+    def kernel(a, b=2, *, c):
+        """Doc."""
+
+    w = mutjax.mutable(kernel)
+    assert w.__name__ == "kernel" and w.__doc__ == "Doc."
+    assert inspect.signature(w) == inspect.signature(kernel)
+
+
+def test_donated_argument_buffer_is_reused():
+    def upd(x):
+        x[1:3] = 7.0
+        return x
+
+    f = jax.jit(mutjax.mutable(upd), donate_argnums=0)
+    hlo = f.lower(jnp.zeros(8)).as_text()
+    assert "tf.aliasing_output" in hlo or "jax.buffer_donor" in hlo
+    x = jnp.zeros(8)
+    y = f(x)
+    assert x.is_deleted()
+    np.testing.assert_array_equal(y, [0, 7, 7, 0, 0, 0, 0, 0])
+
+
+def test_nested_mutable_works_by_reference():
+    @mutjax.mutable
+    def helper(a):
+        a[0] = 42
+
+    def plain_helper(a):
+        a[-1] = -1
+
+    @jax.jit
+    @mutjax.mutable
+    def outer(x):
+        helper(x)
+        helper(x[2:])  # through a view
+        plain_helper(x)
+        return x
+
+    np.testing.assert_array_equal(outer(jnp.zeros(5)), [42, 0, 42, 0, -1])
+
+
+# -- lifetime and machinery errors -------------------------------------------------------
+
+
+def test_escaped_array_raises_mutjax_error():
+    kept = []
+
+    @mutjax.mutable
+    def f(x):
+        kept.append(x)
+        kept.append(x[1:])
+        return x
+
+    f(jnp.zeros(3))
+    leaked, leaked_view = kept
+    assert "scope has ended" in repr(leaked) and "scope has ended" in repr(leaked_view)
+    for use in (
+        lambda: leaked + 1,
+        lambda: jnp.sin(leaked),
+        lambda: leaked[0],
+        lambda: leaked.shape,
+        lambda: leaked.__setitem__(0, 1),
+        lambda: leaked_view.__setitem__(0, 1),
+        lambda: jax.jit(lambda y: y * 2)(leaked),
+        lambda: np.asarray(leaked),
+    ):
+        with pytest.raises(mutjax.ScopeEndedError, match="mutable.*returned"):
+            use()
+    assert issubclass(mutjax.ScopeEndedError, mutjax.MutjaxError)
+
+
+def test_escaped_under_jit_raises_mutjax_error():
+    store = {}
+
+    @jax.jit
+    @mutjax.mutable
+    def f(x):
+        store["x"] = x
+        return x * 2
+
+    f(jnp.ones(2))
+    with pytest.raises(mutjax.ScopeEndedError):
+        store["x"] * 2
+
+
+def test_write_inside_foreign_loop_raises_mutjax_error():
+    @mutjax.mutable
+    def f(x):
+        def body(i, c):
+            x[i] = c
+            return c + 1
+
+        jax.lax.fori_loop(0, 3, body, 0.0)
+        return x
+
+    with pytest.raises(mutjax.ForeignTraceError, match="mutjax.fori_loop"):
+        jax.jit(f)(jnp.zeros(3))
+
+    @mutjax.mutable
+    def g(x):
+        jax.lax.cond(x[0] > 0, lambda: x.__setitem__(0, 1.0), lambda: None)
+        return x
+
+    with pytest.raises(mutjax.ForeignTraceError):
+        g(jnp.ones(3))
+
+
+def test_reads_inside_foreign_transformations_work():
+    @jax.jit
+    @mutjax.mutable
+    def f(x):
+        s = jax.lax.fori_loop(0, 3, lambda i, c: c + x[i], 0.0)
+        x[0] = s
+        return x
+
+    np.testing.assert_array_equal(f(jnp.arange(3.0)), [3, 1, 2])
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "idx,exc,msg",
+    [
+        (5, IndexError, "index 5 is out of bounds for axis 0 with size 4"),
+        ((0, -6), IndexError, "index -6 is out of bounds for axis 1 with size 5"),
+        ((0, 0, 0), IndexError, "too many indices"),
+        (1.0, IndexError, "only integers"),
+        ("a", IndexError, "only integers"),
+        ((Ellipsis, Ellipsis), IndexError, "single ellipsis"),
+    ],
+)
+def test_bad_indices_raise_numpy_errors(idx, exc, msg):
+    with pytest.raises(exc):
+        np.zeros((4, 5))[idx] = 1
+    for op in ("get", "set"):
+
+        @mutjax.mutable
+        def f(x, op=op):
+            if op == "get":
+                return x[idx]
+            x[idx] = 1
+
+        with pytest.raises(exc, match=msg):
+            f(jnp.zeros((4, 5)))
+        with pytest.raises(exc, match=msg):
+            jax.jit(f)(jnp.zeros((4, 5)))
+
+
+def test_value_that_does_not_broadcast():
+    with pytest.raises(ValueError):
+        np.zeros((4, 5))[0] = np.ones((2, 5))
+
+    @jax.jit
+    @mutjax.mutable
+    def f(x, v):
+        x[0] = v
+
+    with pytest.raises(
+        ValueError, match=r"could not broadcast input array from shape \(2,5\) into shape \(5,\)"
+    ):
+        f(jnp.zeros((4, 5)), jnp.ones((2, 5)))
