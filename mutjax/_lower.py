@@ -43,6 +43,10 @@ def _target_shape(value_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
 
 
 _SEQUENCE = "setting an array element with a sequence."
+# NumPy 2.4 expired the deprecation of assigning a 1-element array with
+# ndim > 0 to a single element; older NumPy accepts it with a warning. We
+# follow the NumPy that is installed, since NumPy is the oracle.
+_SIZE1_TO_SCALAR_IS_ERROR = np.lib.NumpyVersion(np.__version__) >= "2.4.0"
 
 
 def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool = False) -> Any:
@@ -54,7 +58,13 @@ def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool =
     """
     np_dtype = _numpy_dtype(dtype)
     if scalar and not isinstance(value, (bool, int, float, complex)) and np.ndim(value) > 0:
-        raise ValueError(_SEQUENCE)
+        if _SIZE1_TO_SCALAR_IS_ERROR or np.size(value) != 1:
+            raise ValueError(_SEQUENCE)
+        warnings.warn(
+            "Conversion of an array with ndim > 0 to a scalar is deprecated",
+            DeprecationWarning,
+            stacklevel=4,
+        )
     if isinstance(value, (bool, int, float, complex, np.generic)):
         cast = np.empty((), np_dtype)
         cast[()] = value
