@@ -272,17 +272,24 @@ class MutArray(_compat.Tracer):
 
     # -- NumPy interop ---------------------------------------------------------
 
+    # -- NumPy dispatch protocols (issue 7: the logic is in _numpy_api) -----------
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        concrete = self.to_concrete_value()
-        if concrete is None:
-            raise _errors.NumpyArrayError(
-                "mutjax: a traced mutable array was converted to a NumPy array "
-                "(np.asarray / np.array, or a NumPy array on the left of an "
-                "assignment). Under jit its value is not known yet. Create the "
-                "array with jax.numpy (or `import mutjax.numpy as np`) instead "
-                "of numpy."
-            )
-        return np.asarray(concrete, dtype=dtype)
+        from . import _numpy_api
+
+        return _numpy_api.to_numpy(self, dtype, copy)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from . import _numpy_api
+
+        return _numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from . import _numpy_api
+
+        return _numpy_api.array_function(func, args, kwargs)
+
+    # -- end of NumPy dispatch protocols -----------------------------------------
 
     def __repr__(self) -> str:
         if self._cell.scope.closed:

@@ -1,0 +1,592 @@
+"""NumPy's own API on mutable arrays: ``__array_ufunc__`` / ``__array_function__``.
+
+``np.sin(x)``, ``np.sum(x, axis=0)``, ``np.linalg.solve(a, b)`` on a mutable
+array compute with the ``jax.numpy`` function of the same name and return
+mutable arrays. NumPy's in-place API mutates: ``ufunc.at``, ``ufunc(...,
+out=x)``, ``np.copyto``, ``np.put``, ``np.place``, ``np.putmask``,
+``np.fill_diagonal``, ``np.put_along_axis``.
+
+Argument combinations NumPy refuses raise NumPy's exception: before an
+in-place update, and whenever ``jax.numpy`` refuses a call, the same call is
+replayed on NumPy with placeholder arrays of the same shapes and dtypes (the
+real values where they are known), so that NumPy itself words the error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _compat, _errors, _index, _lower
+from ._trace import MutArray, MutTrace, _current_mut_trace
+
+
+class UnsupportedNumpyError(_errors.MutjaxError, TypeError):
+    """A NumPy function or argument that mutjax cannot compute with JAX."""
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def _is_mut(x: Any) -> bool:
+    return isinstance(x, MutArray)
+
+
+def _canonical(dtype: Any) -> np.dtype:
+    """``dtype`` as JAX stores it (64-bit types narrow unless x64 is enabled)."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
+
+
+def _tree_map(f: Callable[[Any], Any], x: Any) -> Any:
+    """Map ``f`` over the leaves of nested lists / tuples / dicts (not pytrees of arrays)."""
+    if type(x) in (list, tuple):
+        return type(x)(_tree_map(f, v) for v in x)
+    if type(x) is dict:
+        return {k: _tree_map(f, v) for k, v in x.items()}
+    return f(x)
+
+
+def _trace_in(*trees: Any) -> MutTrace | None:
+    found: list[MutTrace] = []
+
+    def visit(x: Any) -> Any:
+        if _is_mut(x) and not found:
+            found.append(x._trace)
+        return x
+
+    for t in trees:
+        _tree_map(visit, t)
+    return found[0] if found else None
+
+
+def _placeholder(x: Any) -> Any:
+    """A NumPy stand-in for a JAX value: its value if known, else zeros."""
+    if _is_mut(x) or isinstance(x, jax.Array):
+        concrete = _compat.to_concrete_value(x._read() if _is_mut(x) else x)
+        if concrete is not None:
+            return np.array(concrete)
+        return np.zeros(x.shape, x.dtype)
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    return x
+
+
+def _numpy_check(func: Callable[..., Any], args: Any, kwargs: Any) -> None:
+    """Run NumPy's ``func`` on placeholders so that it raises its own errors."""
+    func = getattr(func, "_implementation", func)
+    args, kwargs = _tree_map(_placeholder, (tuple(args), dict(kwargs)))
+    func(*args, **kwargs)
+
+
+def _user_frame() -> str:
+    """``file:line: code`` of the innermost frame outside mutjax, JAX and NumPy."""
+    skip = tuple(
+        os.path.dirname(m.__file__) + os.sep
+        for m in (sys.modules["mutjax"], jax, np)
+        if getattr(m, "__file__", None)
+    )
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(skip):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown line>"
+    import linecache
+
+    code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}: `{code}`"
+
+
+def numpy_array_error(what: str) -> _errors.NumpyArrayError:
+    """The error for a plain NumPy array meeting a traced value, naming the user's line."""
+    return _errors.NumpyArrayError(
+        f"mutjax: {what}, at {_user_frame()}. A NumPy array cannot hold a traced "
+        "value (under jax.jit its value is not known yet). Create that array as a "
+        "mutable array instead: write `import mutjax.numpy as np` at the top of "
+        "the module (its np.zeros / np.empty / np.array / ... make mutable arrays "
+        "inside mutjax.mutable and are NumPy's outside), or use jax.numpy."
+    )
+
+
+def to_numpy(x: MutArray, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    """``np.asarray(x)``: the value when it is known, else a NumpyArrayError."""
+    concrete = x.to_concrete_value()
+    if concrete is None:
+        raise numpy_array_error(
+            "a traced mutable array was converted to a NumPy array (np.asarray / "
+            "np.array, or stored into a NumPy array)"
+        )
+    return np.asarray(concrete, dtype=dtype)
+
+
+def _unsupported(name: str, why: str) -> UnsupportedNumpyError:
+    return UnsupportedNumpyError(
+        f"mutjax: numpy.{name} {why}. Compute this step with jax.numpy (or "
+        "jax.lax) on the mutable array, or outside mutjax.mutable with NumPy."
+    )
+
+
+def _wrap(result: Any, trace: MutTrace | None) -> Any:
+    """Make every array in ``result`` a mutable array of ``trace``."""
+    if trace is None or trace.scope.closed:
+        return result
+
+    def one(r: Any) -> Any:
+        if isinstance(r, jax.Array) and not (_is_mut(r) and r._trace.tag is trace.tag):
+            if isinstance(r, _compat.Tracer) and not _is_mut(r):
+                return r  # a value of another trace (e.g. a vmap inside the scope)
+            return trace.new(r)
+        return r
+
+    return _tree_map(one, result)
+
+
+def _pytype_or_dtype(x: Any) -> Any:
+    if type(x) in (bool, int, float, complex):
+        return type(x)
+    return np.result_type(x.dtype if hasattr(x, "dtype") else np.asarray(x))
+
+
+# -- writing results into `out` --------------------------------------------------
+
+
+def _assign(dst: Any, value: Any, casting: str, name: str) -> None:
+    """``dst[...] = value`` with NumPy's casting and broadcasting checks."""
+    vdtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.result_type(value)
+    if not np.can_cast(vdtype, np.dtype(dst.dtype), casting):
+        raise _np_casting_error(name, vdtype, np.dtype(dst.dtype), casting)
+    vshape = np.shape(value)
+    if np.broadcast_shapes(vshape, dst.shape) != tuple(dst.shape):
+        raise ValueError(
+            f"non-broadcastable output operand with shape {tuple(dst.shape)} doesn't "
+            f"match the broadcast shape {np.broadcast_shapes(vshape, dst.shape)}"
+        )
+    if isinstance(dst, np.ndarray):
+        concrete = _compat.to_concrete_value(value._read() if _is_mut(value) else value)
+        if concrete is None and not isinstance(value, np.ndarray):
+            raise numpy_array_error(f"numpy.{name} was given a NumPy array as `out`")
+        np.copyto(dst, np.asarray(concrete if concrete is not None else value), casting="unsafe")
+        return
+    dst[...] = jnp.asarray(value).astype(dst.dtype)
+
+
+def _np_casting_error(name: str, src: np.dtype, dst: np.dtype, casting: str) -> TypeError:
+    err = getattr(np, "_UFuncOutputCastingError", None)  # noqa: F841 - NumPy's is private
+    return TypeError(
+        f"Cannot cast ufunc '{name}' output from {src!r} to {dst!r} with casting rule '{casting}'"
+    )
+
+
+# -- ufuncs ----------------------------------------------------------------------
+
+_UFUNC_ALIASES = {"conjugate": "conj", "absolute": "abs"}
+
+
+def _jnp_ufunc(ufunc: np.ufunc) -> Callable[..., Any]:
+    name = ufunc.__name__
+    f = getattr(jnp, name, None) or getattr(jnp, _UFUNC_ALIASES.get(name, ""), None)
+    if f is None:
+        raise _unsupported(name, "has no jax.numpy counterpart")
+    return f
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: Any) -> Any:
+    """``MutArray.__array_ufunc__``: compute ``ufunc`` with ``jax.numpy``."""
+    if method == "__call__":
+        return _ufunc_call(ufunc, inputs, dict(kwargs))
+    if method == "at":
+        return _ufunc_at(ufunc, *inputs)
+    if method in ("reduce", "accumulate", "outer", "reduceat"):
+        trace = _trace_in(inputs, kwargs)
+        out = kwargs.pop("out", None)
+        jf = _jnp_ufunc(ufunc)
+        if not isinstance(jf, jnp.ufunc):
+            identity = ufunc.identity
+            jf = jnp.frompyfunc(jf, ufunc.nin, ufunc.nout, identity=identity)
+        try:
+            result = getattr(jf, method)(*inputs, **kwargs)
+        except Exception as e:  # noqa: BLE001 - replaced by NumPy's error below
+            _numpy_check(getattr(ufunc, method), inputs, kwargs)
+            raise _unsupported(f"{ufunc.__name__}.{method}", f"failed in JAX: {e}") from e
+        result = _wrap(result, trace)
+        if out is not None:
+            dst = out[0] if isinstance(out, tuple) else out
+            _assign(dst, result, "same_kind", ufunc.__name__)
+            return dst
+        return result
+    raise _unsupported(f"{ufunc.__name__}.{method}", "is not supported")
+
+
+def _ufunc_call(ufunc: np.ufunc, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    name = ufunc.__name__
+    trace = _trace_in(inputs, kwargs)
+    out = kwargs.pop("out", None)
+    where = kwargs.pop("where", True)
+    dtype = kwargs.pop("dtype", None)
+    casting = kwargs.pop("casting", "same_kind")
+    kwargs.pop("subok", None)
+    if kwargs.pop("order", "K") not in ("K", "A", "C", "F"):
+        raise ValueError("order must be one of 'C', 'F', 'A', or 'K'")
+    if kwargs:
+        raise _unsupported(name, f"got arguments mutjax does not support: {sorted(kwargs)}")
+    if isinstance(out, tuple) and all(o is None for o in out):
+        out = None
+    outs = out if isinstance(out, tuple) else (out,) * (out is not None)
+    if out is not None and len(outs) != ufunc.nout:
+        raise ValueError(
+            f"The 'out' tuple must have exactly {ufunc.nout} entries: one per ufunc output"
+        )
+    jf = _jnp_ufunc(ufunc)
+    # NumPy's result dtypes (NEP 50 promotion; NumPy raises its own UFuncTypeError
+    # for inputs it refuses), narrowed to what JAX stores.
+    in_types = tuple(_pytype_or_dtype(v) for v in inputs)
+    if dtype is not None:
+        sig = (None,) * ufunc.nin + (np.dtype(dtype),) * ufunc.nout
+        np_types = ufunc.resolve_dtypes(in_types + (None,) * ufunc.nout, signature=sig)
+    else:
+        np_types = ufunc.resolve_dtypes(in_types + (None,) * ufunc.nout)
+    args = [
+        jnp.asarray(v).astype(_canonical(t)) if dtype is not None else v
+        for v, t in zip(inputs, np_types[: ufunc.nin])
+    ]
+    try:
+        result = jf(*args)
+    except Exception as e:  # noqa: BLE001 - NumPy's own error where NumPy refuses
+        _numpy_check(ufunc, inputs, {})
+        raise _unsupported(name, f"failed in JAX on these inputs: {e}") from e
+    results = result if ufunc.nout > 1 else (result,)
+    results = tuple(
+        r if np.dtype(r.dtype) == _canonical(t) else r.astype(_canonical(t))
+        for r, t in zip(results, np_types[ufunc.nin :])
+    )
+    if where is not True:
+        if out is None:
+            # NumPy leaves the unselected elements uninitialized; we give zeros.
+            bases: tuple[Any, ...] = tuple(jnp.zeros_like(r) for r in results)
+        else:
+            bases = outs
+        results = tuple(jnp.where(where, r, b) for r, b in zip(results, bases))
+    results = _wrap(results, trace)
+    if out is None:
+        return results if ufunc.nout > 1 else results[0]
+    for dst, r, t in zip(outs, results, np_types[ufunc.nin :]):
+        # NumPy checks casting on its own (64-bit) result dtype.
+        if not np.can_cast(t, np.dtype(dst.dtype), casting):
+            raise _np_casting_error(name, np.dtype(t), np.dtype(dst.dtype), casting)
+        _assign(dst, r, "unsafe", name)
+    return out if isinstance(out, tuple) and ufunc.nout > 1 else outs[0]
+
+
+# ufunc.at: the positions a[indices] selects, as flat indices, then either one
+# scatter (when repeated indices may be combined in any order and no cast
+# intervenes) or NumPy's sequential loop, one update per index.
+_SCATTER = {
+    "add": "add",
+    "subtract": "add",
+    "multiply": "multiply",
+    "maximum": "max",
+    "minimum": "min",
+}
+
+
+def _flat_positions(shape: tuple[int, ...], indices: Any, trace: MutTrace) -> Any:
+    size = math.prod(shape)
+    raw = _tree_map(lambda i: trace.unwrap(i) if _is_mut(i) else i, indices)
+    if type(raw) is list:
+        raw = np.asarray(raw) if not any(isinstance(r, jax.Array) for r in raw) else raw
+    leaves = jax.tree_util.tree_leaves(raw)
+    if not any(isinstance(v, _compat.Tracer) or isinstance(v, jax.Array) for v in leaves):
+        return np.arange(size).reshape(shape)[raw]  # NumPy's IndexError for bad ones
+    with _compat.set_current_trace(trace.parent_trace):
+        return jnp.arange(size).reshape(shape)[raw]
+
+
+def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
+    name = ufunc.__name__
+    if ufunc.nin == 2 and b is None:
+        raise ValueError("second operand needed for ufunc")
+    if ufunc.nin == 1 and b is not None:
+        raise ValueError("second operand provided when ufunc is unary")
+    if ufunc.nout != 1 or ufunc.nin > 2:
+        raise ValueError("Only unary and binary ufuncs supported at this time")
+    if not _is_mut(a):
+        if isinstance(a, np.ndarray):
+            raise numpy_array_error(f"numpy.{name}.at was given a NumPy array to update")
+        raise TypeError(f"{name}.at needs an array to update, got {type(a).__name__}")
+    a._check_writable()
+    trace = a._trace
+    jf = _jnp_ufunc(ufunc)
+    adt = np.dtype(a.dtype)
+    in_types = (adt,) if b is None else (adt, _pytype_or_dtype(b))
+    rdt = ufunc.resolve_dtypes(in_types + (None,))[-1]
+    pos = _flat_positions(tuple(a.shape), indices, trace)
+    shape = tuple(a.shape)
+    bv = trace.unwrap(b) if _is_mut(b) else b
+    with _compat.set_current_trace(trace.parent_trace):
+        flat = a._read().reshape(-1)
+        idx = jnp.asarray(pos).reshape(-1)
+        n = idx.shape[0]
+        if b is not None:
+            if np.broadcast_shapes(np.shape(bv), np.shape(pos)) != np.shape(pos):
+                raise ValueError(
+                    f"operands could not be broadcast together with remapped shapes "
+                    f"{np.shape(pos)} {np.shape(bv)}"
+                )
+            bv = jnp.broadcast_to(jnp.asarray(bv), np.shape(pos)).reshape(-1)
+        kind = _SCATTER.get(name)
+        if n == 0:
+            new = flat
+        elif kind is not None and _canonical(rdt) == _canonical(adt):
+            upd = bv.astype(flat.dtype)
+            if name == "subtract":
+                upd = -upd
+            new = getattr(flat.at[idx], kind)(upd)
+        else:
+
+            def body(k: Any, f: Any) -> Any:
+                p = idx[k]
+                args = (f[p],) if b is None else (f[p], bv[k])
+                r = jf(*args).astype(_canonical(rdt))
+                return f.at[p].set(r.astype(f.dtype))
+
+            new = jax.lax.fori_loop(0, n, body, flat)
+        new = new.reshape(shape)
+    a._store(new)
+
+
+# -- array functions -----------------------------------------------------------
+
+
+def _flat_write(a: MutArray, positions: Any, values: Any) -> None:
+    """``a.flat[positions] = values``, last write winning as in NumPy."""
+    trace = a._trace
+    size = math.prod(a.shape)
+    with _compat.set_current_trace(trace.parent_trace):
+        flat = a._read().reshape(-1)
+        pos = positions
+        if isinstance(pos, np.ndarray) and pos.size:
+            # Static repeated positions: keep each one's last value (NumPy's rule).
+            _, last = np.unique(pos[::-1], return_index=True)
+            keep = np.sort(pos.size - 1 - last)
+            pos, values = pos[keep], jnp.asarray(values)[keep]
+        ix = _index.analyze((pos,), (size,))
+        v = _lower.prepare_value(values, ix.result_shape, flat.dtype)
+        new = _lower.write(flat, ix, v).reshape(a.shape)
+    a._store(new)
+
+
+def _need_mut(name: str, a: Any) -> MutArray:
+    if _is_mut(a):
+        a._check_writable()
+        return a
+    if isinstance(a, np.ndarray):
+        raise numpy_array_error(f"numpy.{name} was given a NumPy array to update")
+    raise TypeError(f"{name}() argument 1 must be numpy.ndarray, not {type(a).__name__}")
+
+
+def _unwrap(x: Any, trace: MutTrace) -> Any:
+    return _tree_map(lambda v: trace.unwrap(v) if _is_mut(v) else v, x)
+
+
+def _copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> None:
+    dst = _need_mut("copyto", dst)
+    _numpy_check(np.copyto, (dst, src), dict(casting=casting, where=where))
+    trace = dst._trace
+    src, where = _unwrap((src, where), trace)
+    with _compat.set_current_trace(trace.parent_trace):
+        v = jnp.broadcast_to(jnp.asarray(src).astype(dst.dtype), dst.shape)
+        if where is not True:
+            v = jnp.where(where, v, dst._read())
+    dst[...] = trace.new(v)
+
+
+def _put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
+    if _is_mut(a) and "put" in type(a).__dict__:
+        return a.put(ind, v, mode=mode)
+    a = _need_mut("put", a)
+    _numpy_check(np.put, (a, ind, v), dict(mode=mode))
+    trace = a._trace
+    size = math.prod(a.shape)
+    ind, v = _unwrap((ind, v), trace)
+    if isinstance(ind, (list, tuple, int, np.ndarray, np.generic)):
+        pos: Any = np.asarray(ind, dtype=np.intp).reshape(-1)
+        lib: Any = np
+    else:
+        with _compat.set_current_trace(trace.parent_trace):
+            pos = jnp.asarray(ind).reshape(-1)
+        lib = jnp
+    if pos.shape[0] == 0 or size == 0:
+        return None
+    with _compat.set_current_trace(trace.parent_trace):
+        if mode == "wrap":
+            pos = lib.mod(pos, size)
+        elif mode == "clip":
+            pos = lib.clip(pos, 0, size - 1)
+        else:
+            pos = lib.where(pos < 0, pos + size, pos)
+        vals = jnp.resize(jnp.asarray(v), pos.shape).astype(a.dtype)
+    _flat_write(a, pos, vals)
+    return None
+
+
+def _place(arr: Any, mask: Any, vals: Any) -> None:
+    arr = _need_mut("place", arr)
+    _numpy_check(np.place, (arr, mask, vals), {})
+    trace = arr._trace
+    mask, vals = _unwrap((mask, vals), trace)
+    with _compat.set_current_trace(trace.parent_trace):
+        m = jnp.broadcast_to(jnp.asarray(mask, bool).reshape(-1), (math.prod(arr.shape),))
+        vals = jnp.asarray(vals).reshape(-1)
+        if vals.shape[0] == 0:
+            return  # NumPy raised above if any element was selected
+        k = jnp.cumsum(m) - 1
+        new = jnp.where(m, vals[k % vals.shape[0]].astype(arr.dtype), arr._read().reshape(-1))
+        new = new.reshape(arr.shape)
+    arr._store(new)
+
+
+def _putmask(a: Any, mask: Any, values: Any) -> None:
+    a = _need_mut("putmask", a)
+    _numpy_check(np.putmask, (a, mask, values), {})
+    trace = a._trace
+    mask, values = _unwrap((mask, values), trace)
+    with _compat.set_current_trace(trace.parent_trace):
+        vals = jnp.asarray(values).reshape(-1)
+        if vals.shape[0] == 0:
+            return
+        full = jnp.resize(vals, (math.prod(a.shape),)).reshape(a.shape).astype(a.dtype)
+        new = jnp.where(jnp.asarray(mask, bool), full, a._read())
+    a._store(new)
+
+
+def _fill_diagonal(a: Any, val: Any, wrap: bool = False) -> None:
+    a = _need_mut("fill_diagonal", a)
+    _numpy_check(np.fill_diagonal, (a, val), dict(wrap=wrap))
+    shape = tuple(a.shape)
+    # NumPy's own stride arithmetic over the flat array.
+    end = None
+    if len(shape) == 2:
+        step = shape[1] + 1
+        if not wrap:
+            end = shape[1] * shape[1]
+    else:
+        step = 1 + int(np.cumprod(shape[:-1]).sum())
+    pos = np.arange(math.prod(shape))[:end:step]
+    trace = a._trace
+    val = _unwrap(val, trace)
+    with _compat.set_current_trace(trace.parent_trace):
+        vals = jnp.resize(jnp.asarray(val).reshape(-1), pos.shape).astype(a.dtype)
+    _flat_write(a, pos, vals)
+
+
+def _put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
+    arr = _need_mut("put_along_axis", arr)
+    _numpy_check(np.put_along_axis, (arr, indices, values, axis), {})
+    trace = arr._trace
+    indices, values = _unwrap((indices, values), trace)
+    with _compat.set_current_trace(trace.parent_trace):
+        new = jnp.put_along_axis(
+            arr._read(),
+            jnp.asarray(indices),
+            jnp.asarray(values).astype(arr.dtype),
+            axis,
+            inplace=False,
+        )
+    arr._store(new)
+
+
+_INPLACE: dict[Any, Callable[..., Any]] = {
+    np.copyto: _copyto,
+    np.put: _put,
+    np.place: _place,
+    np.putmask: _putmask,
+    np.fill_diagonal: _fill_diagonal,
+    np.put_along_axis: _put_along_axis,
+}
+
+# NumPy functions that return views: routed to the MutArray method (or the
+# function in mutjax._views) of the same name when one exists, so that they
+# return live views; otherwise computed as copies by jax.numpy.
+_VIEW_FUNCS = (
+    "transpose", "reshape", "swapaxes", "moveaxis", "squeeze", "expand_dims",
+    "ravel", "broadcast_to", "diagonal",
+)  # fmt: skip
+
+# Functions that need the values to know their result's shape.
+_DATA_DEPENDENT_SHAPE = ("nonzero", "argwhere", "flatnonzero", "unique", "where", "extract")
+
+
+def _view_route(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from . import _views
+
+    if not args or not _is_mut(args[0]):
+        return NotImplemented
+    method = type(args[0]).__dict__.get(name)
+    if method is not None:
+        if name == "transpose" and len(args) > 1:
+            return method(args[0], *(() if args[1] is None else (args[1],)), **kwargs)
+        return method(*args, **kwargs)
+    helper = getattr(_views, name, None)
+    if callable(helper):
+        return helper(*args, **kwargs)
+    return NotImplemented
+
+
+def _jnp_counterpart(func: Callable[..., Any]) -> Callable[..., Any] | None:
+    module = getattr(func, "__module__", "") or ""
+    ns: Any = jnp
+    for sub in ("linalg", "fft"):
+        if module.startswith(f"numpy.{sub}") or module.startswith(f"numpy.lib.{sub}"):
+            ns = getattr(jnp, sub)
+    return getattr(ns, func.__name__, None)
+
+
+def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+    """``MutArray.__array_function__``: NumPy's in-place API, views, else jax.numpy."""
+    handler = _INPLACE.get(func)
+    if handler is not None:
+        return handler(*args, **kwargs)
+    name = func.__name__
+    kwargs = dict(kwargs)
+    if name in _VIEW_FUNCS:
+        out = _view_route(name, args, kwargs)
+        if out is not NotImplemented:
+            return out
+    jf = _jnp_counterpart(func)
+    if jf is None:
+        raise _unsupported(name, "has no jax.numpy counterpart")
+    if jf is func or getattr(jf, "__wrapped__", None) is func:
+        # jax.numpy re-exports a few NumPy functions (np.shape, np.ndim...):
+        # call NumPy's implementation, which only reads attributes.
+        return func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
+    trace = _trace_in(args, kwargs)
+    out = kwargs.pop("out", None)
+    kwargs.pop("like", None)
+    try:
+        result = jf(*args, **kwargs)
+    except jax.errors.ConcretizationTypeError as e:
+        if name in _DATA_DEPENDENT_SHAPE:
+            raise _errors.DynamicShapeError(
+                f"mutjax: numpy.{name} on a traced array has a shape that depends on "
+                "the values, which jax.jit cannot express. Pass `size=` through "
+                f"jax.numpy.{name}, or use a mask with np.where(cond, x, y)."
+            ) from e
+        _numpy_check(func, args, kwargs)
+        raise
+    except Exception as e:  # noqa: BLE001 - NumPy's own error where NumPy refuses
+        try:
+            _numpy_check(func, args, kwargs)
+        except np.linalg.LinAlgError:
+            pass  # placeholder values, not the arguments, made NumPy refuse
+        raise _unsupported(name, f"failed in JAX with these arguments: {e}") from e
+    result = _wrap(result, trace)
+    if out is not None:
+        _assign(out, result, "same_kind", name)
+        return out
+    return result
