@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _compat, _errors, _index, _lower
-from ._trace import MutArray, MutTrace, _current_mut_trace
+from ._trace import MutArray, MutTrace
 
 
 class UnsupportedNumpyError(_errors.MutjaxError, TypeError):
@@ -148,7 +148,9 @@ def _wrap(result: Any, trace: MutTrace | None) -> Any:
 
 
 def _pytype_or_dtype(x: Any) -> Any:
-    if type(x) in (bool, int, float, complex):
+    if type(x) is bool:
+        return np.dtype(bool)
+    if type(x) in (int, float, complex):
         return type(x)
     return np.result_type(x.dtype if hasattr(x, "dtype") else np.asarray(x))
 
@@ -177,7 +179,6 @@ def _assign(dst: Any, value: Any, casting: str, name: str) -> None:
 
 
 def _np_casting_error(name: str, src: np.dtype, dst: np.dtype, casting: str) -> TypeError:
-    err = getattr(np, "_UFuncOutputCastingError", None)  # noqa: F841 - NumPy's is private
     return TypeError(
         f"Cannot cast ufunc '{name}' output from {src!r} to {dst!r} with casting rule '{casting}'"
     )
@@ -357,7 +358,7 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
 
             new = jax.lax.fori_loop(0, n, body, flat)
         new = new.reshape(shape)
-    a._store(new)
+    _store(a, new)
 
 
 # -- array functions -----------------------------------------------------------
@@ -378,7 +379,13 @@ def _flat_write(a: MutArray, positions: Any, values: Any) -> None:
         ix = _index.analyze((pos,), (size,))
         v = _lower.prepare_value(values, ix.result_shape, flat.dtype)
         new = _lower.write(flat, ix, v).reshape(a.shape)
-    a._store(new)
+    _store(a, new)
+
+
+def _store(a: MutArray, new: Any) -> None:
+    # A view writes back through its chain with lax ops: on the parent trace.
+    with _compat.set_current_trace(a._trace.parent_trace):
+        a._store(new)
 
 
 def _need_mut(name: str, a: Any) -> MutArray:
@@ -448,7 +455,7 @@ def _place(arr: Any, mask: Any, vals: Any) -> None:
         k = jnp.cumsum(m) - 1
         new = jnp.where(m, vals[k % vals.shape[0]].astype(arr.dtype), arr._read().reshape(-1))
         new = new.reshape(arr.shape)
-    arr._store(new)
+    _store(arr, new)
 
 
 def _putmask(a: Any, mask: Any, values: Any) -> None:
@@ -462,7 +469,7 @@ def _putmask(a: Any, mask: Any, values: Any) -> None:
             return
         full = jnp.resize(vals, (math.prod(a.shape),)).reshape(a.shape).astype(a.dtype)
         new = jnp.where(jnp.asarray(mask, bool), full, a._read())
-    a._store(new)
+    _store(a, new)
 
 
 def _fill_diagonal(a: Any, val: Any, wrap: bool = False) -> None:
@@ -498,7 +505,7 @@ def _put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
             axis,
             inplace=False,
         )
-    arr._store(new)
+    _store(arr, new)
 
 
 _INPLACE: dict[Any, Callable[..., Any]] = {
@@ -538,13 +545,27 @@ def _view_route(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     return NotImplemented
 
 
+# NumPy functions that jax.numpy spells differently.
+_FUNC_ALIASES = {"fix": "trunc"}
+
+# NumPy functions that only look at dtypes or concrete values: NumPy answers
+# them itself on the known values (a traced value gives a NumpyArrayError).
+_ON_VALUES = ("array2string", "array_repr", "array_str", "common_type", "min_scalar_type")
+
+
+def _may_share_memory(a: Any, b: Any, max_work: Any = None) -> bool:
+    # Mutable arrays share memory exactly when they see the same base cell.
+    return _is_mut(a) and _is_mut(b) and a._cell is b._cell
+
+
 def _jnp_counterpart(func: Callable[..., Any]) -> Callable[..., Any] | None:
     module = getattr(func, "__module__", "") or ""
     ns: Any = jnp
     for sub in ("linalg", "fft"):
         if module.startswith(f"numpy.{sub}") or module.startswith(f"numpy.lib.{sub}"):
             ns = getattr(jnp, sub)
-    return getattr(ns, func.__name__, None)
+    name = _FUNC_ALIASES.get(func.__name__, func.__name__)
+    return getattr(ns, name, None)
 
 
 def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
@@ -554,6 +575,11 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
         return handler(*args, **kwargs)
     name = func.__name__
     kwargs = dict(kwargs)
+    if name in ("may_share_memory", "shares_memory"):
+        return _may_share_memory(*args, **kwargs)
+    if name in _ON_VALUES:
+        args, kwargs = _tree_map(lambda v: to_numpy(v) if _is_mut(v) else v, (args, kwargs))
+        return func(*args, **kwargs)
     if name in _VIEW_FUNCS:
         out = _view_route(name, args, kwargs)
         if out is not NotImplemented:
