@@ -10,6 +10,7 @@ from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
 from ._errors import ScopeEndedError as ScopeEndedError
+from ._numpy_api import UnsupportedNumpyError as UnsupportedNumpyError
 from ._trace import MutArray as MutableArray
 from ._trace import mutable as mutable
 
@@ -22,5 +23,6 @@ __all__ = [
     "MutjaxError",
     "NumpyArrayError",
     "ScopeEndedError",
+    "UnsupportedNumpyError",
     "mutable",
 ]

@@ -80,7 +80,9 @@ def edit_distance(s, t):
     for i in range(1, m + 1):
         for j in range(1, n + 1):
             cost = (s[i - 1] != t[j - 1]).astype(np.int32)
-            dp[i, j] = np.minimum(np.minimum(dp[i - 1, j] + 1, dp[i, j - 1] + 1), dp[i - 1, j - 1] + cost)
+            dp[i, j] = np.minimum(
+                np.minimum(dp[i - 1, j] + 1, dp[i, j - 1] + 1), dp[i - 1, j - 1] + cost
+            )
     return dp[m, n], dp
 
 
