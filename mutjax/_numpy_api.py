@@ -317,9 +317,8 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
     if ufunc.nout != 1 or ufunc.nin > 2:
         raise ValueError("Only unary and binary ufuncs supported at this time")
     if not _is_mut(a):
-        if isinstance(a, np.ndarray):
-            raise numpy_array_error(f"numpy.{name}.at was given a NumPy array to update")
-        raise TypeError(f"{name}.at needs an array to update, got {type(a).__name__}")
+        # A NumPy array to update: NumPy does it with the known values.
+        return _on_numpy_values(ufunc.at, (a, indices) + (() if b is None else (b,)), {})
     a._check_writable()
     trace = a._trace
     jf = _jnp_ufunc(ufunc)
@@ -388,13 +387,27 @@ def _store(a: MutArray, new: Any) -> None:
         a._store(new)
 
 
+def _on_numpy_values(func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """NumPy's ``func`` updating a NumPy array, on the known values of mutable ones."""
+
+    def known(v: Any) -> Any:
+        if not _is_mut(v):
+            return v
+        concrete = v.to_concrete_value()
+        if concrete is None:
+            raise numpy_array_error(
+                f"numpy.{getattr(func, '__name__', func)} would store a traced value "
+                "into a NumPy array"
+            )
+        return np.asarray(concrete)
+
+    args, kwargs = _tree_map(known, (tuple(args), dict(kwargs)))
+    return getattr(func, "_implementation", func)(*args, **kwargs)
+
+
 def _need_mut(name: str, a: Any) -> MutArray:
-    if _is_mut(a):
-        a._check_writable()
-        return a
-    if isinstance(a, np.ndarray):
-        raise numpy_array_error(f"numpy.{name} was given a NumPy array to update")
-    raise TypeError(f"{name}() argument 1 must be numpy.ndarray, not {type(a).__name__}")
+    a._check_writable()
+    return a
 
 
 def _unwrap(x: Any, trace: MutTrace) -> Any:
@@ -572,6 +585,8 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
     """``MutArray.__array_function__``: NumPy's in-place API, views, else jax.numpy."""
     handler = _INPLACE.get(func)
     if handler is not None:
+        if args and not _is_mut(args[0]):
+            return _on_numpy_values(func, args, kwargs)
         return handler(*args, **kwargs)
     name = func.__name__
     kwargs = dict(kwargs)

@@ -438,6 +438,22 @@ def test_plain_numpy_array_meeting_a_traced_value_names_the_line():
     np.testing.assert_array_equal(out, [1, 1, 0])
 
 
+def _numpy_destinations(x):
+    b = np.zeros(3, np.float32)
+    np.add.at(b, [0, 0], x[0])
+    np.copyto(b, x, where=np.array([False, True, False]))
+    np.multiply(x[2:], 3, out=b[2:])
+    return b
+
+
+def test_numpy_destinations_take_known_values_eagerly_and_name_the_line_under_jit():
+    x = np.array([2.0, 3.0, 4.0], np.float32)
+    got = mutjax.mutable(_numpy_destinations)(jnp.asarray(x))
+    np.testing.assert_array_equal(got, _numpy_destinations(x))
+    with pytest.raises(mutjax.NumpyArrayError, match=r"np\.add\.at\(b, \[0, 0\], x\[0\]\)"):
+        jax.jit(mutjax.mutable(_numpy_destinations))(jnp.asarray(x))
+
+
 def test_asarray_of_a_traced_value_is_a_mutjax_error():
     @jax.jit
     @mutjax.mutable
