@@ -512,3 +512,24 @@ def test_argument_combinations_numpy_refuses_raise_numpys_exception(body):
         with pytest.raises(Exception) as mj_info:
             f(jnp.asarray(x))
         assert isinstance(mj_info.value, type(np_info.value)), (mj_info.value, np_info.value)
+
+
+# -- transformations ----------------------------------------------------------------
+
+
+def _ufunc_kernel(x):
+    y = np.sin(x)
+    np.add.at(y, [0, 0], x[1])
+    np.multiply(y[1:], 2.0, out=y[1:])
+    np.maximum.at(y, [2, 2], x[0])
+    return np.sum(y)
+
+
+def test_grad_and_vmap_through_numpy_api():
+    x = np.array([0.5, 1.0, -2.0], np.float32)
+    # By hand: sum = sin(x0) + 2 x1 + 2 sin(x1) + max(2 sin(x2), x0), and x0 wins.
+    expected = [np.cos(0.5) + 1, 2 + 2 * np.cos(1.0), 0.0]
+    np.testing.assert_allclose(jax.grad(mutjax.mutable(_ufunc_kernel))(x), expected, rtol=1e-5)
+    xs = np.stack([x, 2 * x])
+    got = jax.jit(jax.vmap(mutjax.mutable(_ufunc_kernel)))(xs)
+    np.testing.assert_allclose(got, [_ufunc_kernel(r.copy()) for r in xs], rtol=1e-5)
