@@ -533,3 +533,23 @@ def test_grad_and_vmap_through_numpy_api():
     xs = np.stack([x, 2 * x])
     got = jax.jit(jax.vmap(mutjax.mutable(_ufunc_kernel)))(xs)
     np.testing.assert_allclose(got, [_ufunc_kernel(r.copy()) for r in xs], rtol=1e-5)
+
+
+@settings(max_examples=10)
+@given(
+    a=st.integers(0, 4),
+    b=st.integers(0, 4),
+    length=st.integers(1, 4),
+    step=st.sampled_from([1, -1]),
+    name=st.sampled_from(["add", "subtract", "maximum", "multiply"]),
+)
+def test_out_overlapping_any_two_windows(a, b, length, step, name):
+    ufunc = getattr(np, name)
+    sa = slice(a, a + length) if step == 1 else slice(a + length - 1, None if a == 0 else a - 1, -1)
+    sb = slice(b, b + length)
+
+    def k(x):
+        ufunc(x[sa], x[sb], out=x[sa])
+        ufunc(x[sb], x[sa], out=x[sb], where=x[sb] > 0)
+
+    check(k, np.arange(8, dtype=np.int32) - 3)
