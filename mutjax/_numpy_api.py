@@ -626,8 +626,18 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
         except np.linalg.LinAlgError:
             pass  # placeholder values, not the arguments, made NumPy refuse
         raise _unsupported(name, f"failed in JAX with these arguments: {e}") from e
+    result = _numpy_dtypes(name, result, kwargs)
     result = _wrap(result, trace)
     if out is not None:
         _assign(out, result, "same_kind", name)
         return out
+    return result
+
+
+def _numpy_dtypes(name: str, result: Any, kwargs: dict[str, Any]) -> Any:
+    """Cast results whose dtype ``jax.numpy`` chooses differently from NumPy."""
+    if name == "histogram" and kwargs.get("weights") is None and not kwargs.get("density"):
+        # NumPy counts in int64; jax.numpy.histogram counts in floats.
+        counts, edges = result
+        return counts.astype(_canonical(np.intp)), edges
     return result

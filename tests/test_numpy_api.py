@@ -101,6 +101,13 @@ def test_linalg_and_shape_functions():
             np.broadcast_to(b[:, None], (3, 4)),
             np.diagonal(a),
             np.fix(a * 3),
+            np.histogram(a, bins=3, range=(-1, 1)),
+            np.matmul(a.T, b),
+            np.einsum("ij,i->j", a, b),
+            np.sort(a, axis=0),
+            np.argsort(a, axis=1),
+            np.median(a),
+            np.isclose(a, b[:, None]),
         )
 
     check(k, rnd(3, 4), rnd(3))
