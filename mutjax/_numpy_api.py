@@ -298,11 +298,19 @@ _SCATTER = {
 
 def _flat_positions(shape: tuple[int, ...], indices: Any, trace: MutTrace) -> Any:
     size = math.prod(shape)
-    raw = _tree_map(lambda i: trace.unwrap(i) if _is_mut(i) else i, indices)
+
+    def static(i: Any) -> Any:
+        # Known index values (static, or concrete when eager) are checked by NumPy.
+        v = trace.unwrap(i) if _is_mut(i) else i
+        if isinstance(v, jax.Array):
+            concrete = _compat.to_concrete_value(v)
+            return np.asarray(concrete) if concrete is not None else v
+        return v
+
+    raw = _tree_map(static, indices)
     if type(raw) is list:
-        raw = np.asarray(raw) if not any(isinstance(r, jax.Array) for r in raw) else raw
-    leaves = jax.tree_util.tree_leaves(raw)
-    if not any(isinstance(v, _compat.Tracer) or isinstance(v, jax.Array) for v in leaves):
+        raw = raw if any(isinstance(r, jax.Array) for r in raw) else np.asarray(raw)
+    if not any(isinstance(v, jax.Array) for v in jax.tree_util.tree_leaves(raw)):
         return np.arange(size).reshape(shape)[raw]  # NumPy's IndexError for bad ones
     with _compat.set_current_trace(trace.parent_trace):
         return jnp.arange(size).reshape(shape)[raw]
@@ -405,7 +413,7 @@ def _on_numpy_values(func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     return getattr(func, "_implementation", func)(*args, **kwargs)
 
 
-def _need_mut(name: str, a: Any) -> MutArray:
+def _need_mut(a: MutArray) -> MutArray:
     a._check_writable()
     return a
 
@@ -415,7 +423,7 @@ def _unwrap(x: Any, trace: MutTrace) -> Any:
 
 
 def _copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> None:
-    dst = _need_mut("copyto", dst)
+    dst = _need_mut(dst)
     _numpy_check(np.copyto, (dst, src), dict(casting=casting, where=where))
     trace = dst._trace
     src, where = _unwrap((src, where), trace)
@@ -429,7 +437,7 @@ def _copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -
 def _put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
     if _is_mut(a) and "put" in type(a).__dict__:
         return a.put(ind, v, mode=mode)
-    a = _need_mut("put", a)
+    a = _need_mut(a)
     _numpy_check(np.put, (a, ind, v), dict(mode=mode))
     trace = a._trace
     size = math.prod(a.shape)
@@ -456,7 +464,7 @@ def _put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
 
 
 def _place(arr: Any, mask: Any, vals: Any) -> None:
-    arr = _need_mut("place", arr)
+    arr = _need_mut(arr)
     _numpy_check(np.place, (arr, mask, vals), {})
     trace = arr._trace
     mask, vals = _unwrap((mask, vals), trace)
@@ -472,7 +480,7 @@ def _place(arr: Any, mask: Any, vals: Any) -> None:
 
 
 def _putmask(a: Any, mask: Any, values: Any) -> None:
-    a = _need_mut("putmask", a)
+    a = _need_mut(a)
     _numpy_check(np.putmask, (a, mask, values), {})
     trace = a._trace
     mask, values = _unwrap((mask, values), trace)
@@ -486,7 +494,7 @@ def _putmask(a: Any, mask: Any, values: Any) -> None:
 
 
 def _fill_diagonal(a: Any, val: Any, wrap: bool = False) -> None:
-    a = _need_mut("fill_diagonal", a)
+    a = _need_mut(a)
     _numpy_check(np.fill_diagonal, (a, val), dict(wrap=wrap))
     shape = tuple(a.shape)
     # NumPy's own stride arithmetic over the flat array.
@@ -506,7 +514,7 @@ def _fill_diagonal(a: Any, val: Any, wrap: bool = False) -> None:
 
 
 def _put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
-    arr = _need_mut("put_along_axis", arr)
+    arr = _need_mut(arr)
     _numpy_check(np.put_along_axis, (arr, indices, values, axis), {})
     trace = arr._trace
     indices, values = _unwrap((indices, values), trace)

@@ -486,6 +486,20 @@ def test_numpy_function_without_jax_counterpart_is_named():
     assert issubclass(UnsupportedNumpyError, mutjax.MutjaxError)
 
 
+def test_ufunc_at_computed_out_of_bounds_index():
+    def k(x):
+        np.add.at(x, (x[0] + 9).astype(np.int32), 1.0)  # index 9 in a length-3 array
+
+    x = np.zeros(3, np.float32)
+    with pytest.raises(IndexError):
+        k(x.copy())
+    with pytest.raises(IndexError):  # eagerly the index is known: NumPy's check
+        mutjax.mutable(k)(jnp.asarray(x))
+    # Under jit it cannot raise: JAX's gather clamps it to the last element.
+    out = jax.jit(mutjax.mutable(k, return_args=True))(jnp.asarray(x))[1][0]
+    np.testing.assert_array_equal(out, [0, 0, 1])
+
+
 def test_data_dependent_shape_under_jit_is_a_mutjax_error():
     @jax.jit
     @mutjax.mutable
