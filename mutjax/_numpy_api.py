@@ -296,7 +296,8 @@ _SCATTER = {
 }
 
 
-def _flat_positions(shape: tuple[int, ...], indices: Any, trace: MutTrace) -> Any:
+def _flat_positions(shape: tuple[int, ...], indices: Any, trace: MutTrace) -> tuple[Any, Any]:
+    """Flat positions ``a[indices]`` selects, and the raw index when it is traced."""
     size = math.prod(shape)
 
     def static(i: Any) -> Any:
@@ -311,9 +312,16 @@ def _flat_positions(shape: tuple[int, ...], indices: Any, trace: MutTrace) -> An
     if type(raw) is list:
         raw = raw if any(isinstance(r, jax.Array) for r in raw) else np.asarray(raw)
     if not any(isinstance(v, jax.Array) for v in jax.tree_util.tree_leaves(raw)):
-        return np.arange(size).reshape(shape)[raw]  # NumPy's IndexError for bad ones
+        return np.arange(size).reshape(shape)[raw], None  # NumPy's IndexError for bad ones
     with _compat.set_current_trace(trace.parent_trace):
-        return jnp.arange(size).reshape(shape)[raw]
+        sel_shape = _index.analyze(raw, shape).result_shape
+    return jax.ShapeDtypeStruct(sel_shape, np.intp), raw
+
+
+def _traced_positions(shape: tuple[int, ...], raw: Any) -> Any:
+    # Traced out-of-bounds positions become `size`, whose writes are dropped.
+    size = math.prod(shape)
+    return jnp.arange(size).reshape(shape).at[raw].get(mode="fill", fill_value=size)
 
 
 def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
@@ -333,20 +341,19 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
     adt = np.dtype(a.dtype)
     in_types = (adt,) if b is None else (adt, _pytype_or_dtype(b))
     rdt = ufunc.resolve_dtypes(in_types + (None,))[-1]
-    pos = _flat_positions(tuple(a.shape), indices, trace)
+    pos, traced = _flat_positions(tuple(a.shape), indices, trace)
     shape = tuple(a.shape)
     bv = trace.unwrap(b) if _is_mut(b) else b
     with _compat.set_current_trace(trace.parent_trace):
         flat = a._read().reshape(-1)
-        idx = jnp.asarray(pos).reshape(-1)
-        n = idx.shape[0]
+        n = math.prod(tuple(pos.shape))
         if b is not None:
-            if np.broadcast_shapes(np.shape(bv), np.shape(pos)) != np.shape(pos):
+            if np.broadcast_shapes(np.shape(bv), tuple(pos.shape)) != tuple(pos.shape):
                 raise ValueError(
                     f"operands could not be broadcast together with remapped shapes "
-                    f"{np.shape(pos)} {np.shape(bv)}"
+                    f"{tuple(pos.shape)} {np.shape(bv)}"
                 )
-            bv = jnp.broadcast_to(jnp.asarray(bv), np.shape(pos)).reshape(-1)
+            bv = jnp.broadcast_to(jnp.asarray(bv), tuple(pos.shape)).reshape(-1)
         kind = _SCATTER.get(name)
         if n == 0:
             new = flat
@@ -354,8 +361,15 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
             upd = bv.astype(flat.dtype)
             if name == "subtract":
                 upd = -upd
-            new = getattr(flat.at[idx], kind)(upd)
+            if traced is None:
+                new = getattr(flat.at[pos.reshape(-1)], kind)(upd)
+            else:
+                # What one writes by hand: a single scatter with the user's index.
+                upd = upd.reshape(tuple(pos.shape))
+                new = getattr(a._read().at[traced], kind)(upd).reshape(-1)
         else:
+            idx = pos if traced is None else _traced_positions(shape, traced)
+            idx = jnp.asarray(idx).reshape(-1)
 
             def body(k: Any, f: Any) -> Any:
                 p = idx[k]

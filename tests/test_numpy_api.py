@@ -495,9 +495,15 @@ def test_ufunc_at_computed_out_of_bounds_index():
         k(x.copy())
     with pytest.raises(IndexError):  # eagerly the index is known: NumPy's check
         mutjax.mutable(k)(jnp.asarray(x))
-    # Under jit it cannot raise: JAX's gather clamps it to the last element.
+    # Under jit it cannot raise: the update is dropped, as for `x[i] = v`.
     out = jax.jit(mutjax.mutable(k, return_args=True))(jnp.asarray(x))[1][0]
-    np.testing.assert_array_equal(out, [0, 0, 1])
+    np.testing.assert_array_equal(out, [0, 0, 0])
+
+    def k2(x):
+        np.bitwise_or.at(x, (x[0] + 9), 4)  # the sequential loop drops it too
+
+    out = jax.jit(mutjax.mutable(k2, return_args=True))(jnp.arange(3))[1][0]
+    np.testing.assert_array_equal(out, [0, 1, 2])
 
 
 def test_data_dependent_shape_under_jit_is_a_mutjax_error():
