@@ -138,7 +138,8 @@ class MutArray(_compat.Tracer):
     __array_priority__ = 2000
 
     def __init__(self, trace: MutTrace, cell: Cell, view: Any = None, aval: Any = None) -> None:
-        self._trace = trace
+        # `trace` is where the array is created; it is used through the
+        # scope's active trace instead (see `_trace`).
         self._cell = cell
         self._view = view
         self._aval = cell.aval if aval is None else aval
@@ -146,6 +147,17 @@ class MutArray(_compat.Tracer):
         self._cache = None
 
     # -- state ---------------------------------------------------------------
+
+    @property
+    def _trace(self) -> MutTrace:  # type: ignore[override]
+        # The trace of the innermost control-flow body being traced (or the
+        # scope's own trace): an array created outside a loop is a value of
+        # the loop body while the body runs.
+        return self._cell.scope.active
+
+    @_trace.setter
+    def _trace(self, value: Any) -> None:
+        pass
 
     @property
     def aval(self):  # noqa: ANN201
@@ -165,7 +177,7 @@ class MutArray(_compat.Tracer):
         if self._view is None:
             return cell.value
         if self._cache_version != cell.version:
-            with _compat.set_current_trace(self._trace.parent_trace):
+            with _compat.set_current_trace(cell.scope.active.parent_trace):
                 self._cache = self._view.read(cell.value)
             self._cache_version = cell.version
         return self._cache
