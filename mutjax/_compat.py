@@ -47,5 +47,8 @@ def typeof(x: object) -> ShapedArray:
     return jax.typeof(x)
 
 
+# jax 0.10.x: the out_shardings entry of a jit output left to the compiler.
+from jax._src.named_sharding import UNSPECIFIED  # noqa: E402, F401
+
 # jax 0.10.x: the error JAX raises when a tracer meets np.asarray.
 TracerArrayConversionError = jax.errors.TracerArrayConversionError

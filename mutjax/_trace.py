@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compat, _errors, _index, _lower, _views
+from . import _boundary, _compat, _errors, _index, _lower, _views
 from ._compat import lu
 from ._scope import Cell, Scope
 
@@ -56,6 +56,10 @@ class MutTrace(_compat.Trace):
         return out
 
     def process_primitive(self, primitive, tracers, params, /):  # noqa: ANN001
+        if primitive.name in _boundary.CALL_PRIMITIVES:
+            out = _boundary.call_with_writeback(self, primitive, tracers, params)
+            if out is not None:
+                return out
         values = [self.unwrap(t) for t in tracers]
         with _compat.set_current_trace(self.parent_trace):
             out = primitive.bind(*values, **params)
@@ -450,7 +454,7 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
     leaves = [jnp.asarray(x) if a else x for x, a in zip(leaves, is_arr)]
     tag = _compat.TraceTag()
     try:
-        with _compat.take_current_trace() as parent:
+        with _compat.take_current_trace() as parent, _boundary.open_scope():
             trace = MutTrace(parent, tag, scope)
             scope.trace = trace
             wrapped = [trace.new(x) if a else x for x, a in zip(leaves, is_arr)]
@@ -459,6 +463,16 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
                 out = fun(*args, **kwargs)
                 if return_args:
                     out = (out, args, kwargs)
-            return jax.tree_util.tree_map(trace.unwrap, out)
+                out = jax.tree_util.tree_map(trace.unwrap, out)
+            # Traced by jit/checkpoint inside another scope: hand the writes to
+            # the inputs back to that scope (see mutjax._boundary).
+            written = [
+                (x, w._cell.value)
+                for x, w, a in zip(leaves, wrapped, is_arr)
+                if a and isinstance(x, _compat.Tracer) and w._cell.version
+            ]
+            with _compat.set_current_trace(parent):
+                _boundary.record([x for x, _ in written], [v for _, v in written])
+            return out
     finally:
         scope.close()
