@@ -91,6 +91,21 @@ def _discover(trace: MutTrace, run: Callable[..., Any], *args: Any) -> list[Cell
     return [c for c in written if not c.scope.closed]
 
 
+def _discovering(trace: MutTrace) -> bool:
+    """True while a first pass (:func:`_discover`) of an enclosing body runs.
+
+    A combinator met then only has to make its writes: it runs its body once
+    on placeholder values instead of discovering and tracing a lax loop, so
+    nested loops are traced a number of times linear in their depth.
+    """
+    recorders = trace.scope.root.recorders
+    return bool(recorders) and recorders[-1] is not None
+
+
+def _placeholder(spec: Any) -> Any:
+    return jax.numpy.zeros(spec.shape, spec.dtype)
+
+
 def _carry_value(cell: Cell) -> Any:
     # A weakly typed value (an array made from a Python scalar) and its
     # strongly typed update differ in type, which a loop carry refuses.
@@ -172,6 +187,8 @@ def fori_loop(
     if trace is None:
         return jax.lax.fori_loop(lower, upper, body_fun, init_val, unroll=unroll)
     lower, upper, init = _unwrap(trace, (lower, upper, init_val))
+    if _discovering(trace):
+        return body_fun(jax.numpy.asarray(lower), init_val)
 
     def body(inner: MutTrace, i: Any, val: Any) -> Any:
         return _unwrap(inner, body_fun(i, _wrap(inner, val)))
@@ -209,6 +226,8 @@ def while_loop(
     trace = _current_mut_trace()
     if trace is None:
         return jax.lax.while_loop(cond_fun, body_fun, init_val)
+    if _discovering(trace):
+        return body_fun(init_val)
     init = _unwrap(trace, init_val)
     cells, threaded = _threaded(trace, _user_body(body_fun), init)
 
@@ -260,6 +279,15 @@ def scan(
         return jax.lax.scan(f, init, xs, length, reverse, unroll, _split_transpose)
     init, xs = _unwrap(trace, (init, xs))
     x0 = _tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], x.dtype), xs)
+    if _discovering(trace):
+        n = (
+            length
+            if xs is None or not jax.tree_util.tree_leaves(xs)
+            else len(jax.tree_util.tree_leaves(xs)[0])
+        )
+        carry, y = f(init, _tree_map(_placeholder, x0))
+        ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
+        return carry, ys
     cells, threaded = _threaded(trace, _user_body(f), init, x0)
 
     def lax_body(state: Any, x: Any) -> Any:
@@ -293,6 +321,9 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     trace = _current_mut_trace()
     if trace is None:
         return jax.lax.switch(index, branches, *operands)
+    if _discovering(trace):
+        outs = [b(*operands) for b in branches]
+        return outs[0]
     index, operands = _unwrap(trace, (index, operands))
     bodies = [_user_body(b) for b in branches]
     written: dict[Cell, None] = {}
