@@ -60,6 +60,8 @@ class MutTrace(_compat.Trace):
             out = _boundary.call_with_writeback(self, primitive, tracers, params)
             if out is not None:
                 return out
+        elif primitive.name in _boundary.LOOP_PRIMITIVES:
+            _boundary.check_loop(primitive, params)
         values = [self.unwrap(t) for t in tracers]
         with _compat.set_current_trace(self.parent_trace):
             out = primitive.bind(*values, **params)

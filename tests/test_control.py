@@ -655,6 +655,32 @@ def test_jit_of_mutable_helper_writes_reach_the_caller():
     assert _jitted_helper(x, 1.0) == 3.0 and not x.any()
 
 
+def test_jit_inside_jit_of_mutable_helper_and_copies():
+    jh = jax.jit(lambda a, v: _jitted_helper(a, v) * 1)  # jit of a jit
+
+    @mutjax.mutable
+    def k(x):
+        t = jh(x[0], 1.0)
+        u = jax.jit(lambda a: _jitted_helper(a * 1, 5.0))(x[1])  # writes a copy made inside
+        return t, u, x
+
+    e = np.ones((2, 3), np.float32)
+    t = _np_helper(e[0], np.float32(1.0))
+    u = _np_helper(e[1] * 1, np.float32(5.0))
+    for g in (k, jax.jit(k)):
+        assert_same(g(jnp.ones((2, 3))), (t, u, e))
+
+
+def test_jitted_mutable_helper_inside_plain_lax_loop_raises():
+    @mutjax.mutable
+    def k(x):
+        jax.lax.fori_loop(0, 2, lambda i, c: c + _jitted_helper(x, 1.0), 0.0)
+        return x
+
+    with pytest.raises(mutjax.ForeignTraceError, match="mutjax.fori_loop"):
+        k(jnp.ones(3))
+
+
 def test_checkpoint_inside_and_around_a_scope():
     def f(a):
         a[1:] = jnp.sin(a[:-1]) * a[1:]
