@@ -656,6 +656,8 @@ def test_jit_of_mutable_helper_writes_reach_the_caller():
 
 
 def test_jit_inside_jit_of_mutable_helper_and_copies():
+    # Traced at top level first: jit's cache must not hand the scope that trace.
+    _jitted_helper(jnp.ones(3), 1.0)
     jh = jax.jit(lambda a, v: _jitted_helper(a, v) * 1)  # jit of a jit
 
     @mutjax.mutable
@@ -815,3 +817,14 @@ def test_two_threads_tracing_at_once():
     assert not isinstance(results["gs"], Exception), results["gs"]
     np.testing.assert_allclose(results["prefix"][1], ea, rtol=1e-5)
     np.testing.assert_allclose(results["gs"][1], eb, rtol=1e-4, atol=1e-6)
+
+
+def test_vmap_batched_trip_count():
+    def kernel(C, x, n):
+        def body(i, c):
+            x[i] = x[i - 1] * 2 + c
+            return c + 1
+
+        return C.fori_loop(1, n, body, x.dtype.type(0))
+
+    _batched_check(kernel, f32(4, 6), np.array([1, 3, 6, 0], np.int32))
