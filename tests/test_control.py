@@ -828,3 +828,38 @@ def test_vmap_batched_trip_count():
         return C.fori_loop(1, n, body, x.dtype.type(0))
 
     _batched_check(kernel, f32(4, 6), np.array([1, 3, 6, 0], np.int32))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(2, 6),
+    steps=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_random_branchy_scan_matches_numpy(n, steps, seed):
+    rng = np.random.default_rng(seed)
+    xs = rng.standard_normal(steps).astype(np.float32)
+    idx = rng.integers(-n, n, steps).astype(np.int32)
+    which = rng.integers(-1, 4, steps).astype(np.int32)
+
+    def kernel(C, x, xs, idx, which):
+        def f(c, k):
+            v = xs[k]
+
+            def small():
+                x[idx[k]] = v
+
+            def big():
+                x[::-1] += v
+                x[0] = c
+
+            def double():
+                x[...] *= 2
+
+            C.cond(v > 0, big, small)
+            C.switch(which[k], [lambda: None, lambda: x.__setitem__(idx[k], c), double])
+            return c + x[idx[k]], x[0]
+
+        return C.scan(f, x.dtype.type(0), C.xp.arange(xs.shape[0]))
+
+    check(kernel, rng.standard_normal(n).astype(np.float32), xs, idx, which, rtol=1e-4, atol=1e-4)
