@@ -133,21 +133,29 @@ def _store(cells: Sequence[Cell], values: Sequence[Any]) -> None:
         c.set(v)
 
 
-def _threaded(trace: MutTrace, body: Callable[..., Any], *args: Any) -> tuple[list[Cell], Any]:
-    """The cells ``body`` writes, and a function running ``body`` with them threaded.
+def _threaded(
+    trace: MutTrace, bodies: Sequence[Callable[..., Any]], *args: Any
+) -> tuple[list[Cell], list[Callable[..., Any]]]:
+    """The cells any of ``bodies`` writes, and functions running each with them threaded.
 
     ``body(inner, *args)`` returns the body's own outputs (parent-trace values).
-    The returned function takes ``(cell_values, *args)`` and returns
+    Each returned function takes ``(cell_values, *args)`` and returns
     ``(new_cell_values, outputs)``.
     """
-    cells = _discover(trace, body, *args)
+    written: dict[Cell, None] = {}
+    for body in bodies:
+        written.update(dict.fromkeys(_discover(trace, body, *args)))
+    cells = list(written)
 
-    def threaded(values: Sequence[Any], *a: Any) -> tuple[list[Any], Any]:
-        with _frame(trace, cells, values, record=False) as (inner, _):
-            out = body(inner, *a)
-            return _cell_values(inner, cells), out
+    def threaded(body: Callable[..., Any]) -> Callable[..., Any]:
+        def run(values: Sequence[Any], *a: Any) -> tuple[list[Any], Any]:
+            with _frame(trace, cells, values, record=False) as (inner, _):
+                out = body(inner, *a)
+                return _cell_values(inner, cells), out
 
-    return cells, threaded
+        return run
+
+    return cells, [threaded(b) for b in bodies]
 
 
 def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
@@ -196,7 +204,7 @@ def fori_loop(
     with _compat.set_current_trace(trace.parent_trace):
         index = jax.numpy.result_type(lower, upper)
         i0 = jax.ShapeDtypeStruct((), index)
-    cells, threaded = _threaded(trace, body, i0, init)
+    cells, (threaded,) = _threaded(trace, [body], i0, init)
 
     def lax_body(i: Any, state: Any) -> Any:
         return threaded(state[0], i, state[1])
@@ -229,7 +237,7 @@ def while_loop(
     if _discovering(trace):
         return body_fun(init_val)
     init = _unwrap(trace, init_val)
-    cells, threaded = _threaded(trace, _user_body(body_fun), init)
+    cells, (threaded,) = _threaded(trace, [_user_body(body_fun)], init)
 
     def lax_cond(state: Any) -> Any:
         with _frame(trace, cells, state[0], record=True) as (inner, recorder):
@@ -288,7 +296,7 @@ def scan(
         carry, y = f(init, _tree_map(_placeholder, x0))
         ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
         return carry, ys
-    cells, threaded = _threaded(trace, _user_body(f), init, x0)
+    cells, (threaded,) = _threaded(trace, [_user_body(f)], init, x0)
 
     def lax_body(state: Any, x: Any) -> Any:
         values, (carry, y) = threaded(state[0], state[1], x)
@@ -325,23 +333,11 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
         outs = [b(*operands) for b in branches]
         return outs[0]
     index, operands = _unwrap(trace, (index, operands))
-    bodies = [_user_body(b) for b in branches]
-    written: dict[Cell, None] = {}
-    for b in bodies:
-        written.update(dict.fromkeys(_discover(trace, b, *operands)))
-    cells = list(written)
-
-    def lax_branch(body: Callable[..., Any]) -> Callable[..., Any]:
-        def branch(values: Sequence[Any], *ops: Any) -> Any:
-            with _frame(trace, cells, values, record=False) as (inner, _):
-                out = body(inner, *ops)
-                return _cell_values(inner, cells), out
-
-        return branch
+    cells, threaded = _threaded(trace, [_user_body(b) for b in branches], *operands)
 
     with _compat.set_current_trace(trace.parent_trace):
         start = [_carry_value(c) for c in cells]
-        values, out = jax.lax.switch(index, [lax_branch(b) for b in bodies], start, *operands)
+        values, out = jax.lax.switch(index, threaded, start, *operands)
     _store(cells, values)
     return _wrap(trace, out)
 
