@@ -5,6 +5,11 @@ Inside a function decorated with :func:`mutjax.mutable`, ``x[i] = y``,
 composes with ``jax.jit``, ``jax.grad`` and ``jax.vmap``.
 """
 
+from ._control import cond as cond
+from ._control import fori_loop as fori_loop
+from ._control import scan as scan
+from ._control import switch as switch
+from ._control import while_loop as while_loop
 from ._errors import DynamicShapeError as DynamicShapeError
 from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
@@ -24,5 +29,10 @@ __all__ = [
     "NumpyArrayError",
     "ScopeEndedError",
     "UnsupportedNumpyError",
+    "cond",
+    "fori_loop",
     "mutable",
+    "scan",
+    "switch",
+    "while_loop",
 ]

@@ -47,5 +47,20 @@ def typeof(x: object) -> ShapedArray:
     return jax.typeof(x)
 
 
+# jax >= 0.4.36: building and walking jaxprs (jax.extend.core).
+Var = _jexc.Var
+new_jaxpr_eqn = _jexc.new_jaxpr_eqn
+no_effects = _jexc.no_effects
+jaxprs_in_params = _jexc.jaxprs_in_params
+
+
+def typeof_var(v: object) -> object:
+    """The abstract value of a jaxpr variable or literal."""
+    return v.aval  # type: ignore[attr-defined]
+
+
+# jax 0.10.x: the out_shardings entry of a jit output left to the compiler.
+from jax._src.named_sharding import UNSPECIFIED  # noqa: E402, F401
+
 # jax 0.10.x: the error JAX raises when a tracer meets np.asarray.
 TracerArrayConversionError = jax.errors.TracerArrayConversionError

@@ -5,6 +5,13 @@ trace). Mutable arrays (tracers) point at a cell, possibly through a view
 chain. Writes replace ``cell.value``; ``version`` lets tracers cache reads.
 When the ``mutable`` call returns, its scope is closed and every cell of it
 refuses further use.
+
+A control-flow body (:mod:`mutjax._control`) runs under a *frame*: a child
+scope for the arrays it creates, and a new trace pushed on the root scope's
+stack. Every mutable array of the scope routes its reads and writes through
+the trace on top of that stack (``Scope.active``), so an array created
+outside a loop is read and written as a value of the loop body while the body
+is traced.
 """
 
 from __future__ import annotations
@@ -13,13 +20,24 @@ from typing import Any
 
 
 class Scope:
-    """The state of one ``mutable`` call: open while the call runs."""
+    """The state of one ``mutable`` call (or one control-flow body): open while it runs."""
 
-    __slots__ = ("closed", "trace", "__weakref__")
+    __slots__ = ("closed", "trace", "root", "stack", "recorders", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, parent: Scope | None = None) -> None:
         self.closed = False
         self.trace: Any = None
+        self.root: Scope = self if parent is None else parent.root
+        # On the root only: the traces of the frames entered, innermost last,
+        # and for each a dict recording the first write of each cell (or None).
+        self.stack: list[Any] = []
+        self.recorders: list[dict[Cell, Any] | None] = []
+
+    @property
+    def active(self) -> Any:
+        """The trace through which this scope's arrays are read and written now."""
+        root = self.root
+        return root.stack[-1] if root.stack else root.trace
 
     def close(self) -> None:
         self.closed = True
@@ -37,5 +55,13 @@ class Cell:
         self.version = 0
 
     def set(self, value: Any) -> None:
+        recorders = self.scope.root.recorders
+        if recorders and recorders[-1] is not None and self not in recorders[-1]:
+            recorders[-1][self] = self.value
+        self.value = value
+        self.version += 1
+
+    def swap(self, value: Any) -> None:
+        """Replace the value without it counting as a write (entering or leaving a frame)."""
         self.value = value
         self.version += 1

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compat, _errors, _index, _lower, _views
+from . import _boundary, _compat, _errors, _index, _lower, _views
 from ._compat import lu
 from ._scope import Cell, Scope
 
@@ -56,6 +56,12 @@ class MutTrace(_compat.Trace):
         return out
 
     def process_primitive(self, primitive, tracers, params, /):  # noqa: ANN001
+        if primitive.name in _boundary.CALL_PRIMITIVES:
+            out = _boundary.call_with_writeback(self, primitive, tracers, params)
+            if out is not None:
+                return out
+        elif primitive.name in _boundary.LOOP_PRIMITIVES:
+            _boundary.check_loop(primitive, params)
         values = [self.unwrap(t) for t in tracers]
         with _compat.set_current_trace(self.parent_trace):
             out = primitive.bind(*values, **params)
@@ -138,7 +144,8 @@ class MutArray(_compat.Tracer):
     __array_priority__ = 2000
 
     def __init__(self, trace: MutTrace, cell: Cell, view: Any = None, aval: Any = None) -> None:
-        self._trace = trace
+        # `trace` is where the array is created; it is used through the
+        # scope's active trace instead (see `_trace`).
         self._cell = cell
         self._view = view
         self._aval = cell.aval if aval is None else aval
@@ -146,6 +153,17 @@ class MutArray(_compat.Tracer):
         self._cache = None
 
     # -- state ---------------------------------------------------------------
+
+    @property
+    def _trace(self) -> MutTrace:  # type: ignore[override]
+        # The trace of the innermost control-flow body being traced (or the
+        # scope's own trace): an array created outside a loop is a value of
+        # the loop body while the body runs.
+        return self._cell.scope.active
+
+    @_trace.setter
+    def _trace(self, value: Any) -> None:
+        pass
 
     @property
     def aval(self):  # noqa: ANN201
@@ -165,7 +183,7 @@ class MutArray(_compat.Tracer):
         if self._view is None:
             return cell.value
         if self._cache_version != cell.version:
-            with _compat.set_current_trace(self._trace.parent_trace):
+            with _compat.set_current_trace(cell.scope.active.parent_trace):
                 self._cache = self._view.read(cell.value)
             self._cache_version = cell.version
         return self._cache
@@ -445,7 +463,7 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
     leaves = [jnp.asarray(x) if a else x for x, a in zip(leaves, is_arr)]
     tag = _compat.TraceTag()
     try:
-        with _compat.take_current_trace() as parent:
+        with _compat.take_current_trace() as parent, _boundary.open_scope():
             trace = MutTrace(parent, tag, scope)
             scope.trace = trace
             wrapped = [trace.new(x) if a else x for x, a in zip(leaves, is_arr)]
@@ -454,6 +472,16 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
                 out = fun(*args, **kwargs)
                 if return_args:
                     out = (out, args, kwargs)
-            return jax.tree_util.tree_map(trace.unwrap, out)
+                out = jax.tree_util.tree_map(trace.unwrap, out)
+            # Traced by jit/checkpoint inside another scope: hand the writes to
+            # the inputs back to that scope (see mutjax._boundary).
+            written = [
+                (x, w._cell.value)
+                for x, w, a in zip(leaves, wrapped, is_arr)
+                if a and isinstance(x, _compat.Tracer) and w._cell.version
+            ]
+            with _compat.set_current_trace(parent):
+                _boundary.record([x for x, _ in written], [v for _, v in written])
+            return out
     finally:
         scope.close()

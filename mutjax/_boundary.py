@@ -1,0 +1,179 @@
+"""Mutations that cross a ``jax.jit`` or ``jax.checkpoint`` boundary.
+
+``jax.jit(mutjax.mutable(helper))(x)`` called inside a mutable scope on a
+mutable array ``x``: jit traces ``helper`` with a fresh input in place of
+``x``, so ``helper``'s ``mutable`` starts a new scope and its writes land in a
+copy. To get them back to the caller, that inner ``mutable`` records, for each
+input it wrote, a ``mutjax_writeback`` equation pairing the input with its
+final value. The enclosing scope's trace then meets the ``jit`` (or
+``checkpoint``) primitive in :meth:`~mutjax._trace.MutTrace.process_primitive`
+and calls :func:`call_with_writeback`: it removes those equations, makes their
+final values extra outputs of the call, and stores them into the mutable
+arrays the call was given.
+
+The equation is recorded only while another mutable scope is open in this
+thread; whether one is open is part of jit's cache key (a user context), so a
+function jitted at top level never carries it. Where no mutable scope receives the call
+(``vmap`` or ``grad`` applied inside the scope), the equation is a no-op and
+disappears: its inputs there are copies that no caller can see.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import jax
+from jax.interpreters import ad, batching, mlir
+
+from . import _compat, _errors
+
+writeback_p = _compat.Primitive("mutjax_writeback")
+writeback_p.multiple_results = True
+writeback_p.def_impl(lambda *args: [])
+writeback_p.def_abstract_eval(lambda *avals: [])
+mlir.register_lowering(writeback_p, lambda ctx, *args: [])
+batching.primitive_batchers[writeback_p] = lambda args, dims: ([], [])
+ad.primitive_jvps[writeback_p] = lambda primals, tangents: ([], [])
+
+_local = threading.local()
+
+# Part of jit's cache key: a function jitted outside any scope and called
+# again inside one is traced anew, so that its inner `mutable` records its
+# writebacks (jit's cache does not tell the current trace apart).
+_in_scope = jax.make_user_context(default_value=False)
+
+
+class open_scope:
+    """Context manager counting the mutable scopes open in this thread."""
+
+    def __enter__(self) -> None:
+        _local.depth = getattr(_local, "depth", 0) + 1
+        self._ctx = _in_scope(True)
+        self._ctx.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+        _local.depth -= 1
+
+
+def record(inputs: list[Any], finals: list[Any]) -> None:
+    """In a nested call traced by jit/checkpoint: pair each written input with its final value."""
+    # depth counts the scope of the call itself: another one must be open.
+    if getattr(_local, "depth", 0) < 2 or not inputs:
+        return
+    pairs = [v for pair in zip(inputs, finals) for v in pair]
+    writeback_p.bind(*pairs)
+
+
+CALL_PRIMITIVES = ("jit", "remat2", "checkpoint")
+LOOP_PRIMITIVES = ("scan", "while", "cond")
+
+
+def _inner(eqn: Any) -> Any:
+    j = eqn.params["jaxpr"]
+    return j.jaxpr if eqn.primitive.name == "jit" else j
+
+
+def _with_outputs(eqn_params: dict[str, Any], name: str, jaxpr: Any, extra: int) -> dict[str, Any]:
+    """Call params whose jaxpr is replaced by ``jaxpr`` (which has ``extra`` more outputs)."""
+    params = dict(eqn_params)
+    if name == "jit":
+        params["jaxpr"] = params["jaxpr"].replace(jaxpr=jaxpr)
+        params["out_shardings"] = params["out_shardings"] + (_compat.UNSPECIFIED,) * extra
+        params["out_layouts"] = params["out_layouts"] + (None,) * extra
+    else:
+        params["jaxpr"] = jaxpr
+    return params
+
+
+def _split(jaxpr: Any) -> tuple[Any, list[int], list[Any]]:
+    """``jaxpr`` with its top-level writebacks turned into extra outputs.
+
+    Returns the new jaxpr, the input positions written and their final values.
+    Writebacks of calls nested in it (a jit inside a jit) are first lifted to
+    its top level.
+    """
+    jaxpr = _hoist(jaxpr)
+    position = {v: k for k, v in enumerate(jaxpr.invars)}
+    targets: list[int] = []
+    finals: list[Any] = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive is writeback_p:
+            for src, final in zip(eqn.invars[::2], eqn.invars[1::2]):
+                k = position.get(src)
+                if k is not None:  # else the helper got a value made inside the call
+                    targets.append(k)
+                    finals.append(final)
+    if not any(e.primitive is writeback_p for e in jaxpr.eqns):
+        return jaxpr, [], []
+    new = jaxpr.replace(
+        eqns=[e for e in jaxpr.eqns if e.primitive is not writeback_p],
+        outvars=list(jaxpr.outvars) + finals,
+        debug_info=jaxpr.debug_info.with_unknown_names(),
+    )
+    return new, targets, finals
+
+
+def _hoist(jaxpr: Any) -> Any:
+    """Lift the writebacks of nested jit/checkpoint calls to ``jaxpr``'s top level."""
+    eqns = []
+    changed = False
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name in CALL_PRIMITIVES and _has_writeback(_inner(eqn)):
+            inner, targets, finals = _split(_inner(eqn))
+            outs = [_compat.Var(_compat.typeof_var(f)) for f in finals]
+            params = _with_outputs(eqn.params, name, inner, len(finals))
+            eqns.append(eqn.replace(params=params, outvars=list(eqn.outvars) + outs))
+            pairs = [v for k, o in zip(targets, outs) for v in (eqn.invars[k], o)]
+            if pairs:
+                eqns.append(_compat.new_jaxpr_eqn(pairs, [], writeback_p, {}, _compat.no_effects))
+            changed = True
+        else:
+            eqns.append(eqn)
+    return jaxpr.replace(eqns=eqns) if changed else jaxpr
+
+
+def _has_writeback(jaxpr: Any) -> bool:
+    for eqn in jaxpr.eqns:
+        if eqn.primitive is writeback_p:
+            return True
+        if any(_has_writeback(sub) for sub in _compat.jaxprs_in_params(eqn.params)):
+            return True
+    return False
+
+
+def check_loop(primitive: Any, params: dict[str, Any]) -> None:
+    """Refuse a plain lax loop/cond whose body calls a jitted mutable helper on our arrays."""
+    if any(_has_writeback(sub) for sub in _compat.jaxprs_in_params(params)):
+        raise _errors.foreign_write(
+            f"written by a mutable function inside jax.lax.{primitive.name}"
+        )
+
+
+def call_with_writeback(trace: Any, primitive: Any, tracers: Any, params: dict[str, Any]) -> Any:
+    """Bind a jit/checkpoint call on ``trace``'s parent, applying recorded writebacks.
+
+    Returns None when the called jaxpr records none (bind it as any primitive).
+    """
+    name = primitive.name
+    jaxpr = params["jaxpr"].jaxpr if name == "jit" else params["jaxpr"]
+    if not _has_writeback(jaxpr):
+        return None
+    new, targets, finals = _split(jaxpr)
+    if _has_writeback(new):  # left inside a plain lax loop of the call
+        raise _errors.foreign_write("written by a mutable function inside a jax.lax loop")
+    params = _with_outputs(params, name, new, len(finals))
+    values = [trace.unwrap(t) for t in tracers]
+    with _compat.set_current_trace(trace.parent_trace):
+        outs = primitive.bind(*values, **params)
+    n = len(outs) - len(finals)
+    from ._trace import MutArray
+
+    for k, value in zip(targets, outs[n:]):
+        t = tracers[k]
+        if isinstance(t, MutArray) and t._trace.tag is trace.tag:
+            with _compat.set_current_trace(trace.parent_trace):
+                t._store(value)
+    return [trace._wrap_out(o) for o in outs[:n]]

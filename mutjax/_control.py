@@ -1,0 +1,371 @@
+"""Loops and branches whose bodies mutate the arrays they close over.
+
+``mutjax.fori_loop``, ``while_loop``, ``scan``, ``cond`` and ``switch`` take
+the arguments of their ``jax.lax`` namesakes. The bodies and branches may
+write any mutable array of the enclosing ``mutable`` scope (and views of
+them): the written arrays are threaded through the loop carry or the branch
+outputs, so the result is one ``jax.lax`` loop or conditional, not an
+unrolled Python loop.
+
+How a body runs: each time JAX traces it, it runs under a *frame*
+(:func:`_frame`): a new :class:`~mutjax._trace.MutTrace` whose parent is the
+body's own trace is pushed on the scope's stack, and the threaded cells hold
+the body's carry values for the duration. Every mutable array routes reads
+and writes through the scope's active trace, so ``x[i] = x[i - 1] + 1``
+inside the body reads and writes the carry.
+
+Which arrays a body writes is found by a first tracing pass
+(:func:`_discover`) under ``jax.make_jaxpr``; the writes it makes are undone,
+and only the written arrays are threaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from . import _compat, _errors
+from ._scope import Cell, Scope
+from ._trace import MutTrace, _current_mut_trace
+
+_tree_map = jax.tree_util.tree_map
+
+
+@contextlib.contextmanager
+def _frame(
+    trace: MutTrace, cells: Sequence[Cell], values: Sequence[Any], record: bool
+) -> Iterator[tuple[MutTrace, dict[Cell, Any]]]:
+    """Run a body of ``trace``'s scope under the current (body) trace.
+
+    ``cells`` hold ``values`` (values of the body trace) while the frame is
+    open and get their previous values back when it closes. With ``record``,
+    every write made in the frame is undone when it closes and the written
+    cells are the keys of the yielded dict.
+    """
+    root = trace.scope.root
+    local = Scope(root)  # arrays created in the body live only as long as it
+    inner = MutTrace(_compat.current_trace(), trace.tag, local)
+    saved = [c.value for c in cells]
+    for c, v in zip(cells, values):
+        c.swap(v)
+    recorder: dict[Cell, Any] = {}
+    root.stack.append(inner)
+    root.recorders.append(recorder if record else None)
+    try:
+        with _compat.set_current_trace(inner):
+            yield inner, recorder
+    finally:
+        root.recorders.pop()
+        root.stack.pop()
+        local.close()
+        for c, old in recorder.items():
+            c.swap(old)
+        for c, v in zip(cells, saved):
+            c.swap(v)
+
+
+def _spec(x: Any) -> jax.ShapeDtypeStruct:
+    aval = _compat.typeof(x)
+    return jax.ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type)
+
+
+def _discover(trace: MutTrace, run: Callable[..., Any], *args: Any) -> list[Cell]:
+    """The cells of ``trace``'s scope that ``run(inner, *args)`` writes, in write order.
+
+    ``run`` is traced once with abstract arguments; its writes are undone.
+    Arrays created inside ``run`` are local to it and not reported.
+    """
+    written: dict[Cell, None] = {}
+
+    def probe(*a: Any) -> None:
+        with _frame(trace, (), (), record=True) as (inner, recorder):
+            run(inner, *a)
+            written.update(dict.fromkeys(recorder))
+
+    with _compat.set_current_trace(trace.parent_trace):
+        jax.make_jaxpr(probe)(*_tree_map(_spec, args))
+    return [c for c in written if not c.scope.closed]
+
+
+def _discovering(trace: MutTrace) -> bool:
+    """True while a first pass (:func:`_discover`) of an enclosing body runs.
+
+    A combinator met then only has to make its writes: it runs its body once
+    on placeholder values instead of discovering and tracing a lax loop, so
+    nested loops are traced a number of times linear in their depth.
+    """
+    recorders = trace.scope.root.recorders
+    return bool(recorders) and recorders[-1] is not None
+
+
+def _placeholder(spec: Any) -> Any:
+    return jax.numpy.zeros(spec.shape, spec.dtype)
+
+
+def _carry_value(cell: Cell) -> Any:
+    # A weakly typed value (an array made from a Python scalar) and its
+    # strongly typed update differ in type, which a loop carry refuses.
+    v = cell.value
+    if _compat.typeof(v).weak_type:
+        v = jax.lax.convert_element_type(v, cell.aval.dtype)
+    return v
+
+
+def _cell_values(inner: MutTrace, cells: Sequence[Cell]) -> list[Any]:
+    with _compat.set_current_trace(inner.parent_trace):
+        return [_carry_value(c) for c in cells]
+
+
+def _unwrap(trace: MutTrace, tree: Any) -> Any:
+    return _tree_map(trace.unwrap, tree)
+
+
+def _wrap(trace: MutTrace, tree: Any) -> Any:
+    return _tree_map(trace._wrap_out, tree)
+
+
+def _store(cells: Sequence[Cell], values: Sequence[Any]) -> None:
+    for c, v in zip(cells, values):
+        c.set(v)
+
+
+def _threaded(
+    trace: MutTrace, bodies: Sequence[Callable[..., Any]], *args: Any
+) -> tuple[list[Cell], list[Callable[..., Any]]]:
+    """The cells any of ``bodies`` writes, and functions running each with them threaded.
+
+    ``body(inner, *args)`` returns the body's own outputs (parent-trace values).
+    Each returned function takes ``(cell_values, *args)`` and returns
+    ``(new_cell_values, outputs)``.
+    """
+    written: dict[Cell, None] = {}
+    for body in bodies:
+        written.update(dict.fromkeys(_discover(trace, body, *args)))
+    cells = list(written)
+
+    def threaded(body: Callable[..., Any]) -> Callable[..., Any]:
+        def run(values: Sequence[Any], *a: Any) -> tuple[list[Any], Any]:
+            with _frame(trace, cells, values, record=False) as (inner, _):
+                out = body(inner, *a)
+                return _cell_values(inner, cells), out
+
+        return run
+
+    return cells, [threaded(b) for b in bodies]
+
+
+def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """``fun`` run on mutable versions of its arguments, returning plain values."""
+
+    def body(inner: MutTrace, *args: Any) -> Any:
+        return _unwrap(inner, fun(*_wrap(inner, args)))
+
+    return body
+
+
+def fori_loop(
+    lower: Any,
+    upper: Any,
+    body_fun: Callable[[Any, Any], Any],
+    init_val: Any,
+    *,
+    unroll: int | bool | None = None,
+) -> Any:
+    """``jax.lax.fori_loop`` whose body may mutate the arrays it closes over.
+
+    Args:
+        lower, upper, body_fun, init_val, unroll: as for ``jax.lax.fori_loop``.
+            ``body_fun(i, val)`` may write mutable arrays of the enclosing
+            ``mutable`` scope; ``val`` is itself a mutable copy. With static
+            bounds the loop lowers to ``scan`` (reverse-mode differentiable),
+            as ``jax.lax.fori_loop`` does.
+
+    Returns:
+        The final loop value. The arrays the body wrote hold their final
+        contents.
+
+    Raises:
+        mutjax.MutjaxError: as writes elsewhere in the scope.
+    """
+    trace = _current_mut_trace()
+    if trace is None:
+        return jax.lax.fori_loop(lower, upper, body_fun, init_val, unroll=unroll)
+    lower, upper, init = _unwrap(trace, (lower, upper, init_val))
+    if _discovering(trace):
+        return body_fun(jax.numpy.asarray(lower), init_val)
+
+    def body(inner: MutTrace, i: Any, val: Any) -> Any:
+        return _unwrap(inner, body_fun(i, _wrap(inner, val)))
+
+    with _compat.set_current_trace(trace.parent_trace):
+        index = jax.numpy.result_type(lower, upper)
+        i0 = jax.ShapeDtypeStruct((), index)
+    cells, (threaded,) = _threaded(trace, [body], i0, init)
+
+    def lax_body(i: Any, state: Any) -> Any:
+        return threaded(state[0], i, state[1])
+
+    with _compat.set_current_trace(trace.parent_trace):
+        start = [_carry_value(c) for c in cells]
+        values, out = jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
+    _store(cells, values)
+    return _wrap(trace, out)
+
+
+def while_loop(
+    cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any
+) -> Any:
+    """``jax.lax.while_loop`` whose body may mutate the arrays it closes over.
+
+    Args:
+        cond_fun, body_fun, init_val: as for ``jax.lax.while_loop``.
+            ``cond_fun`` sees the arrays' current contents but must not write.
+
+    Returns:
+        The final loop value; the written arrays hold their final contents.
+
+    Raises:
+        mutjax.ForeignTraceError: ``cond_fun`` writes a mutable array.
+    """
+    trace = _current_mut_trace()
+    if trace is None:
+        return jax.lax.while_loop(cond_fun, body_fun, init_val)
+    if _discovering(trace):
+        return body_fun(init_val)
+    init = _unwrap(trace, init_val)
+    cells, (threaded,) = _threaded(trace, [_user_body(body_fun)], init)
+
+    def lax_cond(state: Any) -> Any:
+        with _frame(trace, cells, state[0], record=True) as (inner, recorder):
+            pred = inner.unwrap(cond_fun(_wrap(inner, state[1])))
+            if recorder:
+                raise _errors.ForeignTraceError(
+                    "mutjax: the cond_fun of mutjax.while_loop wrote a mutable "
+                    "array. It must only read; do the writes in body_fun."
+                )
+        return pred
+
+    def lax_body(state: Any) -> Any:
+        return threaded(state[0], state[1])
+
+    with _compat.set_current_trace(trace.parent_trace):
+        start = [_carry_value(c) for c in cells]
+        values, out = jax.lax.while_loop(lax_cond, lax_body, (start, init))
+    _store(cells, values)
+    return _wrap(trace, out)
+
+
+def scan(
+    f: Callable[[Any, Any], tuple[Any, Any]],
+    init: Any,
+    xs: Any = None,
+    length: int | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+    _split_transpose: bool = False,
+) -> tuple[Any, Any]:
+    """``jax.lax.scan`` whose body may mutate the arrays it closes over.
+
+    Args:
+        f, init, xs, length, reverse, unroll, _split_transpose: as for
+            ``jax.lax.scan``. ``f(carry, x)`` may write mutable arrays of the
+            enclosing ``mutable`` scope.
+
+    Returns:
+        ``(final_carry, stacked_ys)`` as ``jax.lax.scan``; the written arrays
+        hold their final contents.
+
+    Raises:
+        mutjax.MutjaxError: as writes elsewhere in the scope.
+    """
+    trace = _current_mut_trace()
+    if trace is None:
+        return jax.lax.scan(f, init, xs, length, reverse, unroll, _split_transpose)
+    init, xs = _unwrap(trace, (init, xs))
+    x0 = _tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], x.dtype), xs)
+    if _discovering(trace):
+        n = (
+            length
+            if xs is None or not jax.tree_util.tree_leaves(xs)
+            else len(jax.tree_util.tree_leaves(xs)[0])
+        )
+        carry, y = f(init, _tree_map(_placeholder, x0))
+        ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
+        return carry, ys
+    cells, (threaded,) = _threaded(trace, [_user_body(f)], init, x0)
+
+    def lax_body(state: Any, x: Any) -> Any:
+        values, (carry, y) = threaded(state[0], state[1], x)
+        return (values, carry), y
+
+    with _compat.set_current_trace(trace.parent_trace):
+        start = [_carry_value(c) for c in cells]
+        (values, carry), ys = jax.lax.scan(
+            lax_body, (start, init), xs, length, reverse, unroll, _split_transpose
+        )
+    _store(cells, values)
+    return _wrap(trace, (carry, ys))
+
+
+def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
+    """``jax.lax.switch`` whose branches may mutate the arrays they close over.
+
+    Args:
+        index, branches, operands: as for ``jax.lax.switch`` (``index`` is
+            clamped into range). The arrays written by any branch are
+            threaded through every branch's outputs.
+
+    Returns:
+        The chosen branch's result; the written arrays hold the contents the
+        chosen branch left.
+
+    Raises:
+        mutjax.MutjaxError: as writes elsewhere in the scope.
+    """
+    trace = _current_mut_trace()
+    if trace is None:
+        return jax.lax.switch(index, branches, *operands)
+    if _discovering(trace):
+        outs = [b(*operands) for b in branches]
+        return outs[0]
+    index, operands = _unwrap(trace, (index, operands))
+    cells, threaded = _threaded(trace, [_user_body(b) for b in branches], *operands)
+
+    with _compat.set_current_trace(trace.parent_trace):
+        start = [_carry_value(c) for c in cells]
+        values, out = jax.lax.switch(index, threaded, start, *operands)
+    _store(cells, values)
+    return _wrap(trace, out)
+
+
+def cond(
+    pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any], *operands: Any
+) -> Any:
+    """``jax.lax.cond`` whose branches may mutate the arrays they close over.
+
+    Args:
+        pred, true_fun, false_fun, operands: as for ``jax.lax.cond``. Under
+            ``vmap`` with a batched ``pred`` both branches run and the written
+            arrays are selected elementwise, as ``jax.lax.cond`` does.
+
+    Returns:
+        The chosen branch's result; the written arrays hold the contents the
+        chosen branch left.
+
+    Raises:
+        mutjax.MutjaxError: as writes elsewhere in the scope.
+    """
+    trace = _current_mut_trace()
+    if trace is None:
+        return jax.lax.cond(pred, true_fun, false_fun, *operands)
+    with _compat.set_current_trace(trace.parent_trace):
+        index = jax.lax.convert_element_type(trace.unwrap(pred), np.int32) != 0
+        index = jax.lax.convert_element_type(index, np.int32)
+    return switch(index, (false_fun, true_fun), *operands)
+
+
+__all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]
