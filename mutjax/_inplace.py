@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import _compat, _index, _lower
+from . import _compat, _index, _lower, _views
 from ._views import _own
 
 _SORT_KINDS = "qhms"  # NumPy accepts any kind starting with these (quick, heap, merge, stable)
@@ -66,7 +66,9 @@ def sort(x: Any, axis: Any = -1, kind: Any = None, order: Any = None) -> None:
         if not isinstance(kind, str):
             raise TypeError(f"sort kind must be str, not {type(kind).__name__}")
         if not kind or kind[0].lower() not in _SORT_KINDS:
-            raise ValueError(f"sort kind must be one of 'quick', 'heap', or 'stable' (got {kind!r})")
+            raise ValueError(
+                f"sort kind must be one of 'quick', 'heap', or 'stable' (got {kind!r})"
+            )
     if order is not None:
         raise ValueError("Cannot specify order when the array has no fields.")
     if axis is None:
@@ -107,7 +109,9 @@ def put(x: Any, indices: Any, values: Any, mode: str = "raise") -> None:
     with _compat.set_current_trace(trace.parent_trace):
         static = _compat.is_concrete_array(ind) or not isinstance(ind, _compat.Tracer)
         if static:
-            ind = np.asarray(_compat.to_concrete_value(ind) if isinstance(ind, _compat.Tracer) else ind)
+            ind = np.asarray(
+                _compat.to_concrete_value(ind) if isinstance(ind, _compat.Tracer) else ind
+            )
             if ind.dtype.kind not in "iub" and ind.size:
                 ind = ind.astype(np.intp, casting="same_kind")
             ind = ind.astype(np.intp).ravel()
@@ -199,27 +203,22 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
 
 
 def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:
-    """``x.resize(new_shape)``: refused as NumPy refuses it inside a kernel.
+    """``x.resize(new_shape)``: as NumPy does it, or refuses it, inside a kernel.
 
-    A view does not own its data; a base array passed to a kernel is
-    referenced (by the caller), so NumPy's reference check refuses it too.
-    With ``refcheck=False`` a base array is resized in place (zero-filled),
-    as NumPy does.
+    NumPy reallocates only when the size changes: then a view (which does not
+    own its data) is refused, and so is a base array passed to a kernel (the
+    caller references it) unless ``refcheck=False``, which zero-fills or
+    truncates in place. When the size stays, NumPy only re-shapes ``x`` in
+    place with contiguous strides: ``x`` becomes the C-order (F-order for an
+    F-contiguous array) reshape of itself, still a live view of its base.
 
     Raises:
-        ValueError: ``x`` is a view, or ``refcheck`` is true.
+        ValueError: as NumPy; and for a same-size resize of a non-contiguous
+            view, whose NumPy result exposes memory outside the view.
     """
     if not _own(x):
         raise TypeError("mutjax: x.resize() needs a mutable array of the current mutable scope")
     x._check_writable()
-    if x._view is not None:
-        raise ValueError("cannot resize this array: it does not own its data")
-    if refcheck:
-        raise ValueError(
-            "cannot resize an array that references or is referenced\n"
-            "by another array in this way.\n"
-            "Use the np.resize function or refcheck=False"
-        )
     if len(new_shape) == 1 and isinstance(new_shape[0], (tuple, list)):
         new_shape = tuple(new_shape[0])
     if len(new_shape) == 1 and new_shape[0] is None:
@@ -228,6 +227,25 @@ def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:
     if any(s < 0 for s in new_shape):
         raise ValueError("negative dimensions not allowed")
     size = int(np.prod(new_shape))
+    if size == int(np.prod(x._aval.shape)):
+        layout = _views._layout(tuple(x._aval.shape), _views._strides(x))
+        if layout.flags.c_contiguous or layout.flags.f_contiguous:
+            order = "C" if layout.flags.c_contiguous else "F"
+            y = _views.reshape(x, new_shape, order=order, copy=False)
+            x._view, x._aval, x._cache_version = y._view, y._aval, -1
+            return
+        raise ValueError(
+            "mutjax: resizing a non-contiguous view in place exposes memory outside "
+            "the view in NumPy; mutjax refuses it. Use np.resize or reshape instead."
+        )
+    if x._view is not None:
+        raise ValueError("cannot resize this array: it does not own its data")
+    if refcheck:
+        raise ValueError(
+            "cannot resize an array that references or is referenced\n"
+            "by another array in this way.\n"
+            "Use the np.resize function or refcheck=False"
+        )
     cell = x._cell
     with _compat.set_current_trace(x._trace.parent_trace):
         flat = jnp.ravel(cell.value)[:size]

@@ -216,7 +216,7 @@ class MutArray(_compat.Tracer):
         raw = _unwrap_index(idx, trace)
         with _compat.set_current_trace(trace.parent_trace):
             ix = _index.analyze(raw, tuple(self.aval.shape))
-        if _views.is_view_index(ix):
+        if _views.gives_view(ix, raw):
             with _compat.set_current_trace(trace.parent_trace):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
             aval = self._aval.update(shape=ix.result_shape)

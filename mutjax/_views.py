@@ -169,8 +169,7 @@ class BroadcastOp:
     def strides(self, strides: tuple[int, ...]) -> tuple[int, ...]:
         lead = len(self.shape) - len(self.in_shape)
         tail = tuple(
-            0 if n != m else s
-            for n, m, s in zip(self.in_shape, self.shape[lead:], strides)
+            0 if n != m else s for n, m, s in zip(self.in_shape, self.shape[lead:], strides)
         )
         return (0,) * lead + tail
 
@@ -408,6 +407,21 @@ def index_key(ix: Index) -> tuple[Any, ...]:
 def is_view_index(ix: Index) -> bool:
     """Basic indices with static slices give views, as in NumPy."""
     return ix.is_basic and all(type(e) in (Int, Slice) for e in ix.entries)
+
+
+def gives_view(ix: Index, idx: Any) -> bool:
+    """Whether NumPy's ``x[idx]`` is a view (``ix`` analyzes the raw ``idx``).
+
+    Basic indices give views, except that an integer on every axis gives a
+    NumPy scalar (a copy: ``v[0], v[1] = v[1], v[0]`` swaps), and a 0-d
+    NumPy integer array (``x[np.array(1)]``) counts as an integer but gives a
+    copy. A NumPy integer scalar, a JAX scalar or a traced integer counts as
+    an integer: the NumPy twin of a JAX scalar is a NumPy integer scalar.
+    """
+    if not is_view_index(ix) or ix.scalar:
+        return False
+    items = idx if type(idx) is tuple else (idx,)
+    return not any(isinstance(i, np.ndarray) and i.ndim == 0 for i in items)
 
 
 # -- NumPy's layout rules -------------------------------------------------------------
@@ -672,6 +686,7 @@ __all__ = [
     "compose",
     "diagonal",
     "expand_dims",
+    "gives_view",
     "index_key",
     "is_view_index",
     "moveaxis",
