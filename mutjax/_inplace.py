@@ -31,6 +31,15 @@ def _value(x: Any) -> Any:
     return x
 
 
+def _writable(x: Any) -> None:
+    """Raise unless ``x`` is a mutable array that may be written here and now."""
+    from ._trace import MutArray
+
+    if not isinstance(x, MutArray):
+        raise TypeError(f"mutjax: expected a mutable array, got {type(x).__name__}")
+    x._check_writable()  # scope ended, foreign trace, read-only view
+
+
 def copy(x: Any) -> Any:
     """``x.copy()``: a new base array with ``x``'s current contents (no aliasing)."""
     if not _own(x):
@@ -75,9 +84,7 @@ def sort(x: Any, axis: Any = -1, kind: Any = None, order: Any = None) -> None:
         raise TypeError("'NoneType' object cannot be interpreted as an integer")
     ndim = len(np.shape(x))
     axis = normalize_axis_index(operator.index(axis), ndim)
-    if not _own(x):
-        raise TypeError("mutjax: x.sort() needs a mutable array of the current mutable scope")
-    x._check_writable()
+    _writable(x)
     with _compat.set_current_trace(x._trace.parent_trace):
         new = jnp.sort(x._read(), axis=axis)
     x[...] = x._trace.new(new)
@@ -98,9 +105,7 @@ def put(x: Any, indices: Any, values: Any, mode: str = "raise") -> None:
     """
     if mode not in _PUT_MODES:
         raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
-    if not _own(x):
-        raise TypeError("mutjax: x.put() needs a mutable array of the current mutable scope")
-    x._check_writable()
+    _writable(x)
     trace = x._trace
     shape = tuple(x._aval.shape)
     n = int(np.prod(shape))
@@ -216,9 +221,7 @@ def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:
         ValueError: as NumPy; and for a same-size resize of a non-contiguous
             view, whose NumPy result exposes memory outside the view.
     """
-    if not _own(x):
-        raise TypeError("mutjax: x.resize() needs a mutable array of the current mutable scope")
-    x._check_writable()
+    _writable(x)
     if len(new_shape) == 1 and isinstance(new_shape[0], (tuple, list)):
         new_shape = tuple(new_shape[0])
     if len(new_shape) == 1 and new_shape[0] is None:

@@ -467,8 +467,13 @@ def _mutarray() -> type:
 
 
 def _own(x: Any) -> bool:
-    """True when ``x`` is a mutable array whose own trace is current."""
-    return isinstance(x, _mutarray()) and _compat.current_trace() is x._trace
+    """True when ``x`` is a mutable array (else the jax.numpy function applies).
+
+    Deriving a view is pure work in the parent trace, so a mutable array gets
+    a mutable view even inside a foreign transformation (a ``lax`` loop body):
+    reads of it work there, and a write raises mutjax's error, not JAX's.
+    """
+    return isinstance(x, _mutarray())
 
 
 def _derive(x: Any, op: Any) -> Any:
@@ -476,6 +481,12 @@ def _derive(x: Any, op: Any) -> Any:
     with _compat.set_current_trace(trace.parent_trace):
         view = view_of(x._view, op)
     return type(x)(trace, x._cell, view, x._aval.update(shape=tuple(view.shape)))
+
+
+def _basic_view(x: Any, idx: tuple[Any, ...]) -> Any:
+    # Not `x[idx]`: an integer on every axis is a NumPy scalar there, but
+    # `squeeze` / `reshape` to 0-d give a 0-d view.
+    return _derive(x, BasicOp(_index.analyze(idx, tuple(x.aval.shape))))
 
 
 def _strides(x: Any) -> tuple[int, ...]:
@@ -612,7 +623,7 @@ def _reshape_view(x: Any, new_shape: tuple[int, ...], new_strides: tuple[int, ..
             idx.append(slice(None))
             i += 1
         idx.extend([0] * (len(old_shape) - i))
-        return x[tuple(idx)]
+        return _basic_view(x, tuple(idx))
     return _derive(x, ReshapeOp(old_shape, new_shape, new_strides))
 
 
@@ -643,7 +654,7 @@ def squeeze(x: Any, axis: Any = None) -> Any:
     dummy = as_strided(np.zeros(1, np.int8), shape, tuple(range(len(shape))))
     kept = dummy.squeeze(axis).strides  # NumPy's errors; strides name kept axes
     idx = tuple(slice(None) if i in kept else 0 for i in range(len(shape)))
-    return x[idx]
+    return _basic_view(x, idx)
 
 
 def expand_dims(x: Any, axis: Any) -> Any:
@@ -653,7 +664,7 @@ def expand_dims(x: Any, axis: Any) -> Any:
     shape = tuple(x.aval.shape)
     new_shape = np.expand_dims(_shape_only(shape), axis).shape  # NumPy's errors
     axes = np.lib.array_utils.normalize_axis_tuple(axis, len(new_shape))
-    return x[tuple(None if i in axes else slice(None) for i in range(len(new_shape)))]
+    return _basic_view(x, tuple(None if i in axes else slice(None) for i in range(len(new_shape))))
 
 
 def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:

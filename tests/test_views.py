@@ -619,3 +619,22 @@ def k_resize_same_size(a, b):
 
 def test_resize_same_size_reshapes_in_place():
     check_kernel(k_resize_same_size, f32(3, 4), f32(3, 4))
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        lambda a: a.sort(),
+        lambda a: a.fill(1.0),
+        lambda a: a.put([0], [1.0]),
+        lambda a: a.T.clip(0, 1, out=a.T),
+        lambda a: a.resize(2, 6),
+    ],
+)
+def test_inplace_methods_in_foreign_loop_raise_mutjax_error(method):
+    @mutjax.mutable
+    def f(a):
+        jax.lax.fori_loop(0, 2, lambda i, c: (method(a), c)[1], 0)
+
+    with pytest.raises(mutjax.ForeignTraceError):
+        f(f32(3, 4))
