@@ -628,21 +628,54 @@ def _reshape_view(x: Any, new_shape: tuple[int, ...], new_strides: tuple[int, ..
 
 
 def ravel(x: Any, order: str = "C") -> Any:
-    """``x.ravel(order)``: a view if ``x`` is contiguous in that order, as NumPy."""
+    """``x.ravel(order)``: a live view where NumPy gives one, else a copy.
+
+    'C' / 'F': a view when ``x`` is contiguous in that order. 'A': 'F' for an
+    F-contiguous (not C-contiguous) array, else 'C'. 'K': memory order, a view
+    when the axes sorted by stride are contiguous with positive strides.
+
+    Raises:
+        ValueError: an unknown ``order``.
+    """
     if not _own(x):
         return jnp.ravel(x, order=order)
-    shape = tuple(x.aval.shape)
-    layout = _layout(shape, _strides(x))
-    if order == "A":
-        order = "F" if layout.flags.f_contiguous and not layout.flags.c_contiguous else "C"
-    elif order == "K":
-        order = "C" if layout.flags.c_contiguous else "F" if layout.flags.f_contiguous else "K"
-    if order == "C" and layout.flags.c_contiguous or order == "F" and layout.flags.f_contiguous:
-        return reshape(x, (-1,), order=order)
-    if order not in ("C", "F", "K"):
+    if order not in ("C", "F", "A", "K"):
         raise ValueError(f"order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    shape = tuple(x.aval.shape)
+    strides = _strides(x)
+    layout = _layout(shape, strides)
+    c, f = layout.flags.c_contiguous, layout.flags.f_contiguous
+    if order == "A":
+        order = "F" if f and not c else "C"
+    elif order == "K" and (c or f):
+        order = "C" if c else "F"
+    if order == "C" and c or order == "F" and f:
+        return reshape(x, (-1,), order=order)
+    if order == "K":
+        return _ravel_k(x, shape, strides)
     with _compat.set_current_trace(x._trace.parent_trace):
-        value = jnp.ravel(x._read(), order="C" if order == "K" else order)
+        value = jnp.ravel(x._read(), order=order)
+    return _new(x, value)
+
+
+def _ravel_k(x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    # NumPy's PyArray_Ravel for KEEPORDER: axes by decreasing |stride|
+    # (stable); a view if that layout is contiguous with positive strides,
+    # else a copy in that axis order (a negative-stride axis is not flipped).
+    perm = sorted(range(len(shape)), key=lambda i: -abs(strides[i]))
+    acc = 1
+    contiguous = True
+    for i in reversed(perm):
+        if shape[i] == 1:
+            continue
+        if strides[i] != acc:
+            contiguous = False
+            break
+        acc *= shape[i]
+    if contiguous:
+        return reshape(transpose(x, tuple(perm)), (-1,))
+    with _compat.set_current_trace(x._trace.parent_trace):
+        value = jnp.ravel(lax.transpose(x._read(), tuple(perm)))
     return _new(x, value)
 
 

@@ -525,7 +525,7 @@ def _draw_program(data, base):
         kind = data.draw(
             st.sampled_from(
                 ["index", "T", "transpose", "swapaxes", "reshape", "squeeze", "expand", "write"]
-                + ["iadd", "write"]
+                + ["iadd", "write", "ravel", "moveaxis"]
             )
         )
         nd = v.ndim
@@ -539,6 +539,12 @@ def _draw_program(data, base):
             arg = (data.draw(st.integers(-nd, nd - 1)), data.draw(st.integers(-nd, nd - 1)))
         elif kind == "reshape":
             arg = _reshape_target(data, v.shape)
+        elif kind == "ravel":
+            arg = data.draw(st.sampled_from(["C", "F", "A", "K"]))
+        elif kind == "moveaxis":
+            if nd == 0:
+                continue
+            arg = (data.draw(st.integers(-nd, nd - 1)), data.draw(st.integers(-nd, nd - 1)))
         elif kind == "squeeze":
             ones = [k for k in range(nd) if v.shape[k] == 1]
             arg = data.draw(st.sampled_from([None] + ones))
@@ -573,6 +579,10 @@ def _apply(v, kind, arg):
         return v.reshape(arg)
     if kind == "squeeze":
         return v.squeeze(arg)
+    if kind == "ravel":
+        return v.ravel(arg)
+    if kind == "moveaxis":
+        return api(v).moveaxis(v, *arg)
     if kind == "expand":
         return api(v).expand_dims(v, arg)
     if kind == "write":
@@ -638,3 +648,18 @@ def test_inplace_methods_in_foreign_loop_raise_mutjax_error(method):
 
     with pytest.raises(mutjax.ForeignTraceError):
         f(f32(3, 4))
+
+
+def k_ravel_orders(A):
+    outs = []
+    views = [A[::2].T, A.transpose(1, 0, 2), A[:, ::-1].transpose(2, 0, 1), A[..., 1:].T, A[::-1]]
+    for order in "CFAK":
+        for v in views:
+            r = v.ravel(order)
+            r[0] = -1  # reaches A only where NumPy's ravel is a view
+            outs.append(r)
+    return outs
+
+
+def test_ravel_orders_view_or_copy_as_numpy():
+    check_kernel(k_ravel_orders, np.arange(24, dtype=np.float32).reshape(2, 3, 4))
