@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _boundary, _compat, _errors, _index, _lower, _views
+from . import _boundary, _compat, _errors, _index, _inplace, _lower, _views
 from ._compat import lu
 from ._scope import Cell, Scope
 
@@ -202,6 +202,8 @@ class MutArray(_compat.Tracer):
             raise _errors.scope_ended(_describe(self))
         if _compat.current_trace() is not self._trace:
             raise _errors.foreign_write(_describe(self))
+        if self._view is not None and not self._view.writable:
+            raise ValueError(_views.READ_ONLY)
 
     def to_concrete_value(self):  # noqa: ANN201
         return _compat.to_concrete_value(self._read())
@@ -232,7 +234,7 @@ class MutArray(_compat.Tracer):
         raw = _unwrap_index(idx, trace)
         with _compat.set_current_trace(trace.parent_trace):
             ix = _index.analyze(raw, tuple(self.aval.shape))
-        if _views.is_view_index(ix):
+        if _views.gives_view(ix, raw):
             with _compat.set_current_trace(trace.parent_trace):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
             aval = self._aval.update(shape=ix.result_shape)
@@ -287,6 +289,51 @@ class MutArray(_compat.Tracer):
         if not shape:
             raise TypeError("len() of unsized object")
         return shape[0]
+
+    # -- views (mutjax._views) and in-place methods (mutjax._inplace) ---------
+
+    @property
+    def T(self) -> Any:  # noqa: N802 - NumPy's name
+        return _views.transpose(self)
+
+    def transpose(self, *axes: Any) -> Any:
+        return _views.transpose(self, *axes)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Any:
+        return _views.swapaxes(self, axis1, axis2)
+
+    def reshape(self, *shape: Any, order: str = "C", copy: bool | None = None) -> Any:
+        return _views.reshape(self, *shape, order=order, copy=copy)
+
+    def ravel(self, order: str = "C") -> Any:
+        return _views.ravel(self, order)
+
+    def squeeze(self, axis: Any = None) -> Any:
+        return _views.squeeze(self, axis)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+        return _views.diagonal(self, offset, axis1, axis2)
+
+    def copy(self, order: str = "C") -> Any:
+        return _inplace.copy(self)
+
+    def flatten(self, order: str = "C") -> Any:
+        return _inplace.copy(_views.ravel(self, order))
+
+    def fill(self, value: Any) -> None:
+        _inplace.fill(self, value)
+
+    def sort(self, axis: int = -1, kind: str | None = None, order: Any = None) -> None:
+        _inplace.sort(self, axis, kind, order)
+
+    def put(self, indices: Any, values: Any, mode: str = "raise") -> None:
+        _inplace.put(self, indices, values, mode)
+
+    def clip(self, min: Any = None, max: Any = None, out: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+        return _inplace.clip(self, min, max, out, **kwargs)
+
+    def resize(self, *new_shape: Any, refcheck: bool = True) -> None:
+        _inplace.resize(self, *new_shape, refcheck=refcheck)
 
     # -- NumPy interop ---------------------------------------------------------
 

@@ -1,0 +1,262 @@
+"""NumPy's in-place ndarray methods on mutable arrays: fill, sort, put, clip(out=), resize.
+
+Each one computes the new contents functionally and stores them through
+``x[...] = new``, so it writes through views and keeps identity like any
+other assignment. Bad arguments raise NumPy's exception, with NumPy's message,
+at trace time.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
+
+from . import _compat, _index, _lower, _views
+from ._views import _own
+
+_SORT_KINDS = "qhms"  # NumPy accepts any kind starting with these (quick, heap, merge, stable)
+_PUT_MODES = ("raise", "wrap", "clip")
+
+
+def _value(x: Any) -> Any:
+    """``x``'s current value as a parent-trace value (``x`` may be any array)."""
+    from ._trace import MutArray
+
+    if isinstance(x, MutArray):
+        return x._read()
+    return x
+
+
+def _writable(x: Any) -> None:
+    """Raise unless ``x`` is a mutable array that may be written here and now."""
+    from ._trace import MutArray
+
+    if not isinstance(x, MutArray):
+        raise TypeError(f"mutjax: expected a mutable array, got {type(x).__name__}")
+    x._check_writable()  # scope ended, foreign trace, read-only view
+
+
+def copy(x: Any) -> Any:
+    """``x.copy()``: a new base array with ``x``'s current contents (no aliasing)."""
+    if not _own(x):
+        return jnp.array(x, copy=True)
+    return x._trace.new(x._read())
+
+
+def fill(x: Any, value: Any) -> None:
+    """``x.fill(value)``: every element set to the scalar ``value``, as NumPy.
+
+    Raises:
+        ValueError: ``value`` has more than one element, or ``x`` is read-only.
+    """
+    if int(np.prod(np.shape(value))) != 1 and np.ndim(value) > 0:
+        raise ValueError("setting an array element with a sequence.")
+    if np.ndim(value) > 0:
+        value = jnp.reshape(value, ())
+    x[...] = value
+
+
+def sort(x: Any, axis: Any = -1, kind: Any = None, order: Any = None) -> None:
+    """``x.sort(axis, kind, order)``: sort in place along ``axis``, as NumPy.
+
+    ``kind`` is checked as NumPy checks it and does not change the result
+    (values of equal keys are indistinguishable).
+
+    Raises:
+        TypeError: ``kind`` is not a string, or ``axis`` is None.
+        ValueError: an unknown ``kind``, or ``order`` on an array without fields.
+        numpy.exceptions.AxisError: ``axis`` out of range.
+    """
+    if kind is not None:
+        if not isinstance(kind, str):
+            raise TypeError(f"sort kind must be str, not {type(kind).__name__}")
+        if not kind or kind[0].lower() not in _SORT_KINDS:
+            raise ValueError(
+                f"sort kind must be one of 'quick', 'heap', or 'stable' (got {kind!r})"
+            )
+    if order is not None:
+        raise ValueError("Cannot specify order when the array has no fields.")
+    if axis is None:
+        raise TypeError("'NoneType' object cannot be interpreted as an integer")
+    ndim = len(np.shape(x))
+    axis = normalize_axis_index(operator.index(axis), ndim)
+    _writable(x)
+    with _compat.set_current_trace(x._trace.parent_trace):
+        new = jnp.sort(x._read(), axis=axis)
+    x[...] = x._trace.new(new)
+
+
+def put(x: Any, indices: Any, values: Any, mode: str = "raise") -> None:
+    """``x.put(indices, values, mode)``: set ``x.flat[indices] = values``, as NumPy.
+
+    ``values`` repeat if shorter than ``indices``; repeated indices: the last
+    write wins. ``mode`` 'raise' checks static indices (negative ones count
+    from the end); traced indices cannot raise under jit: out-of-range ones
+    are dropped. 'wrap' wraps around, 'clip' clips to the valid range.
+
+    Raises:
+        ValueError: an unknown ``mode``.
+        IndexError: a static index out of range with mode 'raise', or any
+            index into an empty array.
+    """
+    if mode not in _PUT_MODES:
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
+    _writable(x)
+    trace = x._trace
+    shape = tuple(x._aval.shape)
+    n = int(np.prod(shape))
+    ind = _value(indices)
+    vals = _value(values)
+    with _compat.set_current_trace(trace.parent_trace):
+        static = _compat.is_concrete_array(ind) or not isinstance(ind, _compat.Tracer)
+        if static:
+            ind = np.asarray(
+                _compat.to_concrete_value(ind) if isinstance(ind, _compat.Tracer) else ind
+            )
+            if ind.dtype.kind not in "iub" and ind.size:
+                ind = ind.astype(np.intp, casting="same_kind")
+            ind = ind.astype(np.intp).ravel()
+        else:
+            ind = jnp.ravel(ind)
+        if ind.size == 0:
+            return
+        vals = jnp.ravel(_lower.prepare_value(vals, tuple(np.shape(vals)), x._aval.dtype))
+        if vals.size == 0:
+            return
+        if n == 0:
+            raise IndexError("cannot replace elements of an empty array")
+        if vals.size != ind.size:
+            vals = jnp.resize(vals, (ind.size,))
+        if static:
+            if mode == "raise":
+                bad = (ind < -n) | (ind >= n)
+                if bad.any():
+                    raise IndexError(
+                        f"index {int(ind[bad][0])} is out of bounds for axis 0 with size {n}"
+                    )
+                ind = np.where(ind < 0, ind + n, ind)
+            elif mode == "wrap":
+                ind = ind % n
+            else:
+                ind = np.clip(ind, 0, n - 1)
+        else:
+            if mode == "wrap":
+                ind = ind % n
+            elif mode == "clip":
+                ind = jnp.clip(ind, 0, n - 1)
+            else:
+                ind = jnp.where(ind < 0, ind + n, ind)
+                ind = jnp.where(ind < 0, n, ind)  # still negative: out of range, dropped
+        flat = jnp.ravel(x._read())
+        ix = _index.analyze((ind,), (n,))
+        new = jnp.reshape(_lower.write(flat, ix, vals), shape)
+    x[...] = trace.new(new)
+
+
+def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs: Any) -> Any:
+    """``x.clip(min, max, out=None)``: NumPy's clip; with ``out`` it writes into ``out``.
+
+    Args:
+        x: a mutable array.
+        a_min, a_max: bounds (arrays or scalars; None for no bound).
+        out: None (return a new array) or a mutable array or view of the
+            current scope, which receives the result and is returned.
+
+    Raises:
+        TypeError: ``out`` is not a mutable array, or the result cannot be cast
+            to ``out``'s dtype with NumPy's 'same_kind' rule.
+        ValueError: the result does not broadcast to ``out``'s shape.
+    """
+    from ._trace import MutArray
+
+    a_min = kwargs.pop("min", a_min)
+    a_max = kwargs.pop("max", a_max)
+    if kwargs:
+        raise TypeError(f"clip() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    if isinstance(out, tuple) and len(out) == 1:
+        out = out[0]
+    result = x if a_min is None and a_max is None else jnp.clip(x, a_min, a_max)
+    if a_min is None and a_max is None:
+        result = copy(x)
+    if out is None:
+        return result
+    if not isinstance(out, MutArray):
+        raise TypeError("return arrays must be of ArrayType")
+    rshape = tuple(np.shape(result))
+    oshape = tuple(out.aval.shape)
+    try:
+        bshape = np.broadcast_shapes(rshape, oshape)
+    except ValueError:
+        bshape = None
+    if bshape != oshape:
+        raise ValueError(
+            f"non-broadcastable output operand with shape {oshape} doesn't match "
+            f"the broadcast shape {bshape if bshape is not None else rshape}"
+        )
+    rdtype, odtype = np.dtype(result.dtype), np.dtype(out.aval.dtype)
+    if rdtype != odtype and not np.can_cast(rdtype, odtype, "same_kind"):
+        raise TypeError(
+            f"Cannot cast ufunc 'clip' output from dtype('{rdtype}') to "
+            f"dtype('{odtype}') with casting rule 'same_kind'"
+        )
+    out[...] = result
+    return out
+
+
+def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:
+    """``x.resize(new_shape)``: as NumPy does it, or refuses it, inside a kernel.
+
+    NumPy reallocates only when the size changes: then a view (which does not
+    own its data) is refused, and so is a base array passed to a kernel (the
+    caller references it) unless ``refcheck=False``, which zero-fills or
+    truncates in place. When the size stays, NumPy only re-shapes ``x`` in
+    place with contiguous strides: ``x`` becomes the C-order (F-order for an
+    F-contiguous array) reshape of itself, still a live view of its base.
+
+    Raises:
+        ValueError: as NumPy; and for a same-size resize of a non-contiguous
+            view, whose NumPy result exposes memory outside the view.
+    """
+    _writable(x)
+    if len(new_shape) == 1 and isinstance(new_shape[0], (tuple, list)):
+        new_shape = tuple(new_shape[0])
+    if len(new_shape) == 1 and new_shape[0] is None:
+        return
+    new_shape = tuple(operator.index(s) for s in new_shape)
+    if any(s < 0 for s in new_shape):
+        raise ValueError("negative dimensions not allowed")
+    size = int(np.prod(new_shape))
+    if size == int(np.prod(x._aval.shape)):
+        layout = _views._layout(tuple(x._aval.shape), _views._strides(x))
+        if layout.flags.c_contiguous or layout.flags.f_contiguous:
+            order = "C" if layout.flags.c_contiguous else "F"
+            y = _views.reshape(x, new_shape, order=order, copy=False)
+            x._view, x._aval, x._cache_version = y._view, y._aval, -1
+            return
+        raise ValueError(
+            "mutjax: resizing a non-contiguous view in place exposes memory outside "
+            "the view in NumPy; mutjax refuses it. Use np.resize or reshape instead."
+        )
+    if x._view is not None:
+        raise ValueError("cannot resize this array: it does not own its data")
+    if refcheck:
+        raise ValueError(
+            "cannot resize an array that references or is referenced\n"
+            "by another array in this way.\n"
+            "Use the np.resize function or refcheck=False"
+        )
+    cell = x._cell
+    with _compat.set_current_trace(x._trace.parent_trace):
+        flat = jnp.ravel(cell.value)[:size]
+        flat = jnp.pad(flat, (0, size - flat.shape[0]))
+        new = jnp.reshape(flat, new_shape)
+    cell.aval = _compat.typeof(new)
+    x._aval = cell.aval
+    cell.set(new)
+
+
+__all__ = ["clip", "copy", "fill", "put", "resize", "sort"]
