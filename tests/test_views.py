@@ -663,3 +663,19 @@ def k_ravel_orders(A):
 
 def test_ravel_orders_view_or_copy_as_numpy():
     check_kernel(k_ravel_orders, np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+
+
+def test_numpy_view_functions_return_live_views():
+    # np.* view functions are dispatched to the view methods (issue 7 routes
+    # them, this module implements them): writes through them reach the base.
+    def k(a):
+        np.transpose(a)[0] = 1.0
+        np.reshape(a, (4, 3))[1, 1] = 2.0
+        np.swapaxes(a, 0, 1)[2, 0] = 3.0
+        np.moveaxis(a, 0, -1)[-1, -1] = 4.0
+        np.squeeze(a[None])[2, 2] = 5.0
+        np.expand_dims(a, 0)[0, 1, 3] = 6.0
+        np.ravel(a)[-3] = 7.0
+        return np.diagonal(a).copy()
+
+    check_kernel(k, np.zeros((3, 4), np.float32))
