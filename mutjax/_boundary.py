@@ -13,9 +13,12 @@ arrays the call was given.
 
 The equation is recorded only while another mutable scope is open in this
 thread; whether one is open is part of jit's cache key (a user context), so a
-function jitted at top level never carries it. Where no mutable scope receives the call
-(``vmap`` or ``grad`` applied inside the scope), the equation is a no-op and
-disappears: its inputs there are copies that no caller can see.
+function jitted at top level never carries it. Under ``vmap`` or ``grad``
+applied inside the scope, the batching rule passes the equation on to the
+enclosing trace (batch axis moved to where the input had it), and when it
+reaches the scope's own trace, :func:`apply` stores the final values. Under
+``grad``/``jvp`` the write to an argument raises ``ForeignTraceError``: never
+a dropped write.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import threading
 from typing import Any
 
 import jax
-from jax.interpreters import ad, batching, mlir
 
 from . import _compat, _errors
 
@@ -32,9 +34,54 @@ writeback_p = _compat.Primitive("mutjax_writeback")
 writeback_p.multiple_results = True
 writeback_p.def_impl(lambda *args: [])
 writeback_p.def_abstract_eval(lambda *avals: [])
-mlir.register_lowering(writeback_p, lambda ctx, *args: [])
-batching.primitive_batchers[writeback_p] = lambda args, dims: ([], [])
-ad.primitive_jvps[writeback_p] = lambda primals, tangents: ([], [])
+_compat.register_lowering(writeback_p, lambda ctx, *args: [])
+
+
+def _writeback_batched(args: Any, dims: Any) -> tuple[list[Any], list[Any]]:
+    # vmap of a mutable helper inside a scope: hand the batched final values
+    # on to the enclosing trace, batch axis where the input had it.
+    out = []
+    for src, final, ds, df in zip(args[::2], args[1::2], dims[::2], dims[1::2]):
+        if ds is _compat.NOT_MAPPED:
+            if df is not _compat.NOT_MAPPED:
+                raise _errors.foreign_write(
+                    "written under jax.vmap with a batched value, but not batched itself"
+                )
+        elif df is _compat.NOT_MAPPED:
+            final = jax.lax.broadcast_in_dim(
+                final, src.shape, [d for d in range(src.ndim) if d != ds]
+            )
+        elif df != ds:
+            final = jax.numpy.moveaxis(final, df, ds)
+        out += [src, final]
+    writeback_p.bind(*out)
+    return [], []
+
+
+def _writeback_jvp(primals: Any, tangents: Any) -> tuple[list[Any], list[Any]]:
+    # grad/jvp of a mutable helper that writes its own argument, inside a
+    # scope: JAX may stage this rule into a jaxpr evaluated later, so the
+    # write cannot be passed on reliably. Refuse rather than drop it.
+    raise _errors.foreign_write(
+        "an argument written by a mutable function differentiated with "
+        "jax.grad/jax.jvp inside a mutable scope; write the new value back "
+        "explicitly (`x[...] = new`) outside the differentiated function"
+    )
+
+
+_compat.primitive_batchers[writeback_p] = _writeback_batched
+_compat.primitive_jvps[writeback_p] = _writeback_jvp
+
+
+def apply(trace: Any, tracers: Any) -> list[Any]:
+    """A writeback bound directly on a mutable scope's trace: store each final value."""
+    from ._trace import MutArray
+
+    for src, final in zip(tracers[::2], tracers[1::2]):
+        if isinstance(src, MutArray) and src._trace.tag is trace.tag:
+            src._store(trace.unwrap(final))
+    return []
+
 
 _local = threading.local()
 

@@ -64,3 +64,15 @@ from jax._src.named_sharding import UNSPECIFIED  # noqa: E402, F401
 
 # jax 0.10.x: the error JAX raises when a tracer meets np.asarray.
 TracerArrayConversionError = jax.errors.TracerArrayConversionError
+
+
+# jax 0.10.x: rules for mutjax's own primitive (mutjax._boundary). The
+# jax.interpreters modules are only semi-public and have moved before.
+from jax.interpreters import ad as _ad  # noqa: E402
+from jax.interpreters import batching as _batching  # noqa: E402
+from jax.interpreters import mlir as _mlir  # noqa: E402
+
+primitive_batchers = _batching.primitive_batchers
+primitive_jvps = _ad.primitive_jvps
+register_lowering = _mlir.register_lowering
+NOT_MAPPED = None  # a vmap batching rule's "this argument is not batched"

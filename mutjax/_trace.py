@@ -62,6 +62,8 @@ class MutTrace(_compat.Trace):
                 return out
         elif primitive.name in _boundary.LOOP_PRIMITIVES:
             _boundary.check_loop(primitive, params)
+        elif primitive is _boundary.writeback_p:
+            return _boundary.apply(self, tracers)
         values = [self.unwrap(t) for t in tracers]
         with _compat.set_current_trace(self.parent_trace):
             out = primitive.bind(*values, **params)

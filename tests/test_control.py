@@ -863,3 +863,35 @@ def test_random_branchy_scan_matches_numpy(n, steps, seed):
         return C.scan(f, x.dtype.type(0), C.xp.arange(xs.shape[0]))
 
     check(kernel, rng.standard_normal(n).astype(np.float32), xs, idx, which, rtol=1e-4, atol=1e-4)
+
+
+def _row_kernel(r):
+    r[0] = r[1] * 10
+    return r.sum()
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_vmap_of_mutable_helper_inside_scope_writes_through(axis):
+    # NumPy: the helper mutates each row (or column) of the caller's array.
+    expected = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    lanes = expected if axis == 0 else expected.T
+    sums = np.array([_row_kernel(r) for r in lanes], np.float32)
+
+    @mutjax.mutable
+    def outer(x):
+        s = jax.vmap(mutjax.mutable(_row_kernel), in_axes=axis)(x)
+        return x, s
+
+    for f in (outer, jax.jit(outer)):
+        x, s = f(jnp.arange(12.0).reshape(3, 4))
+        np.testing.assert_array_equal(x, expected)
+        np.testing.assert_array_equal(s, sums)
+
+
+def test_grad_of_mutable_helper_writing_its_argument_inside_scope_raises():
+    @mutjax.mutable
+    def outer(x):
+        return jax.grad(mutjax.mutable(_row_kernel))(x[0])
+
+    with pytest.raises(mutjax.ForeignTraceError, match="differentiated"):
+        jax.jit(outer)(jnp.ones((2, 3)))
