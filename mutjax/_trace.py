@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _boundary, _compat, _errors, _index, _inplace, _lower, _views
+from . import _boundary, _compat, _errors, _index, _inplace, _lower, _masked, _views
 from ._compat import lu
 from ._scope import Cell, Scope
 
@@ -242,6 +242,8 @@ class MutArray(_compat.Tracer):
             aval = self._aval.update(shape=ix.result_shape)
             return MutArray(trace, self._cell, view, aval)
         value = self._read()
+        if _masked.is_dynamic(ix):
+            return _masked_read(trace, value, ix)
         with _compat.set_current_trace(trace.parent_trace):
             out = _lower.read(value, ix)
         return trace.new(out)
@@ -267,6 +269,9 @@ class MutArray(_compat.Tracer):
         # Read the right side first: `x[1:] = x[:-1]` sees the old values.
         value = _unwrap_value(value, trace)
         dtype = self._aval.dtype
+        if _masked.is_dynamic(ix) or isinstance(value, _masked.MaskedArray):
+            self._masked_write(ix, value)
+            return
         with _compat.set_current_trace(trace.parent_trace):
             if ix.mask is None:
                 value = _lower.prepare_value(value, ix.result_shape, dtype, ix.scalar)
@@ -278,6 +283,18 @@ class MutArray(_compat.Tracer):
             else:
                 sub = _lower.write(self._read(), ix, value)
                 new_base = self._view.write(self._cell.value, sub)
+        self._cell.set(new_base)
+
+    def _masked_write(self, ix: Any, value: Any) -> None:
+        # A traced slice bound or mask, or a value of run-time length.
+        trace = self._trace
+        if not _masked.is_dynamic(ix):
+            raise _masked.dynamic_shape_error(
+                "assigning it into an index of static shape", value.origin
+            )
+        with _compat.set_current_trace(trace.parent_trace):
+            sub = _masked.write(self._read(), ix, value, self._aval.dtype)
+            new_base = sub if self._view is None else self._view.write(self._cell.value, sub)
         self._cell.set(new_base)
 
     def __iter__(self):  # noqa: ANN204
@@ -373,7 +390,29 @@ class MutArray(_compat.Tracer):
     __str__ = __repr__
 
 
+def _masked_read(trace: MutTrace, value: Any, ix: Any) -> _masked.MaskedArray:
+    with _compat.set_current_trace(trace.parent_trace):
+        data, parts, origin = _masked.read(value, ix)
+    axes = tuple(
+        None
+        if p is None
+        else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), p[3])
+        for p in parts
+    )
+    return _masked.MaskedArray(trace.new(data), axes, origin)
+
+
 def _unwrap_value(value: Any, trace: MutTrace) -> Any:
+    if isinstance(value, _masked.MaskedArray):
+        axes = tuple(
+            None
+            if a is None
+            else _masked.Axis(
+                a.kind, _unwrap_value(a.valid, trace), _unwrap_value(a.length, trace), a.key
+            )
+            for a in value.axes
+        )
+        return _masked.MaskedArray(_unwrap_value(value.data, trace), axes, value.origin)
     if isinstance(value, MutArray):
         return trace.unwrap(value) if value._trace.tag is trace.tag else value
     if isinstance(value, list) and any(isinstance(v, (MutArray, list)) for v in value):

@@ -1,0 +1,937 @@
+"""Values whose length is known only at run time: traced slices and masks.
+
+Once a loop index is traced, ``L[i, :i]`` has ``i`` elements and JAX cannot
+form it. ``x[a:b]`` with a traced bound and ``x[m]`` with a traced boolean
+``m`` therefore give a :class:`MaskedArray`: data of a static *maximal* shape
+plus, per axis of run-time length, a validity vector and the run-time length.
+Operations keep it masked; reductions, ``dot`` and writes look only at the
+valid positions, so no dynamic shape is ever formed.
+
+Layouts of a run-time axis (:class:`Axis`):
+
+- ``"front"``: the valid elements are packed at the front, in NumPy's order
+  (position ``k`` holds the ``k``-th element). Every traced slice reads this
+  way, so ``L[i, :i] @ x[:i]`` or ``np.flip(r[:k]) * y[:k]`` combine position
+  by position, as NumPy (which requires equal lengths) does.
+- ``"mask"``: ``x[m]`` keeps the elements in place (the mask's leading axes
+  flattened), valid where ``m`` is true. Two values read with the same mask
+  combine in place and an assignment with that mask is a ``where``; anything
+  else packs them to the front first.
+
+Masked positions always hold a finite filler: every operation that mixes
+positions (reductions, ``dot``, shifts, writes) selects the valid positions
+with ``where`` first, and the read selects the filler with ``where`` too, so
+neither values nor gradients of masked positions reach a result (the
+double-``where`` pattern).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _compat, _errors, _index, _lower
+
+_PKG = os.path.dirname(os.path.abspath(__file__))
+_SKIP = (_PKG, os.path.dirname(os.path.abspath(jnp.__file__)), os.path.dirname(np.__file__))
+
+
+def _user_line() -> str:
+    """``file:line: code`` of the first frame outside mutjax, JAX and NumPy."""
+    import linecache
+
+    f = sys._getframe(1)
+    jax_root = os.path.dirname(os.path.dirname(os.path.abspath(jnp.__file__)))
+    while f is not None:
+        fn = os.path.abspath(f.f_code.co_filename)
+        if not fn.startswith((_PKG, jax_root, os.path.dirname(np.__file__))):
+            code = linecache.getline(fn, f.f_lineno).strip()
+            return f"{os.path.basename(fn)}:{f.f_lineno}: `{code}`"
+        f = f.f_back
+    return "<unknown line>"
+
+
+def dynamic_shape_error(what: str, origin: str) -> _errors.DynamicShapeError:
+    return _errors.DynamicShapeError(
+        f"mutjax: {what} needs the exact shape of a value whose length is known "
+        f"only at run time (read at {origin}, where a slice bound or a boolean "
+        "mask is traced). Keep it masked (elementwise operations, reductions, "
+        "dot and assignment back into a traced slice work), or give it a "
+        "static shape: `jnp.where(jnp.arange(n) < i, x, 0)` over the whole "
+        "axis, or `x[jnp.nonzero(m, size=N)]` with a static bound N."
+    )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Axis:
+    """The layout of one axis whose length is known only at run time."""
+
+    kind: str  # "front" or "mask"
+    valid: Any  # bool vector over the axis' static (maximal) size
+    length: Any  # the run-time length (an integer scalar)
+    key: Any = None  # for "mask": the mask it was read with (compared by identity)
+
+    def same_layout(self, other: Axis) -> bool:
+        if self.kind != other.kind:
+            return False
+        return self.kind == "front" or self.key is other.key
+
+
+def _iota(n: int) -> Any:
+    return lax.iota(np.int32, n)
+
+
+def _front(length: Any, n: int) -> Axis:
+    length = jnp.asarray(length).astype(np.int32)
+    return Axis("front", _iota(n) < length, length)
+
+
+def _bcast_axis(v: Any, ndim: int, axis: int) -> Any:
+    """A vector laid out along ``axis`` of an ``ndim``-d array."""
+    return lax.broadcast_in_dim(v, tuple(v.shape[0] if d == axis else 1 for d in range(ndim)), (axis,))
+
+
+def _take(data: Any, idx: Any, axis: int) -> Any:
+    n = data.shape[axis]
+    return jnp.take(data, jnp.clip(idx, 0, max(n - 1, 0)), axis=axis) if n else data
+
+
+def _shift(data: Any, offset: Any, axis: int) -> Any:
+    """``out[k] = data[k + offset]`` along ``axis`` (zeros where out of range)."""
+    n = data.shape[axis]
+    if n == 0:
+        return data
+    cfg = [(0, 0, 0)] * data.ndim
+    cfg[axis] = (n, n, 0)
+    padded = lax.pad(data, jnp.zeros((), data.dtype), cfg)
+    start = jnp.clip(jnp.asarray(offset).astype(np.int32) + n, 0, 2 * n)
+    return lax.dynamic_slice_in_dim(padded, start, n, axis)
+
+
+def _resize(data: Any, axis: int, n: int) -> Any:
+    """Truncate or zero-pad ``axis`` to size ``n``."""
+    m = data.shape[axis]
+    if m == n:
+        return data
+    if m > n:
+        return lax.slice_in_dim(data, 0, n, axis=axis)
+    cfg = [(0, 0, 0)] * data.ndim
+    cfg[axis] = (0, n - m, 0)
+    return lax.pad(data, jnp.zeros((), data.dtype), cfg)
+
+
+class MaskedArray:
+    """A value whose length along some axes is known only at run time.
+
+    ``data`` has a static maximal shape; ``axes`` holds, per axis, None (a
+    static axis) or an :class:`Axis`. Instances come from reading a traced
+    slice or a traced boolean mask of a mutable array; they support NumPy's
+    elementwise operators and ufuncs, ``np.flip`` / ``[::-1]``, reductions,
+    ``dot`` / ``@`` / ``vdot`` and assignment into a traced slice or mask.
+    Whatever needs the exact shape raises :class:`mutjax.DynamicShapeError`.
+    """
+
+    __slots__ = ("data", "axes", "origin")
+    __array_priority__ = 3000
+
+    def __init__(self, data: Any, axes: tuple[Axis | None, ...], origin: str) -> None:
+        self.data = data
+        self.axes = tuple(axes)
+        self.origin = origin
+
+    # -- what cannot work ----------------------------------------------------
+
+    def _refuse(self, what: str) -> Any:
+        raise dynamic_shape_error(what, self.origin)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._refuse("`.shape`")
+
+    @property
+    def size(self) -> int:
+        return self._refuse("`.size`")
+
+    def __len__(self) -> int:
+        return self._refuse("`len()`")
+
+    def __iter__(self) -> Any:
+        return self._refuse("iteration")
+
+    def __int__(self) -> int:
+        return self._refuse("`int()`")
+
+    def __float__(self) -> float:
+        return self._refuse("`float()`")
+
+    def __complex__(self) -> complex:
+        return self._refuse("`complex()`")
+
+    def __index__(self) -> int:
+        return self._refuse("use as an index")
+
+    def __bool__(self) -> bool:
+        return self._refuse("`bool()` (an `if` or `and`/`or`)")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._refuse("conversion to a NumPy array")
+
+    @property
+    def __jax_array__(self) -> Any:
+        # JAX's operators (`alpha * v` with a JAX array alpha) look this up and
+        # return NotImplemented when it is absent, which lets Python call our
+        # reflected operator; every jax.numpy function calls it to convert its
+        # input, which must refuse. Tell the two apart by the caller's module.
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller == "jax._src.numpy.array_methods":
+            return None
+
+        def refuse() -> Any:
+            return self._refuse("a jax.numpy function")
+
+        return refuse
+
+    # -- static facts ----------------------------------------------------------
+
+    @property
+    def ndim(self) -> int:
+        return len(self.axes)
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    def __repr__(self) -> str:
+        dims = ",".join("?" if a is not None else str(s) for a, s in zip(self.axes, self.data.shape))
+        return f"MaskedArray<{self.dtype}[{dims}] (read at {self.origin})>"
+
+    # -- helpers ---------------------------------------------------------------
+
+    def valid(self) -> Any:
+        """A boolean array broadcastable to ``data``: the valid positions."""
+        out = None
+        for ax, a in enumerate(self.axes):
+            if a is not None:
+                v = _bcast_axis(a.valid, self.ndim, ax)
+                out = v if out is None else out & v
+        return out
+
+    def filled(self, value: Any) -> Any:
+        """``data`` with masked positions set to ``value``."""
+        v = self.valid()
+        if v is None:
+            return self.data
+        return jnp.where(v, self.data, jnp.asarray(value, self.data.dtype))
+
+    def compacted(self) -> MaskedArray:
+        """The same value with every run-time axis packed to the front."""
+        if all(a is None or a.kind == "front" for a in self.axes):
+            return self
+        data = self.data
+        axes = list(self.axes)
+        for ax, a in enumerate(self.axes):
+            if a is not None and a.kind != "front":
+                n = data.shape[ax]
+                (idx,) = jnp.nonzero(a.valid, size=n, fill_value=0)
+                axes[ax] = _front(a.length, n)
+                data = _take(data, idx, ax)
+        out = MaskedArray(data, tuple(axes), self.origin)
+        return MaskedArray(out.filled(0), out.axes, self.origin)
+
+    def _with(self, data: Any, axes: tuple[Axis | None, ...] | None = None) -> Any:
+        axes = self.axes if axes is None else axes
+        if all(a is None for a in axes):
+            return data
+        return MaskedArray(data, axes, self.origin)
+
+    # -- elementwise -------------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if kwargs.get("out") is not None:
+            return self._refuse(f"`np.{ufunc.__name__}(..., out=)`")
+        kwargs.pop("out", None)
+        if method == "__call__":
+            fn = getattr(jnp, ufunc.__name__, None)
+            if fn is None:
+                return NotImplemented
+            return elementwise(lambda *a: fn(*a, **kwargs), *inputs)
+        if method == "reduce" and len(inputs) == 1:
+            name = _UFUNC_REDUCTIONS.get(ufunc.__name__)
+            if name is not None:
+                return reduce(name, inputs[0], **kwargs)
+        return self._refuse(f"`np.{ufunc.__name__}.{method}`")
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        impl = _FUNCTIONS.get(func.__name__)
+        if impl is None:
+            return self._refuse(f"`np.{func.__name__}`")
+        return impl(*args, **kwargs)
+
+    def astype(self, dtype: Any) -> Any:
+        return self._with(self.data.astype(dtype))
+
+    def copy(self) -> MaskedArray:
+        return self
+
+    def conj(self) -> Any:
+        return elementwise(jnp.conj, self)
+
+    conjugate = conj
+
+    @property
+    def real(self) -> Any:
+        return elementwise(jnp.real, self)
+
+    @property
+    def imag(self) -> Any:
+        return elementwise(jnp.imag, self)
+
+    def __neg__(self) -> Any:
+        return elementwise(jnp.negative, self)
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __abs__(self) -> Any:
+        return elementwise(jnp.abs, self)
+
+    def __invert__(self) -> Any:
+        return elementwise(jnp.invert, self)
+
+    # -- indexing a masked value ---------------------------------------------------
+
+    def __getitem__(self, idx: Any) -> Any:
+        items = idx if type(idx) is tuple else (idx,)
+        if Ellipsis in items:
+            i = items.index(Ellipsis)
+            items = items[:i] + (slice(None),) * (self.ndim - len(items) + 1) + items[i + 1 :]
+        items = items + (slice(None),) * (self.ndim - len(items))
+        if len(items) != self.ndim:
+            return self._refuse("this index")
+        out = self
+        drop = []
+        for ax, it in enumerate(items):
+            if isinstance(it, slice) and it == slice(None):
+                continue
+            if isinstance(it, slice) and it == slice(None, None, -1):
+                out = flip(out, ax)
+                continue
+            if isinstance(it, (int, np.integer)) and (self.axes[ax] is None or self.axes[ax].kind == "front"):
+                drop.append((ax, int(it)))
+                continue
+            return self._refuse("this index")
+        if not drop:
+            return out
+        out = out.compacted() if isinstance(out, MaskedArray) else out
+        data = out.data if isinstance(out, MaskedArray) else out
+        axes = list(out.axes) if isinstance(out, MaskedArray) else [None] * data.ndim
+        for ax, i in sorted(drop, reverse=True):
+            if i < 0:
+                if axes[ax] is not None:
+                    return self._refuse("a negative index")
+                i += data.shape[ax]
+            data = lax.index_in_dim(data, i, ax, keepdims=False)
+            del axes[ax]
+        return self._with(data, tuple(axes))
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        self._refuse("assignment into a masked value (assign into the array it was read from)")
+
+    # -- reductions and products ------------------------------------------------------
+
+    def sum(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        return reduce("sum", self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        return reduce("prod", self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return reduce("max", self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return reduce("min", self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        return reduce("mean", self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return reduce("any", self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return reduce("all", self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis: Any = None) -> Any:
+        return argreduce("argmax", self, axis)
+
+    def argmin(self, axis: Any = None) -> Any:
+        return argreduce("argmin", self, axis)
+
+    def dot(self, other: Any) -> Any:
+        return dot(self, other)
+
+    def __matmul__(self, other: Any) -> Any:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return matmul(other, self)
+
+
+def _binop(fn: Any, reflected: bool) -> Any:
+    if reflected:
+        return lambda self, other: elementwise(lambda a, b: fn(b, a), self, other)
+    return lambda self, other: elementwise(fn, self, other)
+
+
+for _name, _fn in {
+    "add": jnp.add,
+    "sub": jnp.subtract,
+    "mul": jnp.multiply,
+    "truediv": jnp.true_divide,
+    "floordiv": jnp.floor_divide,
+    "mod": jnp.remainder,
+    "pow": jnp.power,
+    "and": jnp.bitwise_and,
+    "or": jnp.bitwise_or,
+    "xor": jnp.bitwise_xor,
+    "lshift": jnp.left_shift,
+    "rshift": jnp.right_shift,
+}.items():
+    setattr(MaskedArray, f"__{_name}__", _binop(_fn, False))
+    setattr(MaskedArray, f"__r{_name}__", _binop(_fn, True))
+for _name, _fn in {
+    "lt": jnp.less,
+    "le": jnp.less_equal,
+    "gt": jnp.greater,
+    "ge": jnp.greater_equal,
+    "eq": jnp.equal,
+    "ne": jnp.not_equal,
+}.items():
+    setattr(MaskedArray, f"__{_name}__", _binop(_fn, False))
+del _name, _fn
+MaskedArray.__hash__ = None  # type: ignore[assignment]
+
+
+def _origin_of(*xs: Any) -> str:
+    for x in xs:
+        if isinstance(x, MaskedArray):
+            return x.origin
+    return "<unknown line>"
+
+
+def elementwise(fn: Any, *operands: Any) -> Any:
+    """``fn`` applied to operands of which some are masked, position by position."""
+    origin = _origin_of(*operands)
+    shapes = []
+    for x in operands:
+        if isinstance(x, MaskedArray):
+            shapes.append(tuple(x.data.shape))
+        elif isinstance(x, (list, tuple)):
+            shapes.append(np.shape(x))
+        else:
+            shapes.append(tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape))
+    ndim = max(len(s) for s in shapes)
+    # Per output axis: the layouts of the masked operands on it.
+    layouts: list[list[Axis]] = [[] for _ in range(ndim)]
+    for x in operands:
+        if isinstance(x, MaskedArray):
+            off = ndim - x.ndim
+            for ax, a in enumerate(x.axes):
+                if a is not None:
+                    layouts[off + ax].append(a)
+    need_front = [bool(ls) and not all(ls[0].same_layout(b) for b in ls[1:]) for ls in layouts]
+    sizes = [None] * ndim  # the common static size of each run-time axis
+    ops = list(operands)
+    for i, x in enumerate(ops):
+        if isinstance(x, MaskedArray):
+            off = ndim - x.ndim
+            if any(need_front[off + ax] and a is not None and a.kind != "front" for ax, a in enumerate(x.axes)):
+                x = ops[i] = x.compacted()
+            for ax, a in enumerate(x.axes):
+                if a is not None:
+                    n = x.data.shape[ax]
+                    s = sizes[off + ax]
+                    sizes[off + ax] = n if s is None else min(s, n)
+    for i, (x, shp) in enumerate(zip(ops, shapes)):
+        off = ndim - len(shp)
+        for ax, d in enumerate(shp):
+            if sizes[off + ax] is not None and d != 1 and not (
+                isinstance(x, MaskedArray) and x.axes[ax] is not None
+            ):
+                raise dynamic_shape_error(
+                    f"combining it with an operand of fixed length {d} on that axis "
+                    "(NumPy requires equal lengths; slice the other operand with the "
+                    "same traced bound)",
+                    origin,
+                )
+    datas = []
+    out_axes: list[Axis | None] = [None] * ndim
+    for x in ops:
+        if not isinstance(x, MaskedArray):
+            datas.append(x)
+            continue
+        off = ndim - x.ndim
+        data = x.data
+        for ax, a in enumerate(x.axes):
+            if a is None:
+                continue
+            n = sizes[off + ax]
+            data = _resize(data, ax, n)
+            a = Axis(a.kind, a.valid[:n], a.length, a.key) if a.valid.shape[0] != n else a
+            prev = out_axes[off + ax]
+            if prev is None:
+                out_axes[off + ax] = a
+            elif prev.kind == "front" and prev is not a:
+                out_axes[off + ax] = Axis(
+                    "front", prev.valid & a.valid, jnp.minimum(prev.length, a.length)
+                )
+        datas.append(data)
+    out = fn(*datas)
+    if all(a is None for a in out_axes):
+        return out
+    return MaskedArray(out, tuple(out_axes), origin)
+
+
+# -- flips ------------------------------------------------------------------------------
+
+
+def flip(m: Any, axis: Any = None) -> Any:
+    """NumPy's ``flip`` of a masked value: reverse the valid elements of each axis."""
+    if not isinstance(m, MaskedArray):
+        return jnp.flip(m, axis)
+    axes = range(m.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    m = m.compacted()
+    data = m.data
+    for ax in axes:
+        ax = ax % m.ndim
+        data = lax.rev(data, (ax,))
+        a = m.axes[ax]
+        if a is not None:
+            # rev puts element k at n-1-k; NumPy's flip of the valid part puts it at
+            # length-1-k: shift by the run-time count of masked positions.
+            data = _shift(data, data.shape[ax] - a.length, ax)
+    return MaskedArray(data, m.axes, m.origin)
+
+
+# -- reductions -----------------------------------------------------------------------
+
+_UFUNC_REDUCTIONS = {
+    "add": "sum",
+    "multiply": "prod",
+    "maximum": "max",
+    "minimum": "min",
+    "logical_and": "all",
+    "logical_or": "any",
+}
+
+
+def _identity(name: str, dtype: Any) -> Any:
+    dtype = np.dtype(dtype)
+    if name in ("sum", "mean", "any"):
+        return np.zeros((), dtype)
+    if name in ("prod", "all"):
+        return np.ones((), dtype)
+    big = name == "min"
+    if dtype == np.bool_:
+        return np.bool_(big)
+    if np.issubdtype(dtype, np.inexact):
+        return np.array(np.inf if big else -np.inf, dtype)
+    info = np.iinfo(dtype)
+    return np.array(info.max if big else info.min, dtype)
+
+
+def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(a, ndim)
+        out.append(a % ndim)
+    return tuple(out)
+
+
+def reduce(name: str, m: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+    """``sum`` / ``prod`` / ``max`` / ``min`` / ``mean`` / ``any`` / ``all`` of a masked value.
+
+    Masked positions contribute the reduction's identity (``-inf`` for ``max``
+    of floats, the smallest integer for ints). NumPy refuses ``max`` / ``min``
+    of an empty selection; under ``jit`` that cannot raise, so it gives the
+    identity. ``mean`` of an empty selection is NaN, as in NumPy.
+    """
+    if kw.get("initial") is not None or kw.get("where") is not None:
+        raise dynamic_shape_error(f"`{name}` with initial= or where=", _origin_of(m))
+    if not isinstance(m, MaskedArray):
+        return getattr(jnp, name)(m, axis=axis, keepdims=keepdims)
+    axes = _norm_axes(axis, m.ndim)
+    data = m.data
+    if name in ("any", "all"):
+        data = data.astype(bool)
+    base = "sum" if name == "mean" else name
+    kwargs: dict[str, Any] = {}
+    if dtype is not None and name in ("sum", "prod", "mean"):
+        kwargs["dtype"] = dtype
+    fill = _identity(base, data.dtype)
+    valid = m.valid()
+    # Double where: masked positions are replaced before the reduction, so
+    # neither their values nor their gradients reach the result.
+    filled = jnp.where(valid, data, fill)
+    out = getattr(jnp, base)(filled, axis=axes, keepdims=keepdims, **kwargs)
+    if name == "mean":
+        count = None
+        for ax in axes:
+            a = m.axes[ax]
+            c = a.length if a is not None else data.shape[ax]
+            count = c if count is None else count * c
+        if count is None:
+            count = 1
+        if not jnp.issubdtype(out.dtype, jnp.inexact):
+            out = out.astype(jnp.result_type(float))
+        out = out / jnp.asarray(count).astype(out.dtype)
+    rest = tuple(None if ax in axes else a for ax, a in enumerate(m.axes))
+    if keepdims:
+        return m._with(out, rest)
+    return m._with(out, tuple(a for ax, a in enumerate(m.axes) if ax not in axes))
+
+
+def argreduce(name: str, m: Any, axis: Any = None) -> Any:
+    """``argmax`` / ``argmin`` of a masked value, as indices into the valid elements."""
+    if not isinstance(m, MaskedArray):
+        return getattr(jnp, name)(m, axis=axis)
+    m = m.compacted()
+    fill = _identity("max" if name == "argmax" else "min", m.dtype)
+    filled = jnp.where(m.valid(), m.data, fill)
+    if axis is not None:
+        (ax,) = _norm_axes(axis, m.ndim)
+        out = getattr(jnp, name)(filled, axis=ax)
+        return m._with(out, tuple(a for i, a in enumerate(m.axes) if i != ax))
+    flat = getattr(jnp, name)(filled)
+    if m.ndim == 1:
+        return flat
+    # Index into the flattened *valid* array: re-ravel with the run-time lengths.
+    coords = jnp.unravel_index(flat, m.data.shape)
+    out = jnp.zeros((), flat.dtype)
+    for ax, c in enumerate(coords):
+        a = m.axes[ax]
+        extent = a.length if a is not None else m.data.shape[ax]
+        out = out * jnp.asarray(extent).astype(flat.dtype) + c
+    return out
+
+
+# -- products -------------------------------------------------------------------------------
+
+
+def _zeroed(x: Any) -> Any:
+    return x.filled(0) if isinstance(x, MaskedArray) else x
+
+
+def _contract(a: Any, b: Any, ax_a: int, ax_b: int, fn: Any) -> Any:
+    """``fn(a, b)`` contracting axis ``ax_a`` of ``a`` with ``ax_b`` of ``b``."""
+    origin = _origin_of(a, b)
+    la = a.axes[ax_a] if isinstance(a, MaskedArray) else None
+    lb = b.axes[ax_b] if isinstance(b, MaskedArray) else None
+    if (la is None) != (lb is None):
+        d = (b if la is not None else a).shape
+        raise dynamic_shape_error(
+            f"a product with an operand of fixed length {d[ax_b if la is not None else ax_a]} "
+            "on the contracted axis (NumPy requires equal lengths; slice it with the same "
+            "traced bound)",
+            origin,
+        )
+    if la is not None and not la.same_layout(lb):
+        a, b = a.compacted(), b.compacted()
+        la, lb = a.axes[ax_a], b.axes[ax_b]
+    da, db = _zeroed(a), _zeroed(b)
+    if la is not None:
+        n = min(da.shape[ax_a], db.shape[ax_b])
+        da, db = _resize(da, ax_a, n), _resize(db, ax_b, n)
+    out = fn(da, db)
+    axes_a = list(a.axes) if isinstance(a, MaskedArray) else [None] * np.ndim(a)
+    axes_b = list(b.axes) if isinstance(b, MaskedArray) else [None] * np.ndim(b)
+    del axes_a[ax_a]
+    del axes_b[ax_b]
+    out_axes = tuple(axes_a + axes_b)
+    if all(x is None for x in out_axes):
+        return out
+    return MaskedArray(out, out_axes, origin)
+
+
+def _ndim(x: Any) -> int:
+    return x.ndim if isinstance(x, MaskedArray) else np.ndim(x)
+
+
+def dot(a: Any, b: Any, out: Any = None) -> Any:
+    """NumPy's ``dot`` where either operand may be masked."""
+    if out is not None:
+        raise dynamic_shape_error("`np.dot(..., out=)`", _origin_of(a, b))
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return elementwise(jnp.multiply, a, b)
+    if na > 2 or nb > 2:
+        raise dynamic_shape_error("`dot` of arrays with more than two axes", _origin_of(a, b))
+    return _contract(a, b, na - 1, 0 if nb == 1 else nb - 2, jnp.dot)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """NumPy's ``matmul`` (``@``) where either operand may be masked."""
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        raise ValueError("matmul: Input operand does not have enough dimensions")
+    return dot(a, b)
+
+
+def vdot(a: Any, b: Any) -> Any:
+    """NumPy's ``vdot``: the conjugated dot product of the flattened operands."""
+    return reduce("sum", elementwise(lambda x, y: jnp.conj(x) * y, a, b))
+
+
+def inner(a: Any, b: Any) -> Any:
+    if _ndim(a) == 1 and _ndim(b) == 1:
+        return dot(a, b)
+    raise dynamic_shape_error("`np.inner` of arrays with more than one axis", _origin_of(a, b))
+
+
+def _where(cond: Any, x: Any, y: Any) -> Any:
+    return elementwise(jnp.where, cond, x, y)
+
+
+def _ufunc_like(fn: Any) -> Any:
+    return lambda *a, **k: elementwise(lambda *d: fn(*d, **k), *a)
+
+
+_FUNCTIONS: dict[str, Any] = {
+    "flip": flip,
+    "dot": dot,
+    "matmul": matmul,
+    "vdot": vdot,
+    "inner": inner,
+    "sum": lambda a, axis=None, dtype=None, out=None, keepdims=False, **k: reduce(
+        "sum", a, axis, dtype, keepdims, **k
+    ),
+    "prod": lambda a, axis=None, dtype=None, out=None, keepdims=False, **k: reduce(
+        "prod", a, axis, dtype, keepdims, **k
+    ),
+    "mean": lambda a, axis=None, dtype=None, out=None, keepdims=False, **k: reduce(
+        "mean", a, axis, dtype, keepdims, **k
+    ),
+    "max": lambda a, axis=None, out=None, keepdims=False, **k: reduce("max", a, axis, None, keepdims, **k),
+    "amax": lambda a, axis=None, out=None, keepdims=False, **k: reduce("max", a, axis, None, keepdims, **k),
+    "min": lambda a, axis=None, out=None, keepdims=False, **k: reduce("min", a, axis, None, keepdims, **k),
+    "amin": lambda a, axis=None, out=None, keepdims=False, **k: reduce("min", a, axis, None, keepdims, **k),
+    "any": lambda a, axis=None, out=None, keepdims=False, **k: reduce("any", a, axis, None, keepdims, **k),
+    "all": lambda a, axis=None, out=None, keepdims=False, **k: reduce("all", a, axis, None, keepdims, **k),
+    "argmax": lambda a, axis=None, out=None, **k: argreduce("argmax", a, axis),
+    "argmin": lambda a, axis=None, out=None, **k: argreduce("argmin", a, axis),
+    "where": _where,
+    "abs": _ufunc_like(jnp.abs),
+    "clip": _ufunc_like(jnp.clip),
+    "real": _ufunc_like(jnp.real),
+    "imag": _ufunc_like(jnp.imag),
+    "copy": lambda a, **k: a,
+}
+
+
+# -- reading and writing a mutable array through a traced slice or mask ----------------------
+
+
+def is_dynamic(ix: _index.Index) -> bool:
+    """True when ``ix`` has a traced slice bound or a traced boolean mask."""
+    return ix.mask is not None or any(type(e) is _index.DynSlice for e in ix.entries)
+
+
+def _slice_bounds(d: _index.DynSlice, n: int) -> tuple[Any, Any, Any]:
+    """NumPy's ``slice.indices`` with traced parts: (start, step, length)."""
+    step = 1 if d.step is None else d.step
+    i32 = np.int32
+    if isinstance(step, int):
+        neg = step < 0
+        stepv = step
+    else:
+        stepv = jnp.asarray(step).astype(i32)
+        neg = stepv < 0
+    lower = jnp.where(neg, -1, 0) if not isinstance(neg, bool) else (-1 if neg else 0)
+    upper = jnp.where(neg, n - 1, n) if not isinstance(neg, bool) else (n - 1 if neg else n)
+
+    def clamp(v: Any, default: Any) -> Any:
+        if v is None:
+            return default
+        v = jnp.asarray(v).astype(i32)
+        v = jnp.where(v < 0, v + n, v)
+        return jnp.where(v < 0, lower, jnp.where(v >= n, upper, v))
+
+    start = clamp(d.start, jnp.where(neg, upper, lower) if not isinstance(neg, bool) else (upper if neg else lower))
+    stop = clamp(d.stop, jnp.where(neg, lower, upper) if not isinstance(neg, bool) else (lower if neg else upper))
+    start = jnp.asarray(start).astype(i32)
+    stop = jnp.asarray(stop).astype(i32)
+    # A traced step of 0 cannot raise under jit: it selects nothing.
+    safe = stepv if isinstance(stepv, int) else jnp.where(stepv == 0, 1, stepv)
+    up = jnp.where(start < stop, (stop - start - 1) // safe + 1, 0)
+    down = jnp.where(stop < start, (start - stop - 1) // (-safe) + 1, 0)
+    length = down if neg is True else up if neg is False else jnp.where(neg, down, up)
+    if not isinstance(stepv, int):
+        length = jnp.where(stepv == 0, 0, length)
+    return start, stepv, jnp.maximum(length, 0).astype(i32)
+
+
+def _static_part(ix: _index.Index) -> tuple[_index.Index, list[tuple[int, _index.DynSlice]]]:
+    """The index with every traced slice widened to ``:``, and where those axes land."""
+    prepared = list(ix.prepared)
+    dyn_in = [ax for ax, e in enumerate(ix.entries) if type(e) is _index.DynSlice]
+    j = 0
+    for p, item in enumerate(prepared):
+        if isinstance(item, slice) and any(
+            isinstance(v, _compat.Tracer) for v in (item.start, item.stop, item.step)
+        ):
+            prepared[p] = slice(None)
+            j += 1
+    static = _index.analyze(tuple(prepared), ix.shape)
+    return static, [(static.out.index(ax), ix.entries[ax]) for ax in dyn_in]
+
+
+def _check_supported(ix: _index.Index, origin: str) -> None:
+    if ix.mask is None and not ix.is_basic:
+        raise dynamic_shape_error(
+            "a traced slice bound combined with integer or boolean arrays in one index",
+            origin,
+        )
+
+
+def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
+    """``value[ix]`` for a dynamic index, as (data, per-axis layout parts).
+
+    Runs under the parent trace. The layout parts are, per result axis, None
+    or ``(kind, valid, length, key)``; the caller wraps the arrays.
+    """
+    origin = _user_line()
+    if ix.mask is not None:
+        m = ix.mask
+        trailing = tuple(ix.shape[m.ndim :])
+        data = lax.reshape(value, (int(np.prod(m.shape, dtype=np.int64)),) + trailing)
+        valid = lax.reshape(m, (data.shape[0],))
+        length = jnp.sum(valid, dtype=np.int32)
+        # Masked positions hold the filler: see the module docstring.
+        data = jnp.where(_bcast_axis(valid, data.ndim, 0), data, jnp.zeros((), data.dtype))
+        return data, [("mask", valid, length, m)] + [None] * len(trailing), origin
+    _check_supported(ix, origin)
+    static, dyn = _static_part(ix)
+    data = _lower.basic_read(value, static)
+    parts: list[Any] = [None] * data.ndim
+    for ax, d in dyn:
+        n = data.shape[ax]
+        start, step, length = _slice_bounds(d, n)
+        if isinstance(step, int) and abs(step) == 1:
+            if step == -1:
+                data = _shift(lax.rev(data, (ax,)), n - 1 - start, ax)
+            elif not (d.start is None or (isinstance(d.start, int) and d.start == 0)):
+                data = _shift(data, start, ax)
+        else:
+            data = _take(data, start + step * _iota(n), ax)
+        valid = _iota(n) < length
+        parts[ax] = ("front", valid, length, None)
+    valid_full = None
+    for ax, p in enumerate(parts):
+        if p is not None:
+            v = _bcast_axis(p[1], data.ndim, ax)
+            valid_full = v if valid_full is None else valid_full & v
+    data = jnp.where(valid_full, data, jnp.zeros((), data.dtype))
+    return data, parts, origin
+
+
+def _to_mask_layout(v: MaskedArray, mask_valid: Any) -> Any:
+    """Data of a front-packed axis 0 spread over the true positions of ``mask_valid``."""
+    v = v.compacted()
+    src = jnp.cumsum(mask_valid.astype(np.int32)) - 1
+    data = _resize(v.data, 0, mask_valid.shape[0])
+    return _take(data, src, 0)
+
+
+def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
+    """``value`` with ``value[ix] = v`` for a dynamic index; under the parent trace.
+
+    ``v`` is a :class:`MaskedArray` (its arrays already unwrapped to the parent
+    trace) or an ordinary value; only the valid positions are written.
+    """
+    origin = _user_line()
+    if ix.mask is not None:
+        if not isinstance(v, MaskedArray):
+            return _lower.masked_write(value, ix, v)
+        m = ix.mask
+        trailing = tuple(ix.shape[m.ndim :])
+        flat_valid = lax.reshape(m, (int(np.prod(m.shape, dtype=np.int64)),))
+        a0 = v.axes[0] if v.ndim else None
+        if v.ndim != 1 + len(trailing) or a0 is None or any(a is not None for a in v.axes[1:]):
+            raise dynamic_shape_error("assigning a value of another shape into `x[m]`", v.origin)
+        if a0.kind == "mask" and a0.key is m:
+            data = v.data
+        else:
+            data = _to_mask_layout(v, flat_valid)
+        data = _lower.prepare_value(data, (flat_valid.shape[0],) + trailing, dtype)
+        data = lax.reshape(data, tuple(ix.shape))
+        full = lax.broadcast_in_dim(m, tuple(ix.shape), tuple(range(m.ndim)))
+        return lax.select(full, data, value)
+    _check_supported(ix, origin)
+    static, dyn = _static_part(ix)
+    window = _lower.basic_read(value, static)
+    wshape = tuple(window.shape)
+    if isinstance(v, MaskedArray):
+        v = v.compacted()
+        if v.ndim > len(wshape):
+            raise dynamic_shape_error("assigning a value with more axes than the target", v.origin)
+        off = len(wshape) - v.ndim
+        dyn_axes = {ax for ax, _ in dyn}
+        data = v.data
+        for ax, a in enumerate(v.axes):
+            if a is not None:
+                if off + ax not in dyn_axes:
+                    raise dynamic_shape_error(
+                        "assigning a value of run-time length into an axis of fixed length",
+                        v.origin,
+                    )
+                data = _resize(data, ax, wshape[off + ax])
+        vdata = _lower.prepare_value(data, wshape, dtype)
+    else:
+        # An ordinary value broadcasts against the run-time axes (length 1 there).
+        vdata = _lower.prepare_value(v, wshape, dtype)
+    hit = None
+    for ax, d in dyn:
+        n = wshape[ax]
+        start, step, length = _slice_bounds(d, n)
+        t = _iota(n)
+        if isinstance(step, int) and step == 1:
+            vdata = _shift(vdata, -start, ax)
+            h = (t >= start) & (t < start + length)
+        elif isinstance(step, int) and step == -1:
+            # target t holds element start - t
+            vdata = _take(vdata, start - t, ax)
+            h = (t <= start) & (t > start - length)
+        else:
+            safe = step if isinstance(step, int) else jnp.where(step == 0, 1, step)
+            k = (t - start) // safe
+            vdata = _take(vdata, k, ax)
+            h = ((t - start) % safe == 0) & (k >= 0) & (k < length)
+        h = _bcast_axis(h, len(wshape), ax)
+        hit = h if hit is None else hit & h
+    new_window = jnp.where(hit, vdata, window)
+    return _lower.basic_write(value, static, new_window)
+
+
+__all__ = [
+    "Axis",
+    "MaskedArray",
+    "dot",
+    "dynamic_shape_error",
+    "elementwise",
+    "flip",
+    "is_dynamic",
+    "matmul",
+    "read",
+    "reduce",
+    "vdot",
+    "write",
+]
