@@ -334,7 +334,7 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
         elif kind == "slice":
             parts = (payload.start, payload.stop, payload.step)
             start, stop, step = (_slice_part(p, "slice") for p in parts)
-            if step == 0:
+            if isinstance(step, int) and step == 0:
                 raise ValueError("slice step cannot be zero")
             if any(_is_traced(p) for p in (start, stop, step)):
                 entries[ax] = DynSlice(start, stop, step)

@@ -191,11 +191,7 @@ class MaskedArray:
         caller = sys._getframe(1).f_globals.get("__name__", "")
         if caller == "jax._src.numpy.array_methods":
             return None
-
-        def refuse() -> Any:
-            return self._refuse("a jax.numpy function")
-
-        return refuse
+        return self._refuse("a jax.numpy / jax.lax function")
 
     # -- static facts ----------------------------------------------------------
 

@@ -542,6 +542,12 @@ def _call_by_reference(
     return (out, args, kwargs) if return_args else out
 
 
+def _unwrap_result(trace: MutTrace, x: Any) -> Any:
+    if isinstance(x, _masked.MaskedArray):
+        raise _masked.dynamic_shape_error("returning it from the mutable function", x.origin)
+    return trace.unwrap(x)
+
+
 def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kwargs: Any) -> Any:
     scope = Scope()
     # Turn NumPy inputs into JAX values before taking the current trace, so
@@ -560,7 +566,7 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
                 out = fun(*args, **kwargs)
                 if return_args:
                     out = (out, args, kwargs)
-                out = jax.tree_util.tree_map(trace.unwrap, out)
+                out = jax.tree_util.tree_map(functools.partial(_unwrap_result, trace), out)
             # Traced by jit/checkpoint inside another scope: hand the writes to
             # the inputs back to that scope (see mutjax._boundary).
             written = [
