@@ -94,7 +94,9 @@ def _front(length: Any, n: int) -> Axis:
 
 def _bcast_axis(v: Any, ndim: int, axis: int) -> Any:
     """A vector laid out along ``axis`` of an ``ndim``-d array."""
-    return lax.broadcast_in_dim(v, tuple(v.shape[0] if d == axis else 1 for d in range(ndim)), (axis,))
+    return lax.broadcast_in_dim(
+        v, tuple(v.shape[0] if d == axis else 1 for d in range(ndim)), (axis,)
+    )
 
 
 def _take(data: Any, idx: Any, axis: int) -> Any:
@@ -204,7 +206,9 @@ class MaskedArray:
         return self.data.dtype
 
     def __repr__(self) -> str:
-        dims = ",".join("?" if a is not None else str(s) for a, s in zip(self.axes, self.data.shape))
+        dims = ",".join(
+            "?" if a is not None else str(s) for a, s in zip(self.axes, self.data.shape)
+        )
         return f"MaskedArray<{self.dtype}[{dims}] (read at {self.origin})>"
 
     # -- helpers ---------------------------------------------------------------
@@ -318,7 +322,9 @@ class MaskedArray:
             if isinstance(it, slice) and it == slice(None, None, -1):
                 out = flip(out, ax)
                 continue
-            if isinstance(it, (int, np.integer)) and (self.axes[ax] is None or self.axes[ax].kind == "front"):
+            if isinstance(it, (int, np.integer)) and (
+                self.axes[ax] is None or self.axes[ax].kind == "front"
+            ):
                 drop.append((ax, int(it)))
                 continue
             return self._refuse("this index")
@@ -446,18 +452,23 @@ def elementwise(fn: Any, *operands: Any) -> Any:
     for i, x in enumerate(ops):
         if isinstance(x, MaskedArray):
             off = ndim - x.ndim
-            if any(need_front[off + ax] and a is not None and a.kind != "front" for ax, a in enumerate(x.axes)):
+            if any(
+                need_front[off + ax] and a is not None and a.kind != "front"
+                for ax, a in enumerate(x.axes)
+            ):
                 x = ops[i] = x.compacted()
             for ax, a in enumerate(x.axes):
                 if a is not None:
                     n = x.data.shape[ax]
                     s = sizes[off + ax]
                     sizes[off + ax] = n if s is None else min(s, n)
-    for i, (x, shp) in enumerate(zip(ops, shapes)):
+    for x, shp in zip(ops, shapes):
         off = ndim - len(shp)
         for ax, d in enumerate(shp):
-            if sizes[off + ax] is not None and d != 1 and not (
-                isinstance(x, MaskedArray) and x.axes[ax] is not None
+            if (
+                sizes[off + ax] is not None
+                and d != 1
+                and not (isinstance(x, MaskedArray) and x.axes[ax] is not None)
             ):
                 raise dynamic_shape_error(
                     f"combining it with an operand of fixed length {d} on that axis "
@@ -554,7 +565,9 @@ def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def reduce(name: str, m: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+def reduce(
+    name: str, m: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kw: Any
+) -> Any:
     """``sum`` / ``prod`` / ``max`` / ``min`` / ``mean`` / ``any`` / ``all`` of a masked value.
 
     Masked positions contribute the reduction's identity (``-inf`` for ``max``
@@ -716,12 +729,24 @@ _FUNCTIONS: dict[str, Any] = {
     "mean": lambda a, axis=None, dtype=None, out=None, keepdims=False, **k: reduce(
         "mean", a, axis, dtype, keepdims, **k
     ),
-    "max": lambda a, axis=None, out=None, keepdims=False, **k: reduce("max", a, axis, None, keepdims, **k),
-    "amax": lambda a, axis=None, out=None, keepdims=False, **k: reduce("max", a, axis, None, keepdims, **k),
-    "min": lambda a, axis=None, out=None, keepdims=False, **k: reduce("min", a, axis, None, keepdims, **k),
-    "amin": lambda a, axis=None, out=None, keepdims=False, **k: reduce("min", a, axis, None, keepdims, **k),
-    "any": lambda a, axis=None, out=None, keepdims=False, **k: reduce("any", a, axis, None, keepdims, **k),
-    "all": lambda a, axis=None, out=None, keepdims=False, **k: reduce("all", a, axis, None, keepdims, **k),
+    "max": lambda a, axis=None, out=None, keepdims=False, **k: reduce(
+        "max", a, axis, None, keepdims, **k
+    ),
+    "amax": lambda a, axis=None, out=None, keepdims=False, **k: reduce(
+        "max", a, axis, None, keepdims, **k
+    ),
+    "min": lambda a, axis=None, out=None, keepdims=False, **k: reduce(
+        "min", a, axis, None, keepdims, **k
+    ),
+    "amin": lambda a, axis=None, out=None, keepdims=False, **k: reduce(
+        "min", a, axis, None, keepdims, **k
+    ),
+    "any": lambda a, axis=None, out=None, keepdims=False, **k: reduce(
+        "any", a, axis, None, keepdims, **k
+    ),
+    "all": lambda a, axis=None, out=None, keepdims=False, **k: reduce(
+        "all", a, axis, None, keepdims, **k
+    ),
     "argmax": lambda a, axis=None, out=None, **k: argreduce("argmax", a, axis),
     "argmin": lambda a, axis=None, out=None, **k: argreduce("argmin", a, axis),
     "where": _where,
@@ -761,8 +786,14 @@ def _slice_bounds(d: _index.DynSlice, n: int) -> tuple[Any, Any, Any]:
         v = jnp.where(v < 0, v + n, v)
         return jnp.where(v < 0, lower, jnp.where(v >= n, upper, v))
 
-    start = clamp(d.start, jnp.where(neg, upper, lower) if not isinstance(neg, bool) else (upper if neg else lower))
-    stop = clamp(d.stop, jnp.where(neg, lower, upper) if not isinstance(neg, bool) else (lower if neg else upper))
+    start = clamp(
+        d.start,
+        jnp.where(neg, upper, lower) if not isinstance(neg, bool) else (upper if neg else lower),
+    )
+    stop = clamp(
+        d.stop,
+        jnp.where(neg, lower, upper) if not isinstance(neg, bool) else (lower if neg else upper),
+    )
     start = jnp.asarray(start).astype(i32)
     stop = jnp.asarray(stop).astype(i32)
     # A traced step of 0 cannot raise under jit: it selects nothing.

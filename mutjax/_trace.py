@@ -394,9 +394,7 @@ def _masked_read(trace: MutTrace, value: Any, ix: Any) -> _masked.MaskedArray:
     with _compat.set_current_trace(trace.parent_trace):
         data, parts, origin = _masked.read(value, ix)
     axes = tuple(
-        None
-        if p is None
-        else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), p[3])
+        None if p is None else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), p[3])
         for p in parts
     )
     return _masked.MaskedArray(trace.new(data), axes, origin)

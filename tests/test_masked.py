@@ -210,7 +210,7 @@ def test_grad_and_vmap_of_trisolve_and_levinson():
         rolled, unrolled = _both(kernel)
         w = RNG.standard_normal(n).astype(np.float32)
 
-        def loss(f, *a):
+        def loss(f, *a, w=w):
             return (f(*a) * w).sum()
 
         argnums = (0, 1) if name != "levinson_ops" else (0,)
@@ -302,6 +302,8 @@ OPS = {
     "outer_update": lambda x, y, A, k: A.__setitem__(
         (slice(None, k), slice(None, k)), A[:k, :k] - A[:k, :1] * A[:1, :k]
     ),
+    "ufunc_reduce": lambda x, y, A, k: np.add.reduce(x[:k]) + np.maximum.reduce(x[: k + 1]),
+    "compare_count": lambda x, y, A, k: (x[k:] > y[k:]).astype(np.float32).sum(),
     "iadd_scalar": lambda x, y, A, k: x.__setitem__(slice(k, None), x[k:] + 100),
 }
 NONEMPTY_OPS = {
@@ -363,6 +365,29 @@ def test_reduction_of_nonempty_traced_slice_matches_numpy(name, n, data, seed):
     # with a warning: the lengths drawn here start at 1.
     k = data.draw(st.integers(1, n), label="k")
     _check_op(name, NONEMPTY_OPS[name], n, k, seed)
+
+
+def test_vmap_over_the_traced_bound_and_a_closed_over_bound():
+    def kernel(x, k):
+        x[:k] += k * np.flip(x[:k])
+        return x, (x[k:] * 2).sum()
+
+    x = RNG.standard_normal(5).astype(np.float32)
+    ks = np.arange(6, dtype=np.int32)
+    got = jax.jit(jax.vmap(mutjax.mutable(kernel), in_axes=(None, 0)))(x, ks)
+    for k in range(6):
+        expected = kernel(x.copy(), k)
+        same(got[0][k], expected[0])
+        same(got[1][k], expected[1])
+
+    # A bound that is a plain JAX tracer closed over, not a mutable array.
+    @jax.jit
+    def outer(x, k):
+        return mutjax.mutable(lambda x: kernel(x, k))(x)
+
+    for k in (0, 3):
+        for g, e in zip(outer(x, k), kernel(x.copy(), k)):
+            same(g, e)
 
 
 _SLICE_KERNELS = {}
