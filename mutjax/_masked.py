@@ -88,7 +88,7 @@ def _iota(n: int) -> Any:
 
 
 def _front(length: Any, n: int) -> Axis:
-    length = jnp.asarray(length).astype(np.int32)
+    length = _i32(length)
     return Axis("front", _iota(n) < length, length)
 
 
@@ -112,7 +112,7 @@ def _shift(data: Any, offset: Any, axis: int) -> Any:
     cfg = [(0, 0, 0)] * data.ndim
     cfg[axis] = (n, n, 0)
     padded = lax.pad(data, jnp.zeros((), data.dtype), cfg)
-    start = jnp.clip(jnp.asarray(offset).astype(np.int32) + n, 0, 2 * n)
+    start = offset + n if isinstance(offset, int) else _i32(offset) + np.int32(n)
     return lax.dynamic_slice_in_dim(padded, start, n, axis)
 
 
@@ -139,13 +139,28 @@ class MaskedArray:
     Whatever needs the exact shape raises :class:`mutjax.DynamicShapeError`.
     """
 
-    __slots__ = ("data", "axes", "origin")
+    __slots__ = ("_data", "axes", "origin", "target", "version")
     __array_priority__ = 3000
 
-    def __init__(self, data: Any, axes: tuple[Axis | None, ...], origin: str) -> None:
-        self.data = data
+    def __init__(
+        self, data: Any, axes: tuple[Axis | None, ...], origin: str, target: Any = None
+    ) -> None:
+        self._data = data
         self.axes = tuple(axes)
         self.origin = origin
+        # A traced *slice* is a view in NumPy: (array, index) it was read
+        # from, so that later writes to the array show through and in-place
+        # operators write back. A mask read is a copy (target None).
+        self.target = target
+        self.version = None if target is None else target[0]._cell.version
+
+    @property
+    def data(self) -> Any:
+        target = self.target
+        if target is not None and target[0]._cell.version != self.version:
+            fresh = target[0][target[1]]
+            self._data, self.version = fresh._data, fresh.version
+        return self._data
 
     # -- what cannot work ----------------------------------------------------
 
@@ -345,6 +360,20 @@ class MaskedArray:
     def __setitem__(self, idx: Any, value: Any) -> None:
         self._refuse("assignment into a masked value (assign into the array it was read from)")
 
+    def _inplace(self, fn: Any, name: str, other: Any) -> Any:
+        new = elementwise(fn, self, other)
+        if self.target is None:
+            return new  # a copy, as NumPy's `x[m]`: Python rebinds the name
+        rdtype, dtype = np.dtype(new.dtype), np.dtype(self.dtype)
+        if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
+            raise TypeError(
+                f"Cannot cast ufunc '{name}' output from dtype('{rdtype}') to "
+                f"dtype('{dtype}') with casting rule 'same_kind'"
+            )
+        arr, raw = self.target
+        arr[raw] = new
+        return self
+
     # -- reductions and products ------------------------------------------------------
 
     def sum(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
@@ -384,6 +413,10 @@ class MaskedArray:
         return matmul(other, self)
 
 
+def _iop(fn: Any, name: str) -> Any:
+    return lambda self, other: self._inplace(fn, name, other)
+
+
 def _binop(fn: Any, reflected: bool) -> Any:
     if reflected:
         return lambda self, other: elementwise(lambda a, b: fn(b, a), self, other)
@@ -406,6 +439,7 @@ for _name, _fn in {
 }.items():
     setattr(MaskedArray, f"__{_name}__", _binop(_fn, False))
     setattr(MaskedArray, f"__r{_name}__", _binop(_fn, True))
+    setattr(MaskedArray, f"__i{_name}__", _iop(_fn, _name))
 for _name, _fn in {
     "lt": jnp.less,
     "le": jnp.less_equal,
@@ -761,49 +795,84 @@ _FUNCTIONS: dict[str, Any] = {
 # -- reading and writing a mutable array through a traced slice or mask ----------------------
 
 
+def same_index(a: Any, b: Any) -> bool:
+    """Whether two raw indices are the same, traced parts compared by identity."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(same_index(x, y) for x, y in zip(a, b))
+    if isinstance(a, slice):
+        return all(
+            same_index(x, y) for x, y in zip((a.start, a.stop, a.step), (b.start, b.stop, b.step))
+        )
+    if a is None or isinstance(a, (int, np.integer, type(Ellipsis))):
+        return a == b
+    return a is b
+
+
 def is_dynamic(ix: _index.Index) -> bool:
     """True when ``ix`` has a traced slice bound or a traced boolean mask."""
     return ix.mask is not None or any(type(e) is _index.DynSlice for e in ix.entries)
 
 
+def _i32(v: Any) -> Any:
+    v = jnp.asarray(v) if not hasattr(v, "dtype") else v
+    return v if v.dtype == np.int32 else lax.convert_element_type(v, np.int32)
+
+
+def _select(c: Any, a: Any, b: Any) -> Any:
+    """``where(c, a, b)`` at the lax level (``c`` broadcastable to ``a``)."""
+    shape = tuple(a.shape)
+    if tuple(c.shape) != shape:
+        c = lax.broadcast_in_dim(c, shape, tuple(range(len(shape) - c.ndim, len(shape))))
+    if not hasattr(b, "shape") or tuple(b.shape) != shape:
+        b = lax.full(shape, b, a.dtype) if np.ndim(b) == 0 else jnp.broadcast_to(b, shape)
+    return lax.select(c, a, b)
+
+
+def _clamp_bound(v: Any, default: int, lo: int, hi: int, n: int) -> Any:
+    """One bound of a slice with a static step, as ``slice.indices`` clamps it."""
+    if v is None:
+        return default
+    if isinstance(v, int):
+        v = v + n if v < 0 else v
+        return min(max(v, lo), hi)
+    v = _i32(v)
+    v = lax.select(v < 0, v + np.int32(n), v)
+    return lax.clamp(np.int32(lo), v, np.int32(hi))
+
+
 def _slice_bounds(d: _index.DynSlice, n: int) -> tuple[Any, Any, Any]:
-    """NumPy's ``slice.indices`` with traced parts: (start, step, length)."""
+    """NumPy's ``slice.indices`` with traced parts: (start, step, length).
+
+    Static parts stay Python ints, so ``x[:i]`` costs one comparison.
+    """
     step = 1 if d.step is None else d.step
-    i32 = np.int32
     if isinstance(step, int):
-        neg = step < 0
-        stepv = step
-    else:
-        stepv = jnp.asarray(step).astype(i32)
-        neg = stepv < 0
-    lower = jnp.where(neg, -1, 0) if not isinstance(neg, bool) else (-1 if neg else 0)
-    upper = jnp.where(neg, n - 1, n) if not isinstance(neg, bool) else (n - 1 if neg else n)
-
-    def clamp(v: Any, default: Any) -> Any:
-        if v is None:
-            return default
-        v = jnp.asarray(v).astype(i32)
-        v = jnp.where(v < 0, v + n, v)
-        return jnp.where(v < 0, lower, jnp.where(v >= n, upper, v))
-
-    start = clamp(
-        d.start,
-        jnp.where(neg, upper, lower) if not isinstance(neg, bool) else (upper if neg else lower),
-    )
-    stop = clamp(
-        d.stop,
-        jnp.where(neg, lower, upper) if not isinstance(neg, bool) else (lower if neg else upper),
-    )
-    start = jnp.asarray(start).astype(i32)
-    stop = jnp.asarray(stop).astype(i32)
+        if step > 0:
+            start = _clamp_bound(d.start, 0, 0, n, n)
+            stop = _clamp_bound(d.stop, n, 0, n, n)
+            span = stop if isinstance(start, int) and start == 0 else stop - start
+        else:
+            start = _clamp_bound(d.start, n - 1, -1, n - 1, n)
+            stop = _clamp_bound(d.stop, -1, -1, n - 1, n)
+            span = start - stop
+        a = abs(step)
+        if isinstance(span, int):
+            return start, step, max(0, -(-span // a))
+        length = span if a == 1 else (span + np.int32(a - 1)) // np.int32(a)
+        return start, step, lax.max(_i32(length), np.int32(0))
+    # A traced step: both signs computed, selected at run time.
+    stepv = _i32(step)
+    s_up, _, l_up = _slice_bounds(_index.DynSlice(d.start, d.stop, 1), n)
+    s_dn, _, l_dn = _slice_bounds(_index.DynSlice(d.start, d.stop, -1), n)
+    neg = stepv < 0
+    safe = lax.select(stepv == 0, np.int32(1), lax.abs(stepv))
+    start = lax.select(neg, _i32(s_dn), _i32(s_up))
+    span = lax.select(neg, _i32(l_dn), _i32(l_up))
     # A traced step of 0 cannot raise under jit: it selects nothing.
-    safe = stepv if isinstance(stepv, int) else jnp.where(stepv == 0, 1, stepv)
-    up = jnp.where(start < stop, (stop - start - 1) // safe + 1, 0)
-    down = jnp.where(stop < start, (start - stop - 1) // (-safe) + 1, 0)
-    length = down if neg is True else up if neg is False else jnp.where(neg, down, up)
-    if not isinstance(stepv, int):
-        length = jnp.where(stepv == 0, 0, length)
-    return start, stepv, jnp.maximum(length, 0).astype(i32)
+    length = lax.select(stepv == 0, np.int32(0), (span + safe - 1) // safe)
+    return start, stepv, length
 
 
 def _static_part(ix: _index.Index) -> tuple[_index.Index, list[tuple[int, _index.DynSlice]]]:
@@ -843,7 +912,7 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
         valid = lax.reshape(m, (data.shape[0],))
         length = jnp.sum(valid, dtype=np.int32)
         # Masked positions hold the filler: see the module docstring.
-        data = jnp.where(_bcast_axis(valid, data.ndim, 0), data, jnp.zeros((), data.dtype))
+        data = _select(_bcast_axis(valid, data.ndim, 0), data, np.zeros((), data.dtype))
         return data, [("mask", valid, length, m)] + [None] * len(trailing), origin
     _check_supported(ix, origin)
     static, dyn = _static_part(ix)
@@ -854,8 +923,11 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
         start, step, length = _slice_bounds(d, n)
         if isinstance(step, int) and abs(step) == 1:
             if step == -1:
-                data = _shift(lax.rev(data, (ax,)), n - 1 - start, ax)
-            elif not (d.start is None or (isinstance(d.start, int) and d.start == 0)):
+                if not (isinstance(start, int) and start == n - 1):
+                    data = _shift(lax.rev(data, (ax,)), n - 1 - start, ax)
+                else:
+                    data = lax.rev(data, (ax,))
+            elif not (isinstance(start, int) and start == 0):
                 data = _shift(data, start, ax)
         else:
             data = _take(data, start + step * _iota(n), ax)
@@ -866,7 +938,7 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
         if p is not None:
             v = _bcast_axis(p[1], data.ndim, ax)
             valid_full = v if valid_full is None else valid_full & v
-    data = jnp.where(valid_full, data, jnp.zeros((), data.dtype))
+    data = _select(valid_full, data, np.zeros((), data.dtype))
     return data, parts, origin
 
 
@@ -931,20 +1003,23 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
         start, step, length = _slice_bounds(d, n)
         t = _iota(n)
         if isinstance(step, int) and step == 1:
-            vdata = _shift(vdata, -start, ax)
-            h = (t >= start) & (t < start + length)
+            if isinstance(start, int) and start == 0:
+                h = t < length
+            else:
+                vdata = _shift(vdata, -start, ax)
+                h = (t >= start) & (t < start + length)
         elif isinstance(step, int) and step == -1:
             # target t holds element start - t
             vdata = _take(vdata, start - t, ax)
             h = (t <= start) & (t > start - length)
         else:
-            safe = step if isinstance(step, int) else jnp.where(step == 0, 1, step)
+            safe = step if isinstance(step, int) else lax.select(step == 0, np.int32(1), step)
             k = (t - start) // safe
             vdata = _take(vdata, k, ax)
             h = ((t - start) % safe == 0) & (k >= 0) & (k < length)
         h = _bcast_axis(h, len(wshape), ax)
         hit = h if hit is None else hit & h
-    new_window = jnp.where(hit, vdata, window)
+    new_window = _select(hit, vdata, window)
     return _lower.basic_write(value, static, new_window)
 
 

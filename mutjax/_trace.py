@@ -243,7 +243,7 @@ class MutArray(_compat.Tracer):
             return MutArray(trace, self._cell, view, aval)
         value = self._read()
         if _masked.is_dynamic(ix):
-            return _masked_read(trace, value, ix)
+            return _masked_read(trace, value, ix, None if ix.mask is not None else (self, raw))
         with _compat.set_current_trace(trace.parent_trace):
             out = _lower.read(value, ix)
         return trace.new(out)
@@ -266,6 +266,13 @@ class MutArray(_compat.Tracer):
                 target = _views.view_of(self._view, _views.BasicOp(ix))
             if target.key == value._view.key:
                 return
+        if (
+            isinstance(value, _masked.MaskedArray)
+            and value.target is not None
+            and _same_array(value.target[0], self)
+            and _masked.same_index(value.target[1], raw)
+        ):
+            return  # `x[:k] op= v` wrote through the traced slice already
         # Read the right side first: `x[1:] = x[:-1]` sees the old values.
         value = _unwrap_value(value, trace)
         dtype = self._aval.dtype
@@ -390,14 +397,22 @@ class MutArray(_compat.Tracer):
     __str__ = __repr__
 
 
-def _masked_read(trace: MutTrace, value: Any, ix: Any) -> _masked.MaskedArray:
+def _same_array(a: MutArray, b: MutArray) -> bool:
+    if a is b:
+        return True
+    if a._cell is not b._cell or (a._view is None) != (b._view is None):
+        return False
+    return a._view is None or a._view.key == b._view.key
+
+
+def _masked_read(trace: MutTrace, value: Any, ix: Any, target: Any) -> _masked.MaskedArray:
     with _compat.set_current_trace(trace.parent_trace):
         data, parts, origin = _masked.read(value, ix)
     axes = tuple(
         None if p is None else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), p[3])
         for p in parts
     )
-    return _masked.MaskedArray(trace.new(data), axes, origin)
+    return _masked.MaskedArray(trace.new(data), axes, origin, target)
 
 
 def _unwrap_value(value: Any, trace: MutTrace) -> Any:

@@ -390,6 +390,75 @@ def test_vmap_over_the_traced_bound_and_a_closed_over_bound():
             same(g, e)
 
 
+def k_views(x, y, A, k):
+    v = x[:k]  # a view, as in NumPy: later writes show through it
+    v += 1  # writes x
+    w = x[k:]
+    x[-1] = 50
+    tail = w.sum()  # sees the 50
+    x[:k] *= 2
+    y[1:][:k] -= x[:k]  # a traced slice of a view
+    row = A[-1]
+    row[:k] = y[:k]  # through a view into A
+    A[0][k:] += np.flip(x[k:])
+    return tail, v.sum(), x, y, A
+
+
+@FEW
+@given(n=st.sampled_from([1, 5]), data=st.data(), seed=st.integers(0, 2**16))
+def test_traced_slices_are_live_views(n, data, seed):
+    k = data.draw(st.integers(0, n - 1), label="k")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n).astype(np.float32)
+    y = rng.standard_normal(n).astype(np.float32)
+    A = rng.standard_normal((n, n)).astype(np.float32)
+    expected = k_views(x.copy(), y.copy(), A.copy(), k)
+    got = _views_jit()(x, y, A, jnp.int32(k))
+    for g, e in zip(got, expected):
+        same(g, np.asarray(e))
+
+
+@functools.cache
+def _views_jit():
+    return jax.jit(mutjax.mutable(k_views))
+
+
+def k_2d(A, B, a, b, c, d):
+    s = A[a:b, c:d]
+    out = (s.sum(), (s * B[a:b, c:d]).sum(axis=0).sum(), np.flip(s).max(axis=1).min())
+    A[a:b, c:d] = s * 2 + np.flip(B[a:b, c:d])
+    B[a:b:-1, ::2] += 1
+    return out, A, B
+
+
+@FEW
+@given(
+    bounds=st.lists(st.integers(-6, 6), min_size=4, max_size=4),
+    seed=st.integers(0, 2**16),
+)
+def test_two_traced_axes_match_numpy(bounds, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((4, 5)).astype(np.float32)
+    B = rng.standard_normal((4, 5)).astype(np.float32)
+    a, b, c, d = bounds
+    sub = A[a:b, c:d]
+    if sub.size == 0:
+        d = c + 1 if c >= 0 else -1  # NumPy's max of an empty row raises
+        b = a + 1 if a >= 0 else -1
+        sub = A[a:b, c:d]
+    if sub.size == 0:
+        a, b, c, d = 0, 2, 1, 3
+    expected = k_2d(A.copy(), B.copy(), a, b, c, d)
+    got = _2d_jit()(A, B, *[jnp.int32(v) for v in (a, b, c, d)])
+    for g, e in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(expected)):
+        same(g, np.asarray(e), rtol=1e-4, atol=1e-4)
+
+
+@functools.cache
+def _2d_jit():
+    return jax.jit(mutjax.mutable(k_2d))
+
+
 _SLICE_KERNELS = {}
 
 
