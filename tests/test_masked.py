@@ -304,6 +304,9 @@ OPS = {
     ),
     "ufunc_reduce": lambda x, y, A, k: np.add.reduce(x[:k]) + np.maximum.reduce(x[: k + 1]),
     "compare_count": lambda x, y, A, k: (x[k:] > y[k:]).astype(np.float32).sum(),
+    # NumPy's dispatch with a mutable array first and the masked value second.
+    "np_mixed_operands": lambda x, y, A, k: np.dot(y[0], x[:k]).sum()
+    + np.multiply(y[0], x[:k]).sum(),
     "iadd_scalar": lambda x, y, A, k: x.__setitem__(slice(k, None), x[k:] + 100),
 }
 NONEMPTY_OPS = {
