@@ -315,6 +315,7 @@ NONEMPTY_OPS = {
     "min": lambda x, y, A, k: np.min(x[:k] * y[:k]),
     "argmax": lambda x, y, A, k: x[:k].argmax(),
     "argmin": lambda x, y, A, k: np.argmin(np.flip(x[:k])),
+    "reverse_from": lambda x, y, A, k: x.__setitem__(slice(None, k), x[k - 1 :: -1] * 2),
     "amax_tail": lambda x, y, A, k: np.max(x[-k:]),
 }
 
