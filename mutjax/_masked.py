@@ -139,15 +139,23 @@ class MaskedArray:
     Whatever needs the exact shape raises :class:`mutjax.DynamicShapeError`.
     """
 
-    __slots__ = ("_data", "axes", "origin", "target", "version")
+    __slots__ = ("_data", "axes", "origin", "target", "version", "clean")
     __array_priority__ = 3000
 
     def __init__(
-        self, data: Any, axes: tuple[Axis | None, ...], origin: str, target: Any = None
+        self,
+        data: Any,
+        axes: tuple[Axis | None, ...],
+        origin: str,
+        target: Any = None,
+        clean: bool = False,
     ) -> None:
         self._data = data
         self.axes = tuple(axes)
         self.origin = origin
+        # True when masked positions are known to hold 0 (a fresh read, a
+        # flip of one): products and sums then need no select of their own.
+        self.clean = clean
         # A traced *slice* is a view in NumPy: (array, index) it was read
         # from, so that later writes to the array show through and in-place
         # operators write back. A mask read is a copy (target None).
@@ -240,9 +248,9 @@ class MaskedArray:
     def filled(self, value: Any) -> Any:
         """``data`` with masked positions set to ``value``."""
         v = self.valid()
-        if v is None:
+        if v is None or (self.clean and np.ndim(value) == 0 and value == 0):
             return self.data
-        return jnp.where(v, self.data, jnp.asarray(value, self.data.dtype))
+        return _select(v, self.data, np.asarray(value, self.data.dtype))
 
     def compacted(self) -> MaskedArray:
         """The same value with every run-time axis packed to the front."""
@@ -257,7 +265,7 @@ class MaskedArray:
                 axes[ax] = _front(a.length, n)
                 data = _take(data, idx, ax)
         out = MaskedArray(data, tuple(axes), self.origin)
-        return MaskedArray(out.filled(0), out.axes, self.origin)
+        return MaskedArray(out.filled(0), out.axes, self.origin, clean=True)
 
     def _with(self, data: Any, axes: tuple[Axis | None, ...] | None = None) -> Any:
         axes = self.axes if axes is None else axes
@@ -556,7 +564,7 @@ def flip(m: Any, axis: Any = None) -> Any:
             # rev puts element k at n-1-k; NumPy's flip of the valid part puts it at
             # length-1-k: shift by the run-time count of masked positions.
             data = _shift(data, data.shape[ax] - a.length, ax)
-    return MaskedArray(data, m.axes, m.origin)
+    return MaskedArray(data, m.axes, m.origin, clean=m.clean)
 
 
 # -- reductions -----------------------------------------------------------------------
@@ -625,7 +633,7 @@ def reduce(
     valid = m.valid()
     # Double where: masked positions are replaced before the reduction, so
     # neither their values nor their gradients reach the result.
-    filled = jnp.where(valid, data, fill)
+    filled = data if m.clean and base == "sum" else _select(valid, data, fill)
     out = getattr(jnp, base)(filled, axis=axes, keepdims=keepdims, **kwargs)
     if name == "mean":
         count = None

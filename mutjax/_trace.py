@@ -412,7 +412,7 @@ def _masked_read(trace: MutTrace, value: Any, ix: Any, target: Any) -> _masked.M
         None if p is None else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), p[3])
         for p in parts
     )
-    return _masked.MaskedArray(trace.new(data), axes, origin, target)
+    return _masked.MaskedArray(trace.new(data), axes, origin, target, clean=True)
 
 
 def _unwrap_value(value: Any, trace: MutTrace) -> Any:
@@ -425,7 +425,8 @@ def _unwrap_value(value: Any, trace: MutTrace) -> Any:
             )
             for a in value.axes
         )
-        return _masked.MaskedArray(_unwrap_value(value.data, trace), axes, value.origin)
+        data = _unwrap_value(value.data, trace)
+        return _masked.MaskedArray(data, axes, value.origin, clean=value.clean)
     if isinstance(value, MutArray):
         return trace.unwrap(value) if value._trace.tag is trace.tag else value
     if isinstance(value, list) and any(isinstance(v, (MutArray, list)) for v in value):
