@@ -229,10 +229,13 @@ class MaskedArray:
         return self.data.dtype
 
     def __repr__(self) -> str:
-        dims = ",".join(
-            "?" if a is not None else str(s) for a, s in zip(self.axes, self.data.shape)
-        )
-        return f"MaskedArray<{self.dtype}[{dims}] (read at {self.origin})>"
+        try:
+            aval = self._data._aval if hasattr(self._data, "_aval") else self._data.aval
+            dims = ",".join("?" if a is not None else str(d) for a, d in zip(self.axes, aval.shape))
+            what = f"{aval.dtype}[{dims}]"
+        except Exception:  # noqa: BLE001 - repr must never raise
+            what = "?"
+        return f"MaskedArray<{what} (read at {self.origin})>"
 
     # -- helpers ---------------------------------------------------------------
 
@@ -276,14 +279,22 @@ class MaskedArray:
     # -- elementwise -------------------------------------------------------------
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if kwargs.get("out") is not None:
-            return self._refuse(f"`np.{ufunc.__name__}(..., out=)`")
-        kwargs.pop("out", None)
+        out = kwargs.pop("out", None)
+        if isinstance(out, tuple):
+            out = out[0] if len(out) == 1 else self._refuse("several `out=` arrays")
+        if out is not None and not (
+            method == "__call__" and isinstance(out, MaskedArray) and out.target is not None
+        ):
+            return self._refuse(f"`np.{ufunc.__name__}(..., out=)` into this array")
         if method == "__call__":
             fn = getattr(jnp, ufunc.__name__, None)
             if fn is None:
                 return NotImplemented
-            return elementwise(lambda *a: fn(*a, **kwargs), *inputs)
+            result = elementwise(lambda *a: fn(*a, **kwargs), *inputs)
+            if out is not None:
+                # `np.add(v, 1, out=v)` with `v = x[:k]` writes x, as NumPy's view does.
+                return out._inplace(lambda _, r: r, ufunc.__name__, result)
+            return result
         if method == "reduce" and len(inputs) == 1:
             name = _UFUNC_REDUCTIONS.get(ufunc.__name__)
             if name is not None:

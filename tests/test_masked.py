@@ -305,8 +305,23 @@ OPS = {
     "ufunc_reduce": lambda x, y, A, k: np.add.reduce(x[:k]) + np.maximum.reduce(x[: k + 1]),
     "compare_count": lambda x, y, A, k: (x[k:] > y[k:]).astype(np.float32).sum(),
     # NumPy's dispatch with a mutable array first and the masked value second.
-    "np_mixed_operands": lambda x, y, A, k: np.dot(y[0], x[:k]).sum()
-    + np.multiply(y[0], x[:k]).sum(),
+    "np_mixed_operands": lambda x, y, A, k: (
+        np.dot(y[0], x[:k]).sum() + np.multiply(y[0], x[:k]).sum()
+    ),
+    "unary_sweep": lambda x, y, A, k: x.__setitem__(
+        slice(None, k),
+        np.negative(x[:k])
+        + np.sin(x[:k])
+        + np.cos(y[:k])
+        + np.log1p(np.abs(x[:k]))
+        + np.square(y[:k])
+        + np.floor(x[:k])
+        + np.sign(y[:k])
+        + np.arctan(x[:k])
+        + np.expm1(-np.abs(y[:k]))
+        + np.reciprocal(1 + x[:k] ** 2),
+    ),
+    "ufunc_out_view": lambda x, y, A, k: np.multiply(x[:k], 3, out=x[:k]).sum(),
     "iadd_scalar": lambda x, y, A, k: x.__setitem__(slice(k, None), x[k:] + 100),
 }
 NONEMPTY_OPS = {
@@ -658,6 +673,35 @@ def test_other_dynamic_shape_errors():
     ]:
         with pytest.raises(mutjax.DynamicShapeError):
             jax.jit(mutjax.mutable(kernel))(arg, jnp.int32(2))
+
+
+def k_ints(x, k):
+    x[:k] += 1
+    x[k:] *= x[0]
+    x[1:][:k] //= 2
+    return x, x[:k].sum(), x[k:].any()
+
+
+@FEW
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_integer_arrays_and_in_place_casting(data, seed):
+    k = data.draw(st.integers(0, 5), label="k")
+    x = np.random.default_rng(seed).integers(-9, 9, 5).astype(np.int32)
+    for g, e in zip(_ints_jit()(x, jnp.int32(k)), k_ints(x.copy(), k)):
+        same(g, np.asarray(e))
+
+    def bad(x, k):
+        x[:k] /= 2  # NumPy: UFuncTypeError, a TypeError
+
+    with pytest.raises(TypeError):
+        bad(x.copy(), k)
+    with pytest.raises(TypeError):
+        jax.jit(mutjax.mutable(bad))(x, jnp.int32(k))
+
+
+@functools.cache
+def _ints_jit():
+    return jax.jit(mutjax.mutable(k_ints))
 
 
 # -- eagerly and for static bounds nothing changes ----------------------------------------------
