@@ -15,6 +15,7 @@ from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
 from ._errors import ScopeEndedError as ScopeEndedError
+from ._masked import MaskedArray as MaskedArray
 from ._numpy_api import UnsupportedNumpyError as UnsupportedNumpyError
 from ._trace import MutArray as MutableArray
 from ._trace import mutable as mutable
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DynamicShapeError",
     "ForeignTraceError",
+    "MaskedArray",
     "MutableArray",
     "MutjaxError",
     "NumpyArrayError",

@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mutjax
-from mutjax._masked import MaskedArray
 
 RNG = np.random.default_rng(0)
 # One compiled kernel serves every drawn length (the length is a jit
@@ -723,4 +722,4 @@ def test_eager_and_static_bounds_give_ordinary_arrays():
     jax.jit(mutjax.mutable(kernel), static_argnums=1)(x, 3)
     assert seen[-1] is mutjax.MutableArray
     jax.jit(mutjax.mutable(kernel))(x, 3)
-    assert seen[-1] is MaskedArray
+    assert seen[-1] is mutjax.MaskedArray
