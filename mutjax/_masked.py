@@ -28,6 +28,7 @@ double-``where`` pattern).
 from __future__ import annotations
 
 import dataclasses
+import linecache
 import os
 import sys
 from typing import Any
@@ -39,13 +40,10 @@ from jax import lax
 from . import _compat, _errors, _index, _lower
 
 _PKG = os.path.dirname(os.path.abspath(__file__))
-_SKIP = (_PKG, os.path.dirname(os.path.abspath(jnp.__file__)), os.path.dirname(np.__file__))
 
 
 def _user_line() -> str:
     """``file:line: code`` of the first frame outside mutjax, JAX and NumPy."""
-    import linecache
-
     f = sys._getframe(1)
     jax_root = os.path.dirname(os.path.dirname(os.path.abspath(jnp.__file__)))
     while f is not None:
@@ -898,13 +896,11 @@ def _static_part(ix: _index.Index) -> tuple[_index.Index, list[tuple[int, _index
     """The index with every traced slice widened to ``:``, and where those axes land."""
     prepared = list(ix.prepared)
     dyn_in = [ax for ax, e in enumerate(ix.entries) if type(e) is _index.DynSlice]
-    j = 0
     for p, item in enumerate(prepared):
         if isinstance(item, slice) and any(
             isinstance(v, _compat.Tracer) for v in (item.start, item.stop, item.step)
         ):
             prepared[p] = slice(None)
-            j += 1
     static = _index.analyze(tuple(prepared), ix.shape)
     return static, [(static.out.index(ax), ix.entries[ax]) for ax in dyn_in]
 
