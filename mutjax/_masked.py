@@ -523,13 +523,15 @@ def elementwise(fn: Any, *operands: Any) -> Any:
             ):
                 raise dynamic_shape_error(
                     f"combining it with an operand of fixed length {d} on that axis "
-                    "(NumPy requires equal lengths; slice the other operand with the "
-                    "same traced bound)",
+                    "(NumPy requires equal lengths: slice the other operand with the "
+                    "same traced bound; for a length-1 slice `A[k:k + 1, :]`, write "
+                    "`A[None, k, :]`, whose length is static)",
                     origin,
                 )
-    datas = []
-    out_axes: list[Axis | None] = [None] * ndim
-    for x in ops:
+    datas: list[Any] = []
+    # Per output axis: (operand, its axis, layout) of every run-time axis there.
+    seen: list[list[tuple[int, int, Axis]]] = [[] for _ in range(ndim)]
+    for i, x in enumerate(ops):
         if not isinstance(x, MaskedArray):
             datas.append(x)
             continue
@@ -541,18 +543,38 @@ def elementwise(fn: Any, *operands: Any) -> Any:
             n = sizes[off + ax]
             data = _resize(data, ax, n)
             a = Axis(a.kind, a.valid[:n], a.length, a.key) if a.valid.shape[0] != n else a
-            prev = out_axes[off + ax]
-            if prev is None:
-                out_axes[off + ax] = a
-            elif prev.kind == "front" and prev is not a:
-                out_axes[off + ax] = Axis(
-                    "front", prev.valid & a.valid, jnp.minimum(prev.length, a.length)
-                )
+            seen[off + ax].append((i, ax, a))
         datas.append(data)
+    out_axes: list[Axis | None] = [None] * ndim
+    for oax, entries in enumerate(seen):
+        if not entries:
+            continue
+        first = entries[0][2]
+        if first.kind != "front" or all(a is first for _, _, a in entries):
+            out_axes[oax] = first  # one read, or one mask: the same positions
+            continue
+        # Two slices read apart: NumPy broadcasts one whose run-time length is
+        # 1 (`A[k + 1:, k:k + 1] * A[k:k + 1, k + 1:]`), which only the run
+        # time knows. Otherwise the lengths are equal (NumPy raises if not).
+        length = first.length
+        for _, _, a in entries[1:]:
+            length = lax.select(length == 1, a.length, length)
+        for i, ax, a in entries:
+            datas[i] = _broadcast_unit(datas[i], ax, a.length)
+        out_axes[oax] = _front(length, sizes[oax])
     out = fn(*datas)
     if all(a is None for a in out_axes):
         return out
     return MaskedArray(out, tuple(out_axes), origin)
+
+
+def _broadcast_unit(data: Any, axis: int, length: Any) -> Any:
+    """``data`` with its first element repeated along ``axis`` where ``length == 1``."""
+    if data.shape[axis] <= 1:
+        return data
+    first = lax.slice_in_dim(data, 0, 1, axis=axis)
+    spread = lax.broadcast_in_dim(first, tuple(data.shape), tuple(range(data.ndim)))
+    return lax.select(length == 1, spread, data)
 
 
 # -- flips ------------------------------------------------------------------------------

@@ -106,6 +106,18 @@ def levinson_ops(r, y, fori):
     return fori(1, n, body, (r, y, r[0] * 0 + 1, -r[0]))[1]
 
 
+def lu_right(A, fori):
+    """Right-looking LU (the form of DESIGN.md's first example), k traced."""
+    n = A.shape[0]
+
+    def body(k, A):
+        A[k + 1 :, k] /= A[k, k]
+        A[k + 1 :, k + 1 :] -= A[k + 1 :, k : k + 1] * A[k : k + 1, k + 1 :]
+        return A
+
+    return fori(0, n - 1, body, A)
+
+
 def lu(A, fori):
     """Doolittle LU in place, the inner loops with traced bounds."""
     n = A.shape[0]
@@ -160,12 +172,13 @@ def _kernel_cases(n):
         "levinson": (levinson, (r, z)),
         "levinson_ops": (levinson_ops, (r, z)),
         "lu": (lu, (_spd(n) + RNG.standard_normal((n, n)).astype(np.float32),)),
+        "lu_right": (lu_right, (_spd(n) + RNG.standard_normal((n, n)).astype(np.float32),)),
         "cholesky": (cholesky, (_spd(n), np.zeros((n, n), np.float32))),
     }
 
 
 @pytest.mark.parametrize(
-    "name", ["trisolve", "backsolve", "levinson", "levinson_ops", "lu", "cholesky"]
+    "name", ["trisolve", "backsolve", "levinson", "levinson_ops", "lu", "lu_right", "cholesky"]
 )
 @pytest.mark.parametrize("n", [1, 5])
 def test_solver_kernels_match_numpy(name, n):
@@ -204,15 +217,15 @@ def _both(kernel, *extra):
 def test_grad_and_vmap_of_trisolve_and_levinson():
     n = 5
     cases = _kernel_cases(n)
-    for name in ("trisolve", "backsolve", "levinson_ops"):
+    for name in ("trisolve", "backsolve", "levinson_ops", "lu_right"):
         kernel, args = cases[name]
         rolled, unrolled = _both(kernel)
-        w = RNG.standard_normal(n).astype(np.float32)
+        w = RNG.standard_normal(n if name != "lu_right" else (n, n)).astype(np.float32)
 
         def loss(f, *a, w=w):
             return (f(*a) * w).sum()
 
-        argnums = (0, 1) if name != "levinson_ops" else (0,)
+        argnums = (0, 1) if name in ("trisolve", "backsolve") else (0,)
         g1 = jax.jit(jax.grad(functools.partial(loss, rolled), argnums))(*args)
         g2 = jax.jit(jax.grad(functools.partial(loss, unrolled), argnums))(*args)
         for a, b in zip(g1, g2):
@@ -321,6 +334,10 @@ OPS = {
         + np.reciprocal(1 + x[:k] ** 2),
     ),
     "ufunc_out_view": lambda x, y, A, k: np.multiply(x[:k], 3, out=x[:k]).sum(),
+    "unit_axes_broadcast": lambda x, y, A, k: A.__setitem__(
+        (slice(None, k), slice(None, k)),
+        A[:k, :k] - A[:k, k - 1 : k] * A[k - 1 : k, :k],
+    ),
     "iadd_scalar": lambda x, y, A, k: x.__setitem__(slice(k, None), x[k:] + 100),
 }
 NONEMPTY_OPS = {
