@@ -306,6 +306,7 @@ class MaskedArray:
         return impl(*args, **kwargs)
 
     def astype(self, dtype: Any) -> Any:
+        """The same masked value cast to ``dtype``."""
         return self._with(self.data.astype(dtype))
 
     def copy(self) -> MaskedArray:
@@ -394,33 +395,43 @@ class MaskedArray:
     # -- reductions and products ------------------------------------------------------
 
     def sum(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``sum`` over the valid elements (see :func:`reduce`)."""
         return reduce("sum", self, axis=axis, dtype=dtype, keepdims=keepdims)
 
     def prod(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``prod`` over the valid elements (see :func:`reduce`)."""
         return reduce("prod", self, axis=axis, dtype=dtype, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``max`` over the valid elements; of none, ``-inf`` / the dtype's min."""
         return reduce("max", self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``min`` over the valid elements; of none, ``inf`` / the dtype's max."""
         return reduce("min", self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``mean`` over the valid elements (NaN for none)."""
         return reduce("mean", self, axis=axis, dtype=dtype, keepdims=keepdims)
 
     def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``any`` over the valid elements."""
         return reduce("any", self, axis=axis, keepdims=keepdims)
 
     def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``all`` over the valid elements."""
         return reduce("all", self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis: Any = None) -> Any:
+        """NumPy's ``argmax``: an index into the valid elements, in NumPy's order."""
         return argreduce("argmax", self, axis)
 
     def argmin(self, axis: Any = None) -> Any:
+        """NumPy's ``argmin``: an index into the valid elements, in NumPy's order."""
         return argreduce("argmin", self, axis)
 
     def dot(self, other: Any) -> Any:
+        """NumPy's ``dot`` (see :func:`dot`)."""
         return dot(self, other)
 
     def __matmul__(self, other: Any) -> Any:
