@@ -309,6 +309,18 @@ class MaskedArray:
         """The same masked value cast to ``dtype``."""
         return self._with(self.data.astype(dtype))
 
+    def transpose(self, *axes: Any) -> MaskedArray:
+        """NumPy's ``transpose`` (a copy here, not a view)."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = tuple(axes[0]) if axes[0] is not None else ()
+        perm = tuple(int(a) % self.ndim for a in axes) or tuple(reversed(range(self.ndim)))
+        data = lax.transpose(self.data, perm)
+        return MaskedArray(data, tuple(self.axes[p] for p in perm), self.origin, clean=self.clean)
+
+    @property
+    def T(self) -> MaskedArray:  # noqa: N802 - NumPy's name
+        return self.transpose()
+
     def copy(self) -> MaskedArray:
         return self
 
@@ -839,6 +851,7 @@ _FUNCTIONS: dict[str, Any] = {
     "real": _ufunc_like(jnp.real),
     "imag": _ufunc_like(jnp.imag),
     "copy": lambda a, **k: a,
+    "transpose": lambda a, axes=None: a.transpose(axes),
 }
 
 

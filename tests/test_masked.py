@@ -338,6 +338,10 @@ OPS = {
         (slice(None, k), slice(None, k)),
         A[:k, :k] - A[:k, k - 1 : k] * A[k - 1 : k, :k],
     ),
+    "transpose_matvec": lambda x, y, A, k: (
+        x.__setitem__(slice(None, k), np.transpose(A[:, :k]) @ y),
+        A[:k, :].T @ x[:k],
+    )[1],
     "iadd_scalar": lambda x, y, A, k: x.__setitem__(slice(k, None), x[k:] + 100),
 }
 NONEMPTY_OPS = {
