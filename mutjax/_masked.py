@@ -352,32 +352,35 @@ class MaskedArray:
     # -- indexing a masked value ---------------------------------------------------
 
     def __getitem__(self, idx: Any) -> Any:
-        items = idx if type(idx) is tuple else (idx,)
-        if Ellipsis in items:
-            i = items.index(Ellipsis)
-            items = items[:i] + (slice(None),) * (self.ndim - len(items) + 1) + items[i + 1 :]
-        items = items + (slice(None),) * (self.ndim - len(items))
-        if len(items) != self.ndim:
+        items = list(idx if type(idx) is tuple else (idx,))
+        real = [it for it in items if it is not None and it is not Ellipsis]
+        ell = [i for i, it in enumerate(items) if it is Ellipsis]
+        if len(ell) > 1 or len(real) > self.ndim:
             return self._refuse("this index")
-        out = self
+        fill = [slice(None)] * (self.ndim - len(real))
+        items = items[: ell[0]] + fill + items[ell[0] + 1 :] if ell else items + fill
+        out: Any = self
         drop = []
-        for ax, it in enumerate(items):
-            if isinstance(it, slice) and it == slice(None):
+        new_axes = []  # output positions of the axes `None` inserts
+        ax = 0
+        for it in items:
+            if it is None:
+                new_axes.append(ax - len(drop) + len(new_axes))
                 continue
             if isinstance(it, slice) and it == slice(None, None, -1):
                 out = flip(out, ax)
-                continue
-            if isinstance(it, (int, np.integer)) and (
+            elif isinstance(it, (int, np.integer)) and (
                 self.axes[ax] is None or self.axes[ax].kind == "front"
             ):
                 drop.append((ax, int(it)))
-                continue
-            return self._refuse("this index")
-        if not drop:
+            elif not (isinstance(it, slice) and it == slice(None)):
+                return self._refuse("this index")
+            ax += 1
+        if not drop and not new_axes:
             return out
-        out = out.compacted() if isinstance(out, MaskedArray) else out
-        data = out.data if isinstance(out, MaskedArray) else out
-        axes = list(out.axes) if isinstance(out, MaskedArray) else [None] * data.ndim
+        out = out.compacted() if isinstance(out, MaskedArray) and drop else out
+        data = out.data
+        axes = list(out.axes)
         for ax, i in sorted(drop, reverse=True):
             if i < 0:
                 if axes[ax] is not None:
@@ -385,7 +388,14 @@ class MaskedArray:
                 i += data.shape[ax]
             data = lax.index_in_dim(data, i, ax, keepdims=False)
             del axes[ax]
-        return self._with(data, tuple(axes))
+        for pos in new_axes:
+            data = lax.expand_dims(data, (pos,))
+            axes.insert(pos, None)
+        return (
+            MaskedArray(data, tuple(axes), self.origin, clean=out.clean)
+            if any(a is not None for a in axes)
+            else data
+        )
 
     def __setitem__(self, idx: Any, value: Any) -> None:
         self._refuse("assignment into a masked value (assign into the array it was read from)")
@@ -796,6 +806,13 @@ def vdot(a: Any, b: Any) -> Any:
     return reduce("sum", elementwise(lambda x, y: jnp.conj(x) * y, a, b))
 
 
+def outer(a: Any, b: Any, out: Any = None) -> Any:
+    """NumPy's ``outer`` of two vectors, either of them masked."""
+    if out is not None or _ndim(a) != 1 or _ndim(b) != 1:
+        raise dynamic_shape_error("`np.outer` of other than two vectors, or out=", _origin_of(a, b))
+    return elementwise(jnp.multiply, a[:, None], b[None, :])
+
+
 def inner(a: Any, b: Any) -> Any:
     if _ndim(a) == 1 and _ndim(b) == 1:
         return dot(a, b)
@@ -816,6 +833,7 @@ _FUNCTIONS: dict[str, Any] = {
     "matmul": matmul,
     "vdot": vdot,
     "inner": inner,
+    "outer": outer,
     "sum": lambda a, axis=None, dtype=None, out=None, keepdims=False, **k: reduce(
         "sum", a, axis, dtype, keepdims, **k
     ),

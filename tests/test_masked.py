@@ -342,6 +342,10 @@ OPS = {
         x.__setitem__(slice(None, k), np.transpose(A[:, :k]) @ y),
         A[:k, :].T @ x[:k],
     )[1],
+    "newaxis_outer": lambda x, y, A, k: A.__setitem__(
+        (slice(k, None), slice(None, k)),
+        A[k:, :k] + x[k:, None] * y[None, :k] - np.outer(x[k:], y[:k]) * 0.5 + x[None, 0],
+    ),
     "iadd_scalar": lambda x, y, A, k: x.__setitem__(slice(k, None), x[k:] + 100),
 }
 NONEMPTY_OPS = {
