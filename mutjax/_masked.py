@@ -1038,6 +1038,19 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     origin = _user_line()
     if ix.mask is not None:
         if not isinstance(v, MaskedArray):
+            trailing = tuple(ix.shape[ix.mask.ndim :])
+            vshape = tuple(np.shape(v))
+            while len(vshape) > len(trailing) and vshape[0] == 1:
+                vshape = vshape[1:]
+            if len(vshape) > len(trailing):
+                raise _errors.DynamicShapeError(
+                    f"mutjax: `x[m] = v` with a traced boolean mask `m` and a value of "
+                    f"shape {vshape} (at {origin}): the value's length must equal the "
+                    "mask's count, which is known only at run time. Assign a value "
+                    "read with the same mask (`x[m] = y[m] * 10`), a scalar or a value "
+                    "that broadcasts to one element, or use `jnp.where(m, new, x)`, or "
+                    "`x[jnp.nonzero(m, size=N)] = v` with a static bound N."
+                )
             return _lower.masked_write(value, ix, v)
         m = ix.mask
         trailing = tuple(ix.shape[m.ndim :])

@@ -690,7 +690,11 @@ def test_other_dynamic_shape_errors():
     def mixed_index(x, k):
         return x[[0, 1], :k]
 
+    def mask_count_value(x, k):
+        x[x > 0] = np.arange(3, dtype=np.float32)
+
     for kernel, arg in [
+        (mask_count_value, np.ones(5, np.float32)),
         (returned, np.ones(5, np.float32)),
         (into_static, np.ones(5, np.float32)),
         (mixed_index, np.ones((3, 5), np.float32)),
