@@ -373,11 +373,17 @@ class MutArray(_compat.Tracer):
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         from . import _numpy_api
 
+        out = kwargs.get("out")
+        outs = out if isinstance(out, tuple) else (out,)
+        if any(isinstance(x, _masked.MaskedArray) for x in inputs + outs):
+            return NotImplemented  # a value of run-time length: its own rules
         return _numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         from . import _numpy_api
 
+        if any(issubclass(t, _masked.MaskedArray) for t in types):
+            return NotImplemented  # a value of run-time length: its own rules
         return _numpy_api.array_function(func, args, kwargs)
 
     # -- end of NumPy dispatch protocols -----------------------------------------

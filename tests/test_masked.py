@@ -1,9 +1,9 @@
 """Traced slice bounds and traced boolean masks: values of run-time length.
 
 Every kernel body runs unchanged under NumPy (Python loops, int indices) and
-under ``jax.jit(mutjax.mutable(...))`` with the loop index traced (a
-``jax.lax.fori_loop`` whose body is ``mutjax.mutable``, the carry threaded
-explicitly), and the results are compared.
+under ``jax.jit(mutjax.mutable(...))`` with the loop index traced
+(``mutjax.fori_loop``), and the results are compared; grad and vmap are
+compared with the unrolled kernel (the same body with Python ints).
 """
 
 import functools
@@ -30,7 +30,7 @@ def np_fori(lo, hi, body, carry):
 
 
 def jx_fori(lo, hi, body, carry):
-    return jax.lax.fori_loop(lo, hi, mutjax.mutable(body), carry)
+    return mutjax.fori_loop(lo, hi, body, carry)
 
 
 def same(got, expected, rtol=2e-5, atol=2e-5):
@@ -752,3 +752,88 @@ def test_eager_and_static_bounds_give_ordinary_arrays():
     assert seen[-1] is mutjax.MutableArray
     jax.jit(mutjax.mutable(kernel))(x, 3)
     assert seen[-1] is mutjax.MaskedArray
+
+
+# -- the same kernels with bodies that close over the arrays (no explicit carry) ------
+
+
+def c_trisolve(L, b, x, fori):
+    def body(i, c):
+        x[i] = (b[i] - L[i, :i] @ x[:i]) / L[i, i]
+        return c
+
+    fori(0, b.shape[0], body, 0)
+    return x
+
+
+def c_levinson(r, y, fori):
+    y[0] = -r[0]
+
+    def body(k, c):
+        beta, alpha = c
+        beta = (1 - alpha * alpha) * beta
+        alpha = -(r[k] + r[:k][::-1] @ y[:k]) / beta
+        y[:k] += alpha * y[:k][::-1]
+        y[k] = alpha
+        return beta, alpha
+
+    fori(1, r.shape[0], body, (r[0] * 0 + 1, -r[0]))
+    return y
+
+
+def c_lu(A, fori):
+    n = A.shape[0]
+
+    def row(i, c):
+        def lower(j, c):
+            A[i, j] -= A[i, :j] @ A[:j, j]
+            A[i, j] /= A[j, j]
+            return c
+
+        def upper(j, c):
+            A[i, j] -= A[i, :i] @ A[:i, j]
+            return c
+
+        fori(0, i, lower, 0)
+        return fori(i, n, upper, c)
+
+    fori(0, n, row, 0)
+    return A
+
+
+def c_cholesky(A, L, fori):
+    def row(i, c):
+        def inner(j, c):
+            L[i, j] = (A[i, j] - L[i, :j] @ L[j, :j]) / L[j, j]
+            return c
+
+        fori(0, i, inner, 0)
+        L[i, i] = (A[i, i] - L[i, :i] @ L[i, :i]) ** 0.5
+        return c
+
+    fori(0, A.shape[0], row, 0)
+    return L
+
+
+@pytest.mark.parametrize("name", ["trisolve", "levinson", "lu", "cholesky"])
+def test_solver_kernels_with_mutjax_fori_loop(name):
+    n = 5
+    kernel = {"trisolve": c_trisolve, "levinson": c_levinson, "lu": c_lu, "cholesky": c_cholesky}[
+        name
+    ]
+    args = _kernel_cases(n)[name][1]
+    expected = kernel(*[a.copy() for a in args], np_fori)
+    rolled = mutjax.mutable(lambda *a: kernel(*a, mutjax.fori_loop))
+    same(jax.jit(rolled)(*args), expected, rtol=1e-4, atol=1e-4)
+    unrolled = mutjax.mutable(lambda *a: kernel(*a, np_fori))
+    batch = [np.stack([a, a * 1.0]) for a in args]
+    same(jax.jit(jax.vmap(rolled))(*batch), jax.vmap(unrolled)(*batch), rtol=1e-4, atol=1e-4)
+    if name in ("trisolve", "levinson"):
+        g1 = jax.jit(jax.grad(lambda *a: rolled(*a).sum()))(*args)
+        g2 = jax.jit(jax.grad(lambda *a: unrolled(*a).sum()))(*args)
+        assert np.all(np.isfinite(np.asarray(g1)))
+        same(g1, g2, rtol=1e-3, atol=1e-4)
+    else:
+        j1 = jax.jit(jax.jacfwd(rolled))(*args)
+        j2 = jax.jit(jax.jacfwd(unrolled))(*args)
+        same(j1, j2, rtol=1e-3, atol=1e-3)
