@@ -90,6 +90,14 @@ class Index:
     # refuses any value with a dimension ("setting an array element with a
     # sequence"), even one of size 1.
     scalar: bool = False
+    # The advanced lowering's view of the operand: one axis per entry of the
+    # index that consumes or (scalar booleans) inserts an axis, in order. A
+    # scalar boolean among advanced indices is an index array over a new axis
+    # of length one, so the operand gets that axis (``ext_shape``) and
+    # ``adv_ext`` names, per array of ``adv``, the operand axis it indexes.
+    ext_shape: tuple[int, ...] = ()
+    ext_entries: tuple[Any, ...] = ()
+    adv_ext: tuple[int, ...] = ()
 
     @property
     def is_basic(self) -> bool:
@@ -97,7 +105,9 @@ class Index:
 
     @property
     def is_static(self) -> bool:
-        return all(type(e) is Slice or (type(e) is Int and e.static) for e in self.entries) and all(
+        return all(
+            type(e) in (Slice, Adv) or (type(e) is Int and e.static) for e in self.entries
+        ) and all(
             isinstance(a, np.ndarray) for a in self.adv
         )
 
@@ -304,8 +314,13 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
     if tmasks:
         return _analyze_traced_mask(expanded, tmasks, shape)
 
-    has_array = any(k in ("array", "tarray") for k, _, _ in expanded)
-    bool0_adv = has_array and any(k == "bool0" for k, _, _ in expanded)
+    # NumPy treats a scalar boolean as a 0-d boolean array, i.e. an advanced
+    # index (``x[0, :, True]`` has shape (1, 3, 4) for x of shape (2, 3, 4)).
+    has_array = any(k in ("array", "tarray", "bool0") for k, _, _ in expanded)
+    bool0_adv = has_array
+    ext_shape: list[int] = []
+    ext_entries: list[Any] = []
+    adv_ext: list[int] = []
 
     entries: list[Any] = [None] * ndim
     out: list[Any] = []
@@ -325,6 +340,9 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
                 adv_positions.append(pos)
                 adv_arrays.append(np.zeros(1 if payload else 0, np.intp))
                 adv_dims.append(-1)
+                adv_ext.append(len(ext_shape))
+                ext_shape.append(1)
+                ext_entries.append(ADV_ENTRY)
                 prepared.append(None)
                 prepared.append(np.zeros(1 if payload else 0, np.intp))
             else:
@@ -336,6 +354,7 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
             start, stop, step = (_slice_part(p, "slice") for p in parts)
             if step == 0:
                 raise ValueError("slice step cannot be zero")
+            ext_shape.append(shape[ax])
             if any(_is_traced(p) for p in (start, stop, step)):
                 entries[ax] = DynSlice(start, stop, step)
                 out.append(ax)
@@ -345,18 +364,26 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
                 entries[ax] = sl
                 out.append(ax)
                 prepared.append(slice(start, stop, step))
+            ext_entries.append(entries[ax])
         elif kind in ("int", "tint"):
             value = _check_int(payload, ax, shape[ax]) if kind == "int" else payload
+            ext_shape.append(shape[ax])
             if has_array:
+                adv_ext.append(len(ext_entries))
+                ext_entries.append(ADV_ENTRY)
                 entries[ax] = ADV_ENTRY
                 adv_positions.append(pos)
                 adv_arrays.append(np.asarray(value, np.intp) if kind == "int" else value)
                 adv_dims.append(ax)
             else:
                 entries[ax] = Int(value)
+                ext_entries.append(entries[ax])
             prepared.append(value)
         else:  # array, tarray
             value = _check_array(payload, ax, shape[ax]) if kind == "array" else payload
+            adv_ext.append(len(ext_entries))
+            ext_shape.append(shape[ax])
+            ext_entries.append(ADV_ENTRY)
             entries[ax] = ADV_ENTRY
             adv_positions.append(pos)
             adv_arrays.append(value)
@@ -418,6 +445,9 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
         prepared=tuple(prepared),
         empty_new=empty_new,
         scalar=scalar,
+        ext_shape=tuple(ext_shape),
+        ext_entries=tuple(ext_entries),
+        adv_ext=tuple(adv_ext),
     )
 
 

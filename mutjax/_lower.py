@@ -19,7 +19,7 @@ import numpy as np
 from jax import lax
 
 from . import _compat
-from ._index import NEW, Index, Int, Slice, _shape_str
+from ._index import ADV, NEW, Adv, Index, Int, Slice, _shape_str
 
 # --------------------------------------------------------------------------
 # Values: NumPy's broadcasting and setitem casting
@@ -242,42 +242,174 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
 # Advanced indices: gather / scatter
 
 
-def _jax_index(ix: Index) -> tuple[Any, ...]:
-    return tuple(jnp.asarray(p) if isinstance(p, np.ndarray) else p for p in ix.prepared)
+def _ext_operand(a: Any, ix: Index) -> Any:
+    """``a`` with the length-one axes that scalar booleans index inserted."""
+    if tuple(a.shape) != ix.ext_shape:
+        a = lax.reshape(a, ix.ext_shape)
+    return a
+
+
+def _entry_index(e: Any) -> Any:
+    if type(e) is Slice:
+        stop = e.start + e.step * e.length
+        return slice(e.start, stop if stop >= 0 else None, e.step)
+    if type(e) is Int:
+        return e.value
+    if type(e) is Adv:
+        return None  # replaced by its array
+    return slice(e.start, e.stop, e.step)  # DynSlice: JAX refuses it, as it should
+
+
+def _adv_layout(ix: Index) -> tuple[int, int]:
+    """(where JAX puts the advanced block, where NumPy wants it), in sliced-axis counts.
+
+    The operand index handed to JAX has no ``None``, so JAX's rule reduces to:
+    contiguous advanced axes stay in place, others go to the front.
+    """
+    axes = sorted(ix.adv_ext)
+    contiguous = axes == list(range(axes[0], axes[0] + len(axes)))
+    got = sum(1 for e in ix.ext_entries[: axes[0]] if type(e) is not Adv) if contiguous else 0
+    want = 0
+    for o in ix.out:
+        if o is ADV:
+            break
+        if o is not NEW:
+            want += 1
+    return got, want
+
+
+def _move_block(x: Any, src: int, dst: int, n: int) -> Any:
+    """Move ``n`` consecutive axes of ``x`` from ``src`` to ``dst``."""
+    if src == dst or n == 0:
+        return x
+    rest = [d for d in range(x.ndim) if not src <= d < src + n]
+    perm = rest[:dst] + list(range(src, src + n)) + rest[dst:]
+    return lax.transpose(x, perm)
+
+
+def _adv_tuple(ix: Index, adv: tuple[Any, ...]) -> tuple[Any, ...]:
+    out: list[Any] = [_entry_index(e) for e in ix.ext_entries]
+    for a, ax in zip(adv, ix.adv_ext):
+        out[ax] = jnp.asarray(a) if isinstance(a, np.ndarray) else a
+    return tuple(out)
 
 
 def _static_unique(ix: Index) -> tuple[bool, bool]:
     """(unique, sorted) for a purely static advanced index."""
     if not all(isinstance(a, np.ndarray) for a in ix.adv):
         return False, False
-    if not ix.adv:
-        return True, True
-    dims = [ix.shape[d] if d >= 0 else 1 for d in ix.adv_dims]
-    flat = (
-        np.ravel_multi_index([a.ravel() for a in ix.adv], dims)
-        if all(dims)
-        else np.zeros(0, np.intp)
-    )
+    flat = _static_keys(ix)
     unique = len(np.unique(flat)) == flat.size
     return unique, bool(unique and np.all(np.diff(flat) > 0))
 
 
+def _static_keys(ix: Index) -> np.ndarray:
+    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
+    if not all(dims):
+        return np.zeros(0, np.intp)
+    return np.ravel_multi_index([np.ravel(a) for a in ix.adv], dims)
+
+
 def advanced_read(a: Any, ix: Index) -> Any:
-    """``a[ix]`` for an index with integer arrays (static or traced)."""
+    """``a[ix]`` for an index with integer arrays (static or traced).
+
+    Static indices are in bounds (checked by analysis); traced ones clamp,
+    as JAX's ``.at[].get`` does by default.
+    """
+    if 0 in ix.result_shape:
+        return lax.full(ix.result_shape, 0, a.dtype)
     unique, ordered = _static_unique(ix)
-    return a.at[_jax_index(ix)].get(
-        indices_are_sorted=ordered,
-        unique_indices=unique,
-        mode="promise_in_bounds" if ix.is_static else None,
+    r = (
+        _ext_operand(a, ix)
+        .at[_adv_tuple(ix, ix.adv)]
+        .get(
+            indices_are_sorted=ordered,
+            unique_indices=unique,
+            mode="promise_in_bounds" if ix.is_static else "clip",
+        )
     )
+    got, want = _adv_layout(ix)
+    r = _move_block(r, got, want, len(ix.adv_shape))
+    if tuple(r.shape) != ix.result_shape:
+        r = lax.reshape(r, ix.result_shape)
+    return r
+
+
+def _last_write_wins(ix: Index) -> tuple[Any, ...]:
+    """The advanced arrays with every losing duplicate sent out of bounds.
+
+    NumPy's assignment with repeated indices keeps the last value in the
+    index's C order. Each loser gets a distinct out-of-bounds index on the
+    first advanced axis, so the final scatter may promise unique indices and
+    drop them. Static indices do this at trace time; traced ones with a
+    scatter-max of positions into a winner table (3 scatter/gather ops).
+    """
+    n = int(np.prod(ix.adv_shape))
+    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
+    if all(isinstance(a, np.ndarray) for a in ix.adv):
+        keys = _static_keys(ix)
+        last = {k: j for j, k in enumerate(keys.tolist())}
+        win = np.zeros(keys.size, bool)
+        win[list(last.values())] = True
+        first = np.where(win, np.ravel(ix.adv[0]), dims[0] + np.arange(keys.size))
+        return (first.reshape(ix.adv_shape),) + tuple(ix.adv[1:])
+    dt = np.int64 if dims[0] + n >= 2**31 or int(np.prod(dims)) >= 2**31 else np.int32
+    arrs = []
+    valid = jnp.ones(ix.adv_shape, bool)
+    for a, size in zip(ix.adv, dims):
+        a = jnp.broadcast_to(jnp.asarray(a), ix.adv_shape)
+        if not jnp.issubdtype(a.dtype, jnp.unsignedinteger):
+            a = jnp.where(a < 0, a + size, a)
+        a = a.astype(dt)
+        valid = valid & (a >= 0) & (a < size)
+        arrs.append(a)
+    table = int(np.prod(dims))
+    key = jnp.zeros(ix.adv_shape, dt)
+    for a, size in zip(arrs, dims):
+        key = key * size + a
+    key = jnp.where(valid, key, table)  # out of bounds: never a winner, dropped
+    pos = lax.reshape(lax.iota(dt, n), ix.adv_shape)
+    winners = jnp.full((table,), -1, dt).at[key].max(pos, mode="drop")
+    won = valid & (winners.at[key].get(mode="fill", fill_value=-1) == pos)
+    first = jnp.where(won, arrs[0], dims[0] + pos)
+    return (first,) + tuple(arrs[1:])
 
 
 def advanced_write(a: Any, ix: Index, v: Any) -> Any:
-    """``a`` with ``a[ix] = v`` for an index with integer arrays."""
+    """``a`` with ``a[ix] = v`` for an index with integer arrays.
+
+    Repeated indices: last write wins (NumPy's rule), deterministically on
+    every backend. Traced out-of-bounds indices drop their writes.
+    """
     if 0 in ix.result_shape:
         return a
     unique, ordered = _static_unique(ix)
-    return a.at[_jax_index(ix)].set(v, indices_are_sorted=ordered, unique_indices=unique)
+    # After this every index is unique (losers sit at distinct out-of-bounds
+    # places), so the scatter may promise it.
+    adv = ix.adv if unique else _last_write_wins(ix)
+    if tuple(v.shape) != _result_without_new(ix):
+        v = lax.reshape(v, _result_without_new(ix))
+    got, want = _adv_layout(ix)
+    v = _move_block(v, want, got, len(ix.adv_shape))
+    ext = _ext_operand(a, ix)
+    new = ext.at[_adv_tuple(ix, adv)].set(
+        v,
+        indices_are_sorted=ordered,
+        unique_indices=True,
+        mode="drop",
+    )
+    return lax.reshape(new, tuple(a.shape)) if tuple(new.shape) != tuple(a.shape) else new
+
+
+def _result_without_new(ix: Index) -> tuple[int, ...]:
+    shape: list[int] = []
+    for o in ix.out:
+        if o is ADV:
+            shape.extend(ix.adv_shape)
+        elif o is not NEW:
+            e = ix.entries[o]
+            shape.append(e.length)
+    return tuple(shape)
 
 
 def masked_write(a: Any, ix: Index, v: Any) -> Any:

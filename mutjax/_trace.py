@@ -374,13 +374,17 @@ class MutArray(_compat.Tracer):
 def _unwrap_value(value: Any, trace: MutTrace) -> Any:
     if isinstance(value, MutArray):
         return trace.unwrap(value) if value._trace.tag is trace.tag else value
-    if isinstance(value, list) and any(isinstance(v, (MutArray, list)) for v in value):
-        return (
-            jnp.asarray([_unwrap_value(v, trace) for v in value])
-            if all(not isinstance(v, list) for v in value)
-            else jnp.asarray([_unwrap_value(v, trace) for v in value])
-        )
+    if isinstance(value, list) and _holds_mutarray(value):
+        # Plain nested lists stay lists, so NumPy casts them (and refuses
+        # what it refuses); a list holding mutable arrays becomes one array.
+        items = [_unwrap_value(v, trace) for v in value]
+        with _compat.set_current_trace(trace.parent_trace):
+            return jnp.asarray(items)
     return value
+
+
+def _holds_mutarray(seq: list) -> bool:
+    return any(isinstance(v, MutArray) or (isinstance(v, list) and _holds_mutarray(v)) for v in seq)
 
 
 # -- in-place operators ------------------------------------------------------------
