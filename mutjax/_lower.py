@@ -49,12 +49,35 @@ _SEQUENCE = "setting an array element with a sequence."
 _SIZE1_TO_SCALAR_IS_ERROR = np.lib.NumpyVersion(np.__version__) >= "2.4.0"
 
 
-def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool = False) -> Any:
+def prepare_value(
+    value: Any,
+    shape: tuple[int, ...],
+    dtype: Any,
+    scalar: bool = False,
+    basic: bool = True,
+) -> Any:
     """``value`` broadcast to ``shape`` and cast to ``dtype`` as NumPy's setitem does.
 
     Static values (Python scalars, nested lists, NumPy arrays) are cast by
     NumPy itself, so that the values NumPy refuses raise NumPy's exception.
     Traced values are cast with ``lax.convert_element_type``.
+
+    Args:
+        value: the right side of ``x[idx] = value``.
+        shape: the shape of ``x[idx]``.
+        dtype: ``x``'s dtype.
+        scalar: the index is an integer on every axis (no value with a
+            dimension is accepted, as in NumPy).
+        basic: the index is basic. NumPy copies a nested list into a basic
+            view with at most the view's number of dimensions, but converts
+            it freely (dropping leading length-1 axes) for advanced indices.
+
+    Returns:
+        A parent-trace array of ``shape`` and ``dtype``.
+
+    Raises:
+        ValueError: the value does not broadcast (NumPy's message).
+        OverflowError, TypeError: a static value NumPy refuses to cast.
     """
     np_dtype = _numpy_dtype(dtype)
     if scalar and not isinstance(value, (bool, int, float, complex)) and np.ndim(value) > 0:
@@ -77,7 +100,7 @@ def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool =
                 arr = np.asarray(value)
             except ValueError as e:
                 raise ValueError(f"{_SEQUENCE} {e}") from None
-            if arr.ndim > len(shape):
+            if basic and arr.ndim > len(shape):
                 raise ValueError(
                     f"{_SEQUENCE} The requested array would exceed the maximum "
                     f"number of dimension of {len(shape)}."

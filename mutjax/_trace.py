@@ -267,7 +267,9 @@ class MutArray(_compat.Tracer):
         dtype = self._aval.dtype
         with _compat.set_current_trace(trace.parent_trace):
             if ix.mask is None:
-                value = _lower.prepare_value(value, ix.result_shape, dtype, ix.scalar)
+                value = _lower.prepare_value(
+                    value, ix.result_shape, dtype, ix.scalar, basic=ix.is_basic
+                )
             if self._view is not None and _views.is_view_index(ix):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
                 new_base = view.write(self._cell.value, value)
