@@ -90,6 +90,7 @@ class Index:
     # refuses any value with a dimension ("setting an array element with a
     # sequence"), even one of size 1.
     scalar: bool = False
+    pending: Exception | None = None  # raised by the write, see analyze(for_write=)
     # The advanced lowering's view of the operand: one axis per entry of the
     # index that consumes or (scalar booleans) inserts an axis, in order. A
     # scalar boolean among advanced indices is an index array over a new axis
@@ -224,15 +225,17 @@ def _check_int(i: int, axis: int, size: int) -> int:
     return i + size if i < 0 else i
 
 
-def _check_array(a: np.ndarray, axis: int, size: int) -> np.ndarray:
+def _check_array(a: np.ndarray, axis: int, size: int) -> tuple[np.ndarray, IndexError | None]:
+    """Normalize an index array; the error NumPy would raise for it, if any."""
     a = a.astype(np.int64) if a.dtype.kind == "u" else a
+    err = None
     if a.size:
         bad = a[(a < -size) | (a >= size)]
         if bad.size:
-            raise IndexError(
+            err = IndexError(
                 f"index {int(bad.flat[0])} is out of bounds for axis {axis} with size {size}"
             )
-    return np.where(a < 0, a + size, a).astype(np.intp)
+    return np.where(a < 0, a + size, a).astype(np.intp), err
 
 
 def normalize_slice(s: slice, size: int) -> Slice:
@@ -242,8 +245,23 @@ def normalize_slice(s: slice, size: int) -> Slice:
     return Slice(start, step, length)
 
 
-def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
-    """Describe ``idx`` applied to an array of ``shape``; raise NumPy's errors."""
+def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
+    """Describe ``idx`` applied to an array of ``shape``; raise NumPy's errors.
+
+    Args:
+        idx: the Python index (traced parts are parent-trace values).
+        shape: the indexed array's shape.
+        for_write: NumPy checks an assigned value's shape before the bounds
+            of index arrays; with this set, an out-of-bounds index array is
+            left in ``Index.pending`` for the lowering to raise after the
+            value has been prepared.
+
+    Returns:
+        The :class:`Index`.
+
+    Raises:
+        IndexError, ValueError, TypeError: as NumPy for the same index.
+    """
     items = idx if type(idx) is tuple else (idx,)
     classified = [_classify(item) for item in items]
 
@@ -329,6 +347,7 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
     adv_positions: list[int] = []
     prepared: list[Any] = []
     empty_new = False
+    array_errors: list[IndexError | None] = []
     for pos, (kind, payload, ax) in enumerate(expanded):
         if kind == "new":
             out.append(NEW)
@@ -380,7 +399,11 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
                 ext_entries.append(entries[ax])
             prepared.append(value)
         else:  # array, tarray
-            value = _check_array(payload, ax, shape[ax]) if kind == "array" else payload
+            if kind == "array":
+                value, err = _check_array(payload, ax, shape[ax])
+                array_errors.append(err)
+            else:
+                value = payload
             adv_ext.append(len(ext_entries))
             ext_shape.append(shape[ax])
             ext_entries.append(ADV_ENTRY)
@@ -391,6 +414,7 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
             prepared.append(value)
 
     adv_shape: tuple[int, ...] = ()
+    pending = None
     if adv_arrays:
         shapes = [tuple(a.shape) for a in adv_arrays]
         try:
@@ -403,6 +427,10 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
         adv_arrays = [
             np.broadcast_to(a, adv_shape) if isinstance(a, np.ndarray) else a for a in adv_arrays
         ]
+        # NumPy checks the bounds of index arrays while it iterates over
+        # their broadcast: an empty broadcast checks nothing.
+        if 0 not in adv_shape:
+            pending = next((e for e in array_errors if e is not None), None)
         contiguous = adv_positions == list(
             range(adv_positions[0], adv_positions[0] + len(adv_positions))
         )
@@ -429,6 +457,8 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
     if empty_new:
         result_shape[out.index(NEW)] = 0  # scalar False: a length-0 new axis
         # (several scalar booleans multiply; NumPy's result is empty either way)
+    if pending is not None and not for_write:
+        raise pending
     scalar = (
         n_ellipsis == 0
         and len(classified) == ndim
@@ -445,6 +475,7 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
         prepared=tuple(prepared),
         empty_new=empty_new,
         scalar=scalar,
+        pending=pending,
         ext_shape=tuple(ext_shape),
         ext_entries=tuple(ext_entries),
         adv_ext=tuple(adv_ext),

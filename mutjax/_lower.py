@@ -177,6 +177,8 @@ def _window(ix: Index) -> tuple[list[Any], list[int], list[int], list[int]]:
 
 def basic_read(a: Any, ix: Index) -> Any:
     """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
+    if 0 in ix.result_shape:
+        return lax.full(ix.result_shape, 0, a.dtype)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
@@ -358,44 +360,44 @@ def advanced_read(a: Any, ix: Index) -> Any:
     return r
 
 
-def _last_write_wins(ix: Index) -> tuple[Any, ...]:
-    """The advanced arrays with every losing duplicate sent out of bounds.
+def _winners(ix: Index, flat: list[Any]) -> tuple[list[Any], Any, bool]:
+    """Deduplicate an advanced write: NumPy keeps the last value in C order.
 
-    NumPy's assignment with repeated indices keeps the last value in the
-    index's C order. Each loser gets a distinct out-of-bounds index on the
-    first advanced axis, so the final scatter may promise unique indices and
-    drop them. Static indices do this at trace time; traced ones with a
-    scatter-max of positions into a winner table (3 scatter/gather ops).
+    Returns the flat index arrays to scatter, the positions (into the flat
+    update) of the value each must write, and whether the indices are unique.
+    Static indices keep only the winners (found at trace time). Traced ones
+    keep every index but make each duplicate write its winner's value, found
+    by a scatter-max of positions into a winner table: duplicates then carry
+    equal values, so the scatter is deterministic in any order on any backend,
+    and no index is moved out of bounds (which checkify would report).
     """
     n = int(np.prod(ix.adv_shape))
     dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
-    if all(isinstance(a, np.ndarray) for a in ix.adv):
+    if all(isinstance(a, np.ndarray) for a in flat):
         keys = _static_keys(ix)
         last = {k: j for j, k in enumerate(keys.tolist())}
-        win = np.zeros(keys.size, bool)
-        win[list(last.values())] = True
-        first = np.where(win, np.ravel(ix.adv[0]), dims[0] + np.arange(keys.size))
-        return (first.reshape(ix.adv_shape),) + tuple(ix.adv[1:])
-    dt = np.int64 if dims[0] + n >= 2**31 or int(np.prod(dims)) >= 2**31 else np.int32
+        sel = np.sort(np.fromiter(last.values(), np.intp, len(last)))
+        return [a[sel] for a in flat], sel, True
+    table = int(np.prod(dims))
+    dt = np.int64 if max(table, n) >= 2**31 else np.int32
     arrs = []
-    valid = jnp.ones(ix.adv_shape, bool)
-    for a, size in zip(ix.adv, dims):
-        a = jnp.broadcast_to(jnp.asarray(a), ix.adv_shape)
+    valid = jnp.ones((n,), bool)
+    for a, size in zip(flat, dims):
+        a = jnp.asarray(a)
         if not jnp.issubdtype(a.dtype, jnp.unsignedinteger):
             a = jnp.where(a < 0, a + size, a)
         a = a.astype(dt)
         valid = valid & (a >= 0) & (a < size)
         arrs.append(a)
-    table = int(np.prod(dims))
-    key = jnp.zeros(ix.adv_shape, dt)
+    key = jnp.zeros((n,), dt)
     for a, size in zip(arrs, dims):
         key = key * size + a
-    key = jnp.where(valid, key, table)  # out of bounds: never a winner, dropped
-    pos = lax.reshape(lax.iota(dt, n), ix.adv_shape)
-    winners = jnp.full((table,), -1, dt).at[key].max(pos, mode="drop")
-    won = valid & (winners.at[key].get(mode="fill", fill_value=-1) == pos)
-    first = jnp.where(won, arrs[0], dims[0] + pos)
-    return (first,) + tuple(arrs[1:])
+    key = jnp.where(valid, key, 0)
+    pos = lax.iota(dt, n)
+    winners = jnp.full((table,), -1, dt).at[key].max(jnp.where(valid, pos, -1), mode="drop")
+    src = jnp.where(valid, winners.at[key].get(mode="promise_in_bounds"), pos)
+    # Out-of-bounds indices keep their raw value: the scatter drops them.
+    return list(flat), src, False
 
 
 def advanced_write(a: Any, ix: Index, v: Any) -> Any:
@@ -407,19 +409,32 @@ def advanced_write(a: Any, ix: Index, v: Any) -> Any:
     if 0 in ix.result_shape:
         return a
     unique, ordered = _static_unique(ix)
-    # After this every index is unique (losers sit at distinct out-of-bounds
-    # places), so the scatter may promise it.
-    adv = ix.adv if unique else _last_write_wins(ix)
+    n = int(np.prod(ix.adv_shape))
+    got, want = _adv_layout(ix)
+    k = len(ix.adv_shape)
     if tuple(v.shape) != _result_without_new(ix):
         v = lax.reshape(v, _result_without_new(ix))
-    got, want = _adv_layout(ix)
-    v = _move_block(v, want, got, len(ix.adv_shape))
-    ext = _ext_operand(a, ix)
-    new = ext.at[_adv_tuple(ix, adv)].set(
+    v = _move_block(v, want, 0, k)
+    v = lax.reshape(v, (n,) + tuple(v.shape[k:]))
+    flat = [
+        np.ravel(np.broadcast_to(x, ix.adv_shape))
+        if isinstance(x, np.ndarray)
+        else jnp.ravel(jnp.broadcast_to(x, ix.adv_shape))
+        for x in ix.adv
+    ]
+    if not unique:
+        flat, src, unique = _winners(ix, flat)
+        if isinstance(src, np.ndarray):
+            keys = _static_keys(ix)[src]
+            ordered = bool(np.all(np.diff(keys) > 0))
+        v = v.at[src].get(mode="promise_in_bounds", unique_indices=unique)
+    v = _move_block(v, 0, got, 1)
+    idx = _adv_tuple(ix, tuple(flat))
+    new = _ext_operand(a, ix).at[idx].set(
         v,
         indices_are_sorted=ordered,
-        unique_indices=True,
-        mode="drop",
+        unique_indices=unique,
+        mode="drop" if not ix.is_static else None,
     )
     return lax.reshape(new, tuple(a.shape)) if tuple(new.shape) != tuple(a.shape) else new
 
@@ -461,6 +476,8 @@ def read(a: Any, ix: Index) -> Any:
 
 
 def write(a: Any, ix: Index, v: Any) -> Any:
+    if ix.pending is not None:
+        raise ix.pending
     if ix.mask is not None:
         return masked_write(a, ix, v)
     if ix.is_basic:

@@ -249,7 +249,7 @@ class MutArray(_compat.Tracer):
         trace = self._trace
         raw = _unwrap_index(idx, trace)
         with _compat.set_current_trace(trace.parent_trace):
-            ix = _index.analyze(raw, tuple(self._aval.shape))
+            ix = _index.analyze(raw, tuple(self._aval.shape), for_write=True)
         if (
             isinstance(value, MutArray)
             and value._cell is self._cell
