@@ -108,9 +108,7 @@ class Index:
     def is_static(self) -> bool:
         return all(
             type(e) in (Slice, Adv) or (type(e) is Int and e.static) for e in self.entries
-        ) and all(
-            isinstance(a, np.ndarray) for a in self.adv
-        )
+        ) and all(isinstance(a, np.ndarray) for a in self.adv)
 
 
 ADV_ENTRY = Adv()

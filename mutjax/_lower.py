@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _compat
+from . import _checks, _compat
 from ._index import ADV, NEW, Adv, Index, Int, Slice, _shape_str
 
 # --------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def prepare_value(
             DeprecationWarning,
             stacklevel=4,
         )
-    if isinstance(value, (bool, int, float, complex, np.generic)):
+    if isinstance(value, (bool, int, float, complex, np.generic, str, bytes)):
         cast = np.empty((), np_dtype)
         cast[()] = value
         return lax.full(shape, cast, np_dtype) if shape else jnp.asarray(cast)
@@ -175,8 +175,24 @@ def _window(ix: Index) -> tuple[list[Any], list[int], list[int], list[int]]:
     return starts, sizes, steps, rev
 
 
+def _check_traced(ix: Index) -> None:
+    """Let checkify see the traced indices of ``ix`` (free otherwise)."""
+    indices: list[Any] = []
+    axes: list[int] = []
+    for ax, e in enumerate(ix.entries):
+        if type(e) is Int and not e.static:
+            indices.append(e.value)
+            axes.append(ax)
+    for arr, ax in zip(ix.adv, ix.adv_dims):
+        if not isinstance(arr, np.ndarray):
+            indices.append(arr)
+            axes.append(ax)
+    _checks.check_indices(indices, axes, ix.shape)
+
+
 def basic_read(a: Any, ix: Index) -> Any:
     """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
+    _check_traced(ix)
     if 0 in ix.result_shape:
         return lax.full(ix.result_shape, 0, a.dtype)
     starts, sizes, steps, rev = _window(ix)
@@ -221,6 +237,7 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype."""
     if 0 in ix.result_shape or ix.empty_new:
         return a
+    _check_traced(ix)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     win = [1 if type(e) is Int else e.length for e in ix.entries]
@@ -343,6 +360,7 @@ def advanced_read(a: Any, ix: Index) -> Any:
     """
     if 0 in ix.result_shape:
         return lax.full(ix.result_shape, 0, a.dtype)
+    _check_traced(ix)
     unique, ordered = _static_unique(ix)
     r = (
         _ext_operand(a, ix)
@@ -408,6 +426,7 @@ def advanced_write(a: Any, ix: Index, v: Any) -> Any:
     """
     if 0 in ix.result_shape:
         return a
+    _check_traced(ix)
     unique, ordered = _static_unique(ix)
     n = int(np.prod(ix.adv_shape))
     got, want = _adv_layout(ix)
@@ -430,11 +449,15 @@ def advanced_write(a: Any, ix: Index, v: Any) -> Any:
         v = v.at[src].get(mode="promise_in_bounds", unique_indices=unique)
     v = _move_block(v, 0, got, 1)
     idx = _adv_tuple(ix, tuple(flat))
-    new = _ext_operand(a, ix).at[idx].set(
-        v,
-        indices_are_sorted=ordered,
-        unique_indices=unique,
-        mode="drop" if not ix.is_static else None,
+    new = (
+        _ext_operand(a, ix)
+        .at[idx]
+        .set(
+            v,
+            indices_are_sorted=ordered,
+            unique_indices=unique,
+            mode="drop" if not ix.is_static else None,
+        )
     )
     return lax.reshape(new, tuple(a.shape)) if tuple(new.shape) != tuple(a.shape) else new
 
@@ -451,10 +474,27 @@ def _result_without_new(ix: Index) -> tuple[int, ...]:
 
 
 def masked_write(a: Any, ix: Index, v: Any) -> Any:
-    """``a`` with ``a[m] = v`` for a traced mask ``m``: a select, no dynamic shape."""
+    """``a`` with ``a[m] = v`` for a traced mask ``m``: a select, no dynamic shape.
+
+    ``v`` must broadcast to the masked array without knowing its length (the
+    mask's count): a value with that length raises DynamicShapeError.
+    """
     m = ix.mask
     trailing = tuple(ix.shape[m.ndim :])
-    v = prepare_value(v, trailing, a.dtype) if not _compat.is_concrete_array(v) or True else v
+    vshape = tuple(np.shape(v)) if not hasattr(v, "shape") else tuple(v.shape)
+    while len(vshape) > len(trailing) and vshape[0] == 1:
+        vshape = vshape[1:]
+    if len(vshape) > len(trailing):
+        from ._errors import DynamicShapeError
+
+        raise DynamicShapeError(
+            f"mutjax: `x[m] = v` with a traced boolean mask `m` and a value of shape "
+            f"{_shape_str(tuple(np.shape(v)))}: the value's length must equal the "
+            "mask's count, which is known only at run time. Use "
+            "`x[...] = jnp.where(m, new, x)` with `new` of x's shape, or a value "
+            f"that broadcasts to {_shape_str(trailing)}."
+        )
+    v = prepare_value(v, trailing, a.dtype)
     full = lax.broadcast_in_dim(m, ix.shape, tuple(range(m.ndim)))
     vb = lax.broadcast_in_dim(v, ix.shape, tuple(range(m.ndim, len(ix.shape))))
     return lax.select(full, vb, a)

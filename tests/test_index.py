@@ -217,9 +217,7 @@ def _elements_for(dtype, target=None):
 def _split(idx):
     """The array parts of ``idx`` (to pass as jit arguments) and a rebuilder."""
     items = idx if type(idx) is tuple else (idx,)
-    arrays = [
-        i for i in items if isinstance(i, np.ndarray) and i.ndim > 0 and i.dtype != np.bool_
-    ]
+    arrays = [i for i in items if isinstance(i, np.ndarray) and i.ndim > 0 and i.dtype != np.bool_]
 
     def rebuild(*traced):
         it = iter(traced)
