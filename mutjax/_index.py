@@ -90,6 +90,7 @@ class Index:
     # refuses any value with a dimension ("setting an array element with a
     # sequence"), even one of size 1.
     scalar: bool = False
+    mask_count: int | None = None  # the index is one static mask over every axis
     pending: Exception | None = None  # raised by the write, see analyze(for_write=)
     # The advanced lowering's view of the operand: one axis per entry of the
     # index that consumes or (scalar booleans) inserts an axis, in order. A
@@ -462,6 +463,11 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
         and len(classified) == ndim
         and all(kind in ("int", "tint") for kind, _ in classified)
     )
+    mask_count = None
+    if len(classified) == 1 and classified[0][0] in ("mask", "bool0"):
+        payload = classified[0][1]
+        if np.ndim(payload) == ndim:
+            mask_count = int(np.count_nonzero(payload))
     return Index(
         shape=tuple(shape),
         entries=tuple(entries),
@@ -473,6 +479,7 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
         prepared=tuple(prepared),
         empty_new=empty_new,
         scalar=scalar,
+        mask_count=mask_count,
         pending=pending,
         ext_shape=tuple(ext_shape),
         ext_entries=tuple(ext_entries),

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _checks, _compat
+from . import _checks
 from ._index import ADV, NEW, Adv, Index, Int, Slice, _shape_str
 
 # --------------------------------------------------------------------------
@@ -55,6 +55,7 @@ def prepare_value(
     dtype: Any,
     scalar: bool = False,
     basic: bool = True,
+    mask_count: int | None = None,
 ) -> Any:
     """``value`` broadcast to ``shape`` and cast to ``dtype`` as NumPy's setitem does.
 
@@ -71,6 +72,9 @@ def prepare_value(
         basic: the index is basic. NumPy copies a nested list into a basic
             view with at most the view's number of dimensions, but converts
             it freely (dropping leading length-1 axes) for advanced indices.
+        mask_count: for an index that is one static boolean mask over every
+            axis, its count: NumPy then wants a value of at most one dimension
+            with 1 or ``mask_count`` elements.
 
     Returns:
         A parent-trace array of ``shape`` and ``dtype``.
@@ -80,14 +84,14 @@ def prepare_value(
         OverflowError, TypeError: a static value NumPy refuses to cast.
     """
     np_dtype = _numpy_dtype(dtype)
-    if scalar and not isinstance(value, (bool, int, float, complex)) and np.ndim(value) > 0:
-        if _SIZE1_TO_SCALAR_IS_ERROR or np.size(value) != 1:
-            raise ValueError(_SEQUENCE)
-        warnings.warn(
-            "Conversion of an array with ndim > 0 to a scalar is deprecated",
-            DeprecationWarning,
-            stacklevel=4,
-        )
+    if scalar:
+        return _scalar_value(value, np_dtype)
+    if mask_count is not None:
+        _check_mask_value(value, mask_count)
+    if not basic and 0 in shape and 0 in np.shape(value):
+        # NumPy's advanced assignment copies nothing from an empty value into
+        # an empty selection and checks no shapes.
+        return lax.full(shape, 0, np_dtype)
     if isinstance(value, (bool, int, float, complex, np.generic, str, bytes)):
         cast = np.empty((), np_dtype)
         cast[()] = value
@@ -138,6 +142,46 @@ def prepare_value(
             else value
         )
     return value
+
+
+def _scalar_value(value: Any, np_dtype: np.dtype) -> Any:
+    """The value of ``x[i, j, ...] = value`` (an integer on every axis)."""
+    if not hasattr(value, "shape") or isinstance(value, (np.ndarray, np.generic)):
+        # NumPy's element assignment has its own rules (a list into an int
+        # array is a TypeError, into a bool array its truth value): use it.
+        cast = np.empty((), np_dtype)
+        cast[()] = value
+        return jnp.asarray(cast)
+    if value.ndim > 0:
+        if np_dtype == np.bool_ and value.size == 1:
+            return lax.reshape(value, ()) != 0
+        if np_dtype.kind == "c":
+            raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+        if _SIZE1_TO_SCALAR_IS_ERROR or value.size != 1:
+            raise ValueError(_SEQUENCE)
+        warnings.warn(
+            "Conversion of an array with ndim > 0 to a scalar is deprecated",
+            DeprecationWarning,
+            stacklevel=5,
+        )
+        value = lax.reshape(value, ())
+    return prepare_value(value, (), np_dtype)
+
+
+def _check_mask_value(value: Any, count: int) -> None:
+    """NumPy's rule for ``x[m] = value`` with one mask over every axis."""
+    shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+    if len(shape) > 1:
+        raise TypeError(
+            "NumPy boolean array indexing assignment requires a 0 or 1-dimensional "
+            f"input, input has {len(shape)} dimensions"
+        )
+    size = shape[0] if shape else 1
+    if size not in (1, count):
+        raise ValueError(
+            f"NumPy boolean array indexing assignment cannot assign {size} input "
+            f"values to the {count} output values where the mask is true"
+        )
 
 
 # --------------------------------------------------------------------------

@@ -268,7 +268,12 @@ class MutArray(_compat.Tracer):
         with _compat.set_current_trace(trace.parent_trace):
             if ix.mask is None:
                 value = _lower.prepare_value(
-                    value, ix.result_shape, dtype, ix.scalar, basic=ix.is_basic
+                    value,
+                    ix.result_shape,
+                    dtype,
+                    ix.scalar,
+                    basic=ix.is_basic,
+                    mask_count=ix.mask_count,
                 )
             if self._view is not None and _views.is_view_index(ix):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
@@ -397,10 +402,19 @@ def _holds_mutarray(seq: list) -> bool:
 # array `+=` a float raises, as NumPy's UFuncTypeError (a TypeError) does.
 
 
+def _shape(shape: Any) -> str:
+    return "(" + ",".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArray, Any], MutArray]:
     def method(self: MutArray, other: Any) -> MutArray:
         self._check_writable()
         result = op(self, other)
+        if tuple(result.shape) != tuple(self._aval.shape):
+            raise ValueError(
+                f"non-broadcastable output operand with shape {_shape(self._aval.shape)} "
+                f"doesn't match the broadcast shape {_shape(result.shape)}"
+            )
         rdtype = np.dtype(result.dtype)
         dtype = np.dtype(self._aval.dtype)
         if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
