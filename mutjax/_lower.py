@@ -19,7 +19,7 @@ import numpy as np
 from jax import lax
 
 from . import _checks
-from ._index import ADV, NEW, Adv, Index, Int, Slice, _shape_str
+from ._index import ADV, NEW, Adv, DynSlice, Index, Int, Slice, _shape_str
 
 # --------------------------------------------------------------------------
 # Values: NumPy's broadcasting and setitem casting
@@ -84,6 +84,8 @@ def prepare_value(
         OverflowError, TypeError: a static value NumPy refuses to cast.
     """
     np_dtype = _numpy_dtype(dtype)
+    if any(d < 0 for d in shape):
+        raise _dynamic_slice_error()
     if scalar:
         return _scalar_value(value, np_dtype)
     if mask_count is not None:
@@ -544,6 +546,16 @@ def masked_write(a: Any, ix: Index, v: Any) -> Any:
     return lax.select(full, vb, a)
 
 
+def _dynamic_slice_error() -> Exception:
+    from ._errors import DynamicShapeError
+
+    return DynamicShapeError(
+        "mutjax: a slice with a traced start, stop or step (`x[i:i + 2]`) has a "
+        "length JAX must know at trace time. Use `lax.dynamic_slice(x, (i,), (2,))` "
+        "/ `lax.dynamic_update_slice`, or an integer array index `x[i + jnp.arange(2)]`."
+    )
+
+
 def read(a: Any, ix: Index) -> Any:
     if ix.mask is not None:
         from ._errors import DynamicShapeError
@@ -554,6 +566,8 @@ def read(a: Any, ix: Index) -> Any:
             "form. Use `jnp.where(m, x, fill)` to keep the shape, or "
             "`x[jnp.nonzero(m, size=N)]` with a static bound N."
         )
+    if any(type(e) is DynSlice for e in ix.entries):
+        raise _dynamic_slice_error()
     if ix.is_basic:
         return basic_read(a, ix)
     return advanced_read(a, ix)
@@ -564,6 +578,8 @@ def write(a: Any, ix: Index, v: Any) -> Any:
         raise ix.pending
     if ix.mask is not None:
         return masked_write(a, ix, v)
+    if any(type(e) is DynSlice for e in ix.entries):
+        raise _dynamic_slice_error()
     if ix.is_basic:
         return basic_write(a, ix, v)
     return advanced_write(a, ix, v)

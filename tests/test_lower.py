@@ -425,3 +425,9 @@ def test_analysis_edge_cases_match_numpy():
         check_kernel(k, x)
     y = np.zeros((2, 0, 3), np.float32)
     check_kernel(lambda a: a[[1, 0], ..., [2, 1]] * 1, y)  # zero-length `...` between arrays
+
+
+def test_traced_slice_bounds_name_the_limitation():
+    for kernel in (lambda a, i: a[i : i + 2], lambda a, i: a.__setitem__(slice(i, None), 1.0)):
+        with pytest.raises(_errors.DynamicShapeError, match="dynamic_slice"):
+            jax.jit(mutjax.mutable(kernel))(jnp.zeros(5), 1)
