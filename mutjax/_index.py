@@ -289,6 +289,9 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
     for kind, payload in classified:
         if kind == "ellipsis":
             have_ellipsis = True
+            if ndim == consumed:
+                # A zero-length `...` still separates advanced entries.
+                expanded.append(("gap", None, None))
             for _ in range(ndim - consumed):
                 expanded.append(("slice", slice(None), axis))
                 axis += 1
@@ -329,7 +332,7 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
 
     tmasks = [e for e in expanded if e[0] == "tmask"]
     if tmasks:
-        return _analyze_traced_mask(expanded, tmasks, shape)
+        return _analyze_traced_mask([e for e in expanded if e[0] != "gap"], tmasks, shape)
 
     # NumPy treats a scalar boolean as a 0-d boolean array, i.e. an advanced
     # index (``x[0, :, True]`` has shape (1, 3, 4) for x of shape (2, 3, 4)).
@@ -348,6 +351,8 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
     empty_new = False
     array_errors: list[IndexError | None] = []
     for pos, (kind, payload, ax) in enumerate(expanded):
+        if kind == "gap":
+            continue
         if kind == "new":
             out.append(NEW)
             prepared.append(None)
