@@ -76,3 +76,17 @@ primitive_batchers = _batching.primitive_batchers
 primitive_jvps = _ad.primitive_jvps
 register_lowering = _mlir.register_lowering
 NOT_MAPPED = None  # a vmap batching rule's "this argument is not batched"
+
+# jax 0.10.x: checkify's per-primitive rule table and its out-of-bounds error,
+# used to let `checkify(..., errors=index_checks)` see mutjax's own index
+# check (see mutjax/_checks.py). None where this JAX lays checkify out
+# differently: the check then only costs nothing and reports nothing.
+try:
+    from jax._src import checkify as _checkify
+
+    checkify_rules = _checkify.error_checks
+    checkify_assert = _checkify.assert_func
+    CheckifyOOBError = _checkify.OOBError
+    checkify_traceback = _checkify.get_traceback
+except (ImportError, AttributeError):  # pragma: no cover - other JAX layouts
+    checkify_rules = None

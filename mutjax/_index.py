@@ -90,6 +90,16 @@ class Index:
     # refuses any value with a dimension ("setting an array element with a
     # sequence"), even one of size 1.
     scalar: bool = False
+    mask_count: int | None = None  # the index is one static mask over every axis
+    pending: Exception | None = None  # raised by the write, see analyze(for_write=)
+    # The advanced lowering's view of the operand: one axis per entry of the
+    # index that consumes or (scalar booleans) inserts an axis, in order. A
+    # scalar boolean among advanced indices is an index array over a new axis
+    # of length one, so the operand gets that axis (``ext_shape``) and
+    # ``adv_ext`` names, per array of ``adv``, the operand axis it indexes.
+    ext_shape: tuple[int, ...] = ()
+    ext_entries: tuple[Any, ...] = ()
+    adv_ext: tuple[int, ...] = ()
 
     @property
     def is_basic(self) -> bool:
@@ -97,9 +107,9 @@ class Index:
 
     @property
     def is_static(self) -> bool:
-        return all(type(e) is Slice or (type(e) is Int and e.static) for e in self.entries) and all(
-            isinstance(a, np.ndarray) for a in self.adv
-        )
+        return all(
+            type(e) in (Slice, Adv) or (type(e) is Int and e.static) for e in self.entries
+        ) and all(isinstance(a, np.ndarray) for a in self.adv)
 
 
 ADV_ENTRY = Adv()
@@ -214,15 +224,17 @@ def _check_int(i: int, axis: int, size: int) -> int:
     return i + size if i < 0 else i
 
 
-def _check_array(a: np.ndarray, axis: int, size: int) -> np.ndarray:
+def _check_array(a: np.ndarray, axis: int, size: int) -> tuple[np.ndarray, IndexError | None]:
+    """Normalize an index array; the error NumPy would raise for it, if any."""
     a = a.astype(np.int64) if a.dtype.kind == "u" else a
+    err = None
     if a.size:
         bad = a[(a < -size) | (a >= size)]
         if bad.size:
-            raise IndexError(
+            err = IndexError(
                 f"index {int(bad.flat[0])} is out of bounds for axis {axis} with size {size}"
             )
-    return np.where(a < 0, a + size, a).astype(np.intp)
+    return np.where(a < 0, a + size, a).astype(np.intp), err
 
 
 def normalize_slice(s: slice, size: int) -> Slice:
@@ -232,8 +244,23 @@ def normalize_slice(s: slice, size: int) -> Slice:
     return Slice(start, step, length)
 
 
-def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
-    """Describe ``idx`` applied to an array of ``shape``; raise NumPy's errors."""
+def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
+    """Describe ``idx`` applied to an array of ``shape``; raise NumPy's errors.
+
+    Args:
+        idx: the Python index (traced parts are parent-trace values).
+        shape: the indexed array's shape.
+        for_write: NumPy checks an assigned value's shape before the bounds
+            of index arrays; with this set, an out-of-bounds index array is
+            left in ``Index.pending`` for the lowering to raise after the
+            value has been prepared.
+
+    Returns:
+        The :class:`Index`.
+
+    Raises:
+        IndexError, ValueError, TypeError: as NumPy for the same index.
+    """
     items = idx if type(idx) is tuple else (idx,)
     classified = [_classify(item) for item in items]
 
@@ -262,6 +289,9 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
     for kind, payload in classified:
         if kind == "ellipsis":
             have_ellipsis = True
+            if ndim == consumed:
+                # A zero-length `...` still separates advanced entries.
+                expanded.append(("gap", None, None))
             for _ in range(ndim - consumed):
                 expanded.append(("slice", slice(None), axis))
                 axis += 1
@@ -302,10 +332,15 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
 
     tmasks = [e for e in expanded if e[0] == "tmask"]
     if tmasks:
-        return _analyze_traced_mask(expanded, tmasks, shape)
+        return _analyze_traced_mask([e for e in expanded if e[0] != "gap"], tmasks, shape)
 
-    has_array = any(k in ("array", "tarray") for k, _, _ in expanded)
-    bool0_adv = has_array and any(k == "bool0" for k, _, _ in expanded)
+    # NumPy treats a scalar boolean as a 0-d boolean array, i.e. an advanced
+    # index (``x[0, :, True]`` has shape (1, 3, 4) for x of shape (2, 3, 4)).
+    has_array = any(k in ("array", "tarray", "bool0") for k, _, _ in expanded)
+    bool0_adv = has_array
+    ext_shape: list[int] = []
+    ext_entries: list[Any] = []
+    adv_ext: list[int] = []
 
     entries: list[Any] = [None] * ndim
     out: list[Any] = []
@@ -314,7 +349,10 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
     adv_positions: list[int] = []
     prepared: list[Any] = []
     empty_new = False
+    array_errors: list[IndexError | None] = []
     for pos, (kind, payload, ax) in enumerate(expanded):
+        if kind == "gap":
+            continue
         if kind == "new":
             out.append(NEW)
             prepared.append(None)
@@ -325,6 +363,9 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
                 adv_positions.append(pos)
                 adv_arrays.append(np.zeros(1 if payload else 0, np.intp))
                 adv_dims.append(-1)
+                adv_ext.append(len(ext_shape))
+                ext_shape.append(1)
+                ext_entries.append(ADV_ENTRY)
                 prepared.append(None)
                 prepared.append(np.zeros(1 if payload else 0, np.intp))
             else:
@@ -336,6 +377,7 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
             start, stop, step = (_slice_part(p, "slice") for p in parts)
             if isinstance(step, int) and step == 0:
                 raise ValueError("slice step cannot be zero")
+            ext_shape.append(shape[ax])
             if any(_is_traced(p) for p in (start, stop, step)):
                 entries[ax] = DynSlice(start, stop, step)
                 out.append(ax)
@@ -345,18 +387,30 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
                 entries[ax] = sl
                 out.append(ax)
                 prepared.append(slice(start, stop, step))
+            ext_entries.append(entries[ax])
         elif kind in ("int", "tint"):
             value = _check_int(payload, ax, shape[ax]) if kind == "int" else payload
+            ext_shape.append(shape[ax])
             if has_array:
+                adv_ext.append(len(ext_entries))
+                ext_entries.append(ADV_ENTRY)
                 entries[ax] = ADV_ENTRY
                 adv_positions.append(pos)
                 adv_arrays.append(np.asarray(value, np.intp) if kind == "int" else value)
                 adv_dims.append(ax)
             else:
                 entries[ax] = Int(value)
+                ext_entries.append(entries[ax])
             prepared.append(value)
         else:  # array, tarray
-            value = _check_array(payload, ax, shape[ax]) if kind == "array" else payload
+            if kind == "array":
+                value, err = _check_array(payload, ax, shape[ax])
+                array_errors.append(err)
+            else:
+                value = payload
+            adv_ext.append(len(ext_entries))
+            ext_shape.append(shape[ax])
+            ext_entries.append(ADV_ENTRY)
             entries[ax] = ADV_ENTRY
             adv_positions.append(pos)
             adv_arrays.append(value)
@@ -364,6 +418,7 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
             prepared.append(value)
 
     adv_shape: tuple[int, ...] = ()
+    pending = None
     if adv_arrays:
         shapes = [tuple(a.shape) for a in adv_arrays]
         try:
@@ -376,6 +431,10 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
         adv_arrays = [
             np.broadcast_to(a, adv_shape) if isinstance(a, np.ndarray) else a for a in adv_arrays
         ]
+        # NumPy checks the bounds of index arrays while it iterates over
+        # their broadcast: an empty broadcast checks nothing.
+        if 0 not in adv_shape:
+            pending = next((e for e in array_errors if e is not None), None)
         contiguous = adv_positions == list(
             range(adv_positions[0], adv_positions[0] + len(adv_positions))
         )
@@ -402,11 +461,18 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
     if empty_new:
         result_shape[out.index(NEW)] = 0  # scalar False: a length-0 new axis
         # (several scalar booleans multiply; NumPy's result is empty either way)
+    if pending is not None and not for_write:
+        raise pending
     scalar = (
         n_ellipsis == 0
         and len(classified) == ndim
         and all(kind in ("int", "tint") for kind, _ in classified)
     )
+    mask_count = None
+    if len(classified) == 1 and classified[0][0] in ("mask", "bool0"):
+        payload = classified[0][1]
+        if np.ndim(payload) == ndim:
+            mask_count = int(np.count_nonzero(payload))
     return Index(
         shape=tuple(shape),
         entries=tuple(entries),
@@ -418,6 +484,11 @@ def analyze(idx: Any, shape: tuple[int, ...]) -> Index:
         prepared=tuple(prepared),
         empty_new=empty_new,
         scalar=scalar,
+        mask_count=mask_count,
+        pending=pending,
+        ext_shape=tuple(ext_shape),
+        ext_entries=tuple(ext_entries),
+        adv_ext=tuple(adv_ext),
     )
 
 

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _compat
-from ._index import NEW, Index, Int, Slice, _shape_str
+from . import _checks
+from ._index import ADV, NEW, Adv, DynSlice, Index, Int, Slice, _shape_str
 
 # --------------------------------------------------------------------------
 # Values: NumPy's broadcasting and setitem casting
@@ -49,23 +49,52 @@ _SEQUENCE = "setting an array element with a sequence."
 _SIZE1_TO_SCALAR_IS_ERROR = np.lib.NumpyVersion(np.__version__) >= "2.4.0"
 
 
-def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool = False) -> Any:
+def prepare_value(
+    value: Any,
+    shape: tuple[int, ...],
+    dtype: Any,
+    scalar: bool = False,
+    basic: bool = True,
+    mask_count: int | None = None,
+) -> Any:
     """``value`` broadcast to ``shape`` and cast to ``dtype`` as NumPy's setitem does.
 
     Static values (Python scalars, nested lists, NumPy arrays) are cast by
     NumPy itself, so that the values NumPy refuses raise NumPy's exception.
     Traced values are cast with ``lax.convert_element_type``.
+
+    Args:
+        value: the right side of ``x[idx] = value``.
+        shape: the shape of ``x[idx]``.
+        dtype: ``x``'s dtype.
+        scalar: the index is an integer on every axis (no value with a
+            dimension is accepted, as in NumPy).
+        basic: the index is basic. NumPy copies a nested list into a basic
+            view with at most the view's number of dimensions, but converts
+            it freely (dropping leading length-1 axes) for advanced indices.
+        mask_count: for an index that is one static boolean mask over every
+            axis, its count: NumPy then wants a value of at most one dimension
+            with 1 or ``mask_count`` elements.
+
+    Returns:
+        A parent-trace array of ``shape`` and ``dtype``.
+
+    Raises:
+        ValueError: the value does not broadcast (NumPy's message).
+        OverflowError, TypeError: a static value NumPy refuses to cast.
     """
     np_dtype = _numpy_dtype(dtype)
-    if scalar and not isinstance(value, (bool, int, float, complex)) and np.ndim(value) > 0:
-        if _SIZE1_TO_SCALAR_IS_ERROR or np.size(value) != 1:
-            raise ValueError(_SEQUENCE)
-        warnings.warn(
-            "Conversion of an array with ndim > 0 to a scalar is deprecated",
-            DeprecationWarning,
-            stacklevel=4,
-        )
-    if isinstance(value, (bool, int, float, complex, np.generic)):
+    if any(d < 0 for d in shape):
+        raise _dynamic_slice_error()
+    if scalar:
+        return _scalar_value(value, np_dtype)
+    if mask_count is not None:
+        _check_mask_value(value, mask_count)
+    if not basic and 0 in shape and 0 in np.shape(value):
+        # NumPy's advanced assignment copies nothing from an empty value into
+        # an empty selection and checks no shapes.
+        return lax.full(shape, 0, np_dtype)
+    if isinstance(value, (bool, int, float, complex, np.generic, str, bytes)):
         cast = np.empty((), np_dtype)
         cast[()] = value
         return lax.full(shape, cast, np_dtype) if shape else jnp.asarray(cast)
@@ -77,7 +106,7 @@ def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool =
                 arr = np.asarray(value)
             except ValueError as e:
                 raise ValueError(f"{_SEQUENCE} {e}") from None
-            if arr.ndim > len(shape):
+            if basic and arr.ndim > len(shape):
                 raise ValueError(
                     f"{_SEQUENCE} The requested array would exceed the maximum "
                     f"number of dimension of {len(shape)}."
@@ -117,6 +146,46 @@ def prepare_value(value: Any, shape: tuple[int, ...], dtype: Any, scalar: bool =
     return value
 
 
+def _scalar_value(value: Any, np_dtype: np.dtype) -> Any:
+    """The value of ``x[i, j, ...] = value`` (an integer on every axis)."""
+    if not hasattr(value, "shape") or isinstance(value, (np.ndarray, np.generic)):
+        # NumPy's element assignment has its own rules (a list into an int
+        # array is a TypeError, into a bool array its truth value): use it.
+        cast = np.empty((), np_dtype)
+        cast[()] = value
+        return jnp.asarray(cast)
+    if value.ndim > 0:
+        if np_dtype == np.bool_ and value.size == 1:
+            return lax.reshape(value, ()) != 0
+        if np_dtype.kind == "c":
+            raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+        if _SIZE1_TO_SCALAR_IS_ERROR or value.size != 1:
+            raise ValueError(_SEQUENCE)
+        warnings.warn(
+            "Conversion of an array with ndim > 0 to a scalar is deprecated",
+            DeprecationWarning,
+            stacklevel=5,
+        )
+        value = lax.reshape(value, ())
+    return prepare_value(value, (), np_dtype)
+
+
+def _check_mask_value(value: Any, count: int) -> None:
+    """NumPy's rule for ``x[m] = value`` with one mask over every axis."""
+    shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+    if len(shape) > 1:
+        raise TypeError(
+            "NumPy boolean array indexing assignment requires a 0 or 1-dimensional "
+            f"input, input has {len(shape)} dimensions"
+        )
+    size = shape[0] if shape else 1
+    if size not in (1, count):
+        raise ValueError(
+            f"NumPy boolean array indexing assignment cannot assign {size} input "
+            f"values to the {count} output values where the mask is true"
+        )
+
+
 # --------------------------------------------------------------------------
 # Basic indices: slice / dynamic_slice / dynamic_update_slice
 
@@ -152,8 +221,26 @@ def _window(ix: Index) -> tuple[list[Any], list[int], list[int], list[int]]:
     return starts, sizes, steps, rev
 
 
+def _check_traced(ix: Index) -> None:
+    """Let checkify see the traced indices of ``ix`` (free otherwise)."""
+    indices: list[Any] = []
+    axes: list[int] = []
+    for ax, e in enumerate(ix.entries):
+        if type(e) is Int and not e.static:
+            indices.append(e.value)
+            axes.append(ax)
+    for arr, ax in zip(ix.adv, ix.adv_dims):
+        if not isinstance(arr, np.ndarray):
+            indices.append(arr)
+            axes.append(ax)
+    _checks.check_indices(indices, axes, ix.shape)
+
+
 def basic_read(a: Any, ix: Index) -> Any:
     """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
+    _check_traced(ix)
+    if 0 in ix.result_shape:
+        return lax.full(ix.result_shape, 0, a.dtype)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
@@ -196,6 +283,7 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype."""
     if 0 in ix.result_shape or ix.empty_new:
         return a
+    _check_traced(ix)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     win = [1 if type(e) is Int else e.length for e in ix.entries]
@@ -242,52 +330,230 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
 # Advanced indices: gather / scatter
 
 
-def _jax_index(ix: Index) -> tuple[Any, ...]:
-    return tuple(jnp.asarray(p) if isinstance(p, np.ndarray) else p for p in ix.prepared)
+def _ext_operand(a: Any, ix: Index) -> Any:
+    """``a`` with the length-one axes that scalar booleans index inserted."""
+    if tuple(a.shape) != ix.ext_shape:
+        a = lax.reshape(a, ix.ext_shape)
+    return a
+
+
+def _entry_index(e: Any) -> Any:
+    if type(e) is Slice:
+        stop = e.start + e.step * e.length
+        return slice(e.start, stop if stop >= 0 else None, e.step)
+    if type(e) is Int:
+        return e.value
+    if type(e) is Adv:
+        return None  # replaced by its array
+    return slice(e.start, e.stop, e.step)  # DynSlice: JAX refuses it, as it should
+
+
+def _adv_layout(ix: Index) -> tuple[int, int]:
+    """(where JAX puts the advanced block, where NumPy wants it), in sliced-axis counts.
+
+    The operand index handed to JAX has no ``None``, so JAX's rule reduces to:
+    contiguous advanced axes stay in place, others go to the front.
+    """
+    axes = sorted(ix.adv_ext)
+    contiguous = axes == list(range(axes[0], axes[0] + len(axes)))
+    got = sum(1 for e in ix.ext_entries[: axes[0]] if type(e) is not Adv) if contiguous else 0
+    want = 0
+    for o in ix.out:
+        if o is ADV:
+            break
+        if o is not NEW:
+            want += 1
+    return got, want
+
+
+def _move_block(x: Any, src: int, dst: int, n: int) -> Any:
+    """Move ``n`` consecutive axes of ``x`` from ``src`` to ``dst``."""
+    if src == dst or n == 0:
+        return x
+    rest = [d for d in range(x.ndim) if not src <= d < src + n]
+    perm = rest[:dst] + list(range(src, src + n)) + rest[dst:]
+    return lax.transpose(x, perm)
+
+
+def _adv_tuple(ix: Index, adv: tuple[Any, ...]) -> tuple[Any, ...]:
+    out: list[Any] = [_entry_index(e) for e in ix.ext_entries]
+    for a, ax in zip(adv, ix.adv_ext):
+        out[ax] = jnp.asarray(a) if isinstance(a, np.ndarray) else a
+    return tuple(out)
 
 
 def _static_unique(ix: Index) -> tuple[bool, bool]:
     """(unique, sorted) for a purely static advanced index."""
     if not all(isinstance(a, np.ndarray) for a in ix.adv):
         return False, False
-    if not ix.adv:
-        return True, True
-    dims = [ix.shape[d] if d >= 0 else 1 for d in ix.adv_dims]
-    flat = (
-        np.ravel_multi_index([a.ravel() for a in ix.adv], dims)
-        if all(dims)
-        else np.zeros(0, np.intp)
-    )
+    flat = _static_keys(ix)
     unique = len(np.unique(flat)) == flat.size
     return unique, bool(unique and np.all(np.diff(flat) > 0))
 
 
+def _static_keys(ix: Index) -> np.ndarray:
+    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
+    if not all(dims):
+        return np.zeros(0, np.intp)
+    return np.ravel_multi_index([np.ravel(a) for a in ix.adv], dims)
+
+
 def advanced_read(a: Any, ix: Index) -> Any:
-    """``a[ix]`` for an index with integer arrays (static or traced)."""
+    """``a[ix]`` for an index with integer arrays (static or traced).
+
+    Static indices are in bounds (checked by analysis); traced ones clamp,
+    as JAX's ``.at[].get`` does by default.
+    """
+    if 0 in ix.result_shape:
+        return lax.full(ix.result_shape, 0, a.dtype)
+    _check_traced(ix)
     unique, ordered = _static_unique(ix)
-    return a.at[_jax_index(ix)].get(
-        indices_are_sorted=ordered,
-        unique_indices=unique,
-        mode="promise_in_bounds" if ix.is_static else None,
+    r = (
+        _ext_operand(a, ix)
+        .at[_adv_tuple(ix, ix.adv)]
+        .get(
+            indices_are_sorted=ordered,
+            unique_indices=unique,
+            mode="promise_in_bounds" if ix.is_static else "clip",
+        )
     )
+    got, want = _adv_layout(ix)
+    r = _move_block(r, got, want, len(ix.adv_shape))
+    if tuple(r.shape) != ix.result_shape:
+        r = lax.reshape(r, ix.result_shape)
+    return r
+
+
+def _winners(ix: Index, flat: list[Any]) -> tuple[list[Any], Any, bool]:
+    """Deduplicate an advanced write: NumPy keeps the last value in C order.
+
+    Returns the flat index arrays to scatter, the positions (into the flat
+    update) of the value each must write, and whether the indices are unique.
+    Static indices keep only the winners (found at trace time). Traced ones
+    keep every index but make each duplicate write its winner's value, found
+    by a scatter-max of positions into a winner table: duplicates then carry
+    equal values, so the scatter is deterministic in any order on any backend,
+    and no index is moved out of bounds (which checkify would report).
+    """
+    n = int(np.prod(ix.adv_shape))
+    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
+    if all(isinstance(a, np.ndarray) for a in flat):
+        keys = _static_keys(ix)
+        last = {k: j for j, k in enumerate(keys.tolist())}
+        sel = np.sort(np.fromiter(last.values(), np.intp, len(last)))
+        return [a[sel] for a in flat], sel, True
+    table = int(np.prod(dims))
+    dt = np.int64 if max(table, n) >= 2**31 else np.int32
+    arrs = []
+    valid = jnp.ones((n,), bool)
+    for a, size in zip(flat, dims):
+        a = jnp.asarray(a)
+        if not jnp.issubdtype(a.dtype, jnp.unsignedinteger):
+            a = jnp.where(a < 0, a + size, a)
+        a = a.astype(dt)
+        valid = valid & (a >= 0) & (a < size)
+        arrs.append(a)
+    key = jnp.zeros((n,), dt)
+    for a, size in zip(arrs, dims):
+        key = key * size + a
+    key = jnp.where(valid, key, 0)
+    pos = lax.iota(dt, n)
+    winners = jnp.full((table,), -1, dt).at[key].max(jnp.where(valid, pos, -1), mode="drop")
+    src = jnp.where(valid, winners.at[key].get(mode="promise_in_bounds"), pos)
+    # Out-of-bounds indices keep their raw value: the scatter drops them.
+    return list(flat), src, False
 
 
 def advanced_write(a: Any, ix: Index, v: Any) -> Any:
-    """``a`` with ``a[ix] = v`` for an index with integer arrays."""
+    """``a`` with ``a[ix] = v`` for an index with integer arrays.
+
+    Repeated indices: last write wins (NumPy's rule), deterministically on
+    every backend. Traced out-of-bounds indices drop their writes.
+    """
     if 0 in ix.result_shape:
         return a
+    _check_traced(ix)
     unique, ordered = _static_unique(ix)
-    return a.at[_jax_index(ix)].set(v, indices_are_sorted=ordered, unique_indices=unique)
+    n = int(np.prod(ix.adv_shape))
+    got, want = _adv_layout(ix)
+    k = len(ix.adv_shape)
+    if tuple(v.shape) != _result_without_new(ix):
+        v = lax.reshape(v, _result_without_new(ix))
+    v = _move_block(v, want, 0, k)
+    v = lax.reshape(v, (n,) + tuple(v.shape[k:]))
+    flat = [
+        np.ravel(np.broadcast_to(x, ix.adv_shape))
+        if isinstance(x, np.ndarray)
+        else jnp.ravel(jnp.broadcast_to(x, ix.adv_shape))
+        for x in ix.adv
+    ]
+    if not unique:
+        flat, src, unique = _winners(ix, flat)
+        if isinstance(src, np.ndarray):
+            keys = _static_keys(ix)[src]
+            ordered = bool(np.all(np.diff(keys) > 0))
+        v = v.at[src].get(mode="promise_in_bounds", unique_indices=unique)
+    v = _move_block(v, 0, got, 1)
+    idx = _adv_tuple(ix, tuple(flat))
+    new = (
+        _ext_operand(a, ix)
+        .at[idx]
+        .set(
+            v,
+            indices_are_sorted=ordered,
+            unique_indices=unique,
+            mode="drop" if not ix.is_static else None,
+        )
+    )
+    return lax.reshape(new, tuple(a.shape)) if tuple(new.shape) != tuple(a.shape) else new
+
+
+def _result_without_new(ix: Index) -> tuple[int, ...]:
+    shape: list[int] = []
+    for o in ix.out:
+        if o is ADV:
+            shape.extend(ix.adv_shape)
+        elif o is not NEW:
+            e = ix.entries[o]
+            shape.append(e.length)
+    return tuple(shape)
 
 
 def masked_write(a: Any, ix: Index, v: Any) -> Any:
-    """``a`` with ``a[m] = v`` for a traced mask ``m``: a select, no dynamic shape."""
+    """``a`` with ``a[m] = v`` for a traced mask ``m``: a select, no dynamic shape.
+
+    ``v`` must broadcast to the masked array without knowing its length (the
+    mask's count): a value with that length raises DynamicShapeError.
+    """
     m = ix.mask
     trailing = tuple(ix.shape[m.ndim :])
-    v = prepare_value(v, trailing, a.dtype) if not _compat.is_concrete_array(v) or True else v
+    vshape = tuple(np.shape(v)) if not hasattr(v, "shape") else tuple(v.shape)
+    while len(vshape) > len(trailing) and vshape[0] == 1:
+        vshape = vshape[1:]
+    if len(vshape) > len(trailing):
+        from ._errors import DynamicShapeError
+
+        raise DynamicShapeError(
+            f"mutjax: `x[m] = v` with a traced boolean mask `m` and a value of shape "
+            f"{_shape_str(tuple(np.shape(v)))}: the value's length must equal the "
+            "mask's count, which is known only at run time. Use "
+            "`x[...] = jnp.where(m, new, x)` with `new` of x's shape, or a value "
+            f"that broadcasts to {_shape_str(trailing)}."
+        )
+    v = prepare_value(v, trailing, a.dtype)
     full = lax.broadcast_in_dim(m, ix.shape, tuple(range(m.ndim)))
     vb = lax.broadcast_in_dim(v, ix.shape, tuple(range(m.ndim, len(ix.shape))))
     return lax.select(full, vb, a)
+
+
+def _dynamic_slice_error() -> Exception:
+    from ._errors import DynamicShapeError
+
+    return DynamicShapeError(
+        "mutjax: a slice with a traced start, stop or step (`x[i:i + 2]`) has a "
+        "length JAX must know at trace time. Use `lax.dynamic_slice(x, (i,), (2,))` "
+        "/ `lax.dynamic_update_slice`, or an integer array index `x[i + jnp.arange(2)]`."
+    )
 
 
 def read(a: Any, ix: Index) -> Any:
@@ -300,14 +566,20 @@ def read(a: Any, ix: Index) -> Any:
             "form. Use `jnp.where(m, x, fill)` to keep the shape, or "
             "`x[jnp.nonzero(m, size=N)]` with a static bound N."
         )
+    if any(type(e) is DynSlice for e in ix.entries):
+        raise _dynamic_slice_error()
     if ix.is_basic:
         return basic_read(a, ix)
     return advanced_read(a, ix)
 
 
 def write(a: Any, ix: Index, v: Any) -> Any:
+    if ix.pending is not None:
+        raise ix.pending
     if ix.mask is not None:
         return masked_write(a, ix, v)
+    if any(type(e) is DynSlice for e in ix.entries):
+        raise _dynamic_slice_error()
     if ix.is_basic:
         return basic_write(a, ix, v)
     return advanced_write(a, ix, v)

@@ -253,7 +253,7 @@ class MutArray(_compat.Tracer):
         trace = self._trace
         raw = _unwrap_index(idx, trace)
         with _compat.set_current_trace(trace.parent_trace):
-            ix = _index.analyze(raw, tuple(self._aval.shape))
+            ix = _index.analyze(raw, tuple(self._aval.shape), for_write=True)
         if (
             isinstance(value, MutArray)
             and value._cell is self._cell
@@ -281,7 +281,14 @@ class MutArray(_compat.Tracer):
             return
         with _compat.set_current_trace(trace.parent_trace):
             if ix.mask is None:
-                value = _lower.prepare_value(value, ix.result_shape, dtype, ix.scalar)
+                value = _lower.prepare_value(
+                    value,
+                    ix.result_shape,
+                    dtype,
+                    ix.scalar,
+                    basic=ix.is_basic,
+                    mask_count=ix.mask_count,
+                )
             if self._view is not None and _views.is_view_index(ix):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
                 new_base = view.write(self._cell.value, value)
@@ -435,13 +442,17 @@ def _unwrap_value(value: Any, trace: MutTrace) -> Any:
         return _masked.MaskedArray(data, axes, value.origin, clean=value.clean)
     if isinstance(value, MutArray):
         return trace.unwrap(value) if value._trace.tag is trace.tag else value
-    if isinstance(value, list) and any(isinstance(v, (MutArray, list)) for v in value):
-        return (
-            jnp.asarray([_unwrap_value(v, trace) for v in value])
-            if all(not isinstance(v, list) for v in value)
-            else jnp.asarray([_unwrap_value(v, trace) for v in value])
-        )
+    if isinstance(value, list) and _holds_mutarray(value):
+        # Plain nested lists stay lists, so NumPy casts them (and refuses
+        # what it refuses); a list holding mutable arrays becomes one array.
+        items = [_unwrap_value(v, trace) for v in value]
+        with _compat.set_current_trace(trace.parent_trace):
+            return jnp.asarray(items)
     return value
+
+
+def _holds_mutarray(seq: list) -> bool:
+    return any(isinstance(v, MutArray) or (isinstance(v, list) and _holds_mutarray(v)) for v in seq)
 
 
 # -- in-place operators ------------------------------------------------------------
@@ -452,10 +463,19 @@ def _unwrap_value(value: Any, trace: MutTrace) -> Any:
 # array `+=` a float raises, as NumPy's UFuncTypeError (a TypeError) does.
 
 
+def _shape(shape: Any) -> str:
+    return "(" + ",".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArray, Any], MutArray]:
     def method(self: MutArray, other: Any) -> MutArray:
         self._check_writable()
         result = op(self, other)
+        if tuple(result.shape) != tuple(self._aval.shape):
+            raise ValueError(
+                f"non-broadcastable output operand with shape {_shape(self._aval.shape)} "
+                f"doesn't match the broadcast shape {_shape(result.shape)}"
+            )
         rdtype = np.dtype(result.dtype)
         dtype = np.dtype(self._aval.dtype)
         if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):

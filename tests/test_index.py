@@ -135,3 +135,198 @@ def test_static_basic_indices_lower_without_gather_or_scatter(kernel):
     jaxpr = jax.make_jaxpr(mutjax.mutable(kernel))(jnp.zeros((4, 5)))
     prims = {e.primitive.name for e in jaxpr.jaxpr.eqns}
     assert not prims & {"gather", "scatter", "scatter-add"}, prims
+
+
+# --------------------------------------------------------------------------
+# The whole grammar: hypothesis draws index expressions that mix every kind
+# (ints, slices, `...`, newaxis, int arrays and nested lists, masks, scalar
+# booleans); NumPy is the oracle for reads, assignment and augmented
+# assignment, eagerly and under jit with the array parts of the index traced.
+
+GRAMMAR_DTYPES = [np.float32, np.int32, np.uint8, np.bool_, np.int8, np.int16, np.complex64]
+
+
+@st.composite
+def _index_item(draw, shape, axis):
+    """One entry of an index; ``axis`` is the next axis it would consume."""
+    size = shape[axis] if axis < len(shape) else 3
+    kind = draw(
+        st.sampled_from(
+            ["int", "slice", "ellipsis", "new", "array", "list", "mask", "bool0", "int0d", "uarray"]
+        )
+    )
+    if kind == "int":
+        return draw(st.integers(-size - 1, size)), 1
+    if kind == "int0d":
+        return np.array(draw(st.integers(-size, max(size - 1, 0)))), 1
+    if kind == "slice":
+        bound = st.none() | st.integers(-size - 2, size + 2)
+        step = st.none() | st.sampled_from([1, 2, 3, -1, -2])
+        return slice(draw(bound), draw(bound), draw(step)), 1
+    if kind == "ellipsis":
+        return Ellipsis, 0
+    if kind == "new":
+        return None, 0
+    if kind == "bool0":
+        return draw(st.booleans()), 0
+    if kind == "mask":
+        k = draw(st.integers(1, max(1, min(2, len(shape) - axis))))
+        mshape = tuple(shape[axis : axis + k]) or (size,)
+        if draw(st.integers(0, 9)) == 0:
+            mshape = (mshape[0] + 1,) + mshape[1:]  # a mismatched mask now and then
+        return draw(hnp.arrays(np.bool_, mshape)), len(mshape)
+    ishape = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
+    lo = 0 if kind == "uarray" else -size
+    hi = size if draw(st.integers(0, 14)) == 0 else max(size - 1, 0)
+    if size == 0:
+        lo = hi = 0
+    arr = draw(hnp.arrays(np.intp, ishape, elements=st.integers(lo, hi)))
+    if kind == "uarray":
+        return arr.astype(np.uint8), 1
+    if kind == "list":
+        return arr.tolist(), 1
+    return arr, 1
+
+
+@st.composite
+def grammar_case(draw, max_dims=4):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=4))
+    dtype = draw(st.sampled_from(GRAMMAR_DTYPES))
+    x = draw(hnp.arrays(dtype, shape, elements=_elements(dtype)))
+    n = draw(st.integers(1, len(shape) + 2))
+    items, axis = [], 0
+    for _ in range(n):
+        item, used = draw(_index_item(shape, axis))
+        items.append(item)
+        axis += used
+    idx = items[0] if n == 1 and draw(st.booleans()) else tuple(items)
+    return x, idx
+
+
+def _elements_for(dtype, target=None):
+    if dtype == np.complex64:
+        return st.complex_numbers(max_magnitude=50, width=64)
+    if target is not None and np.dtype(target).kind == "u" and np.dtype(dtype).kind in "fi":
+        # Negative float -> unsigned is undefined in C (NumPy's result is
+        # platform dependent); keep such values non-negative.
+        hi = 100 if np.dtype(dtype).kind == "f" else 50
+        return st.floats(0, hi, width=32) if np.dtype(dtype).kind == "f" else st.integers(0, hi)
+    return _elements(dtype)
+
+
+def _split(idx):
+    """The array parts of ``idx`` (to pass as jit arguments) and a rebuilder."""
+    items = idx if type(idx) is tuple else (idx,)
+    arrays = [i for i in items if isinstance(i, np.ndarray) and i.ndim > 0 and i.dtype != np.bool_]
+
+    def rebuild(*traced):
+        it = iter(traced)
+        out = tuple(
+            next(it) if isinstance(i, np.ndarray) and i.ndim > 0 and i.dtype != np.bool_ else i
+            for i in items
+        )
+        return out if type(idx) is tuple else out[0]
+
+    return arrays, rebuild
+
+
+def _numpy_outcome(kernel, x, *extra):
+    import warnings
+
+    a = x.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = kernel(a, *extra)
+        except (IndexError, ValueError, TypeError, OverflowError) as e:
+            return e, None
+    return None, (out, a)
+
+
+def _check_grammar(kernel, x, idx, value=None, traced=True):
+    """``kernel(a, idx, value)`` under NumPy, mutjax eagerly and under jit."""
+    import warnings
+
+    exc, expected = _numpy_outcome(lambda a: kernel(a, idx, value), x)
+    arrays, rebuild = _split(idx)
+    runs = [
+        ("eager", lambda a: kernel(a, idx, value), ()),
+        ("jit", lambda a: kernel(a, idx, value), ()),
+    ]
+    if traced and arrays:
+        # Under jit with the integer arrays of the index traced: out-of-bounds
+        # entries cannot raise there, so only cases NumPy accepts are compared.
+        runs.append(("jit-traced", lambda a, *t: kernel(a, rebuild(*t), value), arrays))
+    for name, body, extra in runs:
+        f = mutjax.mutable(body, return_args=True)
+        if name != "eager":
+            f = jax.jit(f)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if exc is not None:
+                if name == "jit-traced":
+                    continue
+                with pytest.raises(type(exc)):
+                    f(jnp.asarray(x), *[jnp.asarray(t) for t in extra])
+                continue
+            out, (got_x, *_), _ = f(jnp.asarray(x), *[jnp.asarray(t) for t in extra])
+        assert_same((out, got_x), expected, f"{name} {idx!r}")
+
+
+def _read(a, idx, value):
+    r = a[idx]
+    return r.copy() if isinstance(r, np.ndarray) else r
+
+
+def _assign(a, idx, value):
+    a[idx] = value
+
+
+def _add(a, idx, value):
+    a[idx] += value
+
+
+def _value_for(draw, x, idx):
+    """A value for ``x[idx] = value``: broadcastable (mostly), any dtype or kind."""
+    try:
+        target = np.empty(x.shape, np.int8)[idx].shape
+    except (IndexError, ValueError, TypeError):
+        target = ()
+    kind = draw(st.sampled_from(["scalar", "array", "list", "bad"]))
+    vdtype = draw(st.sampled_from(GRAMMAR_DTYPES))
+    if x.dtype != np.complex64 and vdtype == np.complex64:
+        vdtype = np.float32
+    if kind == "scalar":
+        return draw(_elements_for(vdtype, x.dtype))
+    if kind == "bad":
+        vshape = (draw(st.integers(2, 4)),) + tuple(target)
+        vshape = tuple(s + 1 for s in vshape)
+    else:
+        vshape = draw(
+            hnp.broadcastable_shapes(target, min_dims=0, max_dims=len(target) + 1, min_side=0)
+        )
+        if draw(st.booleans()):
+            vshape = (1,) + vshape  # NumPy drops leading length-1 axes
+    v = draw(hnp.arrays(vdtype, vshape, elements=_elements_for(vdtype, x.dtype)))
+    return v.tolist() if kind == "list" else v
+
+
+@given(grammar_case())
+def test_grammar_read_matches_numpy(case):
+    x, idx = case
+    _check_grammar(_read, x, idx)
+
+
+@given(grammar_case(), st.data())
+def test_grammar_assignment_matches_numpy(case, data):
+    x, idx = case
+    _check_grammar(_assign, x, idx, _value_for(data.draw, x, idx))
+
+
+@given(grammar_case(), st.data())
+def test_grammar_augmented_assignment_matches_numpy(case, data):
+    x, idx = case
+    if x.dtype == np.bool_:
+        x = x.astype(np.int16)
+    value = data.draw(st.integers(0, 3) | hnp.arrays(x.dtype, (1,), elements=st.integers(0, 3)))
+    _check_grammar(_add, x, idx, value)
