@@ -16,7 +16,6 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from jax.interpreters import ad, batching, mlir
 
 from . import _compat
 
@@ -24,7 +23,7 @@ index_check_p = _compat.Primitive("mutjax_index_check")
 index_check_p.multiple_results = True
 index_check_p.def_impl(lambda *indices, axes, sizes, shape: [])
 index_check_p.def_abstract_eval(lambda *indices, axes, sizes, shape: [])
-mlir.register_lowering(index_check_p, lambda ctx, *args, **params: [])
+_compat.register_lowering(index_check_p, lambda ctx, *args, **params: [])
 
 
 def _jvp(primals: Any, tangents: Any, **params: Any) -> tuple[list, list]:
@@ -36,8 +35,8 @@ def _batch(args: Any, dims: Any, **params: Any) -> tuple[list, list]:
     return index_check_p.bind(*args, **params), []
 
 
-ad.primitive_jvps[index_check_p] = _jvp
-batching.primitive_batchers[index_check_p] = _batch
+_compat.primitive_jvps[index_check_p] = _jvp
+_compat.primitive_batchers[index_check_p] = _batch
 
 
 def _checkify_rule(error: Any, enabled_errors: Any, *indices: Any, axes, sizes, shape) -> Any:
