@@ -191,9 +191,27 @@ def _has_writeback(jaxpr: Any) -> bool:
     return False
 
 
+def _writes_outside(jaxpr: Any) -> bool:
+    """A writeback in ``jaxpr`` whose target is not one of its own inputs.
+
+    ``jax.lax.fori_loop(0, n, mutjax.mutable(body), carry)`` records
+    writebacks of the body's own carry: those are copies the loop returns
+    anyway, not arrays of an enclosing scope.
+    """
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    invars = set(jaxpr.invars)
+    for eqn in jaxpr.eqns:
+        if eqn.primitive is writeback_p:
+            if any(src not in invars for src in eqn.invars[::2]):
+                return True
+        elif any(_has_writeback(sub) for sub in _compat.jaxprs_in_params(eqn.params)):
+            return True
+    return False
+
+
 def check_loop(primitive: Any, params: dict[str, Any]) -> None:
     """Refuse a plain lax loop/cond whose body calls a jitted mutable helper on our arrays."""
-    if any(_has_writeback(sub) for sub in _compat.jaxprs_in_params(params)):
+    if any(_writes_outside(sub) for sub in _compat.jaxprs_in_params(params)):
         raise _errors.foreign_write(
             f"written by a mutable function inside jax.lax.{primitive.name}"
         )

@@ -895,3 +895,21 @@ def test_grad_of_mutable_helper_writing_its_argument_inside_scope_raises():
 
     with pytest.raises(mutjax.ForeignTraceError, match="differentiated"):
         jax.jit(outer)(jnp.ones((2, 3)))
+
+
+def test_plain_lax_loop_over_a_mutable_body_that_writes_its_own_carry():
+    # The body's writes land in its own carry, which the loop returns: no
+    # array of the enclosing scope is involved, so nothing to refuse.
+    def body(i, c, x):
+        c[i] = c[i] + x[i] * 2
+        return c
+
+    @mutjax.mutable
+    def outer(x):
+        y = jax.lax.fori_loop(0, 3, lambda i, c: mutjax.mutable(body)(i, c, x), jnp.zeros(3))
+        x[0] = 7
+        return x, y
+
+    x, y = jax.jit(outer)(jnp.arange(3.0))
+    np.testing.assert_array_equal(x, [7, 1, 2])
+    np.testing.assert_array_equal(y, [0, 2, 4])
