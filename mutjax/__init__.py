@@ -15,6 +15,8 @@ from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
 from ._errors import ScopeEndedError as ScopeEndedError
+from ._loops import LoopConversionError as LoopConversionError
+from ._loops import LoopConversionWarning as LoopConversionWarning
 from ._masked import MaskedArray as MaskedArray
 from ._numpy_api import UnsupportedNumpyError as UnsupportedNumpyError
 from ._trace import MutArray as MutableArray
@@ -25,6 +27,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DynamicShapeError",
     "ForeignTraceError",
+    "LoopConversionError",
+    "LoopConversionWarning",
     "MaskedArray",
     "MutableArray",
     "MutjaxError",

@@ -90,3 +90,59 @@ try:
     checkify_traceback = _checkify.get_traceback
 except (ImportError, AttributeError):  # pragma: no cover - other JAX layouts
     checkify_rules = None
+
+
+# -- loops=True (mutjax._loops): reading how a traced value was computed. --
+
+
+def literal_value(x: object) -> object:
+    """The constant behind a tracer of a jaxpr being built, or None.
+
+    jax 0.10.x: a Python constant lifted into a jaxpr (the 1 of ``i + 1``) is a
+    tracer whose ``.val`` is a ``Literal``.
+    """
+    val = getattr(x, "val", None) if isinstance(x, Tracer) else None
+    return val.val if isinstance(val, _src_core.Literal) else None
+
+
+def lifted_from(x: object) -> object:
+    """The outer value that a tracer of an inner jaxpr stands for, or None.
+
+    jax 0.10.x: a value closed over by a loop body is lifted into the body's
+    jaxpr as a constant; its frame keeps the outer value in ``constvar_to_val``.
+    """
+    trace = getattr(x, "_trace", None) if isinstance(x, Tracer) else None
+    frame = getattr(trace, "frame", None)
+    consts = getattr(frame, "constvar_to_val", None)
+    val = getattr(x, "val", None)
+    if consts is None or val is None or isinstance(val, _src_core.Literal):
+        return None
+    try:
+        return consts.get(val)
+    except TypeError:
+        return None
+
+
+def producing_equation(x: object) -> tuple[str, list[object], dict] | None:
+    """(primitive name, inputs, params) of the equation that computed ``x``.
+
+    jax 0.10.x: a tracer of a jaxpr being built (under jit or inside a loop
+    body) keeps its equation as ``.parent``. None for anything else.
+    """
+    eqn = getattr(x, "parent", None) if isinstance(x, Tracer) else None
+    if eqn is None or not hasattr(eqn, "primitive") or not hasattr(eqn, "in_tracers"):
+        return None
+    return eqn.primitive.name, list(eqn.in_tracers), dict(eqn.params)
+
+
+# jax 0.10.x: the traces of forward- and reverse-mode differentiation.
+from jax._src.interpreters import ad as _ad  # noqa: E402
+
+
+def under_differentiation(trace: object) -> bool:
+    """True when ``trace`` or one of its parents differentiates (jvp, grad)."""
+    while trace is not None:
+        if isinstance(trace, (_ad.JVPTrace, _ad.LinearizeTrace)):
+            return True
+        trace = getattr(trace, "parent_trace", None)
+    return False

@@ -526,7 +526,7 @@ def _current_mut_trace() -> MutTrace | None:
     return None
 
 
-def mutable(fun: F | None = None, *, return_args: bool = False) -> Any:
+def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = False) -> Any:
     """Make ``fun`` see its arrays as mutable NumPy-style arrays.
 
     Inside ``fun`` every array leaf of the arguments (any pytree) and every
@@ -537,6 +537,10 @@ def mutable(fun: F | None = None, *, return_args: bool = False) -> Any:
     Args:
         fun: the function to wrap. ``mutable`` can also be used as
             ``@mutable(return_args=True)``.
+        loops: if True, convert the Python ``for``/``while``/``if`` statements
+            of ``fun`` and of the functions it calls into mutjax's loop and
+            branch combinators (one compiled loop instead of an unrolled one).
+            Needs the diastatic-malt package; see docs/python-loops.md.
         return_args: if True, the wrapper returns ``(out, args, kwargs)``: the
             function's result followed by the final values of its positional
             and keyword arguments. This is how an out-parameter kernel
@@ -554,7 +558,13 @@ def mutable(fun: F | None = None, *, return_args: bool = False) -> Any:
             after its scope ended or written where mutjax cannot thread it.
     """
     if fun is None:
-        return functools.partial(mutable, return_args=return_args)
+        return functools.partial(mutable, return_args=return_args, loops=loops)
+    # -- loops= (issue 10): convert the Python control flow of `fun`.
+    if loops:
+        from ._loops import convert
+
+        fun = convert(fun)
+    # -- end loops=
 
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

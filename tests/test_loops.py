@@ -1,0 +1,561 @@
+"""``mutable(fun, loops=True)``: Python loops and branches become compiled loops.
+
+Every kernel below is plain NumPy code with Python loops. It runs once on
+NumPy arrays (the oracle) and under ``jax.jit(mutjax.mutable(kernel,
+loops=True))`` and eagerly; results, final arguments, shapes and dtypes must
+agree. The jaxpr-size tests check that the loops were not unrolled.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_same
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mutjax
+from mutjax._loops import LoopConversionError, LoopConversionWarning
+
+
+def check_loops(kernel, *args, modes=("jit", "eager"), rtol=1e-5, atol=1e-5):  # noqa: ANN001,ANN201
+    """Run ``kernel`` on NumPy and with converted loops; compare everything."""
+    np_args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+    expected_out = kernel(*np_args)
+    # A Python scalar result has no NumPy dtype of its own: compare it with
+    # JAX's default type for it (32-bit unless x64 is enabled).
+    expected = (jax.tree_util.tree_map(_canonical, expected_out), _arrays(np_args))
+    for mode in modes:
+        f = mutjax.mutable(kernel, loops=True, return_args=True)
+        if mode == "jit":
+            f = jax.jit(f)
+        jx = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        out, final, _ = f(*jx)
+        got = (jax.tree_util.tree_map(np.asarray, out), _arrays(final))
+        assert_same(got, expected, mode, rtol, atol)
+    return expected_out
+
+
+def _canonical(x):  # noqa: ANN001,ANN202
+    if isinstance(x, (bool, int, float)):
+        return np.asarray(x, jax.dtypes.canonicalize_dtype(np.asarray(x).dtype))
+    return np.asarray(x)
+
+
+def _arrays(args):  # noqa: ANN001,ANN202
+    return [np.asarray(a) for a in args if hasattr(a, "shape") and np.ndim(a) > 0]
+
+
+def primitives(kernel, *args) -> list[str]:  # noqa: ANN001
+    """Primitive names of the jaxpr's equations, sub-jaxprs (loop bodies) included."""
+    jaxpr = jax.make_jaxpr(mutjax.mutable(kernel, loops=True))(*args).jaxpr
+
+    def walk(j) -> list[str]:  # noqa: ANN001
+        names = []
+        for e in j.eqns:
+            names.append(e.primitive.name)
+            for sub in jax.extend.core.jaxprs_in_params(e.params):
+                names += walk(sub)
+        return names
+
+    return walk(jaxpr)
+
+
+def n_eqns(kernel, *args) -> int:  # noqa: ANN001
+    return len(primitives(kernel, *args))
+
+
+def rand(*shape: int, seed: int = 0, diag: float = 0.0) -> np.ndarray:
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    if diag:
+        a += diag * np.eye(shape[0], dtype=np.float32)
+    return a
+
+
+# -- kernels (NumPy code, unchanged) --------------------------------------------------
+
+
+def lu(A):  # noqa: ANN001,ANN201,N803 - polybench's names
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i):
+            for k in range(j):
+                A[i, j] -= A[i, k] * A[k, j]
+            A[i, j] /= A[j, j]
+        for j in range(i, n):
+            for k in range(i):
+                A[i, j] -= A[i, k] * A[k, j]
+
+
+def cholesky(A):  # noqa: ANN001,ANN201,N803
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i):
+            for k in range(j):
+                A[i, j] -= A[i, k] * A[j, k]
+            A[i, j] /= A[j, j]
+        for k in range(i):
+            A[i, i] -= A[i, k] * A[i, k]
+        A[i, i] = A[i, i] ** 0.5
+
+
+def seidel_2d(A, tsteps):  # noqa: ANN001,ANN201,N803
+    n = A.shape[0]
+    for _t in range(tsteps):
+        for i in range(1, n - 1):
+            for j in range(1, n - 1):
+                A[i, j] = (
+                    A[i - 1, j - 1]
+                    + A[i - 1, j]
+                    + A[i - 1, j + 1]
+                    + A[i, j - 1]
+                    + A[i, j]
+                    + A[i, j + 1]
+                    + A[i + 1, j - 1]
+                    + A[i + 1, j]
+                    + A[i + 1, j + 1]
+                ) / 9.0
+
+
+def match(b1, b2):  # noqa: ANN001,ANN201
+    if b1 + b2 == 3:
+        return 1
+    return 0
+
+
+def nussinov(seq, table):  # noqa: ANN001,ANN201
+    n = seq.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            if j - 1 >= 0:
+                table[i, j] = max(table[i, j], table[i, j - 1])
+            if i + 1 < n:
+                table[i, j] = max(table[i, j], table[i + 1, j])
+            if j - 1 >= 0 and i + 1 < n:
+                if i < j - 1:
+                    table[i, j] = max(table[i, j], table[i + 1, j - 1] + match(seq[i], seq[j]))
+                else:
+                    table[i, j] = max(table[i, j], table[i + 1, j - 1])
+            for k in range(i + 1, j):
+                table[i, j] = max(table[i, j], table[i, k] + table[k + 1, j])
+
+
+def tridiagonal(a, b, c, d, x):  # noqa: ANN001,ANN201
+    # Thomas algorithm: forward sweep then back substitution (reverse range).
+    n = d.shape[0]
+    cp = c.copy()
+    dp = d.copy()
+    cp[0] = c[0] / b[0]
+    dp[0] = d[0] / b[0]
+    for i in range(1, n):
+        m = b[i] - a[i] * cp[i - 1]
+        cp[i] = c[i] / m
+        dp[i] = (d[i] - a[i] * dp[i - 1]) / m
+    x[n - 1] = dp[n - 1]
+    for i in range(n - 2, -1, -1):
+        x[i] = dp[i] - cp[i] * x[i + 1]
+
+
+def newton_sqrt(x):  # noqa: ANN001,ANN201
+    y = x.copy()
+    err = 1.0
+    steps = 0
+    while err > 1e-4:
+        z = 0.5 * (y + x / y)
+        err = abs(z - y).max()
+        y[...] = z
+        steps += 1
+    return y, steps
+
+
+def first_above(x, limit):  # noqa: ANN001,ANN201
+    s = 0.0
+    found = -1
+    for i in range(x.shape[0]):
+        s = s + x[i]
+        if s > limit:
+            found = i
+            break
+    return s, found
+
+
+def skip_negatives(x, out):  # noqa: ANN001,ANN201
+    total = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            continue
+        out[i] = x[i] * 2
+        total = total + x[i]
+    return total
+
+
+def traced_bounds(x, n):  # noqa: ANN001,ANN201
+    for i in range(n):
+        x[i] += i
+    return x
+
+
+# -- NumPy-oracle tests ----------------------------------------------------------------
+
+
+def test_lu_triangular_loops() -> None:
+    check_loops(lu, rand(8, 8, diag=8.0), rtol=1e-4, atol=1e-4)
+
+
+def test_cholesky() -> None:
+    m = rand(7, 7)
+    check_loops(cholesky, (m @ m.T + 7 * np.eye(7)).astype(np.float32), rtol=1e-4, atol=1e-4)
+
+
+def test_seidel_2d() -> None:
+    check_loops(seidel_2d, rand(9, 9), 3, rtol=1e-4, atol=1e-4)
+
+
+def test_nussinov_max_and_if() -> None:
+    seq = np.random.default_rng(1).integers(0, 4, 10).astype(np.int32)
+    check_loops(nussinov, seq, np.zeros((10, 10), np.int32))
+
+
+def test_tridiagonal_solve() -> None:
+    n = 12
+    a, c = rand(n, seed=1), rand(n, seed=2)
+    b = rand(n, seed=3) + 6
+    check_loops(tridiagonal, a, b, c, rand(n, seed=4), np.zeros(n, np.float32), rtol=1e-4)
+
+
+def test_while_convergence_loop() -> None:
+    x = np.array([2.0, 9.0, 0.5], np.float32)
+    y, steps = check_loops(newton_sqrt, x, modes=("jit",))
+    assert steps > 1
+
+
+@given(st.lists(st.floats(0, 2, width=32), min_size=1, max_size=8), st.floats(0.5, 6))
+@settings(max_examples=15, deadline=None)
+def test_loop_with_break(xs: list[float], limit: float) -> None:
+    check_loops(first_above, np.array(xs, np.float32), np.float32(limit), modes=("jit",))
+
+
+@given(st.lists(st.floats(-2, 2, width=32), min_size=1, max_size=8))
+@settings(max_examples=15, deadline=None)
+def test_loop_with_continue(xs: list[float]) -> None:
+    x = np.array(xs, np.float32)
+    check_loops(skip_negatives, x, np.zeros_like(x), modes=("jit",))
+
+
+def test_traced_bounds() -> None:
+    f = jax.jit(mutjax.mutable(traced_bounds, loops=True))
+    x = np.zeros(6, np.float32)
+    for n in (0, 3, 6):
+        np.testing.assert_array_equal(f(jnp.asarray(x), n), traced_bounds(x.copy(), n))
+
+
+def test_static_if_stays_python() -> None:
+    def kernel(x, flag):  # noqa: ANN001,ANN202
+        if flag:
+            x[0] = 1.0
+        else:
+            x[0] = 2.0
+        return x
+
+    f = mutjax.mutable(kernel, loops=True)
+    jaxpr = jax.make_jaxpr(lambda x: f(x, True))(jnp.zeros(3))
+    assert not any(e.primitive.name == "cond" for e in jaxpr.eqns)
+    np.testing.assert_array_equal(f(jnp.zeros(3), False), [2.0, 0, 0])
+
+
+def test_helpers_are_converted() -> None:
+    def row_sum(A, i):  # noqa: ANN001,ANN202,N803
+        s = 0.0
+        for j in range(A.shape[1]):
+            s = s + A[i, j]
+        return s
+
+    def kernel(A, out):  # noqa: ANN001,ANN202,N803
+        for i in range(A.shape[0]):
+            out[i] = row_sum(A, i)
+
+    check_loops(kernel, rand(5, 4), np.zeros(5, np.float32))
+    small = n_eqns(kernel, jnp.zeros((4, 4)), jnp.zeros(4))
+    assert small == n_eqns(kernel, jnp.zeros((40, 40)), jnp.zeros(40))
+
+
+# -- the loops stay loops ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kernel, make",
+    [
+        (lu, lambda n: (jnp.eye(n),)),
+        (cholesky, lambda n: (jnp.eye(n),)),
+        (seidel_2d, lambda n: (jnp.eye(n), 2)),
+        (nussinov, lambda n: (jnp.zeros(n, jnp.int32), jnp.zeros((n, n), jnp.int32))),
+    ],
+)
+def test_jaxpr_size_does_not_grow(kernel, make) -> None:  # noqa: ANN001
+    assert n_eqns(kernel, *make(6)) == n_eqns(kernel, *make(60))
+
+
+# -- transformations ---------------------------------------------------------------
+
+
+def test_grad_through_triangular_loops() -> None:
+    def loss(A):  # noqa: ANN001,ANN202,N803
+        lu(A)
+        return A.sum()
+
+    a = rand(5, 5, diag=5.0)
+    g = jax.jit(jax.grad(mutjax.mutable(loss, loops=True)))(jnp.asarray(a))
+    # Reference: central differences of the NumPy kernel in float64.
+    a64 = a.astype(np.float64)
+    fd = np.zeros_like(a64)
+    for idx in np.ndindex(*a64.shape):
+        e = np.zeros_like(a64)
+        e[idx] = 1e-6
+        fd[idx] = (loss(a64 + e) - loss(a64 - e)) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=2e-3, atol=2e-3)
+
+
+def test_jit_alone_runs_the_exact_trip_count() -> None:
+    # Without differentiation a traced bound is a while loop of exactly the
+    # trip count, not a masked loop of the maximal one.
+    names = primitives(lu, jnp.eye(4))
+    assert "while" in names and "cond" not in names
+
+
+def test_vmap() -> None:
+    xs = rand(3, 8)
+    f = jax.vmap(mutjax.mutable(first_above, loops=True), in_axes=(0, None))
+    s, found = f(jnp.asarray(xs), np.float32(1.0))
+    for k in range(3):
+        es, ef = first_above(xs[k].copy(), np.float32(1.0))
+        np.testing.assert_allclose(s[k], es, rtol=1e-5)
+        assert found[k] == ef
+
+    g = jax.vmap(mutjax.mutable(lambda a: (lu(a), a)[1], loops=False))
+    h = jax.vmap(mutjax.mutable(_lu_returning, loops=True))
+    batch = jnp.stack([jnp.asarray(rand(5, 5, seed=s, diag=5.0)) for s in range(3)])
+    np.testing.assert_allclose(h(batch), g(batch), rtol=1e-4, atol=1e-4)
+
+
+def test_vmap_while_and_predicated_branches() -> None:
+    xs = np.abs(rand(3, 4)) + 0.5
+    ys, steps = jax.vmap(mutjax.mutable(newton_sqrt, loops=True))(jnp.asarray(xs))
+    for k in range(3):
+        ey, es = newton_sqrt(xs[k].copy())
+        np.testing.assert_allclose(ys[k], ey, rtol=1e-5)
+        assert steps[k] == es
+    x = rand(3, 4, 3)
+    out = rand(3, 4, 3, seed=1)
+    got = jax.vmap(mutjax.mutable(clip_rows, loops=True), in_axes=(0, 0, None))(
+        jnp.asarray(x), jnp.asarray(out), np.float32(-0.5)
+    )
+    for k in range(3):
+        np.testing.assert_allclose(got[k], clip_rows(x[k], out[k].copy(), np.float32(-0.5)))
+
+
+def _lu_returning(A):  # noqa: ANN001,ANN202,N803
+    lu(A)
+    return A
+
+
+# -- what is not converted ---------------------------------------------------------
+
+
+def test_side_effect_loop_is_unrolled_with_warning() -> None:
+    def kernel(x):  # noqa: ANN001,ANN202
+        seen = []
+        for i in range(3):
+            seen.append(i)
+            x[i] = len(seen)
+        return x
+
+    with pytest.warns(LoopConversionWarning, match=r"test_loops.py:\d+.*append"):
+        out = jax.jit(mutjax.mutable(kernel, loops=True))(jnp.zeros(4))
+    np.testing.assert_array_equal(out, kernel(np.zeros(4)))
+
+
+def test_side_effect_loop_with_traced_bound_raises() -> None:
+    def kernel(x, n):  # noqa: ANN001,ANN202
+        for i in range(n):
+            print(i)
+            x[i] = 1.0
+        return x
+
+    with pytest.raises(LoopConversionError, match=r"test_loops.py:\d+.*print"):
+        jax.jit(mutjax.mutable(kernel, loops=True))(jnp.zeros(4), 2)
+
+
+def test_return_inside_loop_raises_when_traced() -> None:
+    def kernel(x, n):  # noqa: ANN001,ANN202
+        for i in range(n):
+            if x[i] > 0:
+                return i
+        return -1
+
+    with pytest.raises(LoopConversionError, match="return"):
+        jax.jit(mutjax.mutable(kernel, loops=True))(jnp.zeros(4), 3)
+
+
+def test_return_inside_traced_if() -> None:
+    def sign(v):  # noqa: ANN001,ANN202
+        if v > 0:
+            return 1.0
+        return -1.0
+
+    def kernel(x, out):  # noqa: ANN001,ANN202
+        for i in range(x.shape[0]):
+            out[i] = sign(x[i])
+
+    check_loops(kernel, rand(6), np.zeros(6, np.float32))
+
+
+def test_variable_first_assigned_in_loop_raises() -> None:
+    def kernel(x):  # noqa: ANN001,ANN202
+        for i in range(x.shape[0]):
+            last = x[i]
+        return last
+
+    with pytest.raises(LoopConversionError, match="`last`"):
+        jax.jit(mutjax.mutable(kernel, loops=True))(jnp.zeros(4))
+
+
+def test_lambda_and_exec_functions_warn_and_work() -> None:
+    f = lambda x: x * 2  # noqa: E731
+    with pytest.warns(LoopConversionWarning, match="lambda"):
+        g = mutjax.mutable(f, loops=True)
+    np.testing.assert_array_equal(g(jnp.ones(2)), [2.0, 2.0])
+
+    ns: dict = {}
+    exec("def k(x):\n    for i in range(2):\n        x[i] = 5.0\n    return x\n", ns)
+    with pytest.warns(LoopConversionWarning, match="source"):
+        h = mutjax.mutable(ns["k"], loops=True)
+    np.testing.assert_array_equal(jax.jit(h)(jnp.zeros(3)), [5.0, 5.0, 0.0])
+
+
+def test_no_warning_for_plain_kernels() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LoopConversionWarning)
+        jax.jit(mutjax.mutable(lu, loops=True))(jnp.eye(4))
+
+
+# -- conditions decided by loop-index ranges ----------------------------------------
+
+
+def test_condition_decided_by_index_ranges_stays_python() -> None:
+    def kernel(t):  # noqa: ANN001,ANN202
+        n = t.shape[0]
+        for i in range(n):
+            for j in range(i + 1, n):
+                if j - 1 >= 0 and i < n:
+                    t[i, j] = t[i, j - 1] + 1
+        return t
+
+    check_loops(kernel, np.zeros((6, 6), np.float32))
+    assert "cond" not in primitives(kernel, jnp.zeros((6, 6)))
+
+
+@given(
+    lo=st.integers(-3, 3),
+    hi=st.integers(-3, 6),
+    step=st.sampled_from([1, 2, -1]),
+    off=st.integers(-2, 2),
+    cut=st.integers(-3, 6),
+    op=st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
+)
+@settings(max_examples=12, deadline=None)
+def test_index_intervals_never_decide_wrongly(lo, hi, step, off, cut, op) -> None:  # noqa: ANN001
+    # The same kernel text for every comparison: the oracle decides.
+    src = f"""
+def kernel(x):
+    for i in range({lo}, {hi}, {step}):
+        for j in range(i + {off}, 7):
+            if j - i {op} {cut} - i:
+                x[(i + 8) % 8, j % 8] += 1.0
+            else:
+                x[(i + 8) % 8, j % 8] -= 2.0
+    return x
+"""
+    import linecache
+    import textwrap
+
+    filename = f"<loops-test-{abs(hash(src))}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    ns: dict = {}
+    exec(compile(textwrap.dedent(src), filename, "exec"), ns)  # noqa: S102
+    check_loops(ns["kernel"], np.zeros((8, 8), np.float32), modes=("jit",))
+
+
+# -- traced ifs: predicated (select) when cheap, cond otherwise ----------------------
+
+
+def clip_rows(x, out, lo):  # noqa: ANN001,ANN201
+    for i in range(x.shape[0]):
+        if x[i, 0] < lo:
+            out[i, :2] = lo
+            out[i, 2] += x[i, 1]
+        elif x[i, 0] > 1:
+            if x[i, 1] > 0:
+                out[i, 0] *= 2
+            out[i, 1:] -= 1
+        else:
+            out[i, 0] = max(x[i, 0], x[i, 2])
+    return out
+
+
+def bump(out, i):  # noqa: ANN001,ANN201
+    out[i] += 10
+
+
+def writing_helper(x, out):  # noqa: ANN001,ANN201
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            bump(out, i)
+        else:
+            out[i] = -1
+    return out
+
+
+def loop_in_branch(x, out):  # noqa: ANN001,ANN201
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            for j in range(i):
+                out[i] += x[j]
+    return out
+
+
+@given(st.integers(1, 5), st.integers(0, 2**16))
+@settings(max_examples=10, deadline=None)
+def test_predicated_branches(rows: int, seed: int) -> None:
+    x = np.random.default_rng(seed).uniform(-2, 3, (rows, 3)).astype(np.float32)
+    out = np.random.default_rng(seed + 1).standard_normal((rows, 3)).astype(np.float32)
+    check_loops(clip_rows, x, out, np.float32(-0.5), modes=("jit",))
+
+
+def test_cheap_if_is_a_select_not_a_cond() -> None:
+    names = primitives(clip_rows, jnp.zeros((4, 3)), jnp.zeros((4, 3)), -0.5)
+    assert "cond" not in names and "select_n" in names
+
+
+@pytest.mark.parametrize("kernel", [writing_helper, loop_in_branch])
+def test_expensive_or_opaque_if_is_a_cond(kernel) -> None:  # noqa: ANN001
+    x = rand(6, seed=3)
+    check_loops(kernel, x, np.zeros(6, np.float32))
+    assert "cond" in primitives(kernel, jnp.asarray(x), jnp.zeros(6))
+
+
+def test_iterating_an_array_is_unrolled_with_warning() -> None:
+    def kernel(x, out):  # noqa: ANN001,ANN202
+        k = 0
+        for row in x:
+            out[k] = row.sum()
+            k = k + 1
+        for scale in (1.0, 2.0):
+            out *= scale
+        return out
+
+    with pytest.warns(LoopConversionWarning, match=r"test_loops.py:\d+ iterates over a"):
+        check_loops(kernel, rand(3, 4), np.zeros(3, np.float32), modes=("jit",))
