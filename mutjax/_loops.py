@@ -47,17 +47,10 @@ import numpy as np
 #
 # The loops and branches below call these three names only. They must thread
 # the mutations of closed-over mutable arrays (mutjax's own combinators do).
-try:
-    from ._control import cond as _cond
-    from ._control import fori_loop as _fori_loop
-    from ._control import while_loop as _while_loop
-except ImportError:  # pragma: no cover - until mutjax._control lands on main
-    # jax.lax's combinators: correct for explicit carries only.
-    from jax.lax import cond as _cond
-    from jax.lax import fori_loop as _fori_loop
-    from jax.lax import while_loop as _while_loop
-
 from . import _compat, _errors
+from ._control import cond as _cond
+from ._control import fori_loop as _fori_loop
+from ._control import while_loop as _while_loop
 
 # -- errors ------------------------------------------------------------------------
 
