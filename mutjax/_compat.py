@@ -136,13 +136,13 @@ def producing_equation(x: object) -> tuple[str, list[object], dict] | None:
 
 
 # jax 0.10.x: the traces of forward- and reverse-mode differentiation.
-from jax._src.interpreters import ad as _ad  # noqa: E402
+from jax._src.interpreters import ad as _src_ad  # noqa: E402
 
 
 def under_differentiation(trace: object) -> bool:
     """True when ``trace`` or one of its parents differentiates (jvp, grad)."""
     while trace is not None:
-        if isinstance(trace, (_ad.JVPTrace, _ad.LinearizeTrace)):
+        if isinstance(trace, (_src_ad.JVPTrace, _src_ad.LinearizeTrace)):
             return True
         trace = getattr(trace, "parent_trace", None)
     return False
