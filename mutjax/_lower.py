@@ -90,9 +90,12 @@ def prepare_value(
         return _scalar_value(value, np_dtype)
     if mask_count is not None:
         _check_mask_value(value, mask_count)
-    if not basic and 0 in shape and 0 in np.shape(value):
-        # NumPy's advanced assignment copies nothing from an empty value into
-        # an empty selection and checks no shapes.
+    vshape = tuple(np.shape(value))
+    if not basic and 0 in shape and 0 in vshape:
+        # NumPy's advanced assignment of an empty value into an empty
+        # selection ignores the value's extra leading axes, but its trailing
+        # axes must still broadcast.
+        _target_shape(vshape[max(len(vshape) - len(shape), 0) :], shape)
         return lax.full(shape, 0, np_dtype)
     if isinstance(value, (bool, int, float, complex, np.generic, str, bytes)):
         cast = np.empty((), np_dtype)
