@@ -377,29 +377,31 @@ def _scatter(size: tuple[int, int]):
 
 
 def _eager(n: int):
-    x = np.zeros(n, np.float32)
+    # A first-order recurrence: each update reads a neighbour, so neither a
+    # vectorized form nor an accumulating `.at[].add` can stand in for it.
+    x = np.ones(n + 1, np.float32)
 
     def numpy(x):
         x = x.copy()
-        for i in range(x.shape[0]):
-            x[i] += 1.0
+        for i in range(1, x.shape[0]):
+            x[i] = 0.5 * x[i - 1] + 1.0
         return x
 
     def at(x):
-        for i in range(x.shape[0]):
-            x = x.at[i].add(1.0)
+        for i in range(1, x.shape[0]):
+            x = x.at[i].set(0.5 * x[i - 1] + 1.0)
         return x
 
     def ref(x):
         r = jax.new_ref(x)
-        for i in range(x.shape[0]):
-            r[i] += 1.0
+        for i in range(1, x.shape[0]):
+            r[i] = 0.5 * r[i - 1] + 1.0
         return jax.freeze(r)
 
     @mutjax.mutable
     def mut(x):
-        for i in range(x.shape[0]):
-            x[i] += 1.0
+        for i in range(1, x.shape[0]):
+            x[i] = 0.5 * x[i - 1] + 1.0
         return x
 
     return (x,), {"numpy": numpy, "at": at, "ref": ref, "mutjax": mut}

@@ -29,9 +29,9 @@ def fmt_value(kernel: dict[str, Any], entry: dict[str, Any]) -> str:
     if kernel["kind"] == "memory":
         extra = entry["extra_bytes"]
         return f"{extra / 2**30:.2f} GiB" if extra >= 2**29 else f"{extra / 2**20:.0f} MiB"
-    if kernel["kind"] == "eager":
-        return f"{v * 1e6:.0f} us"
-    return f"{v * 1e3:.1f} ms" if v >= 1e-3 else f"{v * 1e6:.0f} us"
+    if v >= 1e-3:
+        return f"{v * 1e3:.1f} ms"
+    return f"{v * 1e6:.0f} us" if v >= 1e-5 else f"{v * 1e6:.2f} us"
 
 
 def fmt_ratio(kernel: dict[str, Any]) -> str:

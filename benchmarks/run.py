@@ -78,7 +78,9 @@ def _callable(kernel: Kernel, name: str, fn: Any, args: tuple[Any, ...]) -> Any:
         jitted = jax.jit(fn)
         return lambda: jax.block_until_ready(jitted(*jargs))
     if kernel.kind == "trace":
-        return lambda: jax.make_jaxpr(fn)(*jargs)
+        # make_jaxpr caches traces by function identity: a fresh wrapper per
+        # repetition measures tracing, not a cache hit.
+        return lambda: jax.make_jaxpr(lambda *a: fn(*a))(*jargs)
     return lambda: jax.block_until_ready(fn(*jargs))  # eager
 
 

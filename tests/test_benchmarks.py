@@ -1,0 +1,85 @@
+"""The benchmark kernels are correct (NumPy is the oracle) and lean; nothing here is timed.
+
+For every kernel of ``benchmarks/kernels.py`` at its small ``test`` size:
+mutjax's result equals NumPy's, under ``jit`` and (for the eager and memory
+kernels) without it; and mutjax's jaxpr has no more equations than the
+hand-written ``.at[]`` version, counting recursively into every sub-jaxpr
+(loop bodies, ``jit`` calls) for both. A ``--quick`` run of the whole suite
+checks that the runner writes its JSON, chart and docs page.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks import run
+from benchmarks.kernels import KERNELS
+from tests.helpers import assert_same
+
+
+def _setup(kernel):
+    args, variants = kernel.make(kernel.sizes["test"])
+    if kernel.kind == "memory":
+        (n,) = args
+        args = (np.arange(n, dtype=np.float32),)
+    return args, variants
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_mutjax_matches_numpy(kernel):
+    args, variants = _setup(kernel)
+    expected = variants["numpy"](*args)
+    jargs = [jnp.asarray(a) for a in args]
+    got = jax.jit(variants["mutjax"])(*jargs)
+    assert_same(got, expected, kernel.name, rtol=kernel.rtol, atol=kernel.rtol)
+    if kernel.kind in ("eager", "memory"):
+        got = variants["mutjax"](*jargs)
+        assert_same(got, expected, f"{kernel.name} eager", rtol=kernel.rtol, atol=kernel.rtol)
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_at_anchor_matches_numpy(kernel):
+    # The anchors are what mutjax is measured against: they must be right too.
+    args, variants = _setup(kernel)
+    expected = variants["numpy"](*args)
+    got = jax.jit(variants["at"])(*[jnp.asarray(a) for a in args])
+    assert_same(got, expected, kernel.name, rtol=kernel.rtol, atol=kernel.rtol)
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_mutjax_jaxpr_no_larger_than_at(kernel):
+    args, variants = _setup(kernel)
+    jargs = [jnp.asarray(a) for a in args]
+    mut = run.count_eqns(jax.make_jaxpr(variants["mutjax"])(*jargs))
+    at = run.count_eqns(jax.make_jaxpr(variants["at"])(*jargs))
+    assert mut <= at, f"{kernel.name}: mutjax {mut} equations, .at[] {at}"
+
+
+def test_count_eqns_recurses_into_loop_bodies():
+    def f(x):
+        return jax.lax.fori_loop(0, 3, lambda i, x: jnp.sin(x) + 1.0, x)
+
+    closed = jax.make_jaxpr(f)(1.0)
+    top = len(closed.jaxpr.eqns)
+    assert run.count_eqns(closed) >= top + 2  # sin and add inside the body
+
+
+def test_quick_run_writes_json_chart_and_page(tmp_path):
+    paths = {ext: tmp_path / f"out.{ext}" for ext in ("json", "svg", "md")}
+    run.main(["--quick", "--reps", "1"] + [f"--{e}={p}" for e, p in paths.items()])
+    results = json.loads(paths["json"].read_text())
+    assert results["meta"]["cores"] >= 1 and results["meta"]["jax"] == jax.__version__
+    assert [k["name"] for k in results["kernels"]] == [k.name for k in KERNELS]
+    for k in results["kernels"]:
+        assert set(k["variants"]) == {"numpy", "at", "ref", "mutjax"}
+        assert k["variants"]["at"]["status"] == "ok", k["variants"]["at"]
+        for e in k["variants"].values():
+            assert e["status"] == "ok" or e["reason"]
+    assert paths["svg"].read_text().startswith("<svg")
+    page = paths["md"].read_text()
+    assert "| kernel |" in page and "cores" in page and jax.__version__ in page
