@@ -11,7 +11,11 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-BARS = (("at", ".at[] JAX", "#8c8c8c"), ("ref", "jax.new_ref", "#c9a227"), ("mutjax", "mutjax", "#2a6fb0"))
+BARS = (
+    ("at", ".at[] JAX", "#8c8c8c"),
+    ("ref", "jax.new_ref", "#c9a227"),
+    ("mutjax", "mutjax", "#2a6fb0"),
+)
 XMAX = 3.0  # bars longer than this are clipped and labelled with their value
 LEFT, RIGHT, TOP = 270, 70, 50
 PLOT_W = 460
@@ -56,8 +60,7 @@ def svg(results: dict[str, Any]) -> str:
         tx = x(tick)
         dash = "" if tick == 1 else ' stroke-dasharray="2,3"'
         out.append(
-            f'<line x1="{tx:.1f}" y1="{TOP - 4}" x2="{tx:.1f}" y2="{bottom}" '
-            f'stroke="#bbb"{dash}/>'
+            f'<line x1="{tx:.1f}" y1="{TOP - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#bbb"{dash}/>'
         )
         out.append(f'<text x="{tx:.1f}" y="{bottom + 14}" text-anchor="middle">{tick:g}x</text>')
     for r, k in enumerate(kernels):
@@ -74,7 +77,9 @@ def svg(results: dict[str, Any]) -> str:
             by = y0 + b * BAR_H
             v = _normalized(k, vname)
             if v is None:
-                out.append(f'<text x="{LEFT + 4}" y="{by + 9}" fill="#999" font-size="9">n/a</text>')
+                out.append(
+                    f'<text x="{LEFT + 4}" y="{by + 9}" fill="#999" font-size="9">n/a</text>'
+                )
                 continue
             w = x(v) - LEFT
             out.append(

@@ -12,7 +12,18 @@ import sys
 from typing import Any
 
 COLUMNS = ("numpy", "at", "ref", "mutjax")
-HEADERS = ("kernel", "size", "measure", "NumPy", ".at[]", "new_ref", "mutjax", "mutjax/best", "goal")
+HEADERS = (
+    "kernel",
+    "size",
+    "measure",
+    "NumPy",
+    ".at[]",
+    "new_ref",
+    "mutjax",
+    "mutjax/best",
+    "goal",
+)
+LABEL = {"numpy": "NumPy", "at": ".at[]", "ref": "new_ref", "mutjax": "mutjax"}
 MEASURE = {
     "runtime": "jit runtime",
     "trace": "make_jaxpr time",
@@ -122,6 +133,19 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
                     f"- `{k['name']}` / {name}: result differs from NumPy's "
                     "(a raw scatter leaves the winner among duplicates unspecified); timed anyway"
                 )
+    for k in results["kernels"]:
+        if k["kind"] == "eager":
+            first = [
+                f"{LABEL[c]} {k['variants'][c]['first_call_s'] * 1e3:.0f} ms"
+                for c in COLUMNS
+                if "first_call_s" in k["variants"][c]
+            ]
+            lines += [
+                f"First eager call of `{k['name']}` ({k['size']}), compilation included: "
+                + ", ".join(first)
+                + ". The table shows the median of the later calls.",
+                "",
+            ]
     if missing:
         lines += ["## Not available or not NumPy's answer", "", *missing, ""]
     eq = [

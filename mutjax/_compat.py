@@ -32,6 +32,11 @@ def current_trace() -> object:
     return _src_core.trace_ctx.trace
 
 
+def is_eager() -> bool:
+    """True when a primitive bound now runs at once (no transformation is tracing)."""
+    return isinstance(_src_core.trace_ctx.trace, _src_core.EvalTrace)
+
+
 def is_concrete_array(x: object) -> bool:
     """True for a value whose contents are known now (no tracer inside)."""
     return isinstance(x, jax.Array) and not isinstance(x, Tracer)

@@ -247,7 +247,13 @@ def basic_read(a: Any, ix: Index) -> Any:
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
-    if not dyn:
+    if not dyn and all(st == 1 for st in steps) and _compat.is_eager():
+        # Eagerly, `lax.slice` compiles one executable per distinct window
+        # (its bounds are parameters): a loop over `x[i]` would compile once
+        # per `i`. `dynamic_slice` takes the starts as operands, so one
+        # executable serves every position, as in `jax.numpy` indexing.
+        a = lax.dynamic_slice(a, [np.int32(s) for s in starts], sizes)
+    elif not dyn:
         limits = [s + z for s, z in zip(starts, sizes)]
         if any(s != 0 for s in starts) or tuple(limits) != shape or any(st != 1 for st in steps):
             a = lax.slice(a, starts, limits, steps)
@@ -315,6 +321,12 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
         if ok is not None:
             old = lax.dynamic_slice(a, starts, sizes)
             v = lax.select(lax.broadcast(ok, v.shape), v, old)
+        if not dyn:
+            # Static in-bounds starts: bind the primitive with int32 literals.
+            # `lax.dynamic_update_slice` would stage a `convert_element_type`
+            # per Python int start, a third of the trace time of an unrolled
+            # scalar update.
+            return lax.dynamic_update_slice_p.bind(a, v, *[np.int32(s) for s in starts])
         return lax.dynamic_update_slice(a, v, starts)
     if dyn:
         old = lax.dynamic_slice(a, starts, sizes)
