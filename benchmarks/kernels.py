@@ -330,8 +330,9 @@ def _edit(n: int):
         D[:, 0] = jnp.arange(m + 1)
 
         def body(i, carry):
-            t = jnp.minimum(D[i - 1, 1:] + 1, D[i - 1, :-1] + (a[i - 1] != b))
-            D[i] = lax.cummin(jnp.concatenate([D[i, :1], t]) - j) + j
+            prev = D[i - 1].copy()  # read the previous row once, as the .at[] version does
+            t = jnp.minimum(prev[1:] + 1, prev[:-1] + (a[i - 1] != b))
+            D[i] = lax.cummin(jnp.concatenate([i[None], t]) - j) + j
             return carry
 
         mutjax.fori_loop(1, m + 1, body, None)
@@ -364,12 +365,22 @@ def _scatter(size: tuple[int, int]):
         r[idx] = v
         return jax.freeze(r)
 
+    def at_last_wins(x, idx, v):
+        # NumPy's semantics by hand: a winner table of update positions
+        # (scatter-max), then one scatter of the winners only.
+        pos = jnp.arange(idx.shape[0], dtype=jnp.int32)
+        idx = jnp.where(idx < 0, idx + n, idx)
+        winner = jnp.full(n, -1, jnp.int32).at[idx].max(pos)
+        keep = winner[idx] == pos
+        return x.at[jnp.where(keep, idx, n)].set(v, mode="drop", unique_indices=True)
+
     @mutjax.mutable
     def mut(x, idx, v):
         x[idx] = v
         return x
 
-    return (x, idx, v), {"numpy": numpy, "at": at, "ref": ref, "mutjax": mut}
+    variants = {"numpy": numpy, "at": at, "ref": ref, "mutjax": mut}
+    return (x, idx, v), {**variants, "at_same_semantics": at_last_wins}
 
 
 # --------------------------------------------------------------------------
