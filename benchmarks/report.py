@@ -199,6 +199,29 @@ _METHOD = """## Method
   a copied row (`row = A[k].copy(); A[k] = A[p]; A[p] = row`), which is what a
   JAX expert writes with `.at[]` too. Edit distance fills the table row by row;
   the horizontal moves of a row are a running minimum (`lax.cummin`).
+
+## Decisions where the issue was silent
+
+- Sizes are the issue's. Compiled on a CPU, some of them (prefix sum, Jacobi)
+  run in milliseconds, not a fraction of a second; medians of interleaved
+  repetitions still separate the variants. `--quick` uses tiny sizes and is a
+  smoke test only: its numbers mean nothing.
+- The eager kernel is a first-order recurrence, `x[i] = 0.5 * x[i - 1] + 1`,
+  so that no vectorized form or accumulating `.at[].add` can stand in for it.
+  Its first call (compilation included) is reported next to the table: a
+  user's eager loop usually runs once.
+- Gauss-Seidel is one 5-point sweep of a 24 x 24 grid (484 scalar updates),
+  the kernel the design notes measured. Its correctness check runs the
+  variants eagerly, since XLA needs minutes to compile 484 unrolled scatters.
+- `jax.new_ref` expresses every kernel here; a Ref does not broadcast a
+  scalar on assignment, so its memory variant assigns a filled array.
+- The tests (`tests/test_benchmarks.py`) check, at small sizes, that every
+  kernel's mutjax result equals NumPy's and that its jaxpr has no more
+  equations than the `.at[]` version, counted recursively for both. For the
+  duplicates kernel the `.at[]` version with NumPy's semantics (a hand-written
+  winner table, `at_same_semantics` in `benchmarks/kernels.py`) is the
+  reference, since a raw scatter is not deterministic. The tests never time
+  anything.
 """
 
 
