@@ -134,6 +134,14 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
                     "(a raw scatter leaves the winner among duplicates unspecified); timed anyway"
                 )
     for k in results["kernels"]:
+        for name, e in k["variants"].items():
+            if name not in COLUMNS and e.get("status") == "ok":
+                lines += [
+                    f"Also measured for `{k['name']}`: `{name}` (see `benchmarks/kernels.py`) "
+                    f"{fmt_value(k, e)}, {e['value'] / k['variants']['at']['value']:.2f}x "
+                    "the raw `.at[]` anchor.",
+                    "",
+                ]
         if k["kind"] == "eager":
             first = [
                 f"{LABEL[c]} {k['variants'][c]['first_call_s'] * 1e3:.0f} ms"

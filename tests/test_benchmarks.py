@@ -86,7 +86,7 @@ def test_quick_run_writes_json_chart_and_page(tmp_path):
     assert results["meta"]["cores"] >= 1 and results["meta"]["jax"] == jax.__version__
     assert [k["name"] for k in results["kernels"]] == [k.name for k in KERNELS]
     for k in results["kernels"]:
-        assert set(k["variants"]) == {"numpy", "at", "ref", "mutjax"}
+        assert {"numpy", "at", "ref", "mutjax"} <= set(k["variants"])
         assert k["variants"]["at"]["status"] == "ok", k["variants"]["at"]
         for e in k["variants"].values():
             assert e["status"] == "ok" or e["reason"]
