@@ -353,12 +353,14 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
                     f"operands could not be broadcast together with remapped shapes "
                     f"{tuple(pos.shape)} {np.shape(bv)}"
                 )
-            bv = jnp.broadcast_to(jnp.asarray(bv), tuple(pos.shape)).reshape(-1)
+            raw_b = bv
         kind = _SCATTER.get(name)
         if n == 0:
             new = flat
         elif kind is not None and _canonical(rdt) == _canonical(adt):
-            upd = bv.astype(flat.dtype)
+            # Cast before broadcasting: a weak-typed `1` then folds into a
+            # constant and the jaxpr is the hand-written `.at[idx].add(1)`.
+            upd = jnp.broadcast_to(jnp.asarray(raw_b, flat.dtype), tuple(pos.shape)).reshape(-1)
             if name == "subtract":
                 upd = -upd
             if traced is None:
@@ -370,6 +372,8 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
         else:
             idx = pos if traced is None else _traced_positions(shape, traced)
             idx = jnp.asarray(idx).reshape(-1)
+            if b is not None:
+                bv = jnp.broadcast_to(jnp.asarray(raw_b), tuple(pos.shape)).reshape(-1)
 
             def body(k: Any, f: Any) -> Any:
                 p = idx[k]
