@@ -86,6 +86,8 @@ def table(results: dict[str, Any]) -> str:
                 lines.append(f"  {k['name']}/{name}: not available: {e.get('reason')}")
             elif e.get("matches_numpy") is False:
                 lines.append(f"  {k['name']}/{name}: result differs from NumPy's (timed anyway)")
+            if e.get("note"):
+                lines.append(f"  {k['name']}/{name}: {e['note']}")
     return "\n".join(lines)
 
 
@@ -157,8 +159,17 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
                 + ". The table shows the median of the later calls.",
                 "",
             ]
+    for k in results["kernels"]:
+        for name, e in k["variants"].items():
+            if e.get("note"):
+                missing.append(f"- `{k['name']}` / {name}: {e['note']}; goal not judged")
     if missing:
-        lines += ["## Not available or not NumPy's answer", "", *missing, ""]
+        lines += [
+            "## Not available, not NumPy's answer, or not the lowering meant",
+            "",
+            *missing,
+            "",
+        ]
     eq = [
         f"| {k['name']} | "
         + " | ".join(str(k["variants"][c].get("eqns", "n/a")) for c in COLUMNS[1:])
