@@ -180,7 +180,8 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
     lines += [
         "## Jaxpr size",
         "",
-        "Equations, counted recursively into every sub-jaxpr (loop bodies, `jit` calls):",
+        "Equations, counted recursively into every sub-jaxpr (loop bodies, `jit` calls),",
+        "except mutjax's checkify hook `mutjax_index_check`, which lowers to no operation:",
         "",
         "| kernel | .at[] | new_ref | mutjax |",
         "| --- | --- | --- | --- |",

@@ -44,12 +44,19 @@ TOLERANCE = 0.05
 _ERROR_LINE = re.compile(r"^[\w.]+(Error|Exception)\b")
 
 
+# mutjax's checkify hook on a traced index: it lowers to no operation at all.
+NO_OP_PRIMITIVES = frozenset({"mutjax_index_check"})
+
+
 def count_eqns(jaxpr: Any) -> int:
-    """Equations of a jaxpr, counted recursively into every sub-jaxpr (loop bodies, jit calls)."""
+    """Equations of a jaxpr, counted recursively into every sub-jaxpr (loop bodies, jit calls).
+
+    Markers that lower to no operation (``NO_OP_PRIMITIVES``) are not counted.
+    """
     jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
     total = 0
     for eqn in jaxpr.eqns:
-        total += 1
+        total += eqn.primitive.name not in NO_OP_PRIMITIVES
         for sub in jax.extend.core.jaxprs_in_params(eqn.params):
             total += count_eqns(sub)
     return total

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _checks
+from . import _checks, _compat
 from ._index import ADV, NEW, Adv, DynSlice, Index, Int, Slice, _shape_str
 
 # --------------------------------------------------------------------------
