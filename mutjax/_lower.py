@@ -294,21 +294,6 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
         return a
     _check_traced(ix)
     starts, sizes, steps, rev = _window(ix)
-    if (
-        not rev
-        and NEW not in ix.out
-        and all(st == 1 for st in steps)
-        and any(type(e) is Int and not isinstance(e.value, int) for e in ix.entries)
-    ):
-        # A traced integer: the scatter an expert writes as `.at[i].set(v)`,
-        # with the same jaxpr (half the equations of normalize + bounds check
-        # + select + dynamic_update_slice, and as fast in a compiled loop);
-        # out of bounds it drops the write, as documented.
-        idx = tuple(
-            starts[ax] if type(e) is Int else slice(starts[ax], starts[ax] + sizes[ax])
-            for ax, e in enumerate(ix.entries)
-        )
-        return a.at[idx].set(v)
     shape = tuple(a.shape)
     win = [1 if type(e) is Int else e.length for e in ix.entries]
     if tuple(v.shape) != tuple(win):
