@@ -232,11 +232,12 @@ _METHOD = """## Method
   programs settle it: for Jacobi, LU and edit distance, the optimized HLO of
   mutjax has the same operations as the `.at[]` version's (Jacobi: as
   `jax.new_ref`'s too), and prefix sum's jaxpr is the `.at[]` jaxpr.
-- Where `jax.new_ref` is the best anchor in a loop (prefix sum, edit
-  distance), it is because a Ref lowers a write at a traced index to a bare
-  `dynamic_update_slice`, which clamps an out-of-bounds index. mutjax, like
-  `.at[].set`, drops such a write (its documented semantics), which costs a
-  scatter or a select: in a 20,000-step loop, 117-118 us against 107 us.
+- A write at a traced index: `.at[i].set` is one scatter; `jax.new_ref`
+  lowers it to a bare `dynamic_update_slice` (which clamps an out-of-bounds
+  index); mutjax to normalize + bounds check + select + `dynamic_update_slice`
+  (it drops an out-of-bounds write, as documented). The compiled loop is as
+  fast or faster (prefix sum), but the jaxpr is larger than `.at[]`'s (see
+  the jaxpr table and `tests/test_benchmarks.py`).
 - Deterministic duplicates: on XLA's CPU backend a scatter-max alone takes
   about twice a raw scatter (128 ms against 60 ms for 4M updates), and the
   hand-written winner-table version (`at_same_semantics`) about 4x; a sort
