@@ -7,6 +7,7 @@ property test can assert "mutjax gives NumPy's answer" without filtering.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -255,8 +256,13 @@ def values_for(
 def _assignable(
     shape: tuple[int, ...], index: Any, value_shape: tuple[int, ...], dtype: Any
 ) -> bool:
-    try:
-        np.zeros(shape, dtype=dtype)[index] = np.zeros(value_shape, dtype=dtype)
-    except (ValueError, TypeError):
-        return False
+    # Warnings count as refusals: NumPy 2.2-2.3 only warn about what 2.4
+    # refuses (a size-1 array into one element), and a drawn value should be
+    # valid under every NumPy we support.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            np.zeros(shape, dtype=dtype)[index] = np.zeros(value_shape, dtype=dtype)
+        except (ValueError, TypeError, DeprecationWarning):
+            return False
     return True
