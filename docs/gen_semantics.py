@@ -281,6 +281,11 @@ def _escape(row: str) -> str:
     return " | ".join(head) + " | " + rest + " |"
 
 
+def versions_line() -> str:
+    """The library versions the page was generated with (results depend on them)."""
+    return f"Generated with NumPy {np.__version__} and JAX {jax.__version__}."
+
+
 def render() -> str:
     """The whole page, as a string (deterministic for given library versions)."""
     lines = [
@@ -306,6 +311,8 @@ def render() -> str:
         "",
         "Regenerate with `python docs/gen_semantics.py`; `tests/test_docs.py` fails",
         "when this page is out of date.",
+        "",
+        versions_line(),
         "",
     ]
     group = None
