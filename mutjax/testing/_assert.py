@@ -81,7 +81,7 @@ def _compare(
     """Raise AssertionError naming the mode, the leaf and the first bad element."""
     e_leaves, e_tree = jax.tree_util.tree_flatten(expected)
     g_leaves, g_tree = jax.tree_util.tree_flatten(got)
-    if e_tree != g_tree:
+    if e_tree != g_tree:  # type: ignore[operator]
         raise AssertionError(
             f"mutjax.testing: mode {mode!r}: the result's structure differs from NumPy's:\n"
             f"  expected {e_tree}\n  got      {g_tree}"

@@ -21,7 +21,8 @@ def _elements(dtype: np.dtype) -> st.SearchStrategy[Any]:
     # Moderate magnitudes: float32 and NumPy's float64 agree on them, and
     # sums of a few of them neither overflow nor lose all precision.
     if dtype.kind == "f":
-        return st.floats(-100, 100, width=min(dtype.itemsize * 8, 64), allow_subnormal=False)
+        width: Any = min(dtype.itemsize * 8, 64)
+        return st.floats(-100, 100, width=width, allow_subnormal=False)
     if dtype.kind == "c":
         return st.complex_numbers(max_magnitude=100, allow_nan=False, allow_infinity=False)
     if dtype.kind in "iu":
@@ -82,7 +83,7 @@ def basic_indices(
     Returns:
         A strategy of indices (an int, a slice, ``...``, ``None`` or a tuple).
     """
-    return hnp.basic_indices(
+    return hnp.basic_indices(  # type: ignore[call-overload]
         tuple(shape), min_dims=0, allow_newaxis=allow_newaxis, allow_ellipsis=allow_ellipsis
     )
 
