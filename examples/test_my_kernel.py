@@ -23,7 +23,7 @@ def smooth(u, passes):
 @given(
     u=mt.arrays(np.float32, shape=st.integers(3, 12).map(lambda n: (n,))), passes=st.integers(1, 3)
 )
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 def test_smooth_matches_numpy(u, passes):
     mt.assert_matches_numpy(smooth, u, passes)
 
@@ -34,7 +34,7 @@ def test_smooth_gradient():
 
 
 @given(data=st.data())
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 def test_any_assignment_matches_numpy(data):
     """Every index kind NumPy accepts, with a value that broadcasts to it."""
     x = data.draw(mt.arrays(np.float32, shape=(4, 5)))
