@@ -1,10 +1,10 @@
 """A weighted histogram, accumulated one sample at a time.
 
 ``counts[b] += w`` inside a loop over samples with a data-dependent bin ``b``
-(a traced index under ``jit``) is the textbook way to accumulate; note that
-the vectorized ``counts[bins] += weights`` would NOT accumulate repeated bins,
-in NumPy as in mutjax (NumPy's rule: the last write wins). Run
-``python examples/histogram.py``.
+(a traced index under ``jit``) is the textbook way to accumulate; so is
+NumPy's vectorized ``np.add.at(counts, bins, weights)``. The tempting
+``counts[bins] += weights`` does NOT accumulate repeated bins, in NumPy as in
+mutjax (NumPy's rule: the last write wins). Run ``python examples/histogram.py``.
 """
 
 import jax
@@ -20,6 +20,14 @@ def histogram(counts, samples, weights, lo, hi):
     bins = bins.clip(0, nbins - 1)
     for i in range(samples.shape[0]):
         counts[bins[i]] += weights[i]
+    return counts
+
+
+def histogram_at(counts, samples, weights, lo, hi):
+    """The same histogram with one vectorized ``np.add.at``."""
+    nbins = counts.shape[0]
+    bins = ((samples - lo) / (hi - lo) * nbins).astype(np.int32).clip(0, nbins - 1)
+    np.add.at(counts, bins, weights)
     return counts
 
 
@@ -42,6 +50,10 @@ def main() -> None:
     print("NumPy loop      :", expected)
     print("mutjax          :", got)
     print("np.histogram    :", reference.astype(np.float32))
+    with_at = jax.jit(mutjax.mutable(histogram_at), static_argnums=(3, 4))
+    got_at = np.asarray(with_at(np.zeros(12, np.float32), samples, weights, -3.0, 3.0))
+    print("mutjax np.add.at:", got_at)
+    assert np.allclose(got_at, expected, atol=1e-4)
     # The vectorized `counts[bins] += 1` does not accumulate repeated bins:
     # each touched bin ends at 1, in NumPy as in mutjax.
     bins = np.clip(((samples + 3.0) / 6.0 * 12).astype(np.int32), 0, 11)
