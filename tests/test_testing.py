@@ -175,20 +175,43 @@ def _wrong_in(bad_mode):
     return kernel
 
 
-@pytest.mark.parametrize("mode", ["eager", "jit", "vmap"])
+def test_reference_for_a_kernel_using_mutjax_loops():
+    def prefix_sum(x):
+        def body(i, carry):
+            x[i] += x[i - 1]
+            return carry
+
+        mutjax.fori_loop(1, x.shape[0], body, None)
+
+    def prefix_sum_numpy(x):
+        for i in range(1, x.shape[0]):
+            x[i] += x[i - 1]
+
+    x = np.arange(1, 7, dtype=np.float32)
+    mt.assert_matches_numpy(prefix_sum, x, reference=prefix_sum_numpy, grad=True)
+
+    def off_by_one(x):
+        for i in range(2, x.shape[0]):
+            x[i] += x[i - 1]
+
+    with pytest.raises(AssertionError, match="mode 'eager'.* at element \\[1\\]"):
+        mt.assert_matches_numpy(prefix_sum, x, reference=off_by_one)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit", "vmap", "jit_vmap"])
 def test_catches_a_kernel_wrong_in_one_mode(mode):
     x = np.arange(5, dtype=np.float32)
-    kernel = _wrong_in(mode)
+    kernel = _wrong_in("vmap" if mode == "jit_vmap" else mode)
+    modes = ("eager", "jit", mode if mode == "jit_vmap" else "vmap")
     # The other modes pass ...
-    others = tuple(m for m in ("eager", "jit", "vmap") if m != mode)
-    mt.assert_matches_numpy(kernel, x, modes=others)
+    mt.assert_matches_numpy(kernel, x, modes=tuple(m for m in modes if m != mode))
     # ... and the failure names the mode, the output, the element and both values.
     with pytest.raises(AssertionError) as info:
-        mt.assert_matches_numpy(kernel, x)
+        mt.assert_matches_numpy(kernel, x, modes=modes)
     msg = str(info.value)
     assert f"mode {mode!r}" in msg
     assert "the result" in msg or "final value" in msg
-    if mode == "vmap":
+    if mode in ("vmap", "jit_vmap"):
         assert "batch axis" in msg
     else:
         assert "the final value of array argument 0 at element [2]" in msg

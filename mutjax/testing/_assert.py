@@ -165,6 +165,7 @@ def _loss_weights(tree: Any, rng: np.random.Generator) -> list[Any]:
 
 def _check_grad(
     kernel: Callable[..., Any],
+    oracle: Callable[..., Any],
     split: _Split,
     arrays: list[np.ndarray],
     expected: Any,
@@ -203,7 +204,7 @@ def _check_grad(
     )
 
     def np_loss(arrs: list[np.ndarray]) -> float:
-        return float(loss(jax.tree_util.tree_leaves(_numpy_run(kernel, split, arrs)), np))
+        return float(loss(jax.tree_util.tree_leaves(_numpy_run(oracle, split, arrs)), np))
 
     wide = [a.astype(np.float64) if np.issubdtype(a.dtype, np.inexact) else a for a in arrays]
     for k, i in enumerate(diff):
@@ -228,6 +229,7 @@ def assert_matches_numpy(
     *args: Any,
     modes: Sequence[str] = MODES,
     grad: bool = False,
+    reference: Callable[..., Any] | None = None,
     batch: Sequence[Sequence[Any]] | None = None,
     batch_size: int = 3,
     rtol: float = 1e-5,
@@ -238,8 +240,9 @@ def assert_matches_numpy(
 ) -> Any:
     """Assert that ``kernel`` gives NumPy's answer under mutjax in every mode.
 
-    ``kernel`` is run once on copies of ``args`` as NumPy arrays (the oracle),
-    then under ``mutjax.mutable`` in each mode. Its return value and the final
+    ``kernel`` (or ``reference``) is run once on copies of ``args`` as NumPy
+    arrays (the oracle), then ``kernel`` under ``mutjax.mutable`` in each
+    mode. Its return value and the final
     value of every argument (mutations included) must match NumPy's: same
     structure, shapes, dtypes (at the width JAX stores them) and values. The
     caller's arrays must not change. Array leaves of ``args`` (any pytree) are
@@ -265,6 +268,10 @@ def assert_matches_numpy(
             for every floating-point array argument. The differentiated scalar
             is a fixed random weighting of all floating-point outputs and
             final arguments. Reported as mode ``"grad"``.
+        reference: the NumPy oracle, when it cannot be ``kernel`` itself
+            (a kernel using ``mutjax.fori_loop`` or other JAX-only code); it
+            takes the same arguments and mutates them as ``kernel`` should.
+            By default ``kernel`` runs on NumPy arrays.
         batch: for the vmap modes, the inputs of each batch element: a
             sequence of tuples, each holding the array leaves of ``args`` in
             order. By default example 0 is ``args`` and the others scale and
@@ -290,11 +297,12 @@ def assert_matches_numpy(
     for mode in modes:
         if mode not in _KNOWN_MODES:
             raise ValueError(f"mutjax.testing: unknown mode {mode!r}; choose from {_KNOWN_MODES}")
+    oracle = kernel if reference is None else reference
     split = _Split(args)
     arrays = split.arrays()
     originals = [np.array(a) for a in arrays]
     try:
-        expected = _numpy_run(kernel, split, arrays)
+        expected = _numpy_run(oracle, split, arrays)
     except Exception as numpy_error:  # noqa: BLE001 - NumPy's error is the oracle
         _check_raises(kernel, split, arrays, modes, batch, batch_size, numpy_error)
         return None
@@ -311,7 +319,7 @@ def assert_matches_numpy(
                 else _default_batch(arrays, batch_size)
             )
             if batched_expected is None:
-                per_example = [_numpy_run(kernel, split, ex) for ex in example_batch]
+                per_example = [_numpy_run(oracle, split, ex) for ex in example_batch]
                 batched_expected = jax.tree_util.tree_map(
                     lambda *xs: np.stack([np.asarray(x) for x in xs]), *per_example
                 )
@@ -330,7 +338,7 @@ def assert_matches_numpy(
                     f"mutjax.testing: mode {mode!r} changed the caller's array argument {k}"
                 )
     if grad:
-        _check_grad(kernel, split, arrays, expected, grad_rtol, grad_atol, seed)
+        _check_grad(kernel, oracle, split, arrays, expected, grad_rtol, grad_atol, seed)
     return expected[0]
 
 
