@@ -133,6 +133,21 @@ CASES = [
         "y = x[:2]\nx = x.at[0].set(9)\nx = y * 1",
     ),
     Case("views", "transpose is a view", "S.T[0] = -1.0", "S = S.at[:, 0].set(-1)", ("S",)),
+    Case(
+        "views",
+        "reshape is a view",
+        "A.reshape(6)[::2] = -1.0",
+        "A = A.reshape(6).at[::2].set(-1.0).reshape(2, 3)",
+        ("A",),
+    ),
+    Case(
+        "views",
+        "iteration gives rows",
+        "for row in A:\n    row[0] = -1.0",
+        "A = A.at[:, 0].set(-1.0)",
+        ("A",),
+    ),
+    Case("views", "in-place method", "x[2:].fill(7.0)", "x = x.at[2:].set(7.0)"),
     # -- overlap ----------------------------------------------------------------------
     Case("overlap", "shift right", "x[1:] = x[:-1]", "x = x.at[1:].set(x[:-1])"),
     Case("overlap", "reverse in place", "x[:] = x[::-1]", "x = x.at[:].set(x[::-1])"),
