@@ -93,6 +93,13 @@ CASES = [
     Case("index kinds", "2-d mask", "A[A > 2] = -1.0", "A = jnp.where(A > 2, -1.0, A)", ("A",)),
     Case("index kinds", "traced integer", "x[k - 8] = 9.0", "x = x.at[k - 8].set(9.0)"),
     Case("index kinds", "traced integer array", "x[i] = -x[i]", "x = x.at[i].set(-x[i])"),
+    Case(
+        "index kinds",
+        "traced slice bound",
+        "x[k - 8 :] *= 2.0",
+        "x = jnp.where(jnp.arange(6) >= k - 8, x * 2.0, x)",
+    ),
+    Case("index kinds", "mask, in place", "x[x > 2] *= 2.0", "x = jnp.where(x > 2, x * 2.0, x)"),
     # -- casting ------------------------------------------------------------------
     Case("casting", "float into int", "i[0] = 2.7", "i = i.at[0].set(2.7)", ("i",)),
     Case("casting", "negative float into int", "i[0] = -2.7", "i = i.at[0].set(-2.7)", ("i",)),
