@@ -471,13 +471,22 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
     def method(self: MutArray, other: Any) -> MutArray:
         self._check_writable()
         result = op(self, other)
+        rdtype = np.dtype(result.dtype)
+        dtype = np.dtype(self._aval.dtype)
+        if (
+            not self._aval.shape
+            and self._view is None
+            and (result.shape != () or not np.can_cast(rdtype, dtype, "same_kind"))
+        ):
+            # A 0-d copy (`t = x[i, j]`, a reduction) stands for a NumPy
+            # scalar, whose `+=` rebinds to the new value instead of refusing:
+            # so `x[0] += 1.5` on an int array truncates, as in NumPy.
+            return result
         if tuple(result.shape) != tuple(self._aval.shape):
             raise ValueError(
                 f"non-broadcastable output operand with shape {_shape(self._aval.shape)} "
                 f"doesn't match the broadcast shape {_shape(result.shape)}"
             )
-        rdtype = np.dtype(result.dtype)
-        dtype = np.dtype(self._aval.dtype)
         if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
             raise TypeError(
                 f"Cannot cast ufunc '{name}' output from dtype('{rdtype}') to "

@@ -606,3 +606,19 @@ def test_value_that_does_not_broadcast():
         ValueError, match=r"could not broadcast input array from shape \(2,5\) into shape \(5,\)"
     ):
         f(jnp.zeros((4, 5)), jnp.ones((2, 5)))
+
+
+def test_zero_d_copies_behave_like_numpy_scalars_in_place():
+    # `x[0]` on a 1-D array is a NumPy scalar: `+=` rebinds it, so
+    # `x[0] += 1.5` on an int array truncates and a sum can grow in place.
+    def k(a):
+        a[0] += 1.5
+        s = a[1:].sum()
+        s += 0.25
+        return s
+
+    out = mutjax.mutable(k, return_args=True)(jnp.arange(3, dtype=jnp.int32))
+    expected = np.arange(3, dtype=np.int32)
+    e_out = k(expected)
+    np.testing.assert_array_equal(out[1][0], expected)
+    np.testing.assert_allclose(out[0], e_out)
