@@ -213,7 +213,9 @@ class MaskedArray:
         # input, which must refuse. Tell the two apart by the caller's module.
         caller = sys._getframe(1).f_globals.get("__name__", "")
         if caller == "jax._src.numpy.array_methods":
-            return None
+            # Absent, for both spellings of that lookup: jax 0.10.2 uses
+            # getattr(x, "__jax_array__", None), jax 0.10.0 uses hasattr().
+            raise AttributeError("__jax_array__")
         return self._refuse("a jax.numpy / jax.lax function")
 
     # -- static facts ----------------------------------------------------------
