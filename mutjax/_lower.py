@@ -6,7 +6,9 @@ parent trace and returns new ones, and it must be called with the parent trace
 current. Static basic indices lower straight to ``slice`` /
 ``dynamic_slice`` / ``dynamic_update_slice`` (plus ``pad`` + ``select`` for
 strided writes), never to gather or scatter: that is both what an expert
-writes and cheaper to trace than JAX's general indexing.
+writes and cheaper to trace than JAX's general indexing. A write at traced
+integers is the one window scatter that ``.at[i].set`` emits; a read at
+traced integers is a ``dynamic_slice``, as ``jax.numpy`` reads.
 """
 
 from __future__ import annotations
@@ -295,15 +297,26 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     _check_traced(ix)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
-    win = [1 if type(e) is Int else e.length for e in ix.entries]
-    if tuple(v.shape) != tuple(win):
-        v = lax.reshape(v, tuple(win))
-    if rev:
-        v = lax.rev(v, rev)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
     strided = any(st != 1 for st in steps)
-    if not dyn and not strided and all(s == 0 for s in starts) and tuple(sizes) == shape:
-        return v  # the whole array is replaced
+    win = [1 if type(e) is Int else e.length for e in ix.entries]
+    if rev or not (dyn and not strided):
+        if tuple(v.shape) != tuple(win):
+            v = lax.reshape(v, tuple(win))
+        if rev:
+            v = lax.rev(v, rev)
+    if dyn and not strided:
+        return _scatter_window(a, ix, v, starts, sizes)
+    if not dyn and not strided:
+        if all(s == 0 for s in starts) and tuple(sizes) == shape:
+            return v  # the whole array is replaced
+        # Static in-bounds starts: bind the primitive with int32 literals.
+        # `lax.dynamic_update_slice` would stage a `convert_element_type` per
+        # Python int start, a third of the trace time of an unrolled scalar
+        # update.
+        return lax.dynamic_update_slice_p.bind(a, v, *[np.int32(s) for s in starts])
+    # A strided window: pad the value with holes, select it over the old
+    # window, write the window back.
     ok = None
     if dyn:
         # A traced integer out of bounds drops the write, as `.at[].set` does.
@@ -317,18 +330,6 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
             )
             ok = in_bounds if ok is None else ok & in_bounds
         starts = _common_index_dtype(starts)
-    if not strided:
-        if ok is not None:
-            old = lax.dynamic_slice(a, starts, sizes)
-            v = lax.select(lax.broadcast(ok, v.shape), v, old)
-        if not dyn:
-            # Static in-bounds starts: bind the primitive with int32 literals.
-            # `lax.dynamic_update_slice` would stage a `convert_element_type`
-            # per Python int start, a third of the trace time of an unrolled
-            # scalar update.
-            return lax.dynamic_update_slice_p.bind(a, v, *[np.int32(s) for s in starts])
-        return lax.dynamic_update_slice(a, v, starts)
-    if dyn:
         old = lax.dynamic_slice(a, starts, sizes)
     else:
         old = lax.slice(a, starts, [s + z for s, z in zip(starts, sizes)])
@@ -339,6 +340,58 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
         mask = mask & ok
     new = lax.select(mask, padded, old)
     return lax.dynamic_update_slice(a, new, starts)
+
+
+def _scatter_window(a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[int]) -> Any:
+    """``a[ix] = v`` with traced integers in ``ix``: one window scatter, as ``.at[]`` writes.
+
+    The traced integers (normalized once for negative values) and the static
+    starts form the scatter's index vector; integer axes are inserted window
+    dimensions and sliced axes are the update window. ``FILL_OR_DROP`` drops a
+    write whose traced integer is out of bounds, as ``.at[].set`` does, with no
+    bounds check or select of our own.
+    """
+    shape = tuple(a.shape)
+    int_axes = tuple(ax for ax, e in enumerate(ix.entries) if type(e) is Int)
+    idx_axes = tuple(
+        ax for ax, s in enumerate(starts) if ax in int_axes or not isinstance(s, int) or s != 0
+    )
+    vals = [
+        starts[ax] if isinstance(starts[ax], int) else _normalize_traced(starts[ax], shape[ax])
+        for ax in idx_axes
+    ]
+    traced = [i for i in vals if not isinstance(i, int)]
+    dt = np.result_type(*[np.dtype(i.dtype) for i in traced])
+    parts: list[Any] = []
+    for i in vals:
+        if isinstance(i, int):
+            if parts and isinstance(parts[-1], list):
+                parts[-1].append(i)
+            else:
+                parts.append([i])
+        else:
+            if np.dtype(i.dtype) != dt:
+                i = lax.convert_element_type(i, dt)
+            parts.append(lax.broadcast(i, (1,)))
+    parts = [np.asarray(p, dt) if isinstance(p, list) else p for p in parts]
+    indices = parts[0] if len(parts) == 1 else lax.concatenate(parts, 0)
+    window = tuple(sizes[ax] for ax in range(len(shape)) if ax not in int_axes)
+    if tuple(v.shape) != window:
+        v = lax.reshape(v, window)
+    dnums = lax.ScatterDimensionNumbers(
+        update_window_dims=tuple(range(len(window))),
+        inserted_window_dims=int_axes,
+        scatter_dims_to_operand_dims=idx_axes,
+    )
+    return lax.scatter(
+        a,
+        indices,
+        v,
+        dnums,
+        indices_are_sorted=True,
+        unique_indices=True,
+        mode=lax.GatherScatterMode.FILL_OR_DROP,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -439,44 +492,142 @@ def advanced_read(a: Any, ix: Index) -> Any:
     return r
 
 
+def _take_rows(v: Any, rows: Any) -> Any:
+    """``v[rows]`` for in-bounds integer ``rows`` (1-D): one gather on axis 0."""
+    dnums = lax.GatherDimensionNumbers(
+        offset_dims=tuple(range(1, v.ndim)), collapsed_slice_dims=(0,), start_index_map=(0,)
+    )
+    return lax.gather(
+        v,
+        lax.broadcast_in_dim(rows, (rows.shape[0], 1), (0,)),
+        dnums,
+        (1,) + tuple(v.shape[1:]),
+        mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS,
+    )
+
+
+def _winner_table(ix: Index, flat: list[Any]) -> tuple[Any, Any, Any]:
+    """For traced advanced indices: (key, valid, table).
+
+    ``key`` is each update's flat position in the indexed axes' key space,
+    ``valid`` whether its index is in bounds (None for one indexed axis: the
+    table's scatter drops out-of-bounds keys itself), and ``table`` (one entry per key) the
+    position of the last in-bounds update writing there, or -1. Built with
+    one scatter-max of positions: its result does not depend on the order in
+    which a backend applies the updates.
+    """
+    n = int(np.prod(ix.adv_shape))
+    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
+    table = int(np.prod(dims))
+    dt = np.int64 if max(table, n) >= 2**31 else np.int32
+    valid = None
+    key = None
+    for a, size in zip(flat, dims):
+        a = jnp.asarray(a)
+        unsigned = jnp.issubdtype(a.dtype, jnp.unsignedinteger)
+        if np.dtype(a.dtype).itemsize > np.dtype(dt).itemsize or (
+            unsigned and np.dtype(a.dtype).itemsize == np.dtype(dt).itemsize
+        ):
+            # Narrowing must not wrap an out-of-bounds index into bounds.
+            lo = 0 if unsigned else -size - 1
+            a = lax.clamp(np.asarray(lo, a.dtype), a, np.asarray(size, a.dtype))
+        if np.dtype(a.dtype) != dt:
+            a = lax.convert_element_type(a, dt)  # before adding: int8(-1) + 200
+        if not unsigned:
+            a = lax.select(a < 0, a + size, a)
+        if len(dims) > 1:
+            # A key mixes axes: an out-of-bounds entry could land on another
+            # element, so invalid updates get key 0 and write -1 (no-op).
+            ok = (a >= 0) & (a < size)
+            valid = ok if valid is None else valid & ok
+        key = a if key is None else key * size + a
+    pos = lax.iota(dt, n)
+    if valid is not None:
+        key = lax.select(valid, key, lax.full_like(key, 0))
+        pos_w = lax.select(valid, pos, lax.full_like(pos, -1))
+    else:
+        pos_w = pos
+    dnums = lax.ScatterDimensionNumbers(
+        update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+    )
+    winners = lax.scatter_max(
+        lax.full((table,), -1, dt),
+        lax.broadcast_in_dim(key, (n, 1), (0,)),
+        pos_w,
+        dnums,
+        mode=lax.GatherScatterMode.FILL_OR_DROP,
+    )
+    return key, valid, winners
+
+
 def _winners(ix: Index, flat: list[Any]) -> tuple[list[Any], Any, bool]:
     """Deduplicate an advanced write: NumPy keeps the last value in C order.
 
     Returns the flat index arrays to scatter, the positions (into the flat
     update) of the value each must write, and whether the indices are unique.
     Static indices keep only the winners (found at trace time). Traced ones
-    keep every index but make each duplicate write its winner's value, found
-    by a scatter-max of positions into a winner table: duplicates then carry
-    equal values, so the scatter is deterministic in any order on any backend,
-    and no index is moved out of bounds (which checkify would report).
+    keep every index but make each duplicate write its winner's value, read
+    from the winner table: duplicates then carry equal values, so the
+    scatter is deterministic in any order on any backend, and no index is
+    moved out of bounds (which checkify would report).
     """
-    n = int(np.prod(ix.adv_shape))
-    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
     if all(isinstance(a, np.ndarray) for a in flat):
         keys = _static_keys(ix)
         last = {k: j for j, k in enumerate(keys.tolist())}
         sel = np.sort(np.fromiter(last.values(), np.intp, len(last)))
         return [a[sel] for a in flat], sel, True
-    table = int(np.prod(dims))
-    dt = np.int64 if max(table, n) >= 2**31 else np.int32
-    arrs = []
-    valid = jnp.ones((n,), bool)
-    for a, size in zip(flat, dims):
-        a = jnp.asarray(a)
-        if not jnp.issubdtype(a.dtype, jnp.unsignedinteger):
-            a = jnp.where(a < 0, a + size, a)
-        a = a.astype(dt)
-        valid = valid & (a >= 0) & (a < size)
-        arrs.append(a)
-    key = jnp.zeros((n,), dt)
-    for a, size in zip(arrs, dims):
-        key = key * size + a
-    key = jnp.where(valid, key, 0)
-    pos = lax.iota(dt, n)
-    winners = jnp.full((table,), -1, dt).at[key].max(jnp.where(valid, pos, -1), mode="drop")
-    src = jnp.where(valid, winners.at[key].get(mode="promise_in_bounds"), pos)
+    key, valid, winners = _winner_table(ix, flat)
+    if valid is None:
+        valid = (key >= 0) & (key < winners.shape[0])
+    pos = lax.iota(winners.dtype, key.shape[0])
+    safe = lax.select(valid, key, lax.full_like(key, 0))
+    src = lax.select(valid, _take_rows(winners, safe), pos)
     # Out-of-bounds indices keep their raw value: the scatter drops them.
     return list(flat), src, False
+
+
+# An advanced write with traced indices over whole axes becomes a dense
+# gather from the winner table when it has at least this many updates per
+# indexed element; fewer, sparse updates scatter (their cost follows the
+# number of updates, not the array size, and stays in place in loops).
+DENSE_WRITE_RATIO = 0.25
+
+
+def _dense_write(a: Any, ix: Index, v: Any, flat: list[Any]) -> Any | None:
+    """``a[ix] = v`` as ``select(table >= 0, v[table], a)``, or None if not dense.
+
+    ``v`` is flat: ``(updates,) + the other axes``. Used when every entry of
+    the index besides the integer arrays is a whole axis and the updates are
+    dense in the indexed key space. One scatter-max builds the winner table;
+    the values then come from one gather, and no scatter of values runs at
+    all, so the result is the last write wins on any backend.
+    """
+    ext = ix.ext_shape
+    adv = tuple(ix.adv_ext)
+    rest = tuple(ax for ax in range(len(ext)) if ax not in adv)
+    for ax in rest:
+        e = ix.ext_entries[ax]
+        if type(e) is not Slice or e.start != 0 or e.step != 1 or e.length != ext[ax]:
+            return None
+    table = int(np.prod([ext[ax] for ax in adv]))
+    if int(np.prod(ix.adv_shape)) < DENSE_WRITE_RATIO * table:
+        return None
+    _, _, winners = _winner_table(ix, flat)
+    perm = adv + rest
+    op = _ext_operand(a, ix)
+    if perm != tuple(range(len(ext))):
+        op = lax.transpose(op, perm)
+    moved = tuple(op.shape)
+    rest_shape = tuple(ext[ax] for ax in rest)
+    op = lax.reshape(op, (table,) + rest_shape) if len(adv) != 1 else op
+    got = _take_rows(v, lax.max(winners, lax.full_like(winners, 0)))
+    hit = lax.broadcast_in_dim(winners >= 0, got.shape, (0,))
+    new = lax.select(hit, got, op)
+    if len(adv) != 1:
+        new = lax.reshape(new, moved)
+    if perm != tuple(range(len(ext))):
+        new = lax.transpose(new, tuple(np.argsort(perm)))
+    return lax.reshape(new, tuple(a.shape)) if tuple(new.shape) != tuple(a.shape) else new
 
 
 def advanced_write(a: Any, ix: Index, v: Any) -> Any:
@@ -502,6 +653,10 @@ def advanced_write(a: Any, ix: Index, v: Any) -> Any:
         else jnp.ravel(jnp.broadcast_to(x, ix.adv_shape))
         for x in ix.adv
     ]
+    if not unique and not all(isinstance(x, np.ndarray) for x in flat):
+        dense = _dense_write(a, ix, v, flat)
+        if dense is not None:
+            return dense
     if not unique:
         flat, src, unique = _winners(ix, flat)
         if isinstance(src, np.ndarray):

@@ -58,20 +58,6 @@ def test_hand_written_last_write_wins_matches_numpy():
     assert_same(got, variants["numpy"](*args), "last write wins")
 
 
-# Left out here, with the numbers reported in issue 8's notes (test sizes):
-# - scatter_dups: mutjax's deterministic lowering (45 equations) is larger
-#   than the hand-written winner table `at_same_semantics` (27): it keeps every
-#   index in bounds for checkify and gathers each duplicate's winning value.
-#   `test_duplicates_use_the_deterministic_lowering` checks the lowering.
-# - prefix_sum (37 vs 22), lu (135 vs 98), edit_distance (56 vs 44): a write at
-#   a traced integer lowers to normalize + bounds check + select +
-#   dynamic_update_slice, where `.at[i].set` is one scatter; lowering it to
-#   that scatter (tried: 22, 94, 41 equations, same speed) contradicts
-#   tests/test_lower.py, which keeps scatter out of traced scalar writes.
-NOT_LEAN_YET = {"scatter_dups", "prefix_sum", "lu", "edit_distance"}
-LEAN = [k for k in KERNELS if k.name not in NOT_LEAN_YET]
-
-
 def test_duplicates_use_the_deterministic_lowering():
     kernel = next(k for k in KERNELS if k.name == "scatter_dups")
     args, variants = _setup(kernel)
@@ -79,7 +65,7 @@ def test_duplicates_use_the_deterministic_lowering():
     assert kernel.expect_primitive in run.primitive_names(closed)
 
 
-@pytest.mark.parametrize("kernel", LEAN, ids=lambda k: k.name)
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
 def test_mutjax_jaxpr_no_larger_than_at(kernel):
     args, variants = _setup(kernel)
     jargs = [jnp.asarray(a) for a in args]

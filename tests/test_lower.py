@@ -44,7 +44,9 @@ def _eqns(fun, *args):
 
 
 @given(
-    st.integers(1, 6).flatmap(
+    # Up to 40 rows with up to 12 updates: both the dense and the sparse
+    # lowering of traced duplicates (see _lower.DENSE_WRITE_RATIO).
+    st.integers(1, 40).flatmap(
         lambda n: st.tuples(
             hnp.arrays(np.int32, st.integers(0, 12), elements=st.integers(-n, n - 1)),
             st.just(n),
@@ -144,27 +146,75 @@ def test_static_duplicates_keep_only_winners_in_a_unique_scatter():
     assert p["unique_indices"]
 
 
-def test_traced_index_uses_deterministic_lowering():
+@pytest.mark.parametrize("size", [5, 64])
+def test_traced_index_uses_deterministic_lowering(size):
+    # Two updates: dense in 5 elements (the values are gathered through the
+    # winner table, no scatter of values at all), sparse in 64 (every index
+    # scatters its winner's value, so duplicates carry equal values).
     eqns = _eqns(
-        mutjax.mutable(lambda a, i: a.__setitem__(i, 1.0)), jnp.zeros(5), jnp.array([1, 1])
+        mutjax.mutable(lambda a, i: a.__setitem__(i, 1.0)), jnp.zeros(size), jnp.array([1, 1])
     )
     names = [e.primitive.name for e in eqns]
     assert "scatter-max" in names  # the winner table
-    (p,) = [e.params for e in eqns if e.primitive.name == "scatter"]
-    assert not p["unique_indices"]
+    scatters = [e.params for e in eqns if e.primitive.name == "scatter"]
+    if size == 5:
+        assert not scatters and "gather" in names, names
+    else:
+        (p,) = scatters
+        assert not p["unique_indices"]
+
+
+def test_traced_scalar_reads_with_slices_are_dynamic_slices():
+    # As `jax.numpy` reads `x[:, i]`: one dynamic_slice, never a gather.
+    names = {
+        e.primitive.name for e in _eqns(mutjax.mutable(lambda a, i: a[:, i]), jnp.zeros((4, 5)), 1)
+    }
+    assert "dynamic_slice" in names and "gather" not in names, names
 
 
 @pytest.mark.parametrize(
-    "kernel",
+    "index",
     [
-        lambda a, i: a.__setitem__((i, slice(1, 3)), 0.0),
-        lambda a, i: a.__getitem__((slice(None), i)),
-        lambda a, i: a.__setitem__((slice(None, None, 2), i), 1.0),
+        lambda i: (i, slice(1, 3)),
+        lambda i: (slice(None), i),
+        lambda i: (slice(1, None), i),
+        lambda i: (i, 2),
+        lambda i: (i, slice(3, 0, -1)),
     ],
 )
-def test_traced_scalar_ints_with_slices_avoid_gather_and_scatter(kernel):
+def test_traced_scalar_writes_are_one_scatter_like_at(index):
+    # `.at[i, 1:3].set(v)` is one window scatter; mutjax writes the same, with
+    # no more equations than `.at[]` and no gather or dynamic_update_slice.
+    def kernel(a, i):
+        a[index(i)] = 7.0
+        return a
+
+    def at(a, i):
+        return a.at[index(i)].set(7.0)
+
+    x = jnp.zeros((4, 5))
+    mine = _eqns(mutjax.mutable(kernel), x, 1)
+    names = [e.primitive.name for e in mine]
+    assert names.count("scatter") == 1, names
+    assert not {"gather", "dynamic_update_slice"} & set(names), names
+    assert len(mine) <= len(_eqns(at, x, 1)), names
+    for i in (-5, -4, -1, 0, 3, 4, 9):
+        expected = np.zeros((4, 5), np.float32)
+        try:
+            expected[index(i)] = 7.0
+        except IndexError:
+            expected = np.zeros((4, 5), np.float32)  # out of bounds: the write drops
+        got = jax.jit(mutjax.mutable(kernel))(x, i)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_traced_strided_write_is_a_window_select():
+    # A strided window cannot be a scatter window: pad + select + update.
+    def kernel(a, i):
+        a[::2, i] = 1.0
+
     names = {e.primitive.name for e in _eqns(mutjax.mutable(kernel), jnp.zeros((4, 5)), 1)}
-    assert not names & {"gather", "scatter"}, names
+    assert "dynamic_update_slice" in names and not names & {"gather", "scatter"}, names
 
 
 # -- traced indices under jit: documented out-of-bounds behaviour ----------------
