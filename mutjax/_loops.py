@@ -35,6 +35,7 @@ import functools
 import inspect
 import operator
 import textwrap
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -148,6 +149,10 @@ def _as_int(x: Any) -> int:
 # static interval, so the inner trip count has a static maximum.
 
 _INTERVALS: dict[int, tuple[Any, int, int]] = {}
+# Converted code runs under this lock: the state above, the transformer and
+# the malt globals that `converted_call` swaps are shared by every thread.
+# Conversion happens at trace time only, so serializing it costs little.
+_LOCK = threading.RLock()
 # Whether the converted call runs under jvp/grad: only then do traced bounds
 # pay for a fixed-length masked loop (a while loop has no reverse mode).
 _DIFFERENTIATING: list[bool] = [False]
@@ -1057,9 +1062,9 @@ def convert(fun: Callable[..., Any]) -> Callable[..., Any]:
             stacklevel=3,
         )
         return fun
-    from malt.core import converter
-
-    tr = _transformer()
+    with _LOCK:  # two threads importing malt at once can see half a module
+        tr = _transformer()
+        from malt.core import converter
     opts = converter.ConversionOptions(
         recursive=True,
         user_requested=True,
@@ -1067,7 +1072,8 @@ def convert(fun: Callable[..., Any]) -> Callable[..., Any]:
         optional_features=(),
     )
     try:
-        new, _module, _smap = tr.transform(fun, converter.ProgramContext(opts))
+        with _LOCK:
+            new, _module, _smap = tr.transform(fun, converter.ProgramContext(opts))
     except Exception as e:  # noqa: BLE001 - malt refuses some syntax
         warnings.warn(
             f"mutjax: loops=True cannot convert {fun.__qualname__!r} ({_where(fun)}): "
@@ -1079,12 +1085,13 @@ def convert(fun: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fun)
     def converted(*args: Any, **kwargs: Any) -> Any:
-        _DIFFERENTIATING.append(_compat.under_differentiation(_compat.current_trace()))
-        try:
-            return new(*args, **kwargs)
-        finally:
-            _DIFFERENTIATING.pop()
-            if len(_DIFFERENTIATING) == 1:
-                _INTERVALS.clear()
+        with _LOCK:
+            _DIFFERENTIATING.append(_compat.under_differentiation(_compat.current_trace()))
+            try:
+                return new(*args, **kwargs)
+            finally:
+                _DIFFERENTIATING.pop()
+                if len(_DIFFERENTIATING) == 1:
+                    _INTERVALS.clear()
 
     return converted

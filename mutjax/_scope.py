@@ -46,13 +46,47 @@ class Scope:
 class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
-    __slots__ = ("value", "scope", "version", "aval", "__weakref__")
+    __slots__ = ("value", "scope", "version", "aval", "elements", "__weakref__")
 
     def __init__(self, value: Any, scope: Scope, aval: Any) -> None:
         self.value = value
         self.scope = scope
         self.aval = aval
         self.version = 0
+        # Known elements of ``value``: (value, trace, {static index: scalar}).
+        # See ``element`` and ``know``.
+        self.elements: tuple[Any, Any, dict[tuple[int, ...], Any]] | None = None
+
+    def element(self, key: tuple[int, ...], trace: Any) -> Any:
+        """The scalar at static ``key`` of the current value, if already known in ``trace``.
+
+        Unrolled scalar code reads each element several times between writes
+        (a stencil reads five neighbours per update). A known element costs no
+        new operation: it is the value last read there, or the value last
+        written there by a static scalar write. The record belongs to one
+        value object and one trace, so any other write (which replaces the
+        value) or a read under another trace (a loop body) starts afresh.
+        """
+        known = self.elements
+        if known is None or known[0] is not self.value or known[1] is not trace:
+            return None
+        return known[2].get(key)
+
+    def know(self, key: tuple[int, ...], trace: Any, scalar: Any, old: Any = None) -> None:
+        """Record ``scalar`` as the element at ``key`` of the current value in ``trace``.
+
+        ``old``: after a static scalar write, the value the write replaced.
+        Elements known of ``old`` stay known (the record moves to the new
+        value: ``old`` is never current again), except the one written.
+        """
+        known = self.elements
+        base = self.value if old is None else old
+        if known is not None and known[0] is base and known[1] is trace:
+            table = known[2]
+        else:
+            table = {}
+        table[key] = scalar
+        self.elements = (self.value, trace, table)
 
     def set(self, value: Any) -> None:
         recorders = self.scope.root.recorders

@@ -117,6 +117,14 @@ def _subtrace(f, tag, scope, *args):  # noqa: ANN001
             return [trace.unwrap(o) for o in outs]
 
 
+def _element_key(ix: Any) -> tuple[int, ...] | None:
+    """The static position of a one-element index (an int on every axis), else None."""
+    if not ix.scalar or not ix.is_basic:
+        return None
+    key = tuple(e.value for e in ix.entries)
+    return key if all(type(k) is int for k in key) else None
+
+
 def _unwrap_index(idx: Any, trace: MutTrace) -> Any:
     """Replace mutable arrays inside an index by their current values."""
     if isinstance(idx, MutArray):
@@ -241,11 +249,18 @@ class MutArray(_compat.Tracer):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
             aval = self._aval.update(shape=ix.result_shape)
             return MutArray(trace, self._cell, view, aval)
+        key = _element_key(ix) if self._view is None else None
+        if key is not None:
+            known = self._cell.element(key, trace.parent_trace)
+            if known is not None:
+                return trace.new(known)
         value = self._read()
         if _masked.is_dynamic(ix):
             return _masked_read(trace, value, ix, None if ix.mask is not None else (self, raw))
         with _compat.set_current_trace(trace.parent_trace):
             out = _lower.read(value, ix)
+        if key is not None:
+            self._cell.know(key, trace.parent_trace, out)
         return trace.new(out)
 
     def __setitem__(self, idx: Any, value: Any) -> None:
@@ -297,7 +312,13 @@ class MutArray(_compat.Tracer):
             else:
                 sub = _lower.write(self._read(), ix, value)
                 new_base = self._view.write(self._cell.value, sub)
+        old = self._cell.value
         self._cell.set(new_base)
+        key = _element_key(ix) if self._view is None else None
+        if key is not None and _compat.typeof(value) == self._aval.update(
+            shape=(), weak_type=False
+        ):
+            self._cell.know(key, trace.parent_trace, value, old=old)
 
     def _masked_write(self, ix: Any, value: Any) -> None:
         # A traced slice bound or mask, or a value of run-time length.

@@ -559,3 +559,25 @@ def test_iterating_an_array_is_unrolled_with_warning() -> None:
 
     with pytest.warns(LoopConversionWarning, match=r"test_loops.py:\d+ iterates over a"):
         check_loops(kernel, rand(3, 4), np.zeros(3, np.float32), modes=("jit",))
+
+
+@pytest.mark.filterwarnings("error")  # a race shows up as a failed conversion
+def test_conversion_from_several_threads() -> None:
+    # Conversion and tracing of converted code share state (malt's globals,
+    # loop-index ranges): several threads tracing at once must not mix them.
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [
+        (lu, (rand(6, 6, diag=6.0),)),
+        (cholesky, ((lambda m: (m @ m.T + 6 * np.eye(6)).astype(np.float32))(rand(6, 6)),)),
+        (seidel_2d, (rand(7, 7), 2)),
+        (traced_bounds, (np.zeros(6, np.float32), 4)),
+    ] * 5
+
+    def run(case):  # noqa: ANN001,ANN202
+        kernel, args = case
+        return check_loops(kernel, *args, modes=("jit",), rtol=1e-4, atol=1e-4)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, cases))
+    assert len(results) == len(cases)
