@@ -234,15 +234,28 @@ _METHOD = """## Method
   `jax.new_ref`'s too), and prefix sum's jaxpr is the `.at[]` jaxpr.
 - A write at a traced index: `.at[i].set` is one scatter; `jax.new_ref`
   lowers it to a bare `dynamic_update_slice` (which clamps an out-of-bounds
-  index); mutjax to normalize + bounds check + select + `dynamic_update_slice`
-  (it drops an out-of-bounds write, as documented). The compiled loop is as
-  fast or faster (prefix sum), but the jaxpr is larger than `.at[]`'s (see
-  the jaxpr table and `tests/test_benchmarks.py`).
-- Deterministic duplicates: on XLA's CPU backend a scatter-max alone takes
-  about twice a raw scatter (128 ms against 60 ms for 4M updates), and the
-  hand-written winner-table version (`at_same_semantics`) about 4x; a sort
-  based version takes seconds. 1.5x of a raw scatter is out of reach for any
-  lowering that needs a winner table on this backend.
+  index); mutjax emits the same window scatter as `.at[]` (`mode="drop"`),
+  so its jaxpr is never larger than `.at[]`'s (see the jaxpr table and
+  `tests/test_benchmarks.py`). Until 2026-11-25 it lowered to normalize +
+  bounds check + select + `dynamic_update_slice`: equal speed, 37/135/56
+  equations for prefix sum/LU/edit distance against `.at[]`'s 22/98/44.
+- Gauss-Seidel trace time: profiled with cProfile. Of mutjax's time, about
+  40% went to the five reads per update (a `slice` and a `reshape` each,
+  0.15 ms per read). A cell now remembers the scalars read or written at
+  static positions of its current value (`Cell.element`), so each element
+  is sliced once per sweep and later reads reuse it: 0.85-0.90x `.at[]`
+  before, about 0.6x after, and 272 -> 176 equations at the test size.
+- Deterministic duplicates: profiled by timing each piece alone. On XLA's CPU
+  backend a scatter-max of 4M int32 positions alone takes 1.6-2.4x a raw
+  float scatter of the same updates (the positions are an extra 16 MB
+  array, and max reads before it writes). Every order-independent
+  construction needs such a reduction (a sort takes seconds). mutjax's dense
+  lowering adds only a gather and a select to it: 5.45x -> about 2.2x, at
+  the floor the scatter-max sets. Reaching 1.5x would mean relying on the
+  order in which XLA's CPU scatter applies duplicates, which XLA does not
+  specify; we do not.
+- The eager kernel also profits from known elements: `x[i - 1]` read right
+  after `x[i - 1]` was written costs nothing (60 -> 42 equations).
 
 ## Decisions where the issue was silent
 
