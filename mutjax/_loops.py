@@ -281,6 +281,72 @@ def _check_state(values: tuple[Any, ...], names: tuple[str, ...], where: str) ->
             )
 
 
+def _type_str(x: Any) -> str:
+    try:
+        return f"{np.dtype(jnp.result_type(x)).name}{list(np.shape(x))}"
+    except TypeError:
+        return type(x).__name__
+
+
+class _CarryTypeChange(Exception):  # noqa: N818 - internal signal, never seen by users
+    """A carried local's type widens in the body: retry the loop with it widened first."""
+
+    def __init__(self, index: int, dtype: Any) -> None:
+        self.index = index
+        self.dtype = dtype
+
+    def widen(self, init: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = list(init)
+        out[self.index] = jnp.asarray(out[self.index]).astype(self.dtype)
+        return tuple(out)
+
+
+def _checked(
+    get_state: Callable[[], tuple[Any, ...]],
+    init: tuple[Any, ...],
+    names: tuple[str, ...],
+    where: str,
+) -> tuple[Any, ...]:
+    """``get_state()`` at the end of a loop body, with the carried locals' types checked.
+
+    NumPy lets ``k = 0`` become a float at ``k = k + 0.5``; a compiled loop
+    carries one type. A local whose dtype widens in the body (int to float,
+    float32 to complex64) makes the loop run again with the local widened
+    before it, which is NumPy's result. Any other change (a shape, a
+    narrowing) is refused with the variable's name: JAX's own error would
+    name a tree path of the carry instead.
+    """
+    out = get_state()
+    for k, (name, a, b) in enumerate(zip(names, init, out)):
+        try:
+            same_shape = np.shape(a) == np.shape(b)
+            ta, tb = jnp.result_type(a), jnp.result_type(b)
+        except TypeError:
+            continue  # not an array: JAX's tree checks apply
+        if same_shape and ta == tb or name.startswith(("loop_", "do_return", "retval_")):
+            continue
+        if same_shape and jnp.promote_types(ta, tb) == tb:
+            raise _CarryTypeChange(k, tb)
+        raise LoopConversionError(
+            f"mutjax: `{name}` is carried by the {where} and changes type in its "
+            f"body: {_type_str(a)} before the loop, {_type_str(b)} after one "
+            f"iteration. A compiled loop carries one type: give `{name}` its "
+            f"final type and shape before the loop."
+        )
+    return out
+
+
+def _widening(run: Callable[[tuple[Any, ...]], None], init: tuple[Any, ...], set_state) -> None:  # noqa: ANN001
+    """``run(init)``, again with a carried local widened each time its type widens."""
+    for _ in range(len(init) + 1):
+        try:
+            return run(init)
+        except _CarryTypeChange as change:
+            init = change.widen(init)
+            set_state(init)  # the failed trace left body values in the locals
+    raise AssertionError("unreachable: each retry widens one local")  # pragma: no cover
+
+
 def _carry(values: tuple[Any, ...]) -> tuple[Any, ...]:
     # Python scalars carried by a loop become JAX scalars of NumPy's default
     # types: `s = 0.0` then `s = s + x[i]` stays a float.
@@ -314,7 +380,16 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
         return None
     init = get_state()
     _check_state(init, symbol_names, "loop")
-    init = _carry(init)
+
+    def compiled(init):  # noqa: ANN001,ANN202
+        _range_loop(iter_, static, extra_test, body, get_state, set_state, symbol_names, init)
+
+    _widening(compiled, _carry(init), set_state)
+    return None
+
+
+def _range_loop(iter_, static, extra_test, body, get_state, set_state, symbol_names, init):  # noqa: ANN001,ANN202,PLR0913
+    """The compiled loop of :func:`for_stmt` over a range, from carried values ``init``."""
     start, stop, step = iter_.start, iter_.stop, _as_int(_static(iter_.step))
 
     if extra_test is not None:
@@ -332,7 +407,7 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
             set_state(state)
             _register(k, w_span)
             body(k)
-            return k + step, get_state()
+            return k + step, _checked(get_state, init, symbol_names, "loop")
 
         k0 = jnp.asarray(start)
         _, out = _while_loop(w_cond, w_body, (k0, init))
@@ -342,7 +417,7 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
     def run(i, state):  # noqa: ANN001,ANN202
         set_state(state)
         body(i)
-        return get_state()
+        return _checked(get_state, init, symbol_names, "loop")
 
     if static is not None:
         span = (min(static[0], static[-1]), max(static[0], static[-1]))
@@ -408,19 +483,20 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):  # noqa: A
     # The test became traced: the rest of the loop is one while_loop.
     init = get_state()
     _check_state(init, symbol_names, "while loop")
-    init = _carry(init)
 
-    def w_cond(state):  # noqa: ANN001,ANN202
-        set_state(state)
-        return test()
+    def compiled(init):  # noqa: ANN001,ANN202
+        def w_cond(state):  # noqa: ANN001,ANN202
+            set_state(state)
+            return test()
 
-    def w_body(state):  # noqa: ANN001,ANN202
-        set_state(state)
-        body()
-        return get_state()
+        def w_body(state):  # noqa: ANN001,ANN202
+            set_state(state)
+            body()
+            return _checked(get_state, init, symbol_names, "while loop")
 
-    out = _while_loop(w_cond, w_body, init)
-    set_state(out)
+        set_state(_while_loop(w_cond, w_body, init))
+
+    _widening(compiled, _carry(init), set_state)
     return None
 
 

@@ -281,6 +281,58 @@ def basic_read(a: Any, ix: Index) -> Any:
     return a
 
 
+def _clamped(i: Any, n: int) -> Any:
+    """The position a read at traced ``i`` takes on an axis of size ``n``, as int32."""
+    i = _normalize_traced(i, n)
+    lo, hi = np.zeros((), i.dtype), np.asarray(n - 1, i.dtype)
+    return lax.clamp(lo, i, hi).astype(np.int32)
+
+
+def element_read(a: Any, ix: Index, pending: list[tuple[Index, Any]]) -> Any:
+    """``a[ix]`` for one element ``ix``, after the deferred element writes ``pending``.
+
+    Reads ``a`` as it is (clamping a traced index, as every read does), then
+    takes the value of each pending write, in order, that hit the same
+    position: statically where the integers decide it, else with a select.
+    A pending write out of bounds was dropped and never hits.
+    """
+    v = basic_read(a, ix)
+    shape = tuple(a.shape)
+    here: list[Any] = [None] * len(shape)  # the read's positions, clamped, when needed
+    for wix, w in pending:
+        hit: Any = True
+        for ax, (p, q) in enumerate(zip(wix.entries, ix.entries)):
+            p, q = p.value, q.value
+            if type(p) is int and type(q) is int:
+                if p != q:
+                    hit = False
+                    break
+                continue
+            n = shape[ax]
+            if type(p) is int:
+                ok = None
+            else:
+                ok = (
+                    (p < n) if jnp.issubdtype(p.dtype, jnp.unsignedinteger) else (p >= -n) & (p < n)
+                )
+            if p is q:
+                c = ok
+            else:
+                if here[ax] is None:
+                    here[ax] = q if type(q) is int else _clamped(q, n)
+                # Where ``ok`` holds, ``p`` normalized is in [0, n): int32 is exact.
+                pp = p if type(p) is int else _normalize_traced(p, n).astype(np.int32)
+                c = here[ax] == pp
+                if ok is not None:
+                    c = c & ok
+            if c is not None:
+                hit = c if hit is True else hit & c
+        if hit is False:
+            continue
+        v = w if hit is True else lax.select(hit, w, v)
+    return v
+
+
 def _common_index_dtype(idx: list[Any]) -> list[Any]:
     """``dynamic_slice`` wants one integer dtype for all of its start indices."""
     dtypes = {np.dtype(i.dtype) for i in idx if not isinstance(i, int)}

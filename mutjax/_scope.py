@@ -46,9 +46,16 @@ class Scope:
 class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
-    __slots__ = ("value", "scope", "version", "aval", "elements", "__weakref__")
+    __slots__ = (
+        "_value", "pending", "pending_trace", "scope", "version", "aval", "elements",
+        "__weakref__",
+    )  # fmt: skip
 
     def __init__(self, value: Any, scope: Scope, aval: Any) -> None:
+        # Writes of one element at a traced index wait in ``pending`` (see
+        # ``write_element``); ``value`` applies them before anyone sees it.
+        self.pending: list[tuple[Any, Any]] | None = None
+        self.pending_trace: Any = None
         self.value = value
         self.scope = scope
         self.aval = aval
@@ -88,14 +95,76 @@ class Cell:
         table[key] = scalar
         self.elements = (self.value, trace, table)
 
-    def set(self, value: Any) -> None:
+    @property
+    def value(self) -> Any:
+        """The current array, a value of the parent trace, with every pending write applied."""
+        if self.pending:
+            self._apply_pending()
+        return self._value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self.pending = None
+        self._value = value
+
+    def _record(self) -> None:
         recorders = self.scope.root.recorders
         if recorders and recorders[-1] is not None and self not in recorders[-1]:
             recorders[-1][self] = self.value
+
+    def set(self, value: Any) -> None:
+        self._record()
         self.value = value
         self.version += 1
+
+    # -- writes of one element at a traced index ---------------------------------------
+    #
+    # NumPy kernels often write one element several times per loop iteration
+    # and read its neighbours in between (`t[i, j] = max(t[i, j], t[i + 1, j])`
+    # four times per cell in Nussinov). Applied one by one, each write is an
+    # update that XLA's CPU backend fuses into the later reads of the array,
+    # and it then keeps a copy of the whole array per write. Waiting instead:
+    # a later write of the same element replaces the waiting one, a read of
+    # one element reads the array as it was and selects any waiting value
+    # written to the same position, and everything else sees ``value`` with
+    # the writes applied, in order. The compiled loop then has one update per
+    # element per iteration, as a hand-written accumulator would.
+
+    MAX_PENDING = 8
+
+    def write_element(self, ix: Any, v: Any, trace: Any) -> None:
+        """``value[ix] = v`` for one element ``ix`` (an Index) with a traced integer, deferred."""
+        if self.pending and (
+            self.pending_trace is not trace or len(self.pending) >= self.MAX_PENDING
+        ):
+            self._apply_pending()
+        self._record()
+        pending = self.pending or []
+        pending = [(w, x) for w, x in pending if not _same_position(w, ix)]
+        pending.append((ix, v))
+        self.pending = pending
+        self.pending_trace = trace
+        self.version += 1
+
+    def _apply_pending(self) -> None:
+        from . import _compat, _lower
+
+        pending, self.pending = self.pending, None
+        value = self._value
+        with _compat.set_current_trace(self.pending_trace):
+            for ix, v in pending or ():
+                value = _lower.write(value, ix, v)
+        self._value = value
 
     def swap(self, value: Any) -> None:
         """Replace the value without it counting as a write (entering or leaving a frame)."""
         self.value = value
         self.version += 1
+
+
+def _same_position(a: Any, b: Any) -> bool:
+    """True when two one-element indices are the same integers or the same traced values."""
+    return all(
+        x.value is y.value or (type(x.value) is int and type(y.value) is int and x.value == y.value)
+        for x, y in zip(a.entries, b.entries)
+    )

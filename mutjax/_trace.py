@@ -249,6 +249,17 @@ class MutArray(_compat.Tracer):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
             aval = self._aval.update(shape=ix.result_shape)
             return MutArray(trace, self._cell, view, aval)
+        cell = self._cell
+        if (
+            cell.pending
+            and self._view is None
+            and ix.scalar
+            and ix.is_basic
+            and cell.pending_trace is trace.parent_trace
+        ):
+            with _compat.set_current_trace(trace.parent_trace):
+                out = _lower.element_read(cell._value, ix, cell.pending)
+            return trace.new(out)
         key = _element_key(ix) if self._view is None else None
         if key is not None:
             known = self._cell.element(key, trace.parent_trace)
@@ -304,6 +315,16 @@ class MutArray(_compat.Tracer):
                     basic=ix.is_basic,
                     mask_count=ix.mask_count,
                 )
+            if (
+                self._view is None
+                and ix.scalar
+                and ix.is_basic
+                and not all(type(e.value) is int for e in ix.entries)
+                and not _compat.is_eager()
+                and _compat.typeof(value) == self._aval.update(shape=(), weak_type=False)
+            ):
+                self._cell.write_element(ix, value, trace.parent_trace)
+                return
             if self._view is not None and _views.is_view_index(ix):
                 view = _views.view_of(self._view, _views.BasicOp(ix))
                 new_base = view.write(self._cell.value, value)

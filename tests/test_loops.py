@@ -581,3 +581,33 @@ def test_conversion_from_several_threads() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(run, cases))
     assert len(results) == len(cases)
+
+
+def int_then_float(x):  # noqa: ANN001,ANN201
+    k = 0
+    for i in range(x.shape[0]):
+        for j in range(i):
+            k = k + x[j] * 0.5  # NumPy: k becomes a float
+    m = 0
+    while m < 3:
+        m = m + 1.5
+    return k, m
+
+
+def test_carried_local_that_widens_gets_numpys_type() -> None:
+    check_loops(int_then_float, rand(5), modes=("jit",))
+
+
+def array_replaces_scalar(x):  # noqa: ANN001,ANN201
+    k = 0
+    for _ in range(x.shape[0]):
+        k = x[:2]
+    return k
+
+
+def test_carried_local_that_changes_shape_names_the_variable() -> None:
+    f = jax.jit(mutjax.mutable(array_replaces_scalar, loops=True))
+    with pytest.raises(
+        mutjax.MutjaxError, match=r"`k` is carried by the loop.*int32\[\].*float32\[2\]"
+    ):
+        f(jnp.zeros(3))
