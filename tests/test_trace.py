@@ -802,6 +802,4 @@ def test_repeated_traced_element_writes_are_one_update():
     assert names.count("scatter") == 1, names
     x = np.random.default_rng(0).random((4, 4)).astype(np.float32)
     for i, j in [(1, 2), (0, 1), (2, 3)]:
-        np.testing.assert_array_equal(
-            jax.jit(f)(jnp.asarray(x), i, j), cell(x.copy(), i, j, xp=np)
-        )
+        np.testing.assert_array_equal(jax.jit(f)(jnp.asarray(x), i, j), cell(x.copy(), i, j, xp=np))
