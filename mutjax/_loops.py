@@ -48,7 +48,7 @@ import numpy as np
 #
 # The loops and branches below call these three names only. They must thread
 # the mutations of closed-over mutable arrays (mutjax's own combinators do).
-from . import _compat, _errors
+from . import _compat, _errors, _lower
 from ._control import cond as _cond
 from ._control import fori_loop as _fori_loop
 from ._control import while_loop as _while_loop
@@ -238,6 +238,14 @@ def _interval(x: Any, depth: int = 0) -> tuple[int, int] | None:
         (a0, a1), (b0, b1) = args
         return min(a0, b0), min(a1, b1)
     return None
+
+
+def _nonnegative(x: Any) -> bool:
+    """True when traced ``x`` is known >= 0 from the ranges of the loop indices."""
+    if not _INTERVALS:
+        return False
+    iv = _interval(x)
+    return iv is not None and iv[0] >= 0
 
 
 def _index_span(r: _Range) -> tuple[int, int] | None:
@@ -1171,3 +1179,8 @@ def convert(fun: Callable[..., Any]) -> Callable[..., Any]:
                     _INTERVALS.clear()
 
     return converted
+
+
+# Element reads and writes in converted code skip normalizing loop indices
+# that are provably non-negative (`A[i - 1, j]` in `for i in range(1, n)`).
+_lower.nonnegative = _nonnegative

@@ -14,6 +14,7 @@ traced integers is a ``dynamic_slice``, as ``jax.numpy`` reads.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
@@ -195,10 +196,24 @@ def _check_mask_value(value: Any, count: int) -> None:
 # Basic indices: slice / dynamic_slice / dynamic_update_slice
 
 
+def _never(i: Any) -> bool:
+    return False
+
+
+# Whether a traced integer is provably >= 0 (then it needs no normalization).
+# ``mutjax._loops`` installs its rule while converted code runs: a loop index
+# of `range(1, n - 1)` and `i - 1` within it are known non-negative.
+nonnegative: Callable[[Any], bool] = _never
+
+
 def _normalize_traced(i: Any, size: int) -> Any:
-    if jnp.issubdtype(i.dtype, jnp.unsignedinteger):
+    if jnp.issubdtype(i.dtype, jnp.unsignedinteger) or nonnegative(i):
         return i
-    return lax.select(i < 0, i + size, i)
+    # `lax` directly: `i < 0` and `i + size` would go through `jax.numpy`'s
+    # promotion (a `convert_element_type` per weakly typed index) and its
+    # jitted ufuncs, a third of the trace time of a loop body's element reads.
+    dt = np.dtype(i.dtype)
+    return lax.select(lax.lt(i, np.zeros((), dt)), lax.add(i, np.asarray(size, dt)), i)
 
 
 def _window(ix: Index) -> tuple[list[Any], list[int], list[int], list[int]]:
@@ -270,10 +285,12 @@ def basic_read(a: Any, ix: Index) -> Any:
             or any(st != 1 for st in steps)
         ):
             a = lax.slice(a, static_starts, static_limits, steps)
-        idx = [starts[ax] if ax in dyn else 0 for ax in range(len(shape))]
+        idx = [
+            _normalize_traced(starts[ax], shape[ax]) if ax in dyn else 0 for ax in range(len(shape))
+        ]
         idx = _common_index_dtype(idx)
         slice_sizes = [1 if ax in dyn else a.shape[ax] for ax in range(len(shape))]
-        a = lax.dynamic_slice(a, idx, slice_sizes)
+        a = lax.dynamic_slice(a, idx, slice_sizes, allow_negative_indices=False)
     if rev:
         a = lax.rev(a, rev)
     if tuple(a.shape) != ix.result_shape:
@@ -382,7 +399,7 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
             )
             ok = in_bounds if ok is None else ok & in_bounds
         starts = _common_index_dtype(starts)
-        old = lax.dynamic_slice(a, starts, sizes)
+        old = lax.dynamic_slice(a, starts, sizes, allow_negative_indices=False)
     else:
         old = lax.slice(a, starts, [s + z for s, z in zip(starts, sizes)])
     cfg = [(0, 0, st - 1) for st in steps]
@@ -391,7 +408,7 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     if ok is not None:
         mask = mask & ok
     new = lax.select(mask, padded, old)
-    return lax.dynamic_update_slice(a, new, starts)
+    return lax.dynamic_update_slice(a, new, starts, allow_negative_indices=False)
 
 
 def _scatter_window(a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[int]) -> Any:

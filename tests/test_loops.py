@@ -611,3 +611,25 @@ def test_carried_local_that_changes_shape_names_the_variable() -> None:
         mutjax.MutjaxError, match=r"`k` is carried by the loop.*int32\[\].*float32\[2\]"
     ):
         f(jnp.zeros(3))
+
+
+def wraps_around(x, out):  # noqa: ANN001,ANN201
+    n = x.shape[0]
+    for i in range(n):
+        out[i - 1] = x[i - 1] + x[n - 1 - i] * 2  # i - 1 is -1 first: NumPy's last
+    return out
+
+
+def test_negative_loop_indices_keep_numpys_wraparound() -> None:
+    check_loops(wraps_around, rand(5), np.zeros(5, np.float32))
+
+
+def two_seidel_sweeps(A):  # noqa: ANN001,ANN201,N803
+    return seidel_2d(A, 2)
+
+
+def test_provably_nonnegative_indices_are_not_normalized() -> None:
+    # In `range(1, n - 1)`, `i - 1` and `j + 1` are known >= 0: their element
+    # reads are a bare dynamic_slice, with no select for negative indices.
+    names = primitives(two_seidel_sweeps, jnp.zeros((6, 6)))
+    assert "dynamic_slice" in names and "select_n" not in names, names
