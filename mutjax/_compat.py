@@ -151,3 +151,17 @@ def under_differentiation(trace: object) -> bool:
             return True
         trace = getattr(trace, "parent_trace", None)
     return False
+
+
+from jax._src.interpreters import partial_eval as _pe  # noqa: E402
+
+
+def hoist_consts(closed: object) -> tuple[object, list[object]]:
+    """A closed jaxpr as ``(fun, consts)``: ``fun(*consts, *args)`` evaluates it.
+
+    Unlike ``jax.closure_convert``, every constant is hoisted, integer ones
+    too, so ``fun`` holds no value of the trace that built it and can be
+    traced again later (a custom derivative rule run at ``grad`` time).
+    """
+    jaxpr = _pe.convert_constvars_jaxpr(closed.jaxpr)
+    return _jexc.jaxpr_as_fun(_jexc.ClosedJaxpr(jaxpr, ())), list(closed.consts)

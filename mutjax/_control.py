@@ -167,6 +167,47 @@ def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
     return body
 
 
+def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_trip: int) -> Any:
+    """``lax.fori_loop(lower, upper, body, carry)`` whose trip count is at most ``max_trip``.
+
+    It runs as a ``while`` loop of the exact trip count. Its derivative is
+    that of a fixed-length loop of ``max_trip`` iterations whose body is
+    masked by a ``cond``, which reverse mode can transpose: a ``jit`` that
+    traced the loop without differentiation can be differentiated later
+    (``jax.grad(g)`` after ``g(x)``, ``g = jax.jit(f)``), where a plain
+    ``while`` loop would make JAX refuse.
+    """
+    index = jax.numpy.result_type(lower, upper)
+    lower = jax.numpy.asarray(lower, index)
+    upper = jax.numpy.asarray(upper, index)
+    closed, out_shape = jax.make_jaxpr(body, return_shape=True)(lower, carry)
+    flat_fn, consts = _compat.hoist_consts(closed)
+    out_tree = jax.tree_util.tree_structure(out_shape)
+
+    def fn(i: Any, c: Any, *consts: Any) -> Any:
+        out = flat_fn(*consts, i, *jax.tree_util.tree_leaves(c))
+        return jax.tree_util.tree_unflatten(out_tree, out)
+
+    @jax.custom_jvp
+    def loop(lo: Any, hi: Any, consts: Any, carry: Any) -> Any:
+        return jax.lax.fori_loop(lo, hi, lambda i, c: fn(i, c, *consts), carry)
+
+    @loop.defjvp
+    def loop_jvp(primals: Any, tangents: Any) -> Any:
+        lo, hi, consts, carry = primals
+
+        def masked(consts: Any, carry: Any) -> Any:
+            def step(k: Any, c: Any) -> Any:
+                i = lo + k
+                return jax.lax.cond(i < hi, lambda c: fn(i, c, *consts), lambda c: c, c)
+
+            return jax.lax.fori_loop(0, max_trip, step, carry)
+
+        return jax.jvp(masked, (consts, carry), tuple(tangents[2:]))
+
+    return loop(lower, upper, list(consts), carry)
+
+
 def fori_loop(
     lower: Any,
     upper: Any,
@@ -174,6 +215,7 @@ def fori_loop(
     init_val: Any,
     *,
     unroll: int | bool | None = None,
+    _max_trip: int | None = None,
 ) -> Any:
     """``jax.lax.fori_loop`` whose body may mutate the arrays it closes over.
 
@@ -211,7 +253,10 @@ def fori_loop(
 
     with _compat.set_current_trace(trace.parent_trace):
         start = [_carry_value(c) for c in cells]
-        values, out = jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
+        if _max_trip is not None:
+            values, out = _bounded_fori_loop(lower, upper, lax_body, (start, init), _max_trip)
+        else:
+            values, out = jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
     _store(cells, values)
     return _wrap(trace, out)
 

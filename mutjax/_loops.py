@@ -471,7 +471,9 @@ def _range_loop(iter_, static, extra_test, body, get_state, set_state, symbol_na
             _register(i, d_span)
             return run(i, state)
 
-        out = _fori_loop(0, trip, d_body, init)
+        # The exact trip count; with a static maximum, differentiable later too
+        # (a jit traced here without grad may be differentiated afterwards).
+        out = _fori_loop(0, trip, d_body, init, _max_trip=_max_trip(iter_))
     set_state(out)
     return None
 

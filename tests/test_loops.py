@@ -319,6 +319,28 @@ def test_grad_through_triangular_loops() -> None:
     np.testing.assert_allclose(g, fd, rtol=2e-3, atol=2e-3)
 
 
+def test_grad_of_a_jit_already_traced_without_grad() -> None:
+    # `g = jax.jit(f)`; `g(a)` traces the triangular loops as exact-trip while
+    # loops; `jax.grad(g)` then reuses that trace. The loops' derivative is
+    # the masked fixed-length loop's, so reverse mode still works.
+    def loss(A):  # noqa: ANN001,ANN202,N803
+        lu(A)
+        return (A * A).sum()
+
+    a = jnp.asarray(rand(5, 5, diag=5.0))
+    g = jax.jit(mutjax.mutable(loss, loops=True))
+    np.testing.assert_allclose(g(a), loss(np.asarray(a).copy()), rtol=1e-4)
+    got = jax.grad(g)(a)
+    expected = jax.jit(jax.grad(mutjax.mutable(loss, loops=True)))(a)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # ...and forward mode and vmap of the same trace agree with reverse mode.
+    t = jnp.asarray(rand(5, 5, seed=9))
+    _, jvp = jax.jvp(g, (a,), (t,))
+    np.testing.assert_allclose(jvp, jnp.vdot(got, t), rtol=1e-4)
+    batched = jax.vmap(jax.grad(g))(jnp.stack([a, a + 0.5 * jnp.eye(5)]))
+    np.testing.assert_allclose(batched[0], got, rtol=1e-5, atol=1e-6)
+
+
 def test_jit_alone_runs_the_exact_trip_count() -> None:
     # Without differentiation a traced bound is a while loop of exactly the
     # trip count, not a masked loop of the maximal one.
