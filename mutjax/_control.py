@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import _compat, _errors
+from . import _compat, _errors, _ranges
 from ._scope import Cell, Scope
 from ._trace import MutTrace, _current_mut_trace
 
@@ -240,7 +240,14 @@ def fori_loop(
     if _discovering(trace):
         return body_fun(jax.numpy.asarray(lower), init_val)
 
+    lo, hi = _ranges._static(lower), _ranges._static(upper)
+    span = None
+    if lo is not None and hi is not None and np.ndim(lo) == 0 and np.ndim(hi) == 0:
+        span = (int(lo), int(hi) - 1)
+
     def body(inner: MutTrace, i: Any, val: Any) -> Any:
+        if span is not None and span[0] <= span[1]:
+            _ranges.register(i, *span)  # element accesses at `i` need no bounds checks
         return _unwrap(inner, body_fun(i, _wrap(inner, val)))
 
     with _compat.set_current_trace(trace.parent_trace):

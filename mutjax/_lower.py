@@ -14,14 +14,13 @@ traced integers is a ``dynamic_slice``, as ``jax.numpy`` reads.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _checks, _compat
+from . import _checks, _compat, _ranges
 from ._index import ADV, NEW, Adv, DynSlice, Index, Int, Slice, _shape_str
 
 # --------------------------------------------------------------------------
@@ -196,18 +195,10 @@ def _check_mask_value(value: Any, count: int) -> None:
 # Basic indices: slice / dynamic_slice / dynamic_update_slice
 
 
-def _never(i: Any) -> bool:
-    return False
-
-
-# Whether a traced integer is provably >= 0 (then it needs no normalization).
-# ``mutjax._loops`` installs its rule while converted code runs: a loop index
-# of `range(1, n - 1)` and `i - 1` within it are known non-negative.
-nonnegative: Callable[[Any], bool] = _never
-
-
 def _normalize_traced(i: Any, size: int) -> Any:
-    if jnp.issubdtype(i.dtype, jnp.unsignedinteger) or nonnegative(i):
+    # A loop index of `range(1, n - 1)`, and `i - 1` within it, are known
+    # non-negative (mutjax._ranges): no normalization.
+    if jnp.issubdtype(i.dtype, jnp.unsignedinteger) or _ranges.nonnegative(i):
         return i
     # `lax` directly: `i < 0` and `i + size` would go through `jax.numpy`'s
     # promotion (a `convert_element_type` per weakly typed index) and its
@@ -375,6 +366,15 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
         if rev:
             v = lax.rev(v, rev)
     if dyn and not strided:
+        if all(_ranges.within(starts[ax], shape[ax]) for ax in dyn):
+            # Every traced integer is a loop index known to be in bounds: the
+            # bare update a hand-written loop uses, nothing to drop.
+            if tuple(v.shape) != tuple(win):
+                v = lax.reshape(v, tuple(win))
+            starts = _common_index_dtype(
+                [s if ax in dyn else np.int32(s) for ax, s in enumerate(starts)]
+            )
+            return lax.dynamic_update_slice(a, v, starts, allow_negative_indices=False)
         return _scatter_window(a, ix, v, starts, sizes)
     if not dyn and not strided:
         if all(s == 0 for s in starts) and tuple(sizes) == shape:

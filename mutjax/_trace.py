@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _boundary, _compat, _errors, _index, _inplace, _lower, _masked, _views
+from . import _boundary, _compat, _errors, _index, _inplace, _lower, _masked, _ranges, _views
 from ._compat import lu
 from ._scope import Cell, Scope
 
@@ -649,6 +649,9 @@ def _unwrap_result(trace: MutTrace, x: Any) -> Any:
     return trace.unwrap(x)
 
 
+_OPEN_SCOPES = [0]  # mutable calls running (in any thread)
+
+
 def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kwargs: Any) -> Any:
     scope = Scope()
     # Turn NumPy inputs into JAX values before taking the current trace, so
@@ -657,6 +660,7 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
     is_arr = [_is_array_leaf(x) for x in leaves]
     leaves = [jnp.asarray(x) if a else x for x, a in zip(leaves, is_arr)]
     tag = _compat.TraceTag()
+    _OPEN_SCOPES[0] += 1
     try:
         with _compat.take_current_trace() as parent, _boundary.open_scope():
             trace = MutTrace(parent, tag, scope)
@@ -680,3 +684,6 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
             return out
     finally:
         scope.close()
+        _OPEN_SCOPES[0] -= 1
+        if not _OPEN_SCOPES[0]:
+            _ranges.clear()  # the loop-index intervals of this trace (they hold tracers)

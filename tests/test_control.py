@@ -913,3 +913,67 @@ def test_plain_lax_loop_over_a_mutable_body_that_writes_its_own_carry():
     x, y = jax.jit(outer)(jnp.arange(3.0))
     np.testing.assert_array_equal(x, [7, 1, 2])
     np.testing.assert_array_equal(y, [0, 2, 4])
+
+
+# -- loop indices known in bounds ---------------------------------------------------
+
+
+def _all_primitives(jaxpr) -> list[str]:  # noqa: ANN001
+    names = []
+    for e in jaxpr.eqns:
+        names.append(e.primitive.name)
+        for sub in jax.extend.core.jaxprs_in_params(e.params):
+            names += _all_primitives(sub)
+    return names
+
+
+def _prefix(x, shift):  # noqa: ANN001,ANN202
+    n = x.shape[0]
+
+    def body(i, c):  # noqa: ANN001,ANN202
+        x[i + shift] = x[i + shift - 1] + x[i + shift]
+        return c
+
+    mutjax.fori_loop(1 - shift, n - shift, body, 0)
+    return x
+
+
+@pytest.mark.parametrize("shift", [0, 1, -1])
+def test_loop_index_in_bounds_is_a_bare_update(shift) -> None:  # noqa: ANN001
+    # `x[i] = x[i - 1] + x[i]` in `fori_loop(1, n)`: every index is known in
+    # [0, n), so the write is one dynamic_update_slice with no normalization,
+    # bounds check or scatter, as a hand-written loop would be. Shifted, the
+    # program must still be NumPy's (the indices are still in bounds).
+    x = np.arange(1, 9, dtype=np.float32)
+    expected = np.cumsum(x)
+    got = jax.jit(mutjax.mutable(lambda a: _prefix(a, shift)))(jnp.asarray(x))
+    np.testing.assert_allclose(got, expected)
+    names = _all_primitives(jax.make_jaxpr(mutjax.mutable(lambda a: _prefix(a, shift)))(x).jaxpr)
+    assert "dynamic_update_slice" in names, names
+    assert not {"scatter", "select_n", "lt"} & set(names), names
+
+
+def test_loop_index_that_may_leave_the_bounds_keeps_its_checks() -> None:
+    # `x[i + 1]` with `i` in [0, n): the last write is out of bounds and dropped,
+    # as `.at[].set` drops it; the read there clamps, as `.at[].get` does.
+    def kernel(a):  # noqa: ANN001,ANN202
+        def body(i, s):  # noqa: ANN001,ANN202
+            a[i + 1] = a[i] * 2
+            return s + a[i + 1]
+
+        return mutjax.fori_loop(0, a.shape[0], body, 0.0)
+
+    def at(a):  # noqa: ANN001,ANN202
+        def body(i, c):  # noqa: ANN001,ANN202
+            a, s = c
+            a = a.at[i + 1].set(a[i] * 2)
+            return a, s + a[jnp.minimum(i + 1, a.shape[0] - 1)]
+
+        return jax.lax.fori_loop(0, a.shape[0], body, (a, 0.0))
+
+    x = jnp.arange(1.0, 5.0)
+    f = jax.jit(mutjax.mutable(kernel, return_args=True))
+    s, (a,), _ = f(x)
+    a_at, s_at = at(x)
+    np.testing.assert_allclose(a, a_at)
+    np.testing.assert_allclose(s, s_at)
