@@ -235,10 +235,15 @@ _METHOD = """## Method
 - A write at a traced index: `.at[i].set` is one scatter; `jax.new_ref`
   lowers it to a bare `dynamic_update_slice` (which clamps an out-of-bounds
   index); mutjax emits the same window scatter as `.at[]` (`mode="drop"`),
-  so its jaxpr is never larger than `.at[]`'s (see the jaxpr table and
-  `tests/test_benchmarks.py`). Until 2026-11-25 it lowered to normalize +
-  bounds check + select + `dynamic_update_slice`: equal speed, 37/135/56
-  equations for prefix sum/LU/edit distance against `.at[]`'s 22/98/44.
+  or, when the index is a loop index known to be in bounds (`mutjax._ranges`),
+  the bare `dynamic_update_slice` with nothing to normalize or drop. Its
+  jaxpr is never larger than `.at[]`'s (see the jaxpr table and
+  `tests/test_benchmarks.py`). Earlier in the day it lowered every such
+  write to normalize + bounds check + select + `dynamic_update_slice`:
+  37/135/56 equations for prefix sum/LU/edit distance against `.at[]`'s
+  22/98/44; then one scatter each (19/84/38, prefix sum 1.09x `jax.new_ref`:
+  XLA's CPU scatter of one element is slower than a bare update); now
+  10/57/29 and prefix sum about 0.6x `jax.new_ref`.
 - Gauss-Seidel trace time: profiled with cProfile. Of mutjax's time, about
   40% went to the five reads per update (a `slice` and a `reshape` each,
   0.15 ms per read). A cell now remembers the scalars read or written at
