@@ -188,19 +188,24 @@ def nussinov_by_hand(seq, table):  # noqa: ANN001,ANN201
 # -- timing -------------------------------------------------------------------------------
 
 
-def _time(fun, *args, repeat=1):  # noqa: ANN001,ANN202
-    f = jax.jit(lambda *a: fun(*a))  # a fresh function: nothing cached
+def _time(fun, *args, compiles=3):  # noqa: ANN001,ANN202
+    """(first call: median of fresh trace + compile, run: best of several, output)."""
+    firsts = []
+    for _ in range(compiles):
+        f = jax.jit(lambda *a: fun(*a))  # a fresh function: nothing cached
+        t0 = time.perf_counter()
+        compiled = f.lower(*args).compile()
+        firsts.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    compiled = f.lower(*args).compile()
-    first = time.perf_counter() - t0
     out = compiled(*args)
     jax.block_until_ready(out)
-    best = float("inf")
-    for _ in range(repeat):
+    once = time.perf_counter() - t0
+    best = once
+    for _ in range(5 if once < 1.0 else 1):
         t0 = time.perf_counter()
         jax.block_until_ready(compiled(*args))
         best = min(best, time.perf_counter() - t0)
-    return first, best, out
+    return float(np.median(firsts)), best, out
 
 
 def main(small: bool) -> None:
