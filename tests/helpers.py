@@ -61,3 +61,13 @@ def check_kernel(
             if isinstance(orig, np.ndarray):
                 np.testing.assert_array_equal(np.asarray(a), orig, err_msg="caller's array changed")
     return expected_out
+
+
+def all_primitives(jaxpr: Any) -> list[str]:
+    """Primitive names of ``jaxpr``'s equations, sub-jaxprs (loop bodies) included."""
+    names = []
+    for e in jaxpr.eqns:
+        names.append(e.primitive.name)
+        for sub in jax.extend.core.jaxprs_in_params(e.params):
+            names += all_primitives(sub)
+    return names

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mutjax
-from tests.helpers import assert_same
+from tests.helpers import all_primitives, assert_same
 
 
 def _py_fori(lower, upper, body, val, *, unroll=None):
@@ -918,15 +918,6 @@ def test_plain_lax_loop_over_a_mutable_body_that_writes_its_own_carry():
 # -- loop indices known in bounds ---------------------------------------------------
 
 
-def _all_primitives(jaxpr) -> list[str]:  # noqa: ANN001
-    names = []
-    for e in jaxpr.eqns:
-        names.append(e.primitive.name)
-        for sub in jax.extend.core.jaxprs_in_params(e.params):
-            names += _all_primitives(sub)
-    return names
-
-
 def _prefix(x, shift):  # noqa: ANN001,ANN202
     n = x.shape[0]
 
@@ -948,7 +939,7 @@ def test_loop_index_in_bounds_is_a_bare_update(shift) -> None:  # noqa: ANN001
     expected = np.cumsum(x)
     got = jax.jit(mutjax.mutable(lambda a: _prefix(a, shift)))(jnp.asarray(x))
     np.testing.assert_allclose(got, expected)
-    names = _all_primitives(jax.make_jaxpr(mutjax.mutable(lambda a: _prefix(a, shift)))(x).jaxpr)
+    names = all_primitives(jax.make_jaxpr(mutjax.mutable(lambda a: _prefix(a, shift)))(x).jaxpr)
     assert "dynamic_update_slice" in names, names
     assert not {"scatter", "select_n", "lt"} & set(names), names
 

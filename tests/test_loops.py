@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same
+from helpers import all_primitives, assert_same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -52,17 +52,7 @@ def _arrays(args):  # noqa: ANN001,ANN202
 
 def primitives(kernel, *args) -> list[str]:  # noqa: ANN001
     """Primitive names of the jaxpr's equations, sub-jaxprs (loop bodies) included."""
-    jaxpr = jax.make_jaxpr(mutjax.mutable(kernel, loops=True))(*args).jaxpr
-
-    def walk(j) -> list[str]:  # noqa: ANN001
-        names = []
-        for e in j.eqns:
-            names.append(e.primitive.name)
-            for sub in jax.extend.core.jaxprs_in_params(e.params):
-                names += walk(sub)
-        return names
-
-    return walk(jaxpr)
+    return all_primitives(jax.make_jaxpr(mutjax.mutable(kernel, loops=True))(*args).jaxpr)
 
 
 def n_eqns(kernel, *args) -> int:  # noqa: ANN001
