@@ -232,7 +232,7 @@ def _window(ix: Index) -> tuple[list[Any], list[int], list[int], list[int]]:
     return starts, sizes, steps, rev
 
 
-def _check_traced(ix: Index) -> None:
+def check_traced(ix: Index) -> None:
     """Let checkify see the traced indices of ``ix`` (free otherwise)."""
     indices: list[Any] = []
     axes: list[int] = []
@@ -249,7 +249,7 @@ def _check_traced(ix: Index) -> None:
 
 def basic_read(a: Any, ix: Index) -> Any:
     """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
-    _check_traced(ix)
+    check_traced(ix)
     if 0 in ix.result_shape:
         return lax.full(ix.result_shape, 0, a.dtype)
     starts, sizes, steps, rev = _window(ix)
@@ -354,7 +354,7 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype."""
     if 0 in ix.result_shape or ix.empty_new:
         return a
-    _check_traced(ix)
+    check_traced(ix)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
@@ -543,7 +543,7 @@ def advanced_read(a: Any, ix: Index) -> Any:
     """
     if 0 in ix.result_shape:
         return lax.full(ix.result_shape, 0, a.dtype)
-    _check_traced(ix)
+    check_traced(ix)
     unique, ordered = _static_unique(ix)
     r = (
         _ext_operand(a, ix)
@@ -707,7 +707,7 @@ def advanced_write(a: Any, ix: Index, v: Any) -> Any:
     """
     if 0 in ix.result_shape:
         return a
-    _check_traced(ix)
+    check_traced(ix)
     unique, ordered = _static_unique(ix)
     n = int(np.prod(ix.adv_shape))
     got, want = _adv_layout(ix)

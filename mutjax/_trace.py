@@ -323,6 +323,9 @@ class MutArray(_compat.Tracer):
                 and not _compat.is_eager()
                 and _compat.typeof(value) == self._aval.update(shape=(), weak_type=False)
             ):
+                # checkify sees the index now: a waiting write whose array is
+                # never read whole again is never applied.
+                _lower.check_traced(ix)
                 self._cell.write_element(ix, value, trace.parent_trace)
                 return
             if self._view is not None and _views.is_view_index(ix):

@@ -803,3 +803,71 @@ def test_repeated_traced_element_writes_are_one_update():
     x = np.random.default_rng(0).random((4, 4)).astype(np.float32)
     for i, j in [(1, 2), (0, 1), (2, 3)]:
         np.testing.assert_array_equal(jax.jit(f)(jnp.asarray(x), i, j), cell(x.copy(), i, j, xp=np))
+
+
+def test_deferred_element_writes_meet_every_boundary():
+    # A waiting element write must be visible to whatever reads the whole
+    # array: an inner jit, a vmap over it, a loop carrying it, the result.
+    def kernel(a, i, j):
+        a[i] = 10.0
+        s1 = jax.jit(lambda x: x.sum())(a)
+        a[j] = 20.0
+        s2 = jax.vmap(lambda k: a[k] * 2)(jnp.arange(4))
+        a[i + 1] = a[i] + a[j]
+        s3 = mutjax.fori_loop(0, 2, lambda k, t: t + a[k], 0.0)
+        return s1, s2, s3
+
+    def numpy(a, i, j):
+        a[i] = 10.0
+        s1 = a.sum()
+        a[j] = 20.0
+        s2 = a[np.arange(4)] * 2
+        a[i + 1] = a[i] + a[j]
+        return s1, s2, a[0] + a[1]
+
+    x = np.arange(5, dtype=np.float32)
+    for i, j in [(0, 1), (1, 1), (2, -1), (-2, 0)]:
+        na = x.copy()
+        expected = numpy(na, i, j)
+        out, (a, _, _), _ = jax.jit(mutjax.mutable(kernel, return_args=True))(jnp.asarray(x), i, j)
+        assert_same((out, a), (expected, na), f"i={i} j={j}")
+
+
+def test_deferred_element_writes_differentiate_and_checkify():
+    from jax.experimental import checkify
+
+    def f(w, i):
+        def kernel(a):
+            a[i] = w * 3.0
+            a[i] = a[i] * w  # replaces the waiting write: w**2 * 3
+            return (a * a).sum()
+
+        return mutjax.mutable(kernel)(jnp.ones(4))
+
+    g = jax.jit(jax.grad(f))(2.0, 1)
+    np.testing.assert_allclose(g, 2 * (3 * 2.0**2) * (6 * 2.0), rtol=1e-6)
+
+    def oob(a, i):
+        a[i] = 1.0
+        return a[0]
+
+    checked = checkify.checkify(jax.jit(mutjax.mutable(oob)), errors=checkify.index_checks)
+    err, _ = checked(jnp.zeros(3), 5)
+    assert err.get() is not None and "index 5" in err.get()
+    err, _ = checked(jnp.zeros(3), 2)
+    assert err.get() is None
+
+
+def test_checkify_sees_a_deferred_write_never_applied():
+    from jax.experimental import checkify
+
+    def local(i):
+        a = jnp.zeros(3)
+        a[i] = 1.0  # never read again: the waiting write is dropped at the end
+        return i * 2
+
+    checked = checkify.checkify(jax.jit(mutjax.mutable(local)), errors=checkify.index_checks)
+    err, _ = checked(7)
+    assert err.get() is not None and "index 7" in err.get()
+    err, _ = checked(2)
+    assert err.get() is None
