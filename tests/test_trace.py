@@ -773,6 +773,15 @@ def test_deferred_element_writes_match_numpy(ops, idx):
     f = jax.jit(mutjax.mutable(_pending_program(ops, mj_loop), return_args=True))
     s, (ga, gm, _), _ = f(jnp.asarray(a), jnp.asarray(m), jnp.asarray(idx))
     assert_same((s, ga, gm), (np.float32(expected), na, nm), str(ops), rtol=1e-4, atol=1e-4)
+    # Batched indices (vmap): every comparison of positions is per example.
+    idx2 = np.roll(idx, 1)
+    na2, nm2 = a.copy(), m.copy()
+    expected2 = _pending_program(ops, py_loop)(na2, nm2, idx2)
+    s, (ga, gm, _), _ = jax.vmap(f, in_axes=(None, None, 0))(
+        jnp.asarray(a), jnp.asarray(m), jnp.asarray(np.stack([idx, idx2]))
+    )
+    batch = (np.float32([expected, expected2]), np.stack([na, na2]), np.stack([nm, nm2]))
+    assert_same((s, ga, gm), batch, f"vmap {ops}", rtol=1e-4, atol=1e-4)
 
 
 def test_deferred_element_write_out_of_bounds_drops_and_reads_clamp():
