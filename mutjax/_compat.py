@@ -7,6 +7,9 @@ change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.extend.core as _jexc
 import jax.extend.linear_util as lu  # noqa: F401  (jax >= 0.4.36)
@@ -86,6 +89,7 @@ NOT_MAPPED = None  # a vmap batching rule's "this argument is not batched"
 # used to let `checkify(..., errors=index_checks)` see mutjax's own index
 # check (see mutjax/_checks.py). None where this JAX lays checkify out
 # differently: the check then only costs nothing and reports nothing.
+checkify_rules: dict[Primitive, Callable[..., Any]] | None
 try:
     from jax._src import checkify as _checkify
 
@@ -156,7 +160,7 @@ def under_differentiation(trace: object) -> bool:
 from jax._src.interpreters import partial_eval as _pe  # noqa: E402
 
 
-def hoist_consts(closed: object) -> tuple[object, list[object]]:
+def hoist_consts(closed: _jexc.ClosedJaxpr) -> tuple[Callable[..., Any], list[Any]]:
     """A closed jaxpr as ``(fun, consts)``: ``fun(*consts, *args)`` evaluates it.
 
     Unlike ``jax.closure_convert``, every constant is hoisted, integer ones

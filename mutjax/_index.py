@@ -172,6 +172,7 @@ def _classify(item: Any) -> tuple[str, Any]:
         or _compat.is_concrete_array(item)
     ):
         arr = _static_array(item)
+        value: Any  # a NumPy array, or a JAX array / tracer
         if arr is not None:
             value = arr
         elif isinstance(item, (list, tuple)):
@@ -373,6 +374,7 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
                 empty_new = empty_new or not payload
                 prepared.append(payload)
         elif kind == "slice":
+            assert ax is not None  # only gap, new and bool0 entries have no axis
             parts = (payload.start, payload.stop, payload.step)
             start, stop, step = (_slice_part(p, "slice") for p in parts)
             if isinstance(step, int) and step == 0:
@@ -389,6 +391,7 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
                 prepared.append(slice(start, stop, step))
             ext_entries.append(entries[ax])
         elif kind in ("int", "tint"):
+            assert ax is not None  # only gap, new and bool0 entries have no axis
             value = _check_int(payload, ax, shape[ax]) if kind == "int" else payload
             ext_shape.append(shape[ax])
             if has_array:
@@ -403,6 +406,7 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
                 ext_entries.append(entries[ax])
             prepared.append(value)
         else:  # array, tarray
+            assert ax is not None  # only gap, new and bool0 entries have no axis
             if kind == "array":
                 value, err = _check_array(payload, ax, shape[ax])
                 array_errors.append(err)

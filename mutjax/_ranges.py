@@ -14,7 +14,7 @@ generality, so dropping them (:func:`clear`) is always safe.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -86,9 +86,10 @@ def _interval(x: Any, depth: int = 0) -> tuple[int, int] | None:
         return _interval(ins[0], depth + 1)
     if prim in ("jit", "pjit"):
         return None
-    args = [_interval(a, depth + 1) for a in ins]
-    if any(a is None for a in args):
+    maybe = [_interval(a, depth + 1) for a in ins]
+    if any(a is None for a in maybe):
         return None
+    args = cast(list[tuple[int, int]], maybe)  # none of them is None (checked above)
     if prim in _COMPARE:
         (a0, a1), (b0, b1) = args
         return _COMPARE[prim](a0, a1, b0, b1)
