@@ -62,7 +62,7 @@ no_effects = _jexc.no_effects
 jaxprs_in_params = _jexc.jaxprs_in_params
 
 
-def typeof_var(v: object) -> object:
+def typeof_var(v: object) -> _src_core.AbstractValue:
     """The abstract value of a jaxpr variable or literal."""
     return v.aval  # type: ignore[attr-defined]
 

@@ -610,6 +610,7 @@ def _winner_table(ix: Index, flat: list[Any]) -> tuple[Any, Any, Any]:
             ok = (a >= 0) & (a < size)
             valid = ok if valid is None else valid & ok
         key = a if key is None else key * size + a
+    assert key is not None  # the callers pass at least one traced index array
     pos = lax.iota(dt, n)
     if valid is not None:
         key = lax.select(valid, key, lax.full_like(key, 0))

@@ -23,7 +23,7 @@ zero-memory NumPy array with those strides is asked to reshape without copy.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal, cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -451,8 +451,9 @@ def nocopy_reshape(
     shape: tuple[int, ...], strides: tuple[int, ...], new_shape: tuple[int, ...], order: str
 ) -> tuple[int, ...] | None:
     """The strides NumPy gives ``reshape(new_shape)`` as a view, or None if it must copy."""
+    np_order = cast(Literal["A", "C", "F"], order)  # reshape() has checked it
     try:
-        return _layout(shape, strides).reshape(new_shape, order=order, copy=False).strides
+        return _layout(shape, strides).reshape(new_shape, order=np_order, copy=False).strides
     except ValueError:
         return None
 
@@ -514,19 +515,20 @@ def transpose(x: Any, *axes: Any) -> Any:
         ValueError: the axes do not match the array (NumPy's errors,
             ``AxisError`` included).
     """
+    spec: Any = axes  # None, a tuple or list of axes, or the axes as given
     if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-        axes = axes[0]
-    if axes == ():
-        axes = None
+        spec = axes[0]
+    if spec == ():
+        spec = None
     if not _own(x):
-        return jnp.transpose(x, axes)
+        return jnp.transpose(x, spec)
     shape = tuple(x.aval.shape)
     dummy = _shape_only(shape)
-    new_shape = dummy.transpose(axes).shape  # NumPy's errors
+    new_shape = dummy.transpose(spec).shape  # NumPy's errors
     perm = (
         tuple(range(len(shape)))[::-1]
-        if axes is None
-        else tuple(int(a) % len(shape) if len(shape) else 0 for a in axes)
+        if spec is None
+        else tuple(int(a) % len(shape) if len(shape) else 0 for a in spec)
     )
     return _derive(x, TransposeOp(perm, new_shape))
 
