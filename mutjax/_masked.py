@@ -31,6 +31,7 @@ import dataclasses
 import linecache
 import os
 import sys
+from types import FrameType
 from typing import Any
 
 import jax.numpy as jnp
@@ -44,7 +45,7 @@ _PKG = os.path.dirname(os.path.abspath(__file__))
 
 def _user_line() -> str:
     """``file:line: code`` of the first frame outside mutjax, JAX and NumPy."""
-    f = sys._getframe(1)
+    f: FrameType | None = sys._getframe(1)
     jax_root = os.path.dirname(os.path.dirname(os.path.abspath(jnp.__file__)))
     while f is not None:
         fn = os.path.abspath(f.f_code.co_filename)
@@ -362,8 +363,8 @@ class MaskedArray:
         fill = [slice(None)] * (self.ndim - len(real))
         items = items[: ell[0]] + fill + items[ell[0] + 1 :] if ell else items + fill
         out: Any = self
-        drop = []
-        new_axes = []  # output positions of the axes `None` inserts
+        drop: list[tuple[int, int]] = []  # (axis, integer index)
+        new_axes: list[int] = []  # output positions of the axes `None` inserts
         ax = 0
         for it in items:
             if it is None:
@@ -372,7 +373,7 @@ class MaskedArray:
             if isinstance(it, slice) and it == slice(None, None, -1):
                 out = flip(out, ax)
             elif isinstance(it, (int, np.integer)) and (
-                self.axes[ax] is None or self.axes[ax].kind == "front"
+                (lay := self.axes[ax]) is None or lay.kind == "front"
             ):
                 drop.append((ax, int(it)))
             elif not (isinstance(it, slice) and it == slice(None)):
@@ -533,7 +534,7 @@ def elementwise(fn: Any, *operands: Any) -> Any:
                 if a is not None:
                     layouts[off + ax].append(a)
     need_front = [bool(ls) and not all(ls[0].same_layout(b) for b in ls[1:]) for ls in layouts]
-    sizes = [None] * ndim  # the common static size of each run-time axis
+    sizes: list[int | None] = [None] * ndim  # the common static size of each run-time axis
     ops = list(operands)
     for i, x in enumerate(ops):
         if isinstance(x, MaskedArray):
@@ -576,6 +577,7 @@ def elementwise(fn: Any, *operands: Any) -> Any:
             if a is None:
                 continue
             n = sizes[off + ax]
+            assert n is not None  # set above for every run-time axis
             data = _resize(data, ax, n)
             a = Axis(a.kind, a.valid[:n], a.length, a.key) if a.valid.shape[0] != n else a
             seen[off + ax].append((i, ax, a))
@@ -596,7 +598,9 @@ def elementwise(fn: Any, *operands: Any) -> Any:
             length = lax.select(length == 1, a.length, length)
         for i, ax, a in entries:
             datas[i] = _broadcast_unit(datas[i], ax, a.length)
-        out_axes[oax] = _front(length, sizes[oax])
+        size = sizes[oax]
+        assert size is not None  # set above: a masked operand has a run-time axis here
+        out_axes[oax] = _front(length, size)
     out = fn(*datas)
     if all(a is None for a in out_axes):
         return out
@@ -762,7 +766,8 @@ def _contract(a: Any, b: Any, ax_a: int, ax_b: int, fn: Any) -> Any:
             "traced bound)",
             origin,
         )
-    if la is not None and not la.same_layout(lb):
+    # lb is not None whenever la is not (checked above); the test only tells mypy.
+    if la is not None and lb is not None and not la.same_layout(lb):
         a, b = a.compacted(), b.compacted()
         la, lb = a.axes[ax_a], b.axes[ax_b]
     da, db = _zeroed(a), _zeroed(b)
@@ -770,8 +775,8 @@ def _contract(a: Any, b: Any, ax_a: int, ax_b: int, fn: Any) -> Any:
         n = min(da.shape[ax_a], db.shape[ax_b])
         da, db = _resize(da, ax_a, n), _resize(db, ax_b, n)
     out = fn(da, db)
-    axes_a = list(a.axes) if isinstance(a, MaskedArray) else [None] * np.ndim(a)
-    axes_b = list(b.axes) if isinstance(b, MaskedArray) else [None] * np.ndim(b)
+    axes_a: list[Axis | None] = list(a.axes) if isinstance(a, MaskedArray) else [None] * np.ndim(a)
+    axes_b: list[Axis | None] = list(b.axes) if isinstance(b, MaskedArray) else [None] * np.ndim(b)
     del axes_a[ax_a]
     del axes_b[ax_b]
     out_axes = tuple(axes_a + axes_b)
@@ -979,8 +984,8 @@ def _check_supported(ix: _index.Index, origin: str) -> None:
         )
 
 
-def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
-    """``value[ix]`` for a dynamic index, as (data, per-axis layout parts).
+def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
+    """``value[ix]`` for a dynamic index, as (data, per-axis layout parts, origin).
 
     Runs under the parent trace. The layout parts are, per result axis, None
     or ``(kind, valid, length, key)``; the caller wraps the arrays.
