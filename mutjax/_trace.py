@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import jax
 import jax.numpy as jnp
@@ -380,10 +380,15 @@ class MutArray(_compat.Tracer):
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         return _views.swapaxes(self, axis1, axis2)
 
-    def reshape(self, *shape: Any, order: str = "C", copy: bool | None = None) -> Any:
+    # NumPy's signature, not jax.Array's: a live view of the same buffer where NumPy
+    # gives one (NumPy's in-place semantics), and NumPy's `copy=`.
+    def reshape(  # type: ignore[override]
+        self, *shape: Any, order: str = "C", copy: bool | None = None
+    ) -> Any:
         return _views.reshape(self, *shape, order=order, copy=copy)
 
-    def ravel(self, order: str = "C") -> Any:
+    # NumPy's signature, not jax.Array's: a live view where NumPy gives one.
+    def ravel(self, order: str = "C") -> Any:  # type: ignore[override]
         return _views.ravel(self, order)
 
     def squeeze(self, axis: Any = None) -> Any:
@@ -401,7 +406,10 @@ class MutArray(_compat.Tracer):
     def fill(self, value: Any) -> None:
         _inplace.fill(self, value)
 
-    def sort(self, axis: int = -1, kind: str | None = None, order: Any = None) -> None:
+    # NumPy's signature, not jax.Array's: sorts in place and returns None.
+    def sort(  # type: ignore[override]
+        self, axis: int = -1, kind: str | None = None, order: Any = None
+    ) -> None:
         _inplace.sort(self, axis, kind, order)
 
     def put(self, indices: Any, values: Any, mode: str = "raise") -> None:
@@ -417,7 +425,10 @@ class MutArray(_compat.Tracer):
 
     # -- NumPy dispatch protocols (issue 7: the logic is in _numpy_api) -----------
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    # NumPy's protocol signature (dtype, copy), not jax.Array's.
+    def __array__(  # type: ignore[override]
+        self, dtype: Any = None, copy: Any = None
+    ) -> np.ndarray:
         from . import _numpy_api
 
         return _numpy_api.to_numpy(self, dtype, copy)
@@ -617,7 +628,7 @@ def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = Fa
     if loops:
         from ._loops import convert
 
-        fun = convert(fun)
+        fun = cast(F, convert(fun))  # the same call signature
     # -- end loops=
 
     @functools.wraps(fun)
