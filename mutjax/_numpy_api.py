@@ -18,7 +18,8 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from types import FrameType
+from typing import Any, Literal, TypeGuard
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +36,7 @@ class UnsupportedNumpyError(_errors.MutjaxError, TypeError):
 # -- helpers ---------------------------------------------------------------------
 
 
-def _is_mut(x: Any) -> bool:
+def _is_mut(x: Any) -> TypeGuard[MutArray]:
     return isinstance(x, MutArray)
 
 
@@ -88,11 +89,11 @@ def _numpy_check(func: Callable[..., Any], args: Any, kwargs: Any) -> None:
 def _user_frame() -> str:
     """``file:line: code`` of the innermost frame outside mutjax, JAX and NumPy."""
     skip = tuple(
-        os.path.dirname(m.__file__) + os.sep
+        os.path.dirname(file) + os.sep
         for m in (sys.modules["mutjax"], jax, np)
-        if getattr(m, "__file__", None)
+        if (file := getattr(m, "__file__", None))
     )
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(skip):
         frame = frame.f_back
     if frame is None:
@@ -158,7 +159,7 @@ def _pytype_or_dtype(x: Any) -> Any:
 # -- writing results into `out` --------------------------------------------------
 
 
-def _assign(dst: Any, value: Any, casting: str, name: str) -> None:
+def _assign(dst: Any, value: Any, casting: Literal["same_kind", "unsafe"], name: str) -> None:
     """``dst[...] = value`` with NumPy's casting and broadcasting checks."""
     vdtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.result_type(value)
     if not np.can_cast(vdtype, np.dtype(dst.dtype), casting):
