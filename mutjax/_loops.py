@@ -38,7 +38,7 @@ import textwrap
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -82,6 +82,9 @@ class _Range:
     """``range(...)`` inside a converted function: its bounds may be traced."""
 
     __slots__ = ("start", "stop", "step")
+    start: Any  # each an int or a traced integer (the step is never traced)
+    stop: Any
+    step: Any
 
     def __init__(self, *args: Any) -> None:
         if len(args) == 1:
@@ -739,7 +742,8 @@ def _cheap(stmts: list[ast.stmt], namespace: dict, helper: bool = False) -> bool
                     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
                 except (OSError, TypeError, SyntaxError):
                     return False
-                body = tree.body[0].body if tree.body else []
+                # Taken to be the `def` (for a lambda it is not: AttributeError, as before).
+                body = cast(ast.FunctionDef, tree.body[0]).body if tree.body else []
                 if not _cheap(body, {}, helper=True):
                     return False
             else:
