@@ -38,7 +38,7 @@ import textwrap
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -742,9 +742,11 @@ def _cheap(stmts: list[ast.stmt], namespace: dict, helper: bool = False) -> bool
                     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
                 except (OSError, TypeError, SyntaxError):
                     return False
-                # Taken to be the `def` (for a lambda it is not: AttributeError, as before).
-                body = cast(ast.FunctionDef, tree.body[0]).body if tree.body else []
-                if not _cheap(body, {}, helper=True):
+                # A lambda's source is the statement that binds it, not a
+                # `def`: an opaque call, so the branch is a `cond`.
+                if not tree.body or not isinstance(tree.body[0], ast.FunctionDef):
+                    return False
+                if not _cheap(tree.body[0].body, {}, helper=True):
                     return False
             else:
                 return False

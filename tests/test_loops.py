@@ -645,3 +645,19 @@ def test_provably_nonnegative_indices_are_not_normalized() -> None:
     # reads are a bare dynamic_slice, with no select for negative indices.
     names = primitives(two_seidel_sweeps, jnp.zeros((6, 6)))
     assert "dynamic_slice" in names and "select_n" not in names, names
+
+
+double = lambda v: v * 2  # noqa: E731 - a helper bound to a lambda, as users write
+
+
+def lambda_helper_in_branch(x, out):  # noqa: ANN001,ANN201
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            out[i] = double(x[i])
+    return out
+
+
+def test_lambda_helper_in_a_traced_branch() -> None:
+    # Its source is not a `def`: the branch is treated as opaque (a cond).
+    x = rand(6, seed=5) - 0.5
+    check_loops(lambda_helper_in_branch, x, np.zeros(6, np.float32), modes=("jit",))
