@@ -298,6 +298,22 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
                 axis += 1
         elif kind in ("new", "bool0"):
             expanded.append((kind, payload, None))
+        elif kind in ("mask", "tmask") and 0 in payload.shape:
+            # An empty boolean index selects nothing whatever its values (a
+            # traced one too), and NumPy does not check its axes of length 0
+            # against the array: `x[..., np.zeros(0, bool)]` is valid for any
+            # last axis. Its other axes must still match.
+            k = payload.ndim
+            for j in range(k):
+                if payload.shape[j] and payload.shape[j] != shape[axis + j]:
+                    raise IndexError(
+                        "boolean index did not match indexed array along axis "
+                        f"{axis + j}; size of axis is {shape[axis + j]} but size of "
+                        f"corresponding boolean axis is {payload.shape[j]}"
+                    )
+            for j in range(k):
+                expanded.append(("array", np.zeros(0, np.intp), axis + j))
+            axis += k
         elif kind == "mask":
             k = payload.ndim
             if payload.shape != tuple(shape[axis : axis + k]):
