@@ -19,6 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mutjax
+
+# The benchmark's kernels, as polybench writes them, are the tests' kernels too.
+from benchmarks.loops_bench import nussinov_loops as nussinov
+from benchmarks.loops_bench import seidel_loops as seidel_2d
 from mutjax._loops import LoopConversionError, LoopConversionWarning
 
 
@@ -91,47 +95,6 @@ def cholesky(A):  # noqa: ANN001,ANN201,N803
         for k in range(i):
             A[i, i] -= A[i, k] * A[i, k]
         A[i, i] = A[i, i] ** 0.5
-
-
-def seidel_2d(A, tsteps):  # noqa: ANN001,ANN201,N803
-    n = A.shape[0]
-    for _t in range(tsteps):
-        for i in range(1, n - 1):
-            for j in range(1, n - 1):
-                A[i, j] = (
-                    A[i - 1, j - 1]
-                    + A[i - 1, j]
-                    + A[i - 1, j + 1]
-                    + A[i, j - 1]
-                    + A[i, j]
-                    + A[i, j + 1]
-                    + A[i + 1, j - 1]
-                    + A[i + 1, j]
-                    + A[i + 1, j + 1]
-                ) / 9.0
-
-
-def match(b1, b2):  # noqa: ANN001,ANN201
-    if b1 + b2 == 3:
-        return 1
-    return 0
-
-
-def nussinov(seq, table):  # noqa: ANN001,ANN201
-    n = seq.shape[0]
-    for i in range(n - 1, -1, -1):
-        for j in range(i + 1, n):
-            if j - 1 >= 0:
-                table[i, j] = max(table[i, j], table[i, j - 1])
-            if i + 1 < n:
-                table[i, j] = max(table[i, j], table[i + 1, j])
-            if j - 1 >= 0 and i + 1 < n:
-                if i < j - 1:
-                    table[i, j] = max(table[i, j], table[i + 1, j - 1] + match(seq[i], seq[j]))
-                else:
-                    table[i, j] = max(table[i, j], table[i + 1, j - 1])
-            for k in range(i + 1, j):
-                table[i, j] = max(table[i, j], table[i, k] + table[k + 1, j])
 
 
 def tridiagonal(a, b, c, d, x):  # noqa: ANN001,ANN201
