@@ -117,9 +117,14 @@ def _subtrace(f, tag, scope, *args):  # noqa: ANN001
             return [trace.unwrap(o) for o in outs]
 
 
+def _one_element(ix: Any) -> bool:
+    """True for an index with an integer (static or traced) on every axis and nothing else."""
+    return bool(ix.scalar and ix.is_basic)
+
+
 def _element_key(ix: Any) -> tuple[int, ...] | None:
-    """The static position of a one-element index (an int on every axis), else None."""
-    if not ix.scalar or not ix.is_basic:
+    """The static position of a one-element index, else None."""
+    if not _one_element(ix):
         return None
     key = tuple(e.value for e in ix.entries)
     return key if all(type(k) is int for k in key) else None
@@ -250,19 +255,16 @@ class MutArray(_compat.Tracer):
             aval = self._aval.update(shape=ix.result_shape)
             return MutArray(trace, self._cell, view, aval)
         cell = self._cell
-        if (
-            cell.pending
-            and self._view is None
-            and ix.scalar
-            and ix.is_basic
-            and cell.pending_trace is trace.parent_trace
-        ):
-            with _compat.set_current_trace(trace.parent_trace):
-                out = _lower.element_read(cell._value, ix, cell.pending)
-            return trace.new(out)
-        key = _element_key(ix) if self._view is None else None
-        if key is not None:
-            known = self._cell.element(key, trace.parent_trace)
+        key = None
+        if self._view is None and _one_element(ix):
+            # One element of a base array: waiting writes (Cell.write_element)
+            # and known elements (Cell.element) answer without a new slice.
+            if cell.pending and cell.pending_trace is trace.parent_trace:
+                with _compat.set_current_trace(trace.parent_trace):
+                    out = _lower.element_read(cell._value, ix, cell.pending)
+                return trace.new(out)
+            key = _element_key(ix)
+            known = None if key is None else cell.element(key, trace.parent_trace)
             if known is not None:
                 return trace.new(known)
         value = self._read()
@@ -315,14 +317,16 @@ class MutArray(_compat.Tracer):
                     basic=ix.is_basic,
                     mask_count=ix.mask_count,
                 )
-            if (
+            # One element of a base array, with a value of exactly its type: a
+            # traced position waits (Cell.write_element); a static one becomes a
+            # known element once written (Cell.know).
+            element = (
                 self._view is None
-                and ix.scalar
-                and ix.is_basic
-                and not all(type(e.value) is int for e in ix.entries)
-                and not _compat.is_eager()
+                and _one_element(ix)
                 and _compat.typeof(value) == self._aval.update(shape=(), weak_type=False)
-            ):
+            )
+            key = _element_key(ix) if element else None
+            if element and key is None and not _compat.is_eager():
                 # checkify sees the index now: a waiting write whose array is
                 # never read whole again is never applied.
                 _lower.check_traced(ix)
@@ -336,12 +340,9 @@ class MutArray(_compat.Tracer):
             else:
                 sub = _lower.write(self._read(), ix, value)
                 new_base = self._view.write(self._cell.value, sub)
-        old = self._cell.value
+        old = self._cell.value  # the known elements of `old` carry over
         self._cell.set(new_base)
-        key = _element_key(ix) if self._view is None else None
-        if key is not None and _compat.typeof(value) == self._aval.update(
-            shape=(), weak_type=False
-        ):
+        if key is not None:
             self._cell.know(key, trace.parent_trace, value, old=old)
 
     def _masked_write(self, ix: Any, value: Any) -> None:
