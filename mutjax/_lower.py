@@ -359,23 +359,23 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
     strided = any(st != 1 for st in steps)
+    # A traced integer that may be out of bounds: one window scatter, which
+    # drops such a write. One known in bounds (a loop index, mutjax._ranges):
+    # the bare update a hand-written loop uses.
+    scatter = dyn and not strided and not all(_ranges.within(starts[ax], shape[ax]) for ax in dyn)
     win = [1 if type(e) is Int else e.length for e in ix.entries]
-    if rev or not (dyn and not strided):
+    if rev or not scatter:  # (the scatter reshapes `v` to its own window)
         if tuple(v.shape) != tuple(win):
             v = lax.reshape(v, tuple(win))
         if rev:
             v = lax.rev(v, rev)
-    if dyn and not strided:
-        if all(_ranges.within(starts[ax], shape[ax]) for ax in dyn):
-            # Every traced integer is a loop index known to be in bounds: the
-            # bare update a hand-written loop uses, nothing to drop.
-            if tuple(v.shape) != tuple(win):
-                v = lax.reshape(v, tuple(win))
-            starts = _common_index_dtype(
-                [s if ax in dyn else np.int32(s) for ax, s in enumerate(starts)]
-            )
-            return lax.dynamic_update_slice(a, v, starts, allow_negative_indices=False)
+    if scatter:
         return _scatter_window(a, ix, v, starts, sizes)
+    if dyn and not strided:
+        starts = _common_index_dtype(
+            [s if ax in dyn else np.int32(s) for ax, s in enumerate(starts)]
+        )
+        return lax.dynamic_update_slice(a, v, starts, allow_negative_indices=False)
     if not dyn and not strided:
         if all(s == 0 for s in starts) and tuple(sizes) == shape:
             return v  # the whole array is replaced
