@@ -25,7 +25,8 @@ def _fori(lo, hi, body, carry):
     return lax.fori_loop(lo, hi, mutjax.mutable(body), carry)
 
 
-def lu_mutjax(A):
+def lu(A, fori):
+    """Doolittle LU in place, the inner loops with traced bounds (``fori``: a fori_loop)."""
     n = A.shape[0]
 
     def row(i, A):
@@ -38,10 +39,14 @@ def lu_mutjax(A):
             A[i, j] -= A[i, :i] @ A[:i, j]
             return A
 
-        A = _fori(0, i, lower, A)
-        return _fori(i, n, upper, A)
+        A = fori(0, i, lower, A)
+        return fori(i, n, upper, A)
 
-    return _fori(0, n, row, A)
+    return fori(0, n, row, A)
+
+
+def lu_mutjax(A):
+    return lu(A, _fori)
 
 
 def lu_by_hand(A):

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mutjax
+from benchmarks.masked_lu import lu  # the benchmark's kernel is the tests' kernel too
 
 RNG = np.random.default_rng(0)
 # One compiled kernel serves every drawn length (the length is a jit
@@ -116,26 +117,6 @@ def lu_right(A, fori):
         return A
 
     return fori(0, n - 1, body, A)
-
-
-def lu(A, fori):
-    """Doolittle LU in place, the inner loops with traced bounds."""
-    n = A.shape[0]
-
-    def row(i, A):
-        def lower(j, A):
-            A[i, j] -= A[i, :j] @ A[:j, j]
-            A[i, j] /= A[j, j]
-            return A
-
-        def upper(j, A):
-            A[i, j] -= A[i, :i] @ A[:i, j]
-            return A
-
-        A = fori(0, i, lower, A)
-        return fori(i, n, upper, A)
-
-    return fori(0, n, row, A)
 
 
 def cholesky(A, L, fori):
