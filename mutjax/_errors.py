@@ -8,6 +8,10 @@ mutjax cannot thread it) derive from :class:`MutjaxError`.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 
 class MutjaxError(Exception):
     """Base class of every error raised by mutjax's own machinery."""
@@ -48,4 +52,27 @@ def foreign_write(what: str) -> ForeignTraceError:
         "array. Use mutjax.fori_loop / mutjax.while_loop / mutjax.scan / "
         "mutjax.cond / mutjax.switch for loops and branches, or wrap the "
         "inner function in `mutjax.mutable` and return the new values."
+    )
+
+
+# NumPy's own errors for a result that does not fit its destination (a
+# ufunc's `out=`, an in-place operator), worded as NumPy words them.
+
+
+def shape_str(shape: tuple[int, ...]) -> str:
+    """A shape as NumPy prints it in messages: ``(3,4)``, ``(3,)``."""
+    return "(" + ",".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def ufunc_cast_error(name: str, src: Any, dst: Any, casting: str = "same_kind") -> TypeError:
+    return TypeError(
+        f"Cannot cast ufunc '{name}' output from {np.dtype(src)!r} to {np.dtype(dst)!r} "
+        f"with casting rule '{casting}'"
+    )
+
+
+def out_shape_error(out_shape: tuple[int, ...], broadcast_shape: tuple[int, ...]) -> ValueError:
+    return ValueError(
+        f"non-broadcastable output operand with shape {shape_str(out_shape)} doesn't match "
+        f"the broadcast shape {shape_str(broadcast_shape)}"
     )

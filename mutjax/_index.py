@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _compat
+from ._errors import shape_str as _shape_str
 
 _VALID = (
     "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "
@@ -113,10 +114,6 @@ class Index:
 
 
 ADV_ENTRY = Adv()
-
-
-def _shape_str(shape: tuple[int, ...]) -> str:
-    return "(" + ",".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _is_traced(x: Any) -> bool:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import _compat, _index, _lower, _views
+from . import _compat, _errors, _index, _lower, _views
 from ._views import _own
 
 _SORT_KINDS = "qhms"  # NumPy accepts any kind starting with these (quick, heap, merge, stable)
@@ -193,16 +193,10 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
     except ValueError:
         bshape = None
     if bshape != oshape:
-        raise ValueError(
-            f"non-broadcastable output operand with shape {oshape} doesn't match "
-            f"the broadcast shape {bshape if bshape is not None else rshape}"
-        )
+        raise _errors.out_shape_error(oshape, bshape if bshape is not None else rshape)
     rdtype, odtype = np.dtype(result.dtype), np.dtype(out.aval.dtype)
     if rdtype != odtype and not np.can_cast(rdtype, odtype, "same_kind"):
-        raise TypeError(
-            f"Cannot cast ufunc 'clip' output from dtype('{rdtype}') to "
-            f"dtype('{odtype}') with casting rule 'same_kind'"
-        )
+        raise _errors.ufunc_cast_error("clip", rdtype, odtype)
     out[...] = result
     return out
 

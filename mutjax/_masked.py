@@ -409,10 +409,7 @@ class MaskedArray:
             return new  # a copy, as NumPy's `x[m]`: Python rebinds the name
         rdtype, dtype = np.dtype(new.dtype), np.dtype(self.dtype)
         if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
-            raise TypeError(
-                f"Cannot cast ufunc '{name}' output from dtype('{rdtype}') to "
-                f"dtype('{dtype}') with casting rule 'same_kind'"
-            )
+            raise _errors.ufunc_cast_error(name, rdtype, dtype)
         arr, raw = self.target
         arr[raw] = new
         return self

@@ -166,10 +166,7 @@ def _assign(dst: Any, value: Any, casting: Literal["same_kind", "unsafe"], name:
         raise _np_casting_error(name, vdtype, np.dtype(dst.dtype), casting)
     vshape = np.shape(value)
     if np.broadcast_shapes(vshape, dst.shape) != tuple(dst.shape):
-        raise ValueError(
-            f"non-broadcastable output operand with shape {tuple(dst.shape)} doesn't "
-            f"match the broadcast shape {np.broadcast_shapes(vshape, dst.shape)}"
-        )
+        raise _errors.out_shape_error(tuple(dst.shape), np.broadcast_shapes(vshape, dst.shape))
     if isinstance(dst, np.ndarray):
         concrete = _compat.to_concrete_value(value._read() if _is_mut(value) else value)
         if concrete is None and not isinstance(value, np.ndarray):
@@ -180,9 +177,7 @@ def _assign(dst: Any, value: Any, casting: Literal["same_kind", "unsafe"], name:
 
 
 def _np_casting_error(name: str, src: np.dtype, dst: np.dtype, casting: str) -> TypeError:
-    return TypeError(
-        f"Cannot cast ufunc '{name}' output from {src!r} to {dst!r} with casting rule '{casting}'"
-    )
+    return _errors.ufunc_cast_error(name, src, dst, casting)
 
 
 # -- ufuncs ----------------------------------------------------------------------

@@ -520,10 +520,6 @@ def _holds_mutarray(seq: list) -> bool:
 # array `+=` a float raises, as NumPy's UFuncTypeError (a TypeError) does.
 
 
-def _shape(shape: Any) -> str:
-    return "(" + ",".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArray, Any], MutArray]:
     def method(self: MutArray, other: Any) -> MutArray:
         self._check_writable()
@@ -540,15 +536,9 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
             # so `x[0] += 1.5` on an int array truncates, as in NumPy.
             return result
         if tuple(result.shape) != tuple(self._aval.shape):
-            raise ValueError(
-                f"non-broadcastable output operand with shape {_shape(self._aval.shape)} "
-                f"doesn't match the broadcast shape {_shape(result.shape)}"
-            )
+            raise _errors.out_shape_error(tuple(self._aval.shape), tuple(result.shape))
         if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
-            raise TypeError(
-                f"Cannot cast ufunc '{name}' output from dtype('{rdtype}') to "
-                f"dtype('{dtype}') with casting rule 'same_kind'"
-            )
+            raise _errors.ufunc_cast_error(name, rdtype, dtype)
         self[...] = result
         return self
 
