@@ -591,20 +591,14 @@ def pset(a: Any, idx: Any, v: Any) -> None:
     a[idx] = v
 
 
-_AUG = {
-    "Add": operator.add, "Sub": operator.sub, "Mult": operator.mul,
-    "Div": operator.truediv, "FloorDiv": operator.floordiv, "Mod": operator.mod,
-    "Pow": operator.pow, "BitAnd": operator.and_, "BitOr": operator.or_,
-    "BitXor": operator.xor, "LShift": operator.lshift, "RShift": operator.rshift,
-    "MatMult": operator.matmul,
+# Python's augmented-assignment AST names -> the `operator` function names.
+_AUG_NAMES = {
+    "Add": "add", "Sub": "sub", "Mult": "mul", "Div": "truediv", "FloorDiv": "floordiv",
+    "Mod": "mod", "Pow": "pow", "BitAnd": "and_", "BitOr": "or_", "BitXor": "xor",
+    "LShift": "lshift", "RShift": "rshift", "MatMult": "matmul",
 }  # fmt: skip
-_IAUG = {
-    "Add": operator.iadd, "Sub": operator.isub, "Mult": operator.imul,
-    "Div": operator.itruediv, "FloorDiv": operator.ifloordiv, "Mod": operator.imod,
-    "Pow": operator.ipow, "BitAnd": operator.iand, "BitOr": operator.ior,
-    "BitXor": operator.ixor, "LShift": operator.ilshift, "RShift": operator.irshift,
-    "MatMult": operator.imatmul,
-}  # fmt: skip
+_AUG = {k: getattr(operator, v) for k, v in _AUG_NAMES.items()}  # `a op b`
+_IAUG = {k: getattr(operator, "i" + v.rstrip("_")) for k, v in _AUG_NAMES.items()}  # `a op= b`
 
 
 def paug(a: Any, idx: Any, op: str, v: Any) -> None:
