@@ -63,6 +63,16 @@ def check_kernel(
     return expected_out
 
 
+def benchmark_setup(kernel: Any) -> tuple[tuple[Any, ...], dict[str, Callable[..., Any]]]:
+    """Inputs and variants of a ``benchmarks.kernels.Kernel`` at its ``test`` size."""
+    args, variants = kernel.make(kernel.sizes["test"])
+    if kernel.kind == "memory":
+        # A memory kernel is made from a byte count; its variants take the array.
+        (n,) = args
+        args = (np.arange(n, dtype=np.float32),)
+    return args, variants
+
+
 def all_primitives(jaxpr: Any) -> list[str]:
     """Primitive names of ``jaxpr``'s equations, sub-jaxprs (loop bodies) included."""
     names = []

@@ -14,25 +14,16 @@ import json
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from benchmarks import run
 from benchmarks.kernels import KERNELS
-from tests.helpers import assert_same
-
-
-def _setup(kernel):
-    args, variants = kernel.make(kernel.sizes["test"])
-    if kernel.kind == "memory":
-        (n,) = args
-        args = (np.arange(n, dtype=np.float32),)
-    return args, variants
+from tests.helpers import assert_same, benchmark_setup
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
 def test_mutjax_matches_numpy(kernel):
-    args, variants = _setup(kernel)
+    args, variants = benchmark_setup(kernel)
     expected = variants["numpy"](*args)
     jargs = [jnp.asarray(a) for a in args]
     got = jax.jit(variants["mutjax"])(*jargs)
@@ -45,7 +36,7 @@ def test_mutjax_matches_numpy(kernel):
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
 def test_at_anchor_matches_numpy(kernel):
     # The anchors are what mutjax is measured against: they must be right too.
-    args, variants = _setup(kernel)
+    args, variants = benchmark_setup(kernel)
     expected = variants["numpy"](*args)
     got = jax.jit(variants["at"])(*[jnp.asarray(a) for a in args])
     assert_same(got, expected, kernel.name, rtol=kernel.rtol, atol=kernel.rtol)
@@ -53,21 +44,21 @@ def test_at_anchor_matches_numpy(kernel):
 
 def test_hand_written_last_write_wins_matches_numpy():
     kernel = next(k for k in KERNELS if k.name == "scatter_dups")
-    args, variants = _setup(kernel)
+    args, variants = benchmark_setup(kernel)
     got = jax.jit(variants["at_same_semantics"])(*[jnp.asarray(a) for a in args])
     assert_same(got, variants["numpy"](*args), "last write wins")
 
 
 def test_duplicates_use_the_deterministic_lowering():
     kernel = next(k for k in KERNELS if k.name == "scatter_dups")
-    args, variants = _setup(kernel)
+    args, variants = benchmark_setup(kernel)
     closed = jax.make_jaxpr(variants["mutjax"])(*[jnp.asarray(a) for a in args])
     assert kernel.expect_primitive in run.primitive_names(closed)
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
 def test_mutjax_jaxpr_no_larger_than_at(kernel):
-    args, variants = _setup(kernel)
+    args, variants = benchmark_setup(kernel)
     jargs = [jnp.asarray(a) for a in args]
     # Where the fastest .at[] anchor has weaker semantics than NumPy's (a raw
     # scatter of duplicates), compare with the .at[] code that has NumPy's.
