@@ -22,6 +22,12 @@ Tracer = _core.Tracer
 ShapedArray = _core.ShapedArray
 TraceTag = _jexc.TraceTag
 Primitive = _jexc.Primitive
+# The primitives whose bodies mutjax inspects (jax.extend, public).
+jit_p = _jexc.primitives.jit_p
+remat_p = _jexc.primitives.remat_p
+scan_p = _jexc.primitives.scan_p
+while_p = _jexc.primitives.while_p
+cond_p = _jexc.primitives.cond_p
 take_current_trace = _jexc.take_current_trace
 set_current_trace = _jexc.set_current_trace
 

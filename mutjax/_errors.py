@@ -76,3 +76,11 @@ def out_shape_error(out_shape: tuple[int, ...], broadcast_shape: tuple[int, ...]
         f"non-broadcastable output operand with shape {shape_str(out_shape)} doesn't match "
         f"the broadcast shape {shape_str(broadcast_shape)}"
     )
+
+
+def dynamic_slice_error() -> DynamicShapeError:
+    return DynamicShapeError(
+        "mutjax: a slice with a traced start, stop or step (`x[i:i + 2]`) has a "
+        "length JAX must know at trace time. Use `lax.dynamic_slice(x, (i,), (2,))` "
+        "/ `lax.dynamic_update_slice`, or an integer array index `x[i + jnp.arange(2)]`."
+    )

@@ -27,9 +27,14 @@ _VALID = (
 
 @dataclasses.dataclass(frozen=True)
 class Int:
-    """An integer on one axis: a Python int (normalized, in bounds) or traced."""
+    """An integer on one axis: a Python int (normalized, in bounds) or traced.
+
+    ``known``: for a traced integer, a static interval ``(lo, hi)`` it is
+    known to lie in (a loop index, see mutjax._ranges), else None.
+    """
 
     value: Any
+    known: tuple[int, int] | None = None
 
     @property
     def static(self) -> bool:

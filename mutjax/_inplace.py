@@ -1,4 +1,13 @@
-"""NumPy's in-place ndarray methods on mutable arrays: fill, sort, put, clip(out=), resize.
+"""In place: the table of NumPy's in-place operations, and the ndarray methods among them.
+
+:data:`OPERATORS` (the binary operators with an in-place form), :data:`METHODS`
+(ndarray methods that write their array) and :data:`FUNCTIONS` (NumPy
+functions that write an argument) are the one list of what writes without
+``x[idx] = v``: the interpreter defines ``__iadd__`` and the other in-place
+operators from the first, :mod:`mutjax._numpy_api` implements the third, and
+the loop converter (:mod:`mutjax._loops`) treats every name here as a write.
+
+The methods fill, sort, put, clip(out=) and resize follow.
 
 Each one computes the new contents functionally and stores them through
 ``x[...] = new``, so it writes through views and keeps identity like any
@@ -15,8 +24,36 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import _compat, _errors, _index, _lower, _views
+from . import _assign, _compat, _errors, _index, _lower, _values, _views
+from ._scope import Handle
 from ._views import _own
+
+# `x op= v` for these names of the `operator` module (`__iadd__`, ...).
+OPERATORS: dict[str, Any] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
+    "lshift": operator.lshift,
+    "rshift": operator.rshift,
+    "matmul": operator.matmul,
+}
+
+# ndarray methods that write their array: those mutable arrays have (defined
+# below), and NumPy's others, which mutable arrays do not offer.
+METHODS = frozenset(["fill", "sort", "put", "resize"])
+UNSUPPORTED_METHODS = frozenset(["itemset", "partition", "setflags"])
+
+# NumPy functions that write their first argument (mutjax._numpy_api), and
+# the ufunc method that writes in place (`np.add.at`).
+FUNCTIONS = frozenset(["copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"])
+UFUNC_METHODS = frozenset(["at"])
 
 _SORT_KINDS = "qhms"  # NumPy accepts any kind starting with these (quick, heap, merge, stable)
 _PUT_MODES = ("raise", "wrap", "clip")
@@ -24,20 +61,16 @@ _PUT_MODES = ("raise", "wrap", "clip")
 
 def _value(x: Any) -> Any:
     """``x``'s current value as a parent-trace value (``x`` may be any array)."""
-    from ._trace import MutArray
-
-    if isinstance(x, MutArray):
-        return x._read()
+    if isinstance(x, Handle):
+        return x._read()  # type: ignore[attr-defined]
     return x
 
 
 def _writable(x: Any) -> None:
     """Raise unless ``x`` is a mutable array that may be written here and now."""
-    from ._trace import MutArray
-
-    if not isinstance(x, MutArray):
+    if not isinstance(x, Handle):
         raise TypeError(f"mutjax: expected a mutable array, got {type(x).__name__}")
-    x._check_writable()  # scope ended, foreign trace, read-only view
+    _assign.check_writable(x)  # scope ended, foreign trace, read-only view
 
 
 def copy(x: Any) -> Any:
@@ -124,7 +157,7 @@ def put(x: Any, indices: Any, values: Any, mode: str = "raise") -> None:
             ind = jnp.ravel(ind)
         if ind.size == 0:
             return
-        vals = jnp.ravel(_lower.prepare_value(vals, tuple(np.shape(vals)), x._aval.dtype))
+        vals = jnp.ravel(_values.prepare_value(vals, tuple(np.shape(vals)), x._aval.dtype))
         if vals.size == 0:
             return
         if n == 0:
@@ -171,8 +204,6 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
             to ``out``'s dtype with NumPy's 'same_kind' rule.
         ValueError: the result does not broadcast to ``out``'s shape.
     """
-    from ._trace import MutArray
-
     a_min = kwargs.pop("min", a_min)
     a_max = kwargs.pop("max", a_max)
     if kwargs:
@@ -184,7 +215,7 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
         result = copy(x)
     if out is None:
         return result
-    if not isinstance(out, MutArray):
+    if not isinstance(out, Handle):
         raise TypeError("return arrays must be of ArrayType")
     rshape = tuple(np.shape(result))
     oshape = tuple(out.aval.shape)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compat, _errors, _index, _lower
+from . import _compat, _duplicates, _errors, _index, _lower, _values
 from ._trace import MutArray, MutTrace
 
 
@@ -394,11 +394,10 @@ def _flat_write(a: MutArray, positions: Any, values: Any) -> None:
         pos = positions
         if isinstance(pos, np.ndarray) and pos.size:
             # Static repeated positions: keep each one's last value (NumPy's rule).
-            _, last = np.unique(pos[::-1], return_index=True)
-            keep = np.sort(pos.size - 1 - last)
+            keep = _duplicates.last_of_static(pos)
             pos, values = pos[keep], jnp.asarray(values)[keep]
         ix = _index.analyze((pos,), (size,))
-        v = _lower.prepare_value(values, ix.result_shape, flat.dtype)
+        v = _values.prepare_value(values, ix.result_shape, flat.dtype)
         new = _lower.write(flat, ix, v).reshape(a.shape)
     _store(a, new)
 

@@ -3,26 +3,31 @@
 The index of a loop over a static range lies in a known interval. A traced
 bound of an inner loop is usually a small expression of outer indices
 (`i`, `i + 1`, `n - i`): walking the equations that computed it gives a
-static interval. Loop combinators register their indices here
-(:func:`register`); :mod:`mutjax._loops` uses intervals to bound trip counts
-and decide conditions, and :mod:`mutjax._lower` to skip normalizing and
-bounds-checking indices that are provably in bounds.
+static interval. Loop combinators register their indices (:func:`register`)
+in the root scope's table (:attr:`mutjax._scope.Scope.intervals`, so nothing
+outlives the trace); :mod:`mutjax._loops` uses intervals to bound trip
+counts and decide conditions, and the write pipeline attaches them to the
+index description (:func:`annotate`, ``Int.known``) so that
+:mod:`mutjax._lower` skips normalizing and bounds-checking indices that are
+provably in bounds without looking anything up.
 
 Intervals only ever add knowledge: an index without one is handled in full
-generality, so dropping them (:func:`clear`) is always safe.
+generality, so dropping them is always safe.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 import jax
 import numpy as np
 
 from . import _compat
+from ._index import Index, Int
 
 
-def _static(x: Any) -> Any:
+def static(x: Any) -> Any:
     """The value of ``x`` if it is known at trace time, else None."""
     if isinstance(x, (bool, int, float, np.generic, np.ndarray)):
         return x
@@ -32,16 +37,6 @@ def _static(x: Any) -> Any:
         except Exception:  # noqa: BLE001 - a tracer that cannot say is traced
             return None
     return None
-
-
-_INTERVALS: dict[int, tuple[Any, int, int]] = {}
-
-
-def _unwrap(x: Any) -> Any:
-    """The value behind a mutable array (a value of its parent trace)."""
-    from ._trace import MutArray
-
-    return x._read() if isinstance(x, MutArray) else x
 
 
 def _decided(always: bool, never: bool) -> tuple[int, int]:
@@ -59,96 +54,91 @@ _COMPARE = {
 }
 
 
-def _interval(x: Any, depth: int = 0) -> tuple[int, int] | None:
-    v = _static(x)
+def interval(
+    x: Any, table: dict[int, tuple[Any, int, int]], depth: int = 0
+) -> tuple[int, int] | None:
+    """A static interval ``[lo, hi]`` holding traced integer ``x``, or None if none is known.
+
+    ``table`` is the root scope's record of registered loop indices
+    (:attr:`mutjax._scope.Scope.intervals`); ``x`` is a value of the parent
+    trace, never a mutable array.
+    """
+    v = static(x)
     if v is not None:
         v = np.asarray(v)
         if v.shape == () and np.issubdtype(v.dtype, np.integer):
             return int(v), int(v)
         return None
-    x = _unwrap(x)
     lit = _compat.literal_value(x)
     if lit is not None:
-        return _interval(lit, depth)
-    hit = _INTERVALS.get(id(x))
+        return interval(lit, table, depth)
+    hit = table.get(id(x))
     if hit is not None and hit[0] is x:
         return hit[1], hit[2]
     if depth > 16:
         return None
     outer = _compat.lifted_from(x)
     if outer is not None:
-        return _interval(outer, depth + 1)
+        return interval(outer, table, depth + 1)
     eqn = _compat.producing_equation(x)
     if eqn is None:
         return None
-    prim, ins, params = eqn
+    prim, ins, _params = eqn
     if prim in ("convert_element_type", "copy", "copy_p"):
-        return _interval(ins[0], depth + 1)
+        return interval(ins[0], table, depth + 1)
     if prim in ("jit", "pjit"):
         return None
-    maybe = [_interval(a, depth + 1) for a in ins]
+    maybe = [interval(a, table, depth + 1) for a in ins]
     if any(a is None for a in maybe):
         return None
-    args = cast(list[tuple[int, int]], maybe)  # none of them is None (checked above)
+    return _combine(prim, cast(list[tuple[int, int]], maybe))
+
+
+def _combine(prim: str, args: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The interval of ``prim`` applied to operands in the intervals ``args``."""
     if prim in _COMPARE:
         (a0, a1), (b0, b1) = args
         return _COMPARE[prim](a0, a1, b0, b1)
-    if prim in ("and", "or") and all(a[0] >= 0 and a[1] <= 1 for a in args):
-        (a0, a1), (b0, b1) = args
-        return (a0 & b0, a1 & b1) if prim == "and" else (a0 | b0, a1 | b1)
-    if prim == "not" and args[0][0] >= 0 and args[0][1] <= 1:
-        return 1 - args[0][1], 1 - args[0][0]
-    if prim == "add":
-        (a0, a1), (b0, b1) = args
-        return a0 + b0, a1 + b1
-    if prim == "sub":
-        (a0, a1), (b0, b1) = args
-        return a0 - b1, a1 - b0
-    if prim == "neg":
-        ((a0, a1),) = args
-        return -a1, -a0
-    if prim == "mul":
-        (a0, a1), (b0, b1) = args
-        c = [a0 * b0, a0 * b1, a1 * b0, a1 * b1]
-        return min(c), max(c)
-    if prim == "max":
-        (a0, a1), (b0, b1) = args
-        return max(a0, b0), max(a1, b1)
-    if prim == "min":
-        (a0, a1), (b0, b1) = args
-        return min(a0, b0), min(a1, b1)
-    return None
+    if prim in ("and", "or", "not") and not all(a[0] >= 0 and a[1] <= 1 for a in args):
+        return None
+    rule = _ARITHMETIC.get(prim)
+    return None if rule is None else rule(*args)
 
 
-def _nonnegative(x: Any) -> bool:
-    """True when traced ``x`` is known >= 0 from the ranges of the loop indices."""
-    if not _INTERVALS:
-        return False
-    iv = _interval(x)
-    return iv is not None and iv[0] >= 0
+def _mul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    c = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
+    return min(c), max(c)
 
 
-def nonnegative(x: Any) -> bool:
-    """True when traced ``x`` is known >= 0."""
-    if not _INTERVALS:
-        return False
-    iv = _interval(x)
-    return iv is not None and iv[0] >= 0
+# Interval arithmetic per primitive (booleans as 0/1 for and/or/not).
+_ARITHMETIC: dict[str, Any] = {
+    "and": lambda a, b: (a[0] & b[0], a[1] & b[1]),
+    "or": lambda a, b: (a[0] | b[0], a[1] | b[1]),
+    "not": lambda a: (1 - a[1], 1 - a[0]),
+    "add": lambda a, b: (a[0] + b[0], a[1] + b[1]),
+    "sub": lambda a, b: (a[0] - b[1], a[1] - b[0]),
+    "neg": lambda a: (-a[1], -a[0]),
+    "mul": _mul,
+    "max": lambda a, b: (max(a[0], b[0]), max(a[1], b[1])),
+    "min": lambda a, b: (min(a[0], b[0]), min(a[1], b[1])),
+}
 
 
-def within(x: Any, size: int) -> bool:
-    """True when traced ``x`` is known to lie in ``[0, size)``."""
-    if not _INTERVALS:
-        return False
-    iv = _interval(x)
-    return iv is not None and iv[0] >= 0 and iv[1] < size
+def register(table: dict[int, tuple[Any, int, int]], i: Any, lo: int, hi: int) -> None:
+    """Record in ``table`` that traced ``i`` (a parent-trace value) lies in ``[lo, hi]``."""
+    table[id(i)] = (i, lo, hi)
 
 
-def register(i: Any, lo: int, hi: int) -> None:
-    """Record that traced ``i`` lies in ``[lo, hi]`` (a loop index)."""
-    raw = _unwrap(i)
-    _INTERVALS[id(raw)] = (raw, lo, hi)
-
-
-def clear() -> None:
-    _INTERVALS.clear()
+def annotate(ix: Index, table: dict[int, tuple[Any, int, int]]) -> Index:
+    """``ix`` with the known interval of each traced integer entry attached (``Int.known``)."""
+    if not table:
+        return ix
+    entries = list(ix.entries)
+    changed = False
+    for ax, e in enumerate(entries):
+        if type(e) is Int and not e.static:
+            iv = interval(e.value, table)
+            if iv is not None:
+                entries[ax] = Int(e.value, iv)
+                changed = True
+    return dataclasses.replace(ix, entries=tuple(entries)) if changed else ix

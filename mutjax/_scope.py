@@ -1,28 +1,62 @@
-"""Trace state: the scope of one ``mutable`` call and the cells it owns.
+"""Trace state: every fact a ``mutable`` call keeps while it traces, and nothing else.
 
-A *cell* holds the current value of one base array (a value of the parent
-trace). Mutable arrays (tracers) point at a cell, possibly through a view
-chain. Writes replace ``cell.value``; ``version`` lets tracers cache reads.
-When the ``mutable`` call returns, its scope is closed and every cell of it
-refuses further use.
+A *scope* is the state of one ``mutable`` call. It owns the *cells* of its
+arrays: a cell holds the current value of one base array (a value of the
+parent trace). Mutable arrays point at a cell, possibly through a view chain.
+Writes replace ``cell.value``; ``version`` lets arrays cache reads. When the
+``mutable`` call returns, its scope is closed and every cell of it refuses
+further use.
 
 A control-flow body (:mod:`mutjax._control`) runs under a *frame*: a child
 scope for the arrays it creates, and a new trace pushed on the root scope's
-stack. Every mutable array of the scope routes its reads and writes through
-the trace on top of that stack (``Scope.active``), so an array created
-outside a loop is read and written as a value of the loop body while the body
-is traced.
+stack (:meth:`Scope.push`). Every mutable array of the scope routes its reads
+and writes through the trace on top of that stack (``Scope.active``), so an
+array created outside a loop is read and written as a value of the loop body
+while the body is traced.
+
+The root scope also keeps what is known about traced integers of its trace
+(``intervals``: loop indices lie in static ranges, see :mod:`mutjax._ranges`)
+and the predicates of the converted ``if`` statements being traced
+(``predicates``, see :mod:`mutjax._loops`). Both die with the scope, so
+nothing a trace learned outlives it. Per-thread facts (how many scopes this
+thread has open, whether converted code runs under differentiation) live in
+:data:`local`.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+
+class _Local(threading.local):
+    """What one thread is doing: open scopes, converted calls under differentiation."""
+
+    def __init__(self) -> None:
+        self.depth = 0  # mutable scopes open in this thread
+        self.differentiating: list[bool] = [False]  # per converted call, innermost last
+
+
+local = _Local()
+
+
+class Handle:
+    """Marker base of the arrays that point at a cell (``mutjax.MutableArray``).
+
+    Modules below the interpreter recognise mutable arrays by this class,
+    so that none of them imports the interpreter.
+    """
+
+    __slots__ = ()
 
 
 class Scope:
     """The state of one ``mutable`` call (or one control-flow body): open while it runs."""
 
-    __slots__ = ("closed", "trace", "root", "stack", "recorders", "__weakref__")
+    __slots__ = (
+        "closed", "trace", "root", "stack", "recorders", "intervals", "predicates",
+        "__weakref__",
+    )  # fmt: skip
 
     def __init__(self, parent: Scope | None = None) -> None:
         self.closed = False
@@ -32,6 +66,10 @@ class Scope:
         # and for each a dict recording the first write of each cell (or None).
         self.stack: list[Any] = []
         self.recorders: list[dict[Cell, Any] | None] = []
+        # On the root only: id(traced int) -> (it, lo, hi), see mutjax._ranges.
+        self.intervals: dict[int, tuple[Any, int, int]] = {}
+        # On the root only: the conditions of the converted `if`s being traced.
+        self.predicates: list[Any] = []
 
     @property
     def active(self) -> Any:
@@ -39,23 +77,42 @@ class Scope:
         root = self.root
         return root.stack[-1] if root.stack else root.trace
 
+    @property
+    def discovering(self) -> bool:
+        """True while a first pass over a body records (and then undoes) its writes."""
+        recorders = self.root.recorders
+        return bool(recorders) and recorders[-1] is not None
+
+    def push(self, trace: Any, record: bool) -> dict[Cell, Any]:
+        """Enter a frame: ``trace`` becomes the active trace; returns its write recorder."""
+        recorder: dict[Cell, Any] = {}
+        self.root.stack.append(trace)
+        self.root.recorders.append(recorder if record else None)
+        return recorder
+
+    def pop(self) -> None:
+        """Leave the innermost frame."""
+        self.root.recorders.pop()
+        self.root.stack.pop()
+
     def close(self) -> None:
         self.closed = True
+        if self.root is self:
+            self.intervals.clear()  # they hold tracers of a finished trace
 
 
 class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
     __slots__ = (
-        "_value", "pending", "pending_trace", "scope", "version", "aval", "elements",
-        "__weakref__",
+        "_value", "pending", "scope", "version", "aval", "elements", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, value: Any, scope: Scope, aval: Any) -> None:
-        # Writes of one element at a traced index wait in ``pending`` (see
-        # ``write_element``); ``value`` applies them before anyone sees it.
-        self.pending: list[tuple[Any, Any]] | None = None
-        self.pending_trace: Any = None
+        # Writes waiting to be applied (mutjax._elements.Pending): anything
+        # with ``apply(value) -> value``; ``value`` applies them before anyone
+        # sees it.
+        self.pending: Any = None
         self.value = value
         self.scope = scope
         self.aval = aval
@@ -98,8 +155,9 @@ class Cell:
     @property
     def value(self) -> Any:
         """The current array, a value of the parent trace, with every pending write applied."""
-        if self.pending:
-            self._apply_pending()
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self._value = pending.apply(self._value)
         return self._value
 
     @value.setter
@@ -117,54 +175,13 @@ class Cell:
         self.value = value
         self.version += 1
 
-    # -- writes of one element at a traced index ---------------------------------------
-    #
-    # NumPy kernels often write one element several times per loop iteration
-    # and read its neighbours in between (`t[i, j] = max(t[i, j], t[i + 1, j])`
-    # four times per cell in Nussinov). Applied one by one, each write is an
-    # update that XLA's CPU backend fuses into the later reads of the array,
-    # and it then keeps a copy of the whole array per write. Waiting instead:
-    # a later write of the same element replaces the waiting one, a read of
-    # one element reads the array as it was and selects any waiting value
-    # written to the same position, and everything else sees ``value`` with
-    # the writes applied, in order. The compiled loop then has one update per
-    # element per iteration, as a hand-written accumulator would.
-
-    MAX_PENDING = 8
-
-    def write_element(self, ix: Any, v: Any, trace: Any) -> None:
-        """``value[ix] = v`` for one element ``ix`` (an Index) with a traced integer, deferred."""
-        if self.pending and (
-            self.pending_trace is not trace or len(self.pending) >= self.MAX_PENDING
-        ):
-            self._apply_pending()
-        self._record()
-        pending = self.pending or []
-        pending = [(w, x) for w, x in pending if not _same_position(w, ix)]
-        pending.append((ix, v))
-        self.pending = pending
-        self.pending_trace = trace
+    def defer(self, add: Any) -> None:
+        """A write that waits: the waiting writes become ``add(waiting)`` (None: none wait)."""
+        self._record()  # (first: recording applies what waits)
+        self.pending = add(self.pending)
         self.version += 1
-
-    def _apply_pending(self) -> None:
-        from . import _compat, _lower
-
-        pending, self.pending = self.pending, None
-        value = self._value
-        with _compat.set_current_trace(self.pending_trace):
-            for ix, v in pending or ():
-                value = _lower.write(value, ix, v)
-        self._value = value
 
     def swap(self, value: Any) -> None:
         """Replace the value without it counting as a write (entering or leaving a frame)."""
         self.value = value
         self.version += 1
-
-
-def _same_position(a: Any, b: Any) -> bool:
-    """True when two one-element indices are the same integers or the same traced values."""
-    return all(
-        x.value is y.value or (type(x.value) is int and type(y.value) is int and x.value == y.value)
-        for x, y in zip(a.entries, b.entries)
-    )

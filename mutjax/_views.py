@@ -32,6 +32,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import _compat, _index, _lower
 from ._index import NEW, Index, Int, Slice
+from ._scope import Handle
 
 READ_ONLY = "assignment destination is read-only"
 
@@ -367,7 +368,7 @@ def compose(ix1: Index, ix2: Index) -> Index | None:
         if type(e2) is Int:
             k = e2.value
             if not isinstance(k, int):
-                k = _lower._normalize_traced(k, e1.length)
+                k = _lower.normalize_traced(k, e1.length, e2.known)
             entries[o] = Int(e1.start + e1.step * k)
             translated.append(None)
         else:
@@ -461,12 +462,6 @@ def nocopy_reshape(
 # -- the view-producing functions on mutable arrays -------------------------------------
 
 
-def _mutarray() -> type:
-    from ._trace import MutArray
-
-    return MutArray
-
-
 def _own(x: Any) -> bool:
     """True when ``x`` is a mutable array (else the jax.numpy function applies).
 
@@ -474,14 +469,14 @@ def _own(x: Any) -> bool:
     a mutable view even inside a foreign transformation (a ``lax`` loop body):
     reads of it work there, and a write raises mutjax's error, not JAX's.
     """
-    return isinstance(x, _mutarray())
+    return isinstance(x, Handle)
 
 
 def _derive(x: Any, op: Any) -> Any:
     trace = x._trace
     with _compat.set_current_trace(trace.parent_trace):
         view = view_of(x._view, op)
-    return type(x)(trace, x._cell, view, x._aval.update(shape=tuple(view.shape)))
+    return trace.view(x._cell, view, x._aval.update(shape=tuple(view.shape)))
 
 
 def _basic_view(x: Any, idx: tuple[Any, ...]) -> Any:

@@ -1,0 +1,263 @@
+"""The write and read pipeline: ``x[idx] = v`` and ``x[idx]`` as one straight line.
+
+Every writer (``__setitem__``, the in-place operators, the in-place methods,
+NumPy's in-place API, masked writes, converted loops) ends in :func:`write`
+or :func:`store`, and every indexed read in :func:`read`. Each takes a
+*target*: a mutable array (anything with ``_cell``, ``_view``, ``_aval`` and
+``_trace``, see :class:`mutjax._scope.Handle`); this module never needs the
+interpreter's class. The steps of a write, each done once:
+
+1. unwrap the index and the value to values of the parent trace (the right
+   side is read before anything is written: ``x[1:] = x[:-1]``);
+2. analyze the index (:mod:`mutjax._index`), with what is known of its traced
+   integers (:mod:`mutjax._ranges`);
+3. prepare the value: NumPy's broadcasting and casting (:mod:`mutjax._values`);
+4. choose the lowering: a value of run-time length or a traced slice
+   (:mod:`mutjax._masked`), one element (:mod:`mutjax._elements`), through a
+   view chain (:mod:`mutjax._views`) or straight on the base (:mod:`mutjax._lower`);
+5. update the cell (:mod:`mutjax._scope`).
+
+The switch to the parent trace, where all the ``lax`` work is bound, is made
+here and nowhere else on this path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+
+from . import _compat, _elements, _errors, _index, _lower, _masked, _ranges, _values, _views
+from ._scope import Handle
+
+
+def _ours(x: Any, tag: Any) -> bool:
+    return isinstance(x, Handle) and x._trace.tag is tag  # type: ignore[attr-defined]
+
+
+def unwrap(x: Any, tag: Any) -> Any:
+    """``x``'s current value if it is a mutable array of the trace tagged ``tag``, else ``x``."""
+    return x._read() if _ours(x, tag) else x
+
+
+def unwrap_index(idx: Any, tag: Any) -> Any:
+    """Replace mutable arrays inside an index by their current values."""
+    if isinstance(idx, Handle):
+        return unwrap(idx, tag)
+    if type(idx) is tuple:
+        return tuple(unwrap_index(i, tag) for i in idx)
+    if isinstance(idx, slice):
+        return slice(*(unwrap_index(p, tag) for p in (idx.start, idx.stop, idx.step)))
+    if isinstance(idx, list) and any(isinstance(i, (Handle, list)) for i in idx):
+        return [unwrap_index(i, tag) for i in idx]
+    return idx
+
+
+def _holds_handle(seq: list) -> bool:
+    return any(isinstance(v, Handle) or (isinstance(v, list) and _holds_handle(v)) for v in seq)
+
+
+def unwrap_value(value: Any, trace: Any) -> Any:
+    """The right side of an assignment as parent-trace values (lists of arrays become one)."""
+    tag = trace.tag
+    if isinstance(value, _masked.MaskedArray):
+        axes = tuple(
+            None
+            if a is None
+            else _masked.Axis(
+                a.kind, unwrap_value(a.valid, trace), unwrap_value(a.length, trace), a.key
+            )
+            for a in value.axes
+        )
+        data = unwrap_value(value.data, trace)
+        return _masked.MaskedArray(data, axes, value.origin, clean=value.clean)
+    if isinstance(value, Handle):
+        return unwrap(value, tag)
+    if isinstance(value, list) and _holds_handle(value):
+        # Plain nested lists stay lists, so NumPy casts them (and refuses
+        # what it refuses); a list holding mutable arrays becomes one array.
+        items = [unwrap_value(v, trace) for v in value]
+        with _compat.set_current_trace(trace.parent_trace):
+            return jnp.asarray(items)
+    return value
+
+
+def describe(x: Any) -> str:
+    return f"{x._aval.str_short()}"
+
+
+def check_writable(target: Any) -> None:
+    """Raise unless ``target`` may be written here and now."""
+    cell = target._cell
+    if cell.scope.closed:
+        raise _errors.scope_ended(describe(target))
+    if _compat.current_trace() is not target._trace:
+        raise _errors.foreign_write(describe(target))
+    if target._view is not None and not target._view.writable:
+        raise ValueError(_views.READ_ONLY)
+
+
+def _analyze(target: Any, raw: Any, for_write: bool) -> _index.Index:
+    ix = _index.analyze(raw, tuple(target._aval.shape), for_write=for_write)
+    return _ranges.annotate(ix, target._cell.scope.root.intervals)
+
+
+def _one_element(ix: _index.Index) -> bool:
+    """True for an index with an integer (static or traced) on every axis and nothing else."""
+    return bool(ix.scalar and ix.is_basic)
+
+
+def _element_key(ix: _index.Index) -> tuple[int, ...] | None:
+    """The static position of a one-element index, else None."""
+    if not _one_element(ix):
+        return None
+    key = tuple(e.value for e in ix.entries)
+    return key if all(type(k) is int for k in key) else None
+
+
+# -- reads -----------------------------------------------------------------------------
+
+
+def read(target: Any, idx: Any) -> Any:
+    """``target[idx]``: a live view, a value of run-time length, or a new array."""
+    trace = target._trace
+    raw = unwrap_index(idx, trace.tag)
+    parent = trace.parent_trace
+    with _compat.set_current_trace(parent):
+        ix = _analyze(target, raw, for_write=False)
+        if _views.gives_view(ix, raw):
+            view = _views.view_of(target._view, _views.BasicOp(ix))
+            aval = target._aval.update(shape=ix.result_shape)
+            return trace.view(target._cell, view, aval, origin=(target, raw))
+        cell = target._cell
+        key = None
+        if target._view is None and _one_element(ix):
+            out = _elements.read(cell, ix, parent)
+            key = _element_key(ix)
+            if out is None and key is not None:
+                out = cell.element(key, parent)
+            if out is not None:
+                return trace.new(out)
+        value = target._read()
+        if _masked.is_dynamic(ix):
+            return _masked_read(trace, value, ix, None if ix.mask is not None else (target, raw))
+        out = _lower.read(value, ix)
+        if key is not None:
+            cell.know(key, parent, out)
+        return trace.new(out)
+
+
+def _masked_read(trace: Any, value: Any, ix: _index.Index, target: Any) -> _masked.MaskedArray:
+    data, parts, origin = _masked.read(value, ix)
+    axes = tuple(
+        None if p is None else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), p[3])
+        for p in parts
+    )
+    return _masked.MaskedArray(trace.new(data), axes, origin, target, clean=True)
+
+
+# -- writes ----------------------------------------------------------------------------
+
+
+def _same_target(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if a._cell is not b._cell or (a._view is None) != (b._view is None):
+        return False
+    return a._view is None or a._view.key == b._view.key
+
+
+def _written_already(target: Any, raw: Any, value: Any) -> bool:
+    """True for ``x[s] op= v``: the in-place operator already wrote through ``x[s]``.
+
+    Python runs it as ``t = x[s]; t op= v; x[s] = t``; ``t`` remembers the
+    array and index it was read with, so the assignment back is recognised
+    before any analysis.
+    """
+    if isinstance(value, _masked.MaskedArray):
+        return (
+            value.target is not None
+            and _same_target(value.target[0], target)
+            and _masked.same_index(value.target[1], raw)
+        )
+    origin = getattr(value, "_origin", None) if isinstance(value, Handle) else None
+    return origin is not None and origin[0] is target and _masked.same_index(origin[1], raw)
+
+
+def write(target: Any, idx: Any, value: Any) -> None:
+    """``target[idx] = value``, with NumPy's semantics."""
+    check_writable(target)
+    trace = target._trace
+    raw = unwrap_index(idx, trace.tag)
+    if _written_already(target, raw, value):
+        return
+    same_cell_view = (
+        isinstance(value, Handle) and value._cell is target._cell and value._view is not None  # type: ignore[attr-defined]
+    )
+    view_key = value._view.key if same_cell_view else None  # type: ignore[attr-defined]
+    value = unwrap_value(value, trace)  # the right side first: `x[1:] = x[:-1]`
+    with _compat.set_current_trace(trace.parent_trace):
+        ix = _analyze(target, raw, for_write=True)
+        if view_key is not None and _views.is_view_index(ix):
+            if _views.view_of(target._view, _views.BasicOp(ix)).key == view_key:
+                return  # a view of exactly these elements assigned to itself
+        if _masked.is_dynamic(ix) or isinstance(value, _masked.MaskedArray):
+            _masked_write(target, ix, value)
+        else:
+            _write(target, ix, value, trace.parent_trace)
+
+
+def _masked_write(target: Any, ix: _index.Index, value: Any) -> None:
+    # A traced slice bound or mask, or a value of run-time length.
+    if not _masked.is_dynamic(ix):
+        raise _masked.dynamic_shape_error(
+            "assigning it into an index of static shape", value.origin
+        )
+    sub = _masked.write(target._read(), ix, value, target._aval.dtype)
+    cell = target._cell
+    cell.set(sub if target._view is None else target._view.write(cell.value, sub))
+
+
+def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
+    cell = target._cell
+    aval = target._aval
+    if ix.mask is None:
+        value = _values.prepare_value(
+            value, ix.result_shape, aval.dtype, ix.scalar, basic=ix.is_basic,
+            mask_count=ix.mask_count,
+        )  # fmt: skip
+    # One element of a base array, with a value of exactly its type: a traced
+    # position waits (mutjax._elements); a static one becomes a known element.
+    element = (
+        target._view is None
+        and _one_element(ix)
+        and _compat.typeof(value) == aval.update(shape=(), weak_type=False)
+    )
+    key = _element_key(ix) if element else None
+    if element and key is None and not _compat.is_eager():
+        # checkify sees the index now: a waiting write whose array is never
+        # read whole again is never applied.
+        _lower.check_traced(ix)
+        _elements.write(cell, ix, value, parent)
+        return
+    if target._view is None:
+        new_base = _lower.write(cell.value, ix, value)
+    elif _views.is_view_index(ix):
+        new_base = _views.view_of(target._view, _views.BasicOp(ix)).write(cell.value, value)
+    else:
+        sub = _lower.write(target._read(), ix, value)
+        new_base = target._view.write(cell.value, sub)
+    old = cell.value  # the known elements of `old` carry over
+    cell.set(new_base)
+    if key is not None:
+        cell.know(key, parent, value, old=old)
+
+
+def store(target: Any, value: Any) -> None:
+    """Replace ``target``'s whole contents by ``value`` (its shape and dtype, parent trace)."""
+    cell = target._cell
+    if target._view is None:
+        cell.set(value)
+    else:
+        with _compat.set_current_trace(target._trace.parent_trace):
+            cell.set(target._view.write(cell.value, value))

@@ -1,0 +1,126 @@
+"""One element at a time: writes that wait, and elements already known.
+
+NumPy kernels often write one element several times per loop iteration and
+read its neighbours in between (``t[i, j] = max(t[i, j], t[i + 1, j])`` four
+times per cell in Nussinov). Applied one by one, each write is an update that
+XLA's CPU backend fuses into the later reads of the array, and it then keeps
+a copy of the whole array per write. So under tracing a write of one element
+at a traced position waits (:func:`write`): a later write of the same
+position replaces it (:func:`mutjax._duplicates.same_position`), a read of one
+element reads the array as it was and selects any waiting value written to
+the same position (:func:`read`), and everything else sees the cell's value
+with the writes applied, in order (:class:`Pending`). The compiled loop then
+has one update per element per iteration, as a hand-written accumulator
+would.
+
+Unrolled scalar code at static positions is served by the cell's known
+elements instead (:meth:`mutjax._scope.Cell.element`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _compat, _duplicates, _lower
+from ._index import Index
+from ._scope import Cell
+
+MAX_PENDING = 8  # waiting writes per cell; more are applied first
+
+
+class Pending:
+    """Element writes at traced positions waiting to be applied, oldest first."""
+
+    __slots__ = ("writes", "trace")
+
+    def __init__(self, writes: list[tuple[Index, Any]], trace: Any) -> None:
+        self.writes = writes
+        self.trace = trace  # the trace the written values belong to
+
+    def apply(self, value: Any) -> Any:
+        with _compat.set_current_trace(self.trace):
+            for ix, v in self.writes:
+                value = _lower.write(value, ix, v)
+        return value
+
+
+def write(cell: Cell, ix: Index, v: Any, trace: Any) -> None:
+    """``cell.value[ix] = v`` for one element ``ix`` with a traced integer, deferred."""
+    waiting = cell.pending
+    if waiting is not None and (waiting.trace is not trace or len(waiting.writes) >= MAX_PENDING):
+        cell.value  # noqa: B018 - applies the waiting writes
+
+    def add(waiting: Pending | None) -> Pending:
+        writes = [] if waiting is None else waiting.writes
+        writes = [(w, x) for w, x in writes if not _duplicates.same_position(w, ix)]
+        writes.append((ix, v))
+        return Pending(writes, trace)
+
+    cell.defer(add)
+
+
+def read(cell: Cell, ix: Index, trace: Any) -> Any:
+    """``cell.value[ix]`` for one element, answered without applying waiting writes; or None."""
+    waiting = cell.pending
+    if waiting is None or waiting.trace is not trace:
+        return None
+    return _read_after(cell._value, ix, waiting.writes)
+
+
+def _clamped(i: Any, n: int, known: tuple[int, int] | None) -> Any:
+    """The position a read at traced ``i`` takes on an axis of size ``n``, as int32."""
+    i = _lower.normalize_traced(i, n, known)
+    lo, hi = np.zeros((), i.dtype), np.asarray(n - 1, i.dtype)
+    return lax.clamp(lo, i, hi).astype(np.int32)
+
+
+def _hit(wix: Index, ix: Index, shape: tuple[int, ...], here: list[Any]) -> Any:
+    """Whether waiting write ``wix`` hit read ``ix``: True, False, or a traced bool."""
+    hit: Any = True
+    for ax, (ep, eq) in enumerate(zip(wix.entries, ix.entries)):
+        p, q = ep.value, eq.value
+        if type(p) is int and type(q) is int:
+            if p != q:
+                return False
+            continue
+        n = shape[ax]
+        if type(p) is int:
+            ok = None
+        else:
+            ok = (p < n) if jnp.issubdtype(p.dtype, jnp.unsignedinteger) else (p >= -n) & (p < n)
+        if p is q:
+            c = ok
+        else:
+            if here[ax] is None:
+                here[ax] = q if type(q) is int else _clamped(q, n, eq.known)
+            # Where ``ok`` holds, ``p`` normalized is in [0, n): int32 is exact.
+            pp = p if type(p) is int else _lower.normalize_traced(p, n, ep.known).astype(np.int32)
+            c = here[ax] == pp
+            if ok is not None:
+                c = c & ok
+        if c is not None:
+            hit = c if hit is True else hit & c
+    return hit
+
+
+def _read_after(a: Any, ix: Index, pending: list[tuple[Index, Any]]) -> Any:
+    """``a[ix]`` for one element ``ix``, after the waiting element writes ``pending``.
+
+    Reads ``a`` as it is (clamping a traced index, as every read does), then
+    takes the value of each pending write, in order, that hit the same
+    position: statically where the integers decide it, else with a select.
+    A pending write out of bounds was dropped and never hits.
+    """
+    v = _lower.basic_read(a, ix)
+    shape = tuple(a.shape)
+    here: list[Any] = [None] * len(shape)  # the read's positions, clamped, when needed
+    for wix, w in pending:
+        hit = _hit(wix, ix, shape, here)
+        if hit is False:
+            continue
+        v = w if hit is True else lax.select(hit, w, v)
+    return v
