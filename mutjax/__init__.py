@@ -5,6 +5,9 @@ Inside a function decorated with :func:`mutjax.mutable`, ``x[i] = y``,
 composes with ``jax.jit``, ``jax.grad`` and ``jax.vmap``.
 """
 
+from importlib import metadata as _metadata
+
+from . import _numpy_api  # noqa: F401 - installs NumPy's dispatch on mutable arrays
 from ._control import cond as cond
 from ._control import fori_loop as fori_loop
 from ._control import scan as scan
@@ -18,11 +21,14 @@ from ._errors import ScopeEndedError as ScopeEndedError
 from ._loops import LoopConversionError as LoopConversionError
 from ._loops import LoopConversionWarning as LoopConversionWarning
 from ._masked import MaskedArray as MaskedArray
+from ._mutable import mutable as mutable
 from ._numpy_api import UnsupportedNumpyError as UnsupportedNumpyError
 from ._trace import MutArray as MutableArray
-from ._trace import mutable as mutable
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mutjax")
+except _metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DynamicShapeError",

@@ -24,12 +24,12 @@ a dropped write.
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any
 
 import jax
 
-from . import _compat, _errors
+from . import _compat, _errors, _scope, _trace
+from ._trace import MutArray
 
 writeback_p = _compat.Primitive("mutjax_writeback")
 writeback_p.multiple_results = True
@@ -74,17 +74,14 @@ _compat.primitive_batchers[writeback_p] = _writeback_batched
 _compat.primitive_jvps[writeback_p] = _writeback_jvp
 
 
-def apply(trace: Any, tracers: Any) -> list[Any]:
+@_trace.register(writeback_p)
+def apply(trace: Any, primitive: Any, tracers: Any, params: dict[str, Any]) -> list[Any]:
     """A writeback bound directly on a mutable scope's trace: store each final value."""
-    from ._trace import MutArray
-
     for src, final in zip(tracers[::2], tracers[1::2]):
         if isinstance(src, MutArray) and src._trace.tag is trace.tag:
             src._store(trace.unwrap(final))
     return []
 
-
-_local = threading.local()
 
 # Part of jit's cache key: a function jitted outside any scope and called
 # again inside one is traced anew, so that its inner `mutable` records its
@@ -96,37 +93,37 @@ class open_scope:
     """Context manager counting the mutable scopes open in this thread."""
 
     def __enter__(self) -> None:
-        _local.depth = getattr(_local, "depth", 0) + 1
+        _scope.local.depth += 1
         self._ctx = _in_scope(True)
         self._ctx.__enter__()
 
     def __exit__(self, *exc: object) -> None:
         self._ctx.__exit__(*exc)
-        _local.depth -= 1
+        _scope.local.depth -= 1
 
 
 def record(inputs: list[Any], finals: list[Any]) -> None:
     """In a nested call traced by jit/checkpoint: pair each written input with its final value."""
     # depth counts the scope of the call itself: another one must be open.
-    if getattr(_local, "depth", 0) < 2 or not inputs:
+    if _scope.local.depth < 2 or not inputs:
         return
     pairs = [v for pair in zip(inputs, finals) for v in pair]
     writeback_p.bind(*pairs)
 
 
-CALL_PRIMITIVES = ("jit", "remat2", "checkpoint")
-LOOP_PRIMITIVES = ("scan", "while", "cond")
+CALL_PRIMITIVES = (_compat.jit_p, _compat.remat_p)
+LOOP_PRIMITIVES = (_compat.scan_p, _compat.while_p, _compat.cond_p)
 
 
 def _inner(eqn: Any) -> Any:
     j = eqn.params["jaxpr"]
-    return j.jaxpr if eqn.primitive.name == "jit" else j
+    return j.jaxpr if eqn.primitive is _compat.jit_p else j
 
 
-def _with_outputs(eqn_params: dict[str, Any], name: str, jaxpr: Any, extra: int) -> dict[str, Any]:
+def _with_outputs(eqn_params: dict[str, Any], prim: Any, jaxpr: Any, extra: int) -> dict[str, Any]:
     """Call params whose jaxpr is replaced by ``jaxpr`` (which has ``extra`` more outputs)."""
     params = dict(eqn_params)
-    if name == "jit":
+    if prim is _compat.jit_p:
         params["jaxpr"] = params["jaxpr"].replace(jaxpr=jaxpr)
         params["out_shardings"] = params["out_shardings"] + (_compat.UNSPECIFIED,) * extra
         params["out_layouts"] = params["out_layouts"] + (None,) * extra
@@ -168,11 +165,10 @@ def _hoist(jaxpr: Any) -> Any:
     eqns = []
     changed = False
     for eqn in jaxpr.eqns:
-        name = eqn.primitive.name
-        if name in CALL_PRIMITIVES and _has_writeback(_inner(eqn)):
+        if eqn.primitive in CALL_PRIMITIVES and _has_writeback(_inner(eqn)):
             inner, targets, finals = _split(_inner(eqn))
             outs = [_compat.Var(_compat.typeof_var(f)) for f in finals]
-            params = _with_outputs(eqn.params, name, inner, len(finals))
+            params = _with_outputs(eqn.params, eqn.primitive, inner, len(finals))
             eqns.append(eqn.replace(params=params, outvars=list(eqn.outvars) + outs))
             pairs = [v for k, o in zip(targets, outs) for v in (eqn.invars[k], o)]
             if pairs:
@@ -215,33 +211,30 @@ def _writes_outside(jaxpr: Any) -> bool:
     return False
 
 
-def check_loop(primitive: Any, params: dict[str, Any]) -> None:
+@_trace.register(*LOOP_PRIMITIVES)
+def check_loop(trace: Any, primitive: Any, tracers: Any, params: dict[str, Any]) -> Any:
     """Refuse a plain lax loop/cond whose body calls a jitted mutable helper on our arrays."""
     if any(_writes_outside(sub) for sub in _compat.jaxprs_in_params(params)):
         raise _errors.foreign_write(
             f"written by a mutable function inside jax.lax.{primitive.name}"
         )
+    return trace.default(primitive, tracers, params)
 
 
+@_trace.register(*CALL_PRIMITIVES)
 def call_with_writeback(trace: Any, primitive: Any, tracers: Any, params: dict[str, Any]) -> Any:
-    """Bind a jit/checkpoint call on ``trace``'s parent, applying recorded writebacks.
-
-    Returns None when the called jaxpr records none (bind it as any primitive).
-    """
-    name = primitive.name
-    jaxpr = params["jaxpr"].jaxpr if name == "jit" else params["jaxpr"]
+    """Bind a jit/checkpoint call on ``trace``'s parent, applying recorded writebacks."""
+    jaxpr = params["jaxpr"].jaxpr if primitive is _compat.jit_p else params["jaxpr"]
     if not _has_writeback(jaxpr):
-        return None
+        return trace.default(primitive, tracers, params)
     new, targets, finals = _split(jaxpr)
     if _has_writeback(new):  # left inside a plain lax loop of the call
         raise _errors.foreign_write("written by a mutable function inside a jax.lax loop")
-    params = _with_outputs(params, name, new, len(finals))
+    params = _with_outputs(params, primitive, new, len(finals))
     values = [trace.unwrap(t) for t in tracers]
     with _compat.set_current_trace(trace.parent_trace):
         outs = primitive.bind(*values, **params)
     n = len(outs) - len(finals)
-    from ._trace import MutArray
-
     for k, value in zip(targets, outs[n:]):
         t = tracers[k]
         if isinstance(t, MutArray) and t._trace.tag is trace.tag:

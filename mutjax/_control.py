@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _compat, _errors, _ranges
 from ._scope import Cell, Scope
-from ._trace import MutTrace, _current_mut_trace
+from ._trace import MutTrace, current_mut_trace
 
 _tree_map = jax.tree_util.tree_map
 
@@ -52,15 +52,12 @@ def _frame(
     saved = [c.value for c in cells]
     for c, v in zip(cells, values):
         c.swap(v)
-    recorder: dict[Cell, Any] = {}
-    root.stack.append(inner)
-    root.recorders.append(recorder if record else None)
+    recorder = root.push(inner, record)
     try:
         with _compat.set_current_trace(inner):
             yield inner, recorder
     finally:
-        root.recorders.pop()
-        root.stack.pop()
+        root.pop()
         local.close()
         for c, old in recorder.items():
             c.swap(old)
@@ -98,8 +95,7 @@ def _discovering(trace: MutTrace) -> bool:
     on placeholder values instead of discovering and tracing a lax loop, so
     nested loops are traced a number of times linear in their depth.
     """
-    recorders = trace.scope.root.recorders
-    return bool(recorders) and recorders[-1] is not None
+    return trace.scope.discovering
 
 
 def _placeholder(spec: Any) -> Any:
@@ -233,21 +229,22 @@ def fori_loop(
     Raises:
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
-    trace = _current_mut_trace()
+    trace = current_mut_trace()
     if trace is None:
         return jax.lax.fori_loop(lower, upper, body_fun, init_val, unroll=unroll)
     lower, upper, init = _unwrap(trace, (lower, upper, init_val))
     if _discovering(trace):
         return body_fun(jax.numpy.asarray(lower), init_val)
 
-    lo, hi = _ranges._static(lower), _ranges._static(upper)
+    lo, hi = _ranges.static(lower), _ranges.static(upper)
     span = None
     if lo is not None and hi is not None and np.ndim(lo) == 0 and np.ndim(hi) == 0:
         span = (int(lo), int(hi) - 1)
 
     def body(inner: MutTrace, i: Any, val: Any) -> Any:
         if span is not None and span[0] <= span[1]:
-            _ranges.register(i, *span)  # element accesses at `i` need no bounds checks
+            # element accesses at `i` need no bounds checks
+            _ranges.register(trace.scope.root.intervals, i, *span)
         return _unwrap(inner, body_fun(i, _wrap(inner, val)))
 
     with _compat.set_current_trace(trace.parent_trace):
@@ -283,7 +280,7 @@ def while_loop(
     Raises:
         mutjax.ForeignTraceError: ``cond_fun`` writes a mutable array.
     """
-    trace = _current_mut_trace()
+    trace = current_mut_trace()
     if trace is None:
         return jax.lax.while_loop(cond_fun, body_fun, init_val)
     if _discovering(trace):
@@ -334,7 +331,7 @@ def scan(
     Raises:
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
-    trace = _current_mut_trace()
+    trace = current_mut_trace()
     if trace is None:
         return jax.lax.scan(f, init, xs, length, reverse, unroll, _split_transpose)
     init, xs = _unwrap(trace, (init, xs))
@@ -378,7 +375,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     Raises:
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
-    trace = _current_mut_trace()
+    trace = current_mut_trace()
     if trace is None:
         return jax.lax.switch(index, branches, *operands)
     if _discovering(trace):
@@ -411,7 +408,7 @@ def cond(
     Raises:
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
-    trace = _current_mut_trace()
+    trace = current_mut_trace()
     if trace is None:
         return jax.lax.cond(pred, true_fun, false_fun, *operands)
     with _compat.set_current_trace(trace.parent_trace):

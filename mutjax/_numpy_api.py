@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compat, _duplicates, _errors, _index, _lower, _values
+from . import _compat, _duplicates, _errors, _index, _inplace, _lower, _trace, _values, _views
 from ._trace import MutArray, MutTrace
 
 
@@ -542,13 +542,9 @@ def _put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
     _store(arr, new)
 
 
+# NumPy's in-place functions (mutjax._inplace.FUNCTIONS), each by `_<name>` here.
 _INPLACE: dict[Any, Callable[..., Any]] = {
-    np.copyto: _copyto,
-    np.put: _put,
-    np.place: _place,
-    np.putmask: _putmask,
-    np.fill_diagonal: _fill_diagonal,
-    np.put_along_axis: _put_along_axis,
+    getattr(np, name): globals()[f"_{name}"] for name in sorted(_inplace.FUNCTIONS)
 }
 
 # NumPy functions that return views: routed to the MutArray method (or the
@@ -564,8 +560,6 @@ _DATA_DEPENDENT_SHAPE = ("nonzero", "argwhere", "flatnonzero", "unique", "where"
 
 
 def _view_route(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    from . import _views
-
     if not args or not _is_mut(args[0]):
         return NotImplemented
     method = type(args[0]).__dict__.get(name)
@@ -662,3 +656,8 @@ def _numpy_dtypes(name: str, result: Any, kwargs: dict[str, Any]) -> Any:
         counts, edges = result
         return counts.astype(_canonical(np.intp)), edges
     return result
+
+
+_trace.numpy_protocols.to_numpy = to_numpy
+_trace.numpy_protocols.ufunc = array_ufunc
+_trace.numpy_protocols.function = array_function

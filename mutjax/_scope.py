@@ -15,12 +15,11 @@ array created outside a loop is read and written as a value of the loop body
 while the body is traced.
 
 The root scope also keeps what is known about traced integers of its trace
-(``intervals``: loop indices lie in static ranges, see :mod:`mutjax._ranges`)
-and the predicates of the converted ``if`` statements being traced
-(``predicates``, see :mod:`mutjax._loops`). Both die with the scope, so
-nothing a trace learned outlives it. Per-thread facts (how many scopes this
-thread has open, whether converted code runs under differentiation) live in
-:data:`local`.
+(``intervals``: loop indices lie in static ranges, see :mod:`mutjax._ranges`);
+they die with the scope, so nothing a trace learned outlives it. Per-thread
+facts (how many scopes this thread has open, whether converted code runs
+under differentiation, the conditions of the converted ``if`` statements
+being traced) live in :data:`local`.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ class _Local(threading.local):
     def __init__(self) -> None:
         self.depth = 0  # mutable scopes open in this thread
         self.differentiating: list[bool] = [False]  # per converted call, innermost last
+        self.predicates: list[Any] = []  # conditions of the converted `if`s being traced
 
 
 local = _Local()
@@ -54,8 +54,7 @@ class Scope:
     """The state of one ``mutable`` call (or one control-flow body): open while it runs."""
 
     __slots__ = (
-        "closed", "trace", "root", "stack", "recorders", "intervals", "predicates",
-        "__weakref__",
+        "closed", "trace", "root", "stack", "recorders", "intervals", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, parent: Scope | None = None) -> None:
@@ -68,8 +67,6 @@ class Scope:
         self.recorders: list[dict[Cell, Any] | None] = []
         # On the root only: id(traced int) -> (it, lo, hi), see mutjax._ranges.
         self.intervals: dict[int, tuple[Any, int, int]] = {}
-        # On the root only: the conditions of the converted `if`s being traced.
-        self.predicates: list[Any] = []
 
     @property
     def active(self) -> Any:

@@ -20,7 +20,7 @@ import numpy as _np
 
 from . import _compat
 from ._trace import MutArray as _MutArray
-from ._trace import _current_mut_trace
+from ._trace import current_mut_trace as _current_mut_trace
 
 # NumPy creation functions and the jax.numpy function computing each.
 _CREATION = (

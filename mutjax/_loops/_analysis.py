@@ -12,6 +12,8 @@ import inspect
 import textwrap
 from typing import Any
 
+from .. import _inplace
+
 # Methods that mutate a Python container in place: a loop body calling one
 # has a side effect that tracing once would lose.
 _MUTATING_METHODS = frozenset(
@@ -19,9 +21,12 @@ _MUTATING_METHODS = frozenset(
     + ["setdefault", "popitem", "appendleft", "popleft", "write"]
 )
 # Calls that write their arguments without going through `x[idx] = v`.
-_INPLACE_CALLS = _MUTATING_METHODS | frozenset(
-    ["fill", "sort", "put", "itemset", "resize", "at", "copyto", "place", "putmask"]
-    + ["fill_diagonal", "put_along_axis", "partition", "setflags"]
+_INPLACE_CALLS = (
+    _MUTATING_METHODS
+    | _inplace.METHODS
+    | _inplace.UNSUPPORTED_METHODS
+    | _inplace.FUNCTIONS
+    | _inplace.UFUNC_METHODS
 )
 
 

@@ -33,13 +33,14 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _errors, _ranges
+from .. import _errors, _inplace, _ranges, _scope
 
 # The loops and branches below call these three combinators only. They must
 # thread the mutations of closed-over mutable arrays (mutjax's own do).
 from .._control import cond as _cond
 from .._control import fori_loop as _fori_loop
 from .._control import while_loop as _while_loop
+from .._trace import MutArray, current_mut_trace
 
 # -- errors ------------------------------------------------------------------------
 
@@ -53,7 +54,7 @@ class LoopConversionWarning(UserWarning):
 
 
 def _is_traced(x: Any) -> bool:
-    return _ranges._static(x) is None and hasattr(x, "dtype")
+    return _ranges.static(x) is None and hasattr(x, "dtype")
 
 
 # -- range --------------------------------------------------------------------------
@@ -84,7 +85,7 @@ class _Range:
         range(*[0 if _is_traced(a) else _as_int(a) for a in args])
 
     def static(self) -> range | None:
-        vals = [_ranges._static(a) for a in (self.start, self.stop, self.step)]
+        vals = [_ranges.static(a) for a in (self.start, self.stop, self.step)]
         if any(v is None for v in vals):
             return None
         return range(*[_as_int(v) for v in vals])
@@ -112,53 +113,57 @@ def _as_int(x: Any) -> int:
 
 # -- state while a converted function runs ---------------------------------------------
 #
-# Module-level, shared by every thread: every call of a converted function
-# holds the conversion lock (see _convert).
-
-# Whether the converted call runs under jvp/grad: only then do traced bounds
-# pay for a fixed-length masked loop (a while loop has no reverse mode).
-_DIFFERENTIATING: list[bool] = [False]
-
-
 def _intervals() -> dict[int, tuple[Any, int, int]]:
-    """The static intervals of traced loop indices that :mod:`mutjax._ranges` reads."""
-    return _ranges._INTERVALS
+    """The static intervals of traced loop indices known in the current scope."""
+    trace = current_mut_trace()
+    return {} if trace is None else trace.scope.root.intervals
+
+
+def _interval(x: Any) -> tuple[int, int] | None:
+    return _ranges.interval(_unwrap(x), _intervals())
+
+
+def _unwrap(x: Any) -> Any:
+    return x._read() if isinstance(x, MutArray) else x
 
 
 @contextlib.contextmanager
 def running(differentiating: bool) -> Iterator[None]:
-    """The operators' state around one call of a converted function."""
-    _DIFFERENTIATING.append(differentiating)
+    """The operators' state around one call of a converted function.
+
+    Whether the converted call runs under jvp/grad: only then do traced
+    bounds pay for a fixed-length masked loop (a while loop has no reverse
+    mode).
+    """
+    stack = _scope.local.differentiating
+    stack.append(differentiating)
     try:
         yield
     finally:
-        _DIFFERENTIATING.pop()
-        if len(_DIFFERENTIATING) == 1:
-            _intervals().clear()
+        stack.pop()
 
 
 def _index_span(r: _Range) -> tuple[int, int] | None:
     """A static interval holding every index a body of ``r`` runs with, or None."""
-    lo, hi = _ranges._interval(r.start), _ranges._interval(r.stop)
+    lo, hi = _interval(r.start), _interval(r.stop)
     if lo is None or hi is None:
         return None
-    step = _as_int(_ranges._static(r.step))
+    step = _as_int(_ranges.static(r.step))
     return (lo[0], hi[1] - 1) if step > 0 else (hi[0] + 1, lo[1])
 
 
 def _register(i: Any, span: tuple[int, int] | None) -> None:
     if span is not None:
-        raw = _ranges._unwrap(i)
-        _intervals()[id(raw)] = (raw, *span)
+        _ranges.register(_intervals(), _unwrap(i), *span)
 
 
 def _max_trip(r: _Range) -> int | None:
     """A static upper bound on the trip count of ``r``, or None."""
-    lo = _ranges._interval(r.start)
-    hi = _ranges._interval(r.stop)
+    lo = _interval(r.start)
+    hi = _interval(r.stop)
     if lo is None or hi is None:
         return None
-    step = _as_int(_ranges._static(r.step))
+    step = _as_int(_ranges.static(r.step))
     span = hi[1] - lo[0] if step > 0 else lo[1] - hi[0]
     return max(0, -(-span // abs(step)))
 
@@ -291,7 +296,7 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
 
 def _range_loop(iter_, static, extra_test, body, get_state, set_state, symbol_names, init):
     """The compiled loop of :func:`for_stmt` over a range, from carried values ``init``."""
-    start, stop, step = iter_.start, iter_.stop, _as_int(_ranges._static(iter_.step))
+    start, stop, step = iter_.start, iter_.stop, _as_int(_ranges.static(iter_.step))
 
     if extra_test is not None:
         # A `break`: a while loop over (index, state).
@@ -339,7 +344,7 @@ def _range_loop(iter_, static, extra_test, body, get_state, set_state, symbol_na
     # Under jit alone: the exact trip count (a while loop), as hand-written
     # JAX does. Under jvp/grad: a fixed-length loop masked by a cond when the
     # trip count has a static maximum, so that reverse mode works.
-    bound = _max_trip(iter_) if _DIFFERENTIATING[-1] else None
+    bound = _max_trip(iter_) if _scope.local.differentiating[-1] else None
     if bound is not None:
         span = _index_span(iter_)
 
@@ -377,7 +382,7 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):
         t = test()
         if isinstance(t, _Unsafe):
             return _py_while_unsafe(t, test, body)
-        v = _ranges._static(t)
+        v = _ranges.static(t)
         if v is None:
             break
         if not bool(v):
@@ -411,7 +416,7 @@ def if_stmt(cond, body, orelse, get_state, set_state, symbol_names, nouts):
     known = _known_test(cond)
     if known is not None:
         return body() if known else orelse()
-    if is_cheap or _PREDICATES:
+    if is_cheap or _scope.local.predicates:
         # Inside a predicated branch every nested `if` is cheap too.
         return _predicated(cond, body, orelse, get_state, set_state, symbol_names)
     return _traced_if(cond, body, orelse, get_state, set_state, symbol_names)
@@ -420,11 +425,11 @@ def if_stmt(cond, body, orelse, get_state, set_state, symbol_names, nouts):
 def _known_test(cond: Any) -> bool | None:
     """The truth of an ``if``'s test where trace time knows it, else None."""
     if isinstance(cond, _Unsafe):
-        v = _ranges._static(cond.value)
+        v = _ranges.static(cond.value)
         if v is None:
             raise cond.error("an `if` on a traced value")
         return bool(v)
-    v = _ranges._static(cond)
+    v = _ranges.static(cond)
     if v is not None or not hasattr(cond, "dtype"):
         return bool(cond if v is None else v)
     # A condition on loop indices that their static ranges decide
@@ -504,7 +509,7 @@ def _py_for(iter_, extra_test, body):
 
 
 def _test(v: Any) -> bool:
-    s = _ranges._static(v)
+    s = _ranges.static(v)
     if s is None and hasattr(v, "dtype"):
         raise LoopConversionError(
             "mutjax: `break` on a traced condition inside a loop that runs as "
@@ -517,7 +522,7 @@ def _test(v: Any) -> bool:
 def _py_while_unsafe(t, test, body):
     warned = False
     while True:
-        v = _ranges._static(t.value)
+        v = _ranges.static(t.value)
         if v is None:
             raise t.error("a `while` loop on a traced condition")
         if not bool(v):
@@ -594,34 +599,31 @@ def cheap(value: Any) -> _Cheap:
     return _Cheap(value)
 
 
-_PREDICATES: list[Any] = []
-
-
 def _predicate() -> Any:
-    return functools.reduce(jnp.logical_and, _PREDICATES)
+    return functools.reduce(jnp.logical_and, _scope.local.predicates)
 
 
 def pset(a: Any, idx: Any, v: Any) -> None:
     """``a[idx] = v`` inside a predicated branch."""
-    if _PREDICATES:
+    if _scope.local.predicates:
         v = jnp.where(_predicate(), v, a[idx])
     a[idx] = v
 
 
-# Python's augmented-assignment AST names -> the `operator` function names.
+# Python's augmented-assignment AST names -> the in-place table's names.
 _AUG_NAMES = {
     "Add": "add", "Sub": "sub", "Mult": "mul", "Div": "truediv", "FloorDiv": "floordiv",
-    "Mod": "mod", "Pow": "pow", "BitAnd": "and_", "BitOr": "or_", "BitXor": "xor",
+    "Mod": "mod", "Pow": "pow", "BitAnd": "and", "BitOr": "or", "BitXor": "xor",
     "LShift": "lshift", "RShift": "rshift", "MatMult": "matmul",
 }  # fmt: skip
-_AUG = {k: getattr(operator, v) for k, v in _AUG_NAMES.items()}  # `a op b`
-_IAUG = {k: getattr(operator, "i" + v.rstrip("_")) for k, v in _AUG_NAMES.items()}  # `a op= b`
+_AUG = {k: _inplace.OPERATORS[v] for k, v in _AUG_NAMES.items()}  # `a op b`
+_IAUG = {k: getattr(operator, "i" + v) for k, v in _AUG_NAMES.items()}  # `a op= b`
 
 
 def paug(a: Any, idx: Any, op: str, v: Any) -> None:
     """``a[idx] op= v`` inside a predicated branch."""
     old = a[idx]
-    if _PREDICATES:
+    if _scope.local.predicates:
         a[idx] = jnp.where(_predicate(), _AUG[op](old, v), old)
     else:
         # Python's own sequence: get, in-place operator, set.
@@ -634,11 +636,11 @@ def _predicated(cond, body, orelse, get_state, set_state, symbol_names):
     outs = []
     for fn, p in ((body, c), (orelse, jnp.logical_not(c))):
         set_state(init)
-        _PREDICATES.append(p)
+        _scope.local.predicates.append(p)
         try:
             fn()
         finally:
-            _PREDICATES.pop()
+            _scope.local.predicates.pop()
         outs.append(get_state())
     undefined = _undefined()
     for name, x, y in zip(symbol_names, *outs):
@@ -677,7 +679,7 @@ BUILTINS: dict[Any, Callable[..., Any]] = {
 def _decide(x: Any) -> Any:
     """``x`` itself, or a Python bool where loop-index ranges decide a traced ``x``."""
     if _is_traced(x) and np.ndim(x) == 0:
-        iv = _ranges._interval(x)
+        iv = _interval(x)
         if iv is not None and iv[0] == iv[1]:
             return bool(iv[0])
     return x
