@@ -23,7 +23,7 @@ import mutjax
 # -- LU (Doolittle, triangular loops, dot products over traced slices) ---------------
 
 
-def lu_loops(A):  # noqa: ANN001,ANN201,N803
+def lu_loops(A):
     n = A.shape[0]
     for i in range(n):
         for j in range(i):
@@ -34,17 +34,17 @@ def lu_loops(A):  # noqa: ANN001,ANN201,N803
     return A
 
 
-def lu_by_hand(A):  # noqa: ANN001,ANN201,N803
+def lu_by_hand(A):
     n = A.shape[0]
     idx = jnp.arange(n)
 
-    def row(i, A):  # noqa: ANN001,ANN202,N803
-        def lower(j, A):  # noqa: ANN001,ANN202,N803
+    def row(i, A):
+        def lower(j, A):
             s = jnp.sum(jnp.where(idx < j, A[i, :] * A[:, j], 0))
             A = A.at[i, j].add(-s)
             return A.at[i, j].divide(A[j, j])
 
-        def upper(j, A):  # noqa: ANN001,ANN202,N803
+        def upper(j, A):
             s = jnp.sum(jnp.where(idx < i, A[i, :] * A[:, j], 0))
             return A.at[i, j].add(-s)
 
@@ -57,7 +57,7 @@ def lu_by_hand(A):  # noqa: ANN001,ANN201,N803
 # -- Gauss-Seidel 2-D ------------------------------------------------------------------
 
 
-def seidel_loops(A, tsteps=10):  # noqa: ANN001,ANN201,N803
+def seidel_loops(A, tsteps=10):
     n = A.shape[0]
     for _t in range(tsteps):
         for i in range(1, n - 1):
@@ -76,17 +76,17 @@ def seidel_loops(A, tsteps=10):  # noqa: ANN001,ANN201,N803
     return A
 
 
-def seidel_by_hand(A, tsteps=10):  # noqa: ANN001,ANN201,N803
+def seidel_by_hand(A, tsteps=10):
     n = A.shape[0]
 
-    def point(i, j, A):  # noqa: ANN001,ANN202,N803
+    def point(i, j, A):
         win = lax.dynamic_slice(A, (i - 1, j - 1), (3, 3))
         return A.at[i, j].set(jnp.sum(win) / 9.0)
 
-    def row(i, A):  # noqa: ANN001,ANN202,N803
+    def row(i, A):
         return lax.fori_loop(1, n - 1, lambda j, A: point(i, j, A), A)
 
-    def sweep(_t, A):  # noqa: ANN001,ANN202,N803
+    def sweep(_t, A):
         return lax.fori_loop(1, n - 1, row, A)
 
     return lax.fori_loop(0, tsteps, sweep, A)
@@ -95,13 +95,13 @@ def seidel_by_hand(A, tsteps=10):  # noqa: ANN001,ANN201,N803
 # -- Nussinov ---------------------------------------------------------------------------
 
 
-def match(b1, b2):  # noqa: ANN001,ANN201
+def match(b1, b2):
     if b1 + b2 == 3:
         return 1
     return 0
 
 
-def nussinov_loops(seq, table):  # noqa: ANN001,ANN201
+def nussinov_loops(seq, table):
     n = seq.shape[0]
     for i in range(n - 1, -1, -1):
         for j in range(i + 1, n):
@@ -119,7 +119,7 @@ def nussinov_loops(seq, table):  # noqa: ANN001,ANN201
     return table
 
 
-def nussinov_acc_loops(seq, table):  # noqa: ANN001,ANN201
+def nussinov_acc_loops(seq, table):
     # The same recurrence with a local accumulator: one write per cell.
     n = seq.shape[0]
     for i in range(n - 1, -1, -1):
@@ -140,11 +140,11 @@ def nussinov_acc_loops(seq, table):  # noqa: ANN001,ANN201
     return table
 
 
-def nussinov_by_hand_faithful(seq, table):  # noqa: ANN001,ANN201
+def nussinov_by_hand_faithful(seq, table):
     # Statement by statement: one `.at[].set` per NumPy assignment.
     n = seq.shape[0]
 
-    def cell(i, j, t):  # noqa: ANN001,ANN202
+    def cell(i, j, t):
         t = lax.cond(
             j - 1 >= 0, lambda t: t.at[i, j].set(jnp.maximum(t[i, j], t[i, j - 1])), lambda t: t, t
         )
@@ -158,17 +158,17 @@ def nussinov_by_hand_faithful(seq, table):  # noqa: ANN001,ANN201
             i + 1, j, lambda k, t: t.at[i, j].set(jnp.maximum(t[i, j], t[i, k] + t[k + 1, j])), t
         )
 
-    def row(r, t):  # noqa: ANN001,ANN202
+    def row(r, t):
         i = n - 1 - r
         return lax.fori_loop(i + 1, n, lambda j, t: cell(i, j, t), t)
 
     return lax.fori_loop(0, n, row, table)
 
 
-def nussinov_by_hand(seq, table):  # noqa: ANN001,ANN201
+def nussinov_by_hand(seq, table):
     n = seq.shape[0]
 
-    def cell(i, j, t):  # noqa: ANN001,ANN202
+    def cell(i, j, t):
         v = t[i, j]
         v = jnp.where(j - 1 >= 0, jnp.maximum(v, t[i, j - 1]), v)
         v = jnp.where(i + 1 < n, jnp.maximum(v, t[i + 1, j]), v)
@@ -178,7 +178,7 @@ def nussinov_by_hand(seq, table):  # noqa: ANN001,ANN201
         v = lax.fori_loop(i + 1, j, lambda k, v: jnp.maximum(v, t[i, k] + t[k + 1, j]), v)
         return t.at[i, j].set(v)
 
-    def row(r, t):  # noqa: ANN001,ANN202
+    def row(r, t):
         i = n - 1 - r
         return lax.fori_loop(i + 1, n, lambda j, t: cell(i, j, t), t)
 
@@ -188,7 +188,7 @@ def nussinov_by_hand(seq, table):  # noqa: ANN001,ANN201
 # -- timing -------------------------------------------------------------------------------
 
 
-def _time(fun, *args, compiles=3):  # noqa: ANN001,ANN202
+def _time(fun, *args, compiles=3):
     """(first call: median of fresh trace + compile, run: best of several, output)."""
     firsts = []
     for _ in range(compiles):

@@ -138,7 +138,7 @@ def measure_timed(kernel: Kernel, size: Any, reps: int) -> dict[str, Any]:
             else:
                 entry["matches_numpy"] = True
             calls[name] = call
-        except Exception as e:  # noqa: BLE001 - a missing feature is reported, not fatal
+        except Exception as e:  # a missing feature is reported, not fatal
             entry.update(status="not available", reason=_reason(e))
     times: dict[str, list[float]] = {name: [] for name in calls}
     order = list(calls)
@@ -179,7 +179,7 @@ def measure_memory(kernel: Kernel, size: Any) -> dict[str, Any]:
                 "baseline_bytes": got["baseline"],
                 "extra_bytes": extra,
             }
-        except Exception as e:  # noqa: BLE001 - a missing feature is reported, not fatal
+        except Exception as e:  # a missing feature is reported, not fatal
             entries[name] = {"status": "not available", "reason": _reason(e)}
     return entries
 

@@ -208,7 +208,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: A
             jf = jnp.frompyfunc(jf, ufunc.nin, ufunc.nout, identity=identity)
         try:
             result = getattr(jf, method)(*inputs, **kwargs)
-        except Exception as e:  # noqa: BLE001 - replaced by NumPy's error below
+        except Exception as e:  # replaced by NumPy's error below
             _numpy_check(getattr(ufunc, method), inputs, kwargs)
             raise _unsupported(f"{ufunc.__name__}.{method}", f"failed in JAX: {e}") from e
         result = _wrap(result, trace)
@@ -254,7 +254,7 @@ def _ufunc_call(ufunc: np.ufunc, inputs: tuple[Any, ...], kwargs: dict[str, Any]
     ]
     try:
         result = jf(*args)
-    except Exception as e:  # noqa: BLE001 - NumPy's own error where NumPy refuses
+    except Exception as e:  # NumPy's own error where NumPy refuses
         _numpy_check(ufunc, inputs, {})
         raise _unsupported(name, f"failed in JAX on these inputs: {e}") from e
     results = result if ufunc.nout > 1 else (result,)
@@ -635,7 +635,7 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
             ) from e
         _numpy_check(func, args, kwargs)
         raise
-    except Exception as e:  # noqa: BLE001 - NumPy's own error where NumPy refuses
+    except Exception as e:  # NumPy's own error where NumPy refuses
         try:
             _numpy_check(func, args, kwargs)
         except np.linalg.LinAlgError:

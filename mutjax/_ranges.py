@@ -34,7 +34,7 @@ def static(x: Any) -> Any:
     if isinstance(x, _compat.Tracer) or isinstance(x, jax.Array):
         try:
             return _compat.to_concrete_value(x)
-        except Exception:  # noqa: BLE001 - a tracer that cannot say is traced
+        except Exception:  # a tracer that cannot say is traced
             return None
     return None
 

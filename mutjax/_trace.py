@@ -265,7 +265,7 @@ class MutArray(_compat.Tracer, Handle):
     # -- views (mutjax._views) and in-place methods (mutjax._inplace) ---------
 
     @property
-    def T(self) -> Any:  # noqa: N802 - NumPy's name
+    def T(self) -> Any:  # NumPy's name
         return _views.transpose(self)
 
     def transpose(self, *axes: Any) -> Any:

@@ -798,7 +798,7 @@ def test_two_threads_tracing_at_once():
 
         try:
             results[name] = jax.jit(mutjax.mutable(k))(jnp.asarray(arg))
-        except Exception as e:  # noqa: BLE001 - reported below
+        except Exception as e:  # reported below
             results[name] = e
 
     a, b = f32(9), f32(6, 6)
@@ -918,10 +918,10 @@ def test_plain_lax_loop_over_a_mutable_body_that_writes_its_own_carry():
 # -- loop indices known in bounds ---------------------------------------------------
 
 
-def _prefix(x, shift):  # noqa: ANN001,ANN202
+def _prefix(x, shift):
     n = x.shape[0]
 
-    def body(i, c):  # noqa: ANN001,ANN202
+    def body(i, c):
         x[i + shift] = x[i + shift - 1] + x[i + shift]
         return c
 
@@ -930,7 +930,7 @@ def _prefix(x, shift):  # noqa: ANN001,ANN202
 
 
 @pytest.mark.parametrize("shift", [0, 1, -1])
-def test_loop_index_in_bounds_is_a_bare_update(shift) -> None:  # noqa: ANN001
+def test_loop_index_in_bounds_is_a_bare_update(shift) -> None:
     # `x[i] = x[i - 1] + x[i]` in `fori_loop(1, n)`: every index is known in
     # [0, n), so the write is one dynamic_update_slice with no normalization,
     # bounds check or scatter, as a hand-written loop would be. Shifted, the
@@ -947,15 +947,15 @@ def test_loop_index_in_bounds_is_a_bare_update(shift) -> None:  # noqa: ANN001
 def test_loop_index_that_may_leave_the_bounds_keeps_its_checks() -> None:
     # `x[i + 1]` with `i` in [0, n): the last write is out of bounds and dropped,
     # as `.at[].set` drops it; the read there clamps, as `.at[].get` does.
-    def kernel(a):  # noqa: ANN001,ANN202
-        def body(i, s):  # noqa: ANN001,ANN202
+    def kernel(a):
+        def body(i, s):
             a[i + 1] = a[i] * 2
             return s + a[i + 1]
 
         return mutjax.fori_loop(0, a.shape[0], body, 0.0)
 
-    def at(a):  # noqa: ANN001,ANN202
-        def body(i, c):  # noqa: ANN001,ANN202
+    def at(a):
+        def body(i, c):
             a, s = c
             a = a.at[i + 1].set(a[i] * 2)
             return a, s + a[jnp.minimum(i + 1, a.shape[0] - 1)]

@@ -51,7 +51,7 @@ def test_page_snippets_run(page, capsys):
     namespace: dict = {"__name__": f"docs_{page}"}
     for n, block in enumerate(blocks):
         code = compile(block, f"{page} (python block {n + 1})", "exec")
-        exec(code, namespace)  # noqa: S102 - our own documentation
+        exec(code, namespace)  # our own documentation
 
 
 def test_every_page_is_in_the_nav():

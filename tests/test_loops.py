@@ -26,7 +26,7 @@ from benchmarks.loops_bench import seidel_loops as seidel_2d
 from mutjax._loops import LoopConversionError, LoopConversionWarning
 
 
-def check_loops(kernel, *args, modes=("jit", "eager"), rtol=1e-5, atol=1e-5):  # noqa: ANN001,ANN201
+def check_loops(kernel, *args, modes=("jit", "eager"), rtol=1e-5, atol=1e-5):
     """Run ``kernel`` on NumPy and with converted loops; compare everything."""
     np_args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
     expected_out = kernel(*np_args)
@@ -44,22 +44,22 @@ def check_loops(kernel, *args, modes=("jit", "eager"), rtol=1e-5, atol=1e-5):  #
     return expected_out
 
 
-def _canonical(x):  # noqa: ANN001,ANN202
+def _canonical(x):
     if isinstance(x, (bool, int, float)):
         return np.asarray(x, jax.dtypes.canonicalize_dtype(np.asarray(x).dtype))
     return np.asarray(x)
 
 
-def _arrays(args):  # noqa: ANN001,ANN202
+def _arrays(args):
     return [np.asarray(a) for a in args if hasattr(a, "shape") and np.ndim(a) > 0]
 
 
-def primitives(kernel, *args) -> list[str]:  # noqa: ANN001
+def primitives(kernel, *args) -> list[str]:
     """Primitive names of the jaxpr's equations, sub-jaxprs (loop bodies) included."""
     return all_primitives(jax.make_jaxpr(mutjax.mutable(kernel, loops=True))(*args).jaxpr)
 
 
-def n_eqns(kernel, *args) -> int:  # noqa: ANN001
+def n_eqns(kernel, *args) -> int:
     return len(primitives(kernel, *args))
 
 
@@ -73,7 +73,7 @@ def rand(*shape: int, seed: int = 0, diag: float = 0.0) -> np.ndarray:
 # -- kernels (NumPy code, unchanged) --------------------------------------------------
 
 
-def lu(A):  # noqa: ANN001,ANN201,N803 - polybench's names
+def lu(A):  # polybench's names
     n = A.shape[0]
     for i in range(n):
         for j in range(i):
@@ -85,7 +85,7 @@ def lu(A):  # noqa: ANN001,ANN201,N803 - polybench's names
                 A[i, j] -= A[i, k] * A[k, j]
 
 
-def cholesky(A):  # noqa: ANN001,ANN201,N803
+def cholesky(A):
     n = A.shape[0]
     for i in range(n):
         for j in range(i):
@@ -97,7 +97,7 @@ def cholesky(A):  # noqa: ANN001,ANN201,N803
         A[i, i] = A[i, i] ** 0.5
 
 
-def tridiagonal(a, b, c, d, x):  # noqa: ANN001,ANN201
+def tridiagonal(a, b, c, d, x):
     # Thomas algorithm: forward sweep then back substitution (reverse range).
     n = d.shape[0]
     cp = c.copy()
@@ -113,7 +113,7 @@ def tridiagonal(a, b, c, d, x):  # noqa: ANN001,ANN201
         x[i] = dp[i] - cp[i] * x[i + 1]
 
 
-def newton_sqrt(x):  # noqa: ANN001,ANN201
+def newton_sqrt(x):
     y = x.copy()
     err = 1.0
     steps = 0
@@ -125,7 +125,7 @@ def newton_sqrt(x):  # noqa: ANN001,ANN201
     return y, steps
 
 
-def first_above(x, limit):  # noqa: ANN001,ANN201
+def first_above(x, limit):
     s = 0.0
     found = -1
     for i in range(x.shape[0]):
@@ -136,7 +136,7 @@ def first_above(x, limit):  # noqa: ANN001,ANN201
     return s, found
 
 
-def skip_negatives(x, out):  # noqa: ANN001,ANN201
+def skip_negatives(x, out):
     total = 0.0
     for i in range(x.shape[0]):
         if x[i] < 0:
@@ -146,7 +146,7 @@ def skip_negatives(x, out):  # noqa: ANN001,ANN201
     return total
 
 
-def traced_bounds(x, n):  # noqa: ANN001,ANN201
+def traced_bounds(x, n):
     for i in range(n):
         x[i] += i
     return x
@@ -207,7 +207,7 @@ def test_traced_bounds() -> None:
 
 
 def test_static_if_stays_python() -> None:
-    def kernel(x, flag):  # noqa: ANN001,ANN202
+    def kernel(x, flag):
         if flag:
             x[0] = 1.0
         else:
@@ -221,13 +221,13 @@ def test_static_if_stays_python() -> None:
 
 
 def test_helpers_are_converted() -> None:
-    def row_sum(A, i):  # noqa: ANN001,ANN202,N803
+    def row_sum(A, i):
         s = 0.0
         for j in range(A.shape[1]):
             s = s + A[i, j]
         return s
 
-    def kernel(A, out):  # noqa: ANN001,ANN202,N803
+    def kernel(A, out):
         for i in range(A.shape[0]):
             out[i] = row_sum(A, i)
 
@@ -248,7 +248,7 @@ def test_helpers_are_converted() -> None:
         (nussinov, lambda n: (jnp.zeros(n, jnp.int32), jnp.zeros((n, n), jnp.int32))),
     ],
 )
-def test_jaxpr_size_does_not_grow(kernel, make) -> None:  # noqa: ANN001
+def test_jaxpr_size_does_not_grow(kernel, make) -> None:
     assert n_eqns(kernel, *make(6)) == n_eqns(kernel, *make(60))
 
 
@@ -256,7 +256,7 @@ def test_jaxpr_size_does_not_grow(kernel, make) -> None:  # noqa: ANN001
 
 
 def test_grad_through_triangular_loops() -> None:
-    def loss(A):  # noqa: ANN001,ANN202,N803
+    def loss(A):
         lu(A)
         return A.sum()
 
@@ -276,7 +276,7 @@ def test_grad_of_a_jit_already_traced_without_grad() -> None:
     # `g = jax.jit(f)`; `g(a)` traces the triangular loops as exact-trip while
     # loops; `jax.grad(g)` then reuses that trace. The loops' derivative is
     # the masked fixed-length loop's, so reverse mode still works.
-    def loss(A):  # noqa: ANN001,ANN202,N803
+    def loss(A):
         lu(A)
         return (A * A).sum()
 
@@ -332,7 +332,7 @@ def test_vmap_while_and_predicated_branches() -> None:
         np.testing.assert_allclose(got[k], clip_rows(x[k], out[k].copy(), np.float32(-0.5)))
 
 
-def _lu_returning(A):  # noqa: ANN001,ANN202,N803
+def _lu_returning(A):
     lu(A)
     return A
 
@@ -341,7 +341,7 @@ def _lu_returning(A):  # noqa: ANN001,ANN202,N803
 
 
 def test_side_effect_loop_is_unrolled_with_warning() -> None:
-    def kernel(x):  # noqa: ANN001,ANN202
+    def kernel(x):
         seen = []
         for i in range(3):
             seen.append(i)
@@ -354,7 +354,7 @@ def test_side_effect_loop_is_unrolled_with_warning() -> None:
 
 
 def test_side_effect_loop_with_traced_bound_raises() -> None:
-    def kernel(x, n):  # noqa: ANN001,ANN202
+    def kernel(x, n):
         for i in range(n):
             print(i)
             x[i] = 1.0
@@ -365,7 +365,7 @@ def test_side_effect_loop_with_traced_bound_raises() -> None:
 
 
 def test_return_inside_loop_raises_when_traced() -> None:
-    def kernel(x, n):  # noqa: ANN001,ANN202
+    def kernel(x, n):
         for i in range(n):
             if x[i] > 0:
                 return i
@@ -376,12 +376,12 @@ def test_return_inside_loop_raises_when_traced() -> None:
 
 
 def test_return_inside_traced_if() -> None:
-    def sign(v):  # noqa: ANN001,ANN202
+    def sign(v):
         if v > 0:
             return 1.0
         return -1.0
 
-    def kernel(x, out):  # noqa: ANN001,ANN202
+    def kernel(x, out):
         for i in range(x.shape[0]):
             out[i] = sign(x[i])
 
@@ -389,7 +389,7 @@ def test_return_inside_traced_if() -> None:
 
 
 def test_variable_first_assigned_in_loop_raises() -> None:
-    def kernel(x):  # noqa: ANN001,ANN202
+    def kernel(x):
         for i in range(x.shape[0]):
             last = x[i]
         return last
@@ -421,7 +421,7 @@ def test_no_warning_for_plain_kernels() -> None:
 
 
 def test_condition_decided_by_index_ranges_stays_python() -> None:
-    def kernel(t):  # noqa: ANN001,ANN202
+    def kernel(t):
         n = t.shape[0]
         for i in range(n):
             for j in range(i + 1, n):
@@ -442,7 +442,7 @@ def test_condition_decided_by_index_ranges_stays_python() -> None:
     op=st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
 )
 @settings(max_examples=12, deadline=None)
-def test_index_intervals_never_decide_wrongly(lo, hi, step, off, cut, op) -> None:  # noqa: ANN001
+def test_index_intervals_never_decide_wrongly(lo, hi, step, off, cut, op) -> None:
     # The same kernel text for every comparison: the oracle decides.
     src = f"""
 def kernel(x):
@@ -460,14 +460,14 @@ def kernel(x):
     filename = f"<loops-test-{abs(hash(src))}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
     ns: dict = {}
-    exec(compile(textwrap.dedent(src), filename, "exec"), ns)  # noqa: S102
+    exec(compile(textwrap.dedent(src), filename, "exec"), ns)
     check_loops(ns["kernel"], np.zeros((8, 8), np.float32), modes=("jit",))
 
 
 # -- traced ifs: predicated (select) when cheap, cond otherwise ----------------------
 
 
-def clip_rows(x, out, lo):  # noqa: ANN001,ANN201
+def clip_rows(x, out, lo):
     for i in range(x.shape[0]):
         if x[i, 0] < lo:
             out[i, :2] = lo
@@ -481,11 +481,11 @@ def clip_rows(x, out, lo):  # noqa: ANN001,ANN201
     return out
 
 
-def bump(out, i):  # noqa: ANN001,ANN201
+def bump(out, i):
     out[i] += 10
 
 
-def writing_helper(x, out):  # noqa: ANN001,ANN201
+def writing_helper(x, out):
     for i in range(x.shape[0]):
         if x[i] > 0:
             bump(out, i)
@@ -494,7 +494,7 @@ def writing_helper(x, out):  # noqa: ANN001,ANN201
     return out
 
 
-def loop_in_branch(x, out):  # noqa: ANN001,ANN201
+def loop_in_branch(x, out):
     for i in range(x.shape[0]):
         if x[i] > 0:
             for j in range(i):
@@ -516,14 +516,14 @@ def test_cheap_if_is_a_select_not_a_cond() -> None:
 
 
 @pytest.mark.parametrize("kernel", [writing_helper, loop_in_branch])
-def test_expensive_or_opaque_if_is_a_cond(kernel) -> None:  # noqa: ANN001
+def test_expensive_or_opaque_if_is_a_cond(kernel) -> None:
     x = rand(6, seed=3)
     check_loops(kernel, x, np.zeros(6, np.float32))
     assert "cond" in primitives(kernel, jnp.asarray(x), jnp.zeros(6))
 
 
 def test_iterating_an_array_is_unrolled_with_warning() -> None:
-    def kernel(x, out):  # noqa: ANN001,ANN202
+    def kernel(x, out):
         k = 0
         for row in x:
             out[k] = row.sum()
@@ -549,7 +549,7 @@ def test_conversion_from_several_threads() -> None:
         (traced_bounds, (np.zeros(6, np.float32), 4)),
     ] * 5
 
-    def run(case):  # noqa: ANN001,ANN202
+    def run(case):
         kernel, args = case
         return check_loops(kernel, *args, modes=("jit",), rtol=1e-4, atol=1e-4)
 
@@ -558,7 +558,7 @@ def test_conversion_from_several_threads() -> None:
     assert len(results) == len(cases)
 
 
-def int_then_float(x):  # noqa: ANN001,ANN201
+def int_then_float(x):
     k = 0
     for i in range(x.shape[0]):
         for j in range(i):
@@ -573,7 +573,7 @@ def test_carried_local_that_widens_gets_numpys_type() -> None:
     check_loops(int_then_float, rand(5), modes=("jit",))
 
 
-def array_replaces_scalar(x):  # noqa: ANN001,ANN201
+def array_replaces_scalar(x):
     k = 0
     for _ in range(x.shape[0]):
         k = x[:2]
@@ -588,7 +588,7 @@ def test_carried_local_that_changes_shape_names_the_variable() -> None:
         f(jnp.zeros(3))
 
 
-def wraps_around(x, out):  # noqa: ANN001,ANN201
+def wraps_around(x, out):
     n = x.shape[0]
     for i in range(n):
         out[i - 1] = x[i - 1] + x[n - 1 - i] * 2  # i - 1 is -1 first: NumPy's last
@@ -599,7 +599,7 @@ def test_negative_loop_indices_keep_numpys_wraparound() -> None:
     check_loops(wraps_around, rand(5), np.zeros(5, np.float32))
 
 
-def two_seidel_sweeps(A):  # noqa: ANN001,ANN201,N803
+def two_seidel_sweeps(A):
     return seidel_2d(A, 2)
 
 
@@ -613,7 +613,7 @@ def test_provably_nonnegative_indices_are_not_normalized() -> None:
 double = lambda v: v * 2  # noqa: E731 - a helper bound to a lambda, as users write
 
 
-def lambda_helper_in_branch(x, out):  # noqa: ANN001,ANN201
+def lambda_helper_in_branch(x, out):
     for i in range(x.shape[0]):
         if x[i] > 0:
             out[i] = double(x[i])

@@ -307,7 +307,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="need at least one array"):
         mt.assert_matches_numpy(lambda n: n + 1, 3, modes=("vmap",))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        mt.nope  # noqa: B018
+        mt.nope
 
 
 def test_assertion_works_on_jax_inputs_and_leaves_them_alone():
