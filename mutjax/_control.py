@@ -154,6 +154,27 @@ def _threaded(
     return cells, [threaded(b) for b in bodies]
 
 
+def _run_threaded(
+    trace: MutTrace,
+    bodies: Sequence[Callable[..., Any]],
+    args: tuple[Any, ...],
+    lax_call: Callable[[list[Cell], list[Any], list[Callable[..., Any]]], tuple[list[Any], Any]],
+) -> Any:
+    """Every combinator's shape: thread the written cells through one ``lax`` call.
+
+    ``lax_call(cells, start, threaded)`` runs the ``lax`` loop or branch on
+    the written ``cells``' current values ``start`` with the threaded bodies
+    (see :func:`_threaded`) and returns their final values and its own
+    outputs.
+    """
+    cells, threaded = _threaded(trace, bodies, *args)
+    with _compat.set_current_trace(trace.parent_trace):
+        start = [_carry_value(c) for c in cells]
+        values, out = lax_call(cells, start, threaded)
+    _store(cells, values)
+    return _wrap(trace, out)
+
+
 def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
     """``fun`` run on mutable versions of its arguments, returning plain values."""
 
@@ -250,19 +271,16 @@ def fori_loop(
     with _compat.set_current_trace(trace.parent_trace):
         index = jax.numpy.result_type(lower, upper)
         i0 = jax.ShapeDtypeStruct((), index)
-    cells, (threaded,) = _threaded(trace, [body], i0, init)
 
-    def lax_body(i: Any, state: Any) -> Any:
-        return threaded(state[0], i, state[1])
+    def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
+        def lax_body(i: Any, state: Any) -> Any:
+            return threaded[0](state[0], i, state[1])
 
-    with _compat.set_current_trace(trace.parent_trace):
-        start = [_carry_value(c) for c in cells]
         if _max_trip is not None:
-            values, out = _bounded_fori_loop(lower, upper, lax_body, (start, init), _max_trip)
-        else:
-            values, out = jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
-    _store(cells, values)
-    return _wrap(trace, out)
+            return _bounded_fori_loop(lower, upper, lax_body, (start, init), _max_trip)
+        return jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
+
+    return _run_threaded(trace, [body], (i0, init), run)
 
 
 def while_loop(
@@ -286,26 +304,26 @@ def while_loop(
     if _discovering(trace):
         return body_fun(init_val)
     init = _unwrap(trace, init_val)
-    cells, (threaded,) = _threaded(trace, [_user_body(body_fun)], init)
+    body = _user_body(body_fun)
 
-    def lax_cond(state: Any) -> Any:
-        with _frame(trace, cells, state[0], record=True) as (inner, recorder):
-            pred = inner.unwrap(cond_fun(_wrap(inner, state[1])))
-            if recorder:
-                raise _errors.ForeignTraceError(
-                    "mutjax: the cond_fun of mutjax.while_loop wrote a mutable "
-                    "array. It must only read; do the writes in body_fun."
-                )
-        return pred
+    def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
 
-    def lax_body(state: Any) -> Any:
-        return threaded(state[0], state[1])
+        def lax_cond(state: Any) -> Any:
+            with _frame(trace, cells, state[0], record=True) as (inner, recorder):
+                pred = inner.unwrap(cond_fun(_wrap(inner, state[1])))
+                if recorder:
+                    raise _errors.ForeignTraceError(
+                        "mutjax: the cond_fun of mutjax.while_loop wrote a mutable "
+                        "array. It must only read; do the writes in body_fun."
+                    )
+            return pred
 
-    with _compat.set_current_trace(trace.parent_trace):
-        start = [_carry_value(c) for c in cells]
-        values, out = jax.lax.while_loop(lax_cond, lax_body, (start, init))
-    _store(cells, values)
-    return _wrap(trace, out)
+        def lax_body(state: Any) -> Any:
+            return threaded[0](state[0], state[1])
+
+        return jax.lax.while_loop(lax_cond, lax_body, (start, init))
+
+    return _run_threaded(trace, [body], (init,), run)
 
 
 def scan(
@@ -345,19 +363,18 @@ def scan(
         carry, y = f(init, _tree_map(_placeholder, x0))
         ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
         return carry, ys
-    cells, (threaded,) = _threaded(trace, [_user_body(f)], init, x0)
 
-    def lax_body(state: Any, x: Any) -> Any:
-        values, (carry, y) = threaded(state[0], state[1], x)
-        return (values, carry), y
+    def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
+        def lax_body(state: Any, x: Any) -> Any:
+            values, (carry, y) = threaded[0](state[0], state[1], x)
+            return (values, carry), y
 
-    with _compat.set_current_trace(trace.parent_trace):
-        start = [_carry_value(c) for c in cells]
         (values, carry), ys = jax.lax.scan(
             lax_body, (start, init), xs, length, reverse, unroll, _split_transpose
         )
-    _store(cells, values)
-    return _wrap(trace, (carry, ys))
+        return values, (carry, ys)
+
+    return _run_threaded(trace, [_user_body(f)], (init, x0), run)
 
 
 def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
@@ -382,13 +399,11 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
         outs = [b(*operands) for b in branches]
         return outs[0]
     index, operands = _unwrap(trace, (index, operands))
-    cells, threaded = _threaded(trace, [_user_body(b) for b in branches], *operands)
 
-    with _compat.set_current_trace(trace.parent_trace):
-        start = [_carry_value(c) for c in cells]
-        values, out = jax.lax.switch(index, threaded, start, *operands)
-    _store(cells, values)
-    return _wrap(trace, out)
+    def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
+        return jax.lax.switch(index, threaded, start, *operands)
+
+    return _run_threaded(trace, [_user_body(b) for b in branches], operands, run)
 
 
 def cond(

@@ -91,42 +91,54 @@ def check_traced(ix: Index) -> None:
     _checks.check_indices(indices, axes, ix.shape)
 
 
+def _slice_if_needed(a: Any, starts: list[int], limits: list[int], steps: list[int]) -> Any:
+    """``lax.slice``, or ``a`` itself when the window is the whole array."""
+    whole = all(s == 0 for s in starts) and tuple(limits) == tuple(a.shape)
+    if whole and all(st == 1 for st in steps):
+        return a
+    return lax.slice(a, starts, limits, steps)
+
+
+def _static_window(a: Any, starts: list[int], sizes: list[int], steps: list[int]) -> Any:
+    if all(st == 1 for st in steps) and _compat.is_eager():
+        # Eagerly, `lax.slice` compiles one executable per distinct window
+        # (its bounds are parameters): a loop over `x[i]` would compile once
+        # per `i`. `dynamic_slice` takes the starts as operands, so one
+        # executable serves every position, as in `jax.numpy` indexing.
+        return lax.dynamic_slice(a, [np.int32(s) for s in starts], sizes)
+    return _slice_if_needed(a, starts, [s + z for s, z in zip(starts, sizes)], steps)
+
+
+def _dynamic_window(
+    a: Any, ix: Index, starts: list[Any], sizes: list[int], steps: list[int], dyn: list[int]
+) -> Any:
+    """The window at traced integers ``dyn``: static slicing first, then one dynamic_slice."""
+    shape = tuple(a.shape)
+    static_starts = [0 if ax in dyn else s for ax, s in enumerate(starts)]
+    static_limits = [
+        shape[ax] if ax in dyn else s + z for ax, (s, z) in enumerate(zip(starts, sizes))
+    ]
+    a = _slice_if_needed(a, static_starts, static_limits, steps)
+    idx = [
+        normalize_traced(starts[ax], shape[ax], ix.entries[ax].known) if ax in dyn else 0
+        for ax in range(len(shape))
+    ]
+    idx = _common_index_dtype(idx)
+    slice_sizes = [1 if ax in dyn else a.shape[ax] for ax in range(len(shape))]
+    return lax.dynamic_slice(a, idx, slice_sizes, allow_negative_indices=False)
+
+
 def basic_read(a: Any, ix: Index) -> Any:
     """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
     check_traced(ix)
     if 0 in ix.result_shape:
         return lax.full(ix.result_shape, 0, a.dtype)
     starts, sizes, steps, rev = _window(ix)
-    shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
-    if not dyn and all(st == 1 for st in steps) and _compat.is_eager():
-        # Eagerly, `lax.slice` compiles one executable per distinct window
-        # (its bounds are parameters): a loop over `x[i]` would compile once
-        # per `i`. `dynamic_slice` takes the starts as operands, so one
-        # executable serves every position, as in `jax.numpy` indexing.
-        a = lax.dynamic_slice(a, [np.int32(s) for s in starts], sizes)
-    elif not dyn:
-        limits = [s + z for s, z in zip(starts, sizes)]
-        if any(s != 0 for s in starts) or tuple(limits) != shape or any(st != 1 for st in steps):
-            a = lax.slice(a, starts, limits, steps)
+    if dyn:
+        a = _dynamic_window(a, ix, starts, sizes, steps, dyn)
     else:
-        static_starts = [0 if ax in dyn else s for ax, s in enumerate(starts)]
-        static_limits = [
-            shape[ax] if ax in dyn else s + z for ax, (s, z) in enumerate(zip(starts, sizes))
-        ]
-        if (
-            static_starts != [0] * len(shape)
-            or tuple(static_limits) != shape
-            or any(st != 1 for st in steps)
-        ):
-            a = lax.slice(a, static_starts, static_limits, steps)
-        idx = [
-            normalize_traced(starts[ax], shape[ax], ix.entries[ax].known) if ax in dyn else 0
-            for ax in range(len(shape))
-        ]
-        idx = _common_index_dtype(idx)
-        slice_sizes = [1 if ax in dyn else a.shape[ax] for ax in range(len(shape))]
-        a = lax.dynamic_slice(a, idx, slice_sizes, allow_negative_indices=False)
+        a = _static_window(a, starts, sizes, steps)
     if rev:
         a = lax.rev(a, rev)
     if tuple(a.shape) != ix.result_shape:
@@ -166,21 +178,33 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
             v = lax.rev(v, rev)
     if scatter:
         return _scatter_window(a, ix, v, starts, sizes)
-    if dyn and not strided:
+    if strided:
+        return _strided_write(a, ix, v, starts, sizes, steps, dyn)
+    if dyn:
         starts = _common_index_dtype(
             [s if ax in dyn else np.int32(s) for ax, s in enumerate(starts)]
         )
         return lax.dynamic_update_slice(a, v, starts, allow_negative_indices=False)
-    if not dyn and not strided:
-        if all(s == 0 for s in starts) and tuple(sizes) == shape:
-            return v  # the whole array is replaced
-        # Static in-bounds starts: bind the primitive with int32 literals.
-        # `lax.dynamic_update_slice` would stage a `convert_element_type` per
-        # Python int start, a third of the trace time of an unrolled scalar
-        # update.
-        return lax.dynamic_update_slice_p.bind(a, v, *[np.int32(s) for s in starts])
-    # A strided window: pad the value with holes, select it over the old
-    # window, write the window back.
+    if all(s == 0 for s in starts) and tuple(sizes) == shape:
+        return v  # the whole array is replaced
+    # Static in-bounds starts: bind the primitive with int32 literals.
+    # `lax.dynamic_update_slice` would stage a `convert_element_type` per
+    # Python int start, a third of the trace time of an unrolled scalar
+    # update.
+    return lax.dynamic_update_slice_p.bind(a, v, *[np.int32(s) for s in starts])
+
+
+def _strided_write(
+    a: Any,
+    ix: Index,
+    v: Any,
+    starts: list[Any],
+    sizes: list[int],
+    steps: list[int],
+    dyn: list[int],
+) -> Any:
+    """A strided window: pad the value with holes, select it over the old window, write back."""
+    shape = tuple(a.shape)
     ok = None
     if dyn:
         # A traced integer out of bounds drops the write, as `.at[].set` does.

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _compat, _errors, _index, _lower
+from . import _compat, _errors, _index, _lower, _values
 
 _PKG = os.path.dirname(os.path.abspath(__file__))
 
@@ -1066,7 +1066,7 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
             data = v.data
         else:
             data = _to_mask_layout(v, flat_valid)
-        data = _lower.prepare_value(data, (flat_valid.shape[0],) + trailing, dtype)
+        data = _values.prepare_value(data, (flat_valid.shape[0],) + trailing, dtype)
         data = lax.reshape(data, tuple(ix.shape))
         full = lax.broadcast_in_dim(m, tuple(ix.shape), tuple(range(m.ndim)))
         return lax.select(full, data, value)
@@ -1089,10 +1089,10 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
                         v.origin,
                     )
                 data = _resize(data, ax, wshape[off + ax])
-        vdata = _lower.prepare_value(data, wshape, dtype)
+        vdata = _values.prepare_value(data, wshape, dtype)
     else:
         # An ordinary value broadcasts against the run-time axes (length 1 there).
-        vdata = _lower.prepare_value(v, wshape, dtype)
+        vdata = _values.prepare_value(v, wshape, dtype)
     hit = None
     for ax, d in dyn:
         n = wshape[ax]

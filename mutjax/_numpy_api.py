@@ -220,9 +220,29 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: A
     raise _unsupported(f"{ufunc.__name__}.{method}", "is not supported")
 
 
-def _ufunc_call(ufunc: np.ufunc, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    name = ufunc.__name__
-    trace = _trace_in(inputs, kwargs)
+def _ufunc_outs(ufunc: np.ufunc, out: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``out=`` as given (None when absent) and as a tuple of one entry per output."""
+    if isinstance(out, tuple) and all(o is None for o in out):
+        out = None
+    outs = out if isinstance(out, tuple) else (out,) * (out is not None)
+    if out is not None and len(outs) != ufunc.nout:
+        raise ValueError(
+            f"The 'out' tuple must have exactly {ufunc.nout} entries: one per ufunc output"
+        )
+    return out, outs
+
+
+def _ufunc_types(ufunc: np.ufunc, inputs: tuple[Any, ...], dtype: Any) -> tuple[Any, ...]:
+    """NumPy's loop dtypes for ``inputs`` (NEP 50 promotion; NumPy's own errors)."""
+    in_types = tuple(_pytype_or_dtype(v) for v in inputs)
+    if dtype is not None:
+        sig = (None,) * ufunc.nin + (np.dtype(dtype),) * ufunc.nout
+        return ufunc.resolve_dtypes(in_types + (None,) * ufunc.nout, signature=sig)
+    return ufunc.resolve_dtypes(in_types + (None,) * ufunc.nout)
+
+
+def _ufunc_options(name: str, kwargs: dict[str, Any]) -> tuple[Any, Any, Any, str]:
+    """``out``, ``where``, ``dtype`` and ``casting`` of a ufunc call; refuses the rest."""
     out = kwargs.pop("out", None)
     where = kwargs.pop("where", True)
     dtype = kwargs.pop("dtype", None)
@@ -232,22 +252,17 @@ def _ufunc_call(ufunc: np.ufunc, inputs: tuple[Any, ...], kwargs: dict[str, Any]
         raise ValueError("order must be one of 'C', 'F', 'A', or 'K'")
     if kwargs:
         raise _unsupported(name, f"got arguments mutjax does not support: {sorted(kwargs)}")
-    if isinstance(out, tuple) and all(o is None for o in out):
-        out = None
-    outs = out if isinstance(out, tuple) else (out,) * (out is not None)
-    if out is not None and len(outs) != ufunc.nout:
-        raise ValueError(
-            f"The 'out' tuple must have exactly {ufunc.nout} entries: one per ufunc output"
-        )
+    return out, where, dtype, casting
+
+
+def _ufunc_call(ufunc: np.ufunc, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    name = ufunc.__name__
+    trace = _trace_in(inputs, kwargs)
+    out, where, dtype, casting = _ufunc_options(name, kwargs)
+    out, outs = _ufunc_outs(ufunc, out)
     jf = _jnp_ufunc(ufunc)
-    # NumPy's result dtypes (NEP 50 promotion; NumPy raises its own UFuncTypeError
-    # for inputs it refuses), narrowed to what JAX stores.
-    in_types = tuple(_pytype_or_dtype(v) for v in inputs)
-    if dtype is not None:
-        sig = (None,) * ufunc.nin + (np.dtype(dtype),) * ufunc.nout
-        np_types = ufunc.resolve_dtypes(in_types + (None,) * ufunc.nout, signature=sig)
-    else:
-        np_types = ufunc.resolve_dtypes(in_types + (None,) * ufunc.nout)
+    # NumPy's result dtypes, narrowed to what JAX stores.
+    np_types = _ufunc_types(ufunc, inputs, dtype)
     args = [
         jnp.asarray(v).astype(_canonical(t)) if dtype is not None else v
         for v, t in zip(inputs, np_types[: ufunc.nin])

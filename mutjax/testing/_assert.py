@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._trace import mutable
+from .._mutable import mutable
 
 MODES = ("eager", "jit", "vmap")
 """The modes :func:`assert_matches_numpy` runs by default."""
