@@ -1,0 +1,94 @@
+"""Dynamic indices: telling one apart, and a traced slice's bounds in its static window.
+
+An index is dynamic when it has a traced slice bound or a traced boolean
+mask. A traced slice is read as its static window (the slice widened to
+``:``) plus its run-time start, step and length, computed as NumPy's
+``slice.indices`` would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from jax import lax
+
+from .. import _compat, _index
+from ._layout import i32
+from ._origin import dynamic_shape_error
+
+
+def is_dynamic(ix: _index.Index) -> bool:
+    """True when ``ix`` has a traced slice bound or a traced boolean mask."""
+    return ix.mask is not None or any(type(e) is _index.DynSlice for e in ix.entries)
+
+
+def check_supported(ix: _index.Index, origin: str) -> None:
+    """Refuse a traced slice combined with integer or boolean arrays."""
+    if ix.mask is None and not ix.is_basic:
+        raise dynamic_shape_error(
+            "a traced slice bound combined with integer or boolean arrays in one index",
+            origin,
+        )
+
+
+def _clamp_bound(v: Any, default: int, lo: int, hi: int, n: int) -> Any:
+    """One bound of a slice with a static step, as ``slice.indices`` clamps it."""
+    if v is None:
+        return default
+    if isinstance(v, int):
+        v = v + n if v < 0 else v
+        return min(max(v, lo), hi)
+    v = i32(v)
+    v = lax.select(v < 0, v + np.int32(n), v)
+    return lax.clamp(np.int32(lo), v, np.int32(hi))
+
+
+def slice_bounds(d: _index.DynSlice, n: int) -> tuple[Any, Any, Any]:
+    """NumPy's ``slice.indices`` with traced parts: (start, step, length).
+
+    Static parts stay Python ints, so ``x[:i]`` costs one comparison.
+    """
+    step = 1 if d.step is None else d.step
+    if not isinstance(step, int):
+        return _traced_step_bounds(d, step, n)
+    if step > 0:
+        start = _clamp_bound(d.start, 0, 0, n, n)
+        stop = _clamp_bound(d.stop, n, 0, n, n)
+        span = stop if isinstance(start, int) and start == 0 else stop - start
+    else:
+        start = _clamp_bound(d.start, n - 1, -1, n - 1, n)
+        stop = _clamp_bound(d.stop, -1, -1, n - 1, n)
+        span = start - stop
+    a = abs(step)
+    if isinstance(span, int):
+        return start, step, max(0, -(-span // a))
+    length = span if a == 1 else (span + np.int32(a - 1)) // np.int32(a)
+    return start, step, lax.max(i32(length), np.int32(0))
+
+
+def _traced_step_bounds(d: _index.DynSlice, step: Any, n: int) -> tuple[Any, Any, Any]:
+    """:func:`slice_bounds` for a traced step: both signs computed, selected at run time."""
+    stepv = i32(step)
+    s_up, _, l_up = slice_bounds(_index.DynSlice(d.start, d.stop, 1), n)
+    s_dn, _, l_dn = slice_bounds(_index.DynSlice(d.start, d.stop, -1), n)
+    neg = stepv < 0
+    safe = lax.select(stepv == 0, np.int32(1), lax.abs(stepv))
+    start = lax.select(neg, i32(s_dn), i32(s_up))
+    span = lax.select(neg, i32(l_dn), i32(l_up))
+    # A traced step of 0 cannot raise under jit: it selects nothing.
+    length = lax.select(stepv == 0, np.int32(0), (span + safe - 1) // safe)
+    return start, stepv, length
+
+
+def static_part(ix: _index.Index) -> tuple[_index.Index, list[tuple[int, _index.DynSlice]]]:
+    """The index with every traced slice widened to ``:``, and where those axes land."""
+    prepared = list(ix.prepared)
+    dyn_in = [ax for ax, e in enumerate(ix.entries) if type(e) is _index.DynSlice]
+    for p, item in enumerate(prepared):
+        if isinstance(item, slice) and any(
+            isinstance(v, _compat.Tracer) for v in (item.start, item.stop, item.step)
+        ):
+            prepared[p] = slice(None)
+    static = _index.analyze(tuple(prepared), ix.shape)
+    return static, [(static.out.index(ax), ix.entries[ax]) for ax in dyn_in]

@@ -1,0 +1,115 @@
+"""One axis of run-time length: its layout (:class:`Axis`) and the ``lax`` steps along it.
+
+Layouts of a run-time axis:
+
+- ``"front"``: the valid elements are packed at the front, in NumPy's order
+  (position ``k`` holds the ``k``-th element). Every traced slice reads this
+  way, so ``L[i, :i] @ x[:i]`` or ``np.flip(r[:k]) * y[:k]`` combine position
+  by position, as NumPy (which requires equal lengths) does.
+- ``"mask"``: ``x[m]`` keeps the elements in place (the mask's leading axes
+  flattened), valid where ``m`` is true. Two values read with the same mask
+  combine in place and an assignment with that mask is a ``where``; anything
+  else packs them to the front first.
+
+The helpers take and return plain arrays of the current trace; none of them
+knows a masked value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Axis:
+    """The layout of one axis whose length is known only at run time."""
+
+    kind: str  # "front" or "mask"
+    valid: Any  # bool vector over the axis' static (maximal) size
+    length: Any  # the run-time length (an integer scalar)
+    key: Any = None  # for "mask": the mask it was read with (compared by identity)
+
+    def same_layout(self, other: Axis) -> bool:
+        """Whether the two axes hold their valid elements at the same positions."""
+        if self.kind != other.kind:
+            return False
+        return self.kind == "front" or self.key is other.key
+
+
+def front(length: Any, n: int) -> Axis:
+    """A front-packed axis of static size ``n`` holding ``length`` elements."""
+    length = i32(length)
+    return Axis("front", iota(n) < length, length)
+
+
+def iota(n: int) -> Any:
+    return lax.iota(np.int32, n)
+
+
+def i32(v: Any) -> Any:
+    v = jnp.asarray(v) if not hasattr(v, "dtype") else v
+    return v if v.dtype == np.int32 else lax.convert_element_type(v, np.int32)
+
+
+def bcast_axis(v: Any, ndim: int, axis: int) -> Any:
+    """A vector laid out along ``axis`` of an ``ndim``-d array."""
+    return lax.broadcast_in_dim(
+        v, tuple(v.shape[0] if d == axis else 1 for d in range(ndim)), (axis,)
+    )
+
+
+def all_along(vectors: list[tuple[int, Any]], ndim: int) -> Any:
+    """The ``&`` of bool vectors, each laid along its axis of an ``ndim``-d array.
+
+    None for no vectors; ``(axis, vector)`` pairs in any order.
+    """
+    out = None
+    for ax, v in vectors:
+        b = bcast_axis(v, ndim, ax)
+        out = b if out is None else out & b
+    return out
+
+
+def select(c: Any, a: Any, b: Any) -> Any:
+    """``where(c, a, b)`` at the lax level (``c`` broadcastable to ``a``)."""
+    shape = tuple(a.shape)
+    if tuple(c.shape) != shape:
+        c = lax.broadcast_in_dim(c, shape, tuple(range(len(shape) - c.ndim, len(shape))))
+    if not hasattr(b, "shape") or tuple(b.shape) != shape:
+        b = lax.full(shape, b, a.dtype) if np.ndim(b) == 0 else jnp.broadcast_to(b, shape)
+    return lax.select(c, a, b)
+
+
+def take(data: Any, idx: Any, axis: int) -> Any:
+    """``data[idx]`` along ``axis``, ``idx`` clipped into range."""
+    n = data.shape[axis]
+    return jnp.take(data, jnp.clip(idx, 0, max(n - 1, 0)), axis=axis) if n else data
+
+
+def shift(data: Any, offset: Any, axis: int) -> Any:
+    """``out[k] = data[k + offset]`` along ``axis`` (zeros where out of range)."""
+    n = data.shape[axis]
+    if n == 0:
+        return data
+    cfg = [(0, 0, 0)] * data.ndim
+    cfg[axis] = (n, n, 0)
+    padded = lax.pad(data, jnp.zeros((), data.dtype), cfg)
+    start = offset + n if isinstance(offset, int) else i32(offset) + np.int32(n)
+    return lax.dynamic_slice_in_dim(padded, start, n, axis)
+
+
+def resize(data: Any, axis: int, n: int) -> Any:
+    """Truncate or zero-pad ``axis`` to size ``n``."""
+    m = data.shape[axis]
+    if m == n:
+        return data
+    if m > n:
+        return lax.slice_in_dim(data, 0, n, axis=axis)
+    cfg = [(0, 0, 0)] * data.ndim
+    cfg[axis] = (0, n - m, 0)
+    return lax.pad(data, jnp.zeros((), data.dtype), cfg)

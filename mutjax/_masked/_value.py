@@ -1,0 +1,259 @@
+"""MaskedArray: NumPy's operators, methods and dispatch protocols on a masked value.
+
+Everything here forwards to the operations below it (elementwise, reductions,
+products, indexing), which take its base class. A traced slice is a view of
+the array it was read from, so its in-place operators write back there; a
+mask read is a copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .. import _errors
+from ._base import MaskedBase
+from ._elementwise import elementwise
+from ._indexing import flip, getitem
+from ._products import dot, inner, matmul, outer, vdot
+from ._reduce import UFUNC_REDUCTIONS, argreduce, reduce
+
+
+class MaskedArray(MaskedBase):
+    """A value whose length along some axes is known only at run time.
+
+    ``data`` has a static maximal shape; ``axes`` holds, per axis, None (a
+    static axis) or an :class:`Axis`. Instances come from reading a traced
+    slice or a traced boolean mask of a mutable array; they support NumPy's
+    elementwise operators and ufuncs, ``np.flip`` / ``[::-1]``, reductions,
+    ``dot`` / ``@`` / ``vdot`` and assignment into a traced slice or mask.
+    Whatever needs the exact shape raises :class:`mutjax.DynamicShapeError`.
+    """
+
+    __slots__ = ()
+    __array_priority__ = 3000
+
+    # -- NumPy's dispatch ----------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        out = kwargs.pop("out", None)
+        if isinstance(out, tuple):
+            out = out[0] if len(out) == 1 else self._refuse("several `out=` arrays")
+        if out is not None and not (
+            method == "__call__" and isinstance(out, MaskedArray) and out.target is not None
+        ):
+            return self._refuse(f"`np.{ufunc.__name__}(..., out=)` into this array")
+        if method == "__call__":
+            fn = getattr(jnp, ufunc.__name__, None)
+            if fn is None:
+                return NotImplemented
+            result = elementwise(lambda *a: fn(*a, **kwargs), *inputs)
+            if out is not None:
+                # `np.add(v, 1, out=v)` with `v = x[:k]` writes x, as NumPy's view does.
+                return out._inplace(lambda _, r: r, ufunc.__name__, result)
+            return result
+        if method == "reduce" and len(inputs) == 1:
+            name = UFUNC_REDUCTIONS.get(ufunc.__name__)
+            if name is not None:
+                return reduce(name, inputs[0], **kwargs)
+        return self._refuse(f"`np.{ufunc.__name__}.{method}`")
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        impl = _FUNCTIONS.get(func.__name__)
+        if impl is None:
+            return self._refuse(f"`np.{func.__name__}`")
+        return impl(*args, **kwargs)
+
+    # -- elementwise -------------------------------------------------------------
+
+    def astype(self, dtype: Any) -> Any:
+        """The same masked value cast to ``dtype``."""
+        return self._with(self.data.astype(dtype))
+
+    def transpose(self, *axes: Any) -> MaskedArray:
+        """NumPy's ``transpose`` (a copy here, not a view)."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = tuple(axes[0]) if axes[0] is not None else ()
+        perm = tuple(int(a) % self.ndim for a in axes) or tuple(reversed(range(self.ndim)))
+        data = lax.transpose(self.data, perm)
+        return MaskedArray(data, tuple(self.axes[p] for p in perm), self.origin, clean=self.clean)
+
+    @property
+    def T(self) -> MaskedArray:
+        return self.transpose()
+
+    def copy(self) -> MaskedArray:
+        return self
+
+    def conj(self) -> Any:
+        return elementwise(jnp.conj, self)
+
+    conjugate = conj
+
+    @property
+    def real(self) -> Any:
+        return elementwise(jnp.real, self)
+
+    @property
+    def imag(self) -> Any:
+        return elementwise(jnp.imag, self)
+
+    def __neg__(self) -> Any:
+        return elementwise(jnp.negative, self)
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __abs__(self) -> Any:
+        return elementwise(jnp.abs, self)
+
+    def __invert__(self) -> Any:
+        return elementwise(jnp.invert, self)
+
+    # -- indexing ------------------------------------------------------------------
+
+    def __getitem__(self, idx: Any) -> Any:
+        return getitem(self, idx)
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        self._refuse("assignment into a masked value (assign into the array it was read from)")
+
+    def _inplace(self, fn: Any, name: str, other: Any) -> Any:
+        new = elementwise(fn, self, other)
+        if self.target is None:
+            return new  # a copy, as NumPy's `x[m]`: Python rebinds the name
+        rdtype, dtype = np.dtype(new.dtype), np.dtype(self.dtype)
+        if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
+            raise _errors.ufunc_cast_error(name, rdtype, dtype)
+        arr, raw = self.target
+        arr[raw] = new
+        return self
+
+    # -- reductions and products ------------------------------------------------------
+
+    def sum(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``sum`` over the valid elements (see :func:`reduce`)."""
+        return reduce("sum", self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``prod`` over the valid elements (see :func:`reduce`)."""
+        return reduce("prod", self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``max`` over the valid elements; of none, ``-inf`` / the dtype's min."""
+        return reduce("max", self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``min`` over the valid elements; of none, ``inf`` / the dtype's max."""
+        return reduce("min", self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``mean`` over the valid elements (NaN for none)."""
+        return reduce("mean", self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``any`` over the valid elements."""
+        return reduce("any", self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """NumPy's ``all`` over the valid elements."""
+        return reduce("all", self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis: Any = None) -> Any:
+        """NumPy's ``argmax``: an index into the valid elements, in NumPy's order."""
+        return argreduce("argmax", self, axis)
+
+    def argmin(self, axis: Any = None) -> Any:
+        """NumPy's ``argmin``: an index into the valid elements, in NumPy's order."""
+        return argreduce("argmin", self, axis)
+
+    def dot(self, other: Any) -> Any:
+        """NumPy's ``dot`` (see :func:`dot`)."""
+        return dot(self, other)
+
+    def __matmul__(self, other: Any) -> Any:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return matmul(other, self)
+
+
+def _iop(fn: Any, name: str) -> Any:
+    return lambda self, other: self._inplace(fn, name, other)
+
+
+def _binop(fn: Any, reflected: bool) -> Any:
+    if reflected:
+        return lambda self, other: elementwise(lambda a, b: fn(b, a), self, other)
+    return lambda self, other: elementwise(fn, self, other)
+
+
+for _name, _fn in {
+    "add": jnp.add,
+    "sub": jnp.subtract,
+    "mul": jnp.multiply,
+    "truediv": jnp.true_divide,
+    "floordiv": jnp.floor_divide,
+    "mod": jnp.remainder,
+    "pow": jnp.power,
+    "and": jnp.bitwise_and,
+    "or": jnp.bitwise_or,
+    "xor": jnp.bitwise_xor,
+    "lshift": jnp.left_shift,
+    "rshift": jnp.right_shift,
+}.items():
+    setattr(MaskedArray, f"__{_name}__", _binop(_fn, False))
+    setattr(MaskedArray, f"__r{_name}__", _binop(_fn, True))
+    setattr(MaskedArray, f"__i{_name}__", _iop(_fn, _name))
+for _name, _fn in {
+    "lt": jnp.less,
+    "le": jnp.less_equal,
+    "gt": jnp.greater,
+    "ge": jnp.greater_equal,
+    "eq": jnp.equal,
+    "ne": jnp.not_equal,
+}.items():
+    setattr(MaskedArray, f"__{_name}__", _binop(_fn, False))
+del _name, _fn
+MaskedArray.__hash__ = None  # type: ignore[assignment]
+
+
+def _reduction(name: str, with_dtype: bool) -> Any:
+    """``np.<name>`` of a masked value, in NumPy's signature (``dtype`` for sum, prod, mean)."""
+    if with_dtype:
+        return lambda a, axis=None, dtype=None, out=None, keepdims=False, **k: reduce(
+            name, a, axis, dtype, keepdims, **k
+        )
+    return lambda a, axis=None, out=None, keepdims=False, **k: reduce(
+        name, a, axis, None, keepdims, **k
+    )
+
+
+def _ufunc_like(fn: Any) -> Any:
+    return lambda *a, **k: elementwise(lambda *d: fn(*d, **k), *a)
+
+
+_FUNCTIONS: dict[str, Any] = {
+    "flip": flip,
+    "dot": dot,
+    "matmul": matmul,
+    "vdot": vdot,
+    "inner": inner,
+    "outer": outer,
+    **{name: _reduction(name, True) for name in ("sum", "prod", "mean")},
+    **{name: _reduction(name, False) for name in ("max", "min", "any", "all")},
+    "amax": _reduction("max", False),
+    "amin": _reduction("min", False),
+    "argmax": lambda a, axis=None, out=None, **k: argreduce("argmax", a, axis),
+    "argmin": lambda a, axis=None, out=None, **k: argreduce("argmin", a, axis),
+    "where": lambda cond, x, y: elementwise(jnp.where, cond, x, y),
+    "abs": _ufunc_like(jnp.abs),
+    "clip": _ufunc_like(jnp.clip),
+    "real": _ufunc_like(jnp.real),
+    "imag": _ufunc_like(jnp.imag),
+    "copy": lambda a, **k: a,
+    "transpose": lambda a, axes=None: a.transpose(axes),
+}

@@ -1,0 +1,138 @@
+"""Writing a value back through a dynamic index: only the valid positions change.
+
+``x[m] = v`` with a traced mask is a ``select``; the value is a scalar (or
+broadcasts to one element), or a masked value spread over the mask's true
+positions. ``x[a:b:s] = v`` with a traced part places ``v`` in the static
+window and selects the positions the slice hits. Runs under the parent trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .. import _errors, _index, _lower, _values
+from ._base import MaskedBase
+from ._dynamic import check_supported, slice_bounds, static_part
+from ._layout import all_along, iota, resize, select, shift, take
+from ._origin import dynamic_shape_error, user_line
+
+
+def same_index(a: Any, b: Any) -> bool:
+    """Whether two raw indices are the same, traced parts compared by identity."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(same_index(x, y) for x, y in zip(a, b))
+    if isinstance(a, slice):
+        return all(
+            same_index(x, y) for x, y in zip((a.start, a.stop, a.step), (b.start, b.stop, b.step))
+        )
+    if a is None or isinstance(a, (int, np.integer, type(Ellipsis))):
+        return a == b
+    return a is b
+
+
+def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
+    """``value`` with ``value[ix] = v`` for a dynamic index.
+
+    ``v`` is a masked value (its arrays already unwrapped to the parent
+    trace) or an ordinary value; only the valid positions are written.
+    """
+    origin = user_line()
+    if ix.mask is not None:
+        return _write_mask(value, ix, v, dtype, origin)
+    check_supported(ix, origin)
+    static, dyn = static_part(ix)
+    window = _lower.basic_read(value, static)
+    wshape = tuple(window.shape)
+    vdata = _window_value(v, wshape, {ax for ax, _ in dyn}, dtype)
+    hits = []
+    for ax, d in dyn:
+        vdata, h = _place(vdata, ax, d, wshape[ax])
+        hits.append((ax, h))
+    hit = all_along(hits, len(wshape))
+    return _lower.basic_write(value, static, select(hit, vdata, window))
+
+
+def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -> Any:
+    """``value[m] = v`` for a traced boolean mask ``m``."""
+    m = ix.mask
+    trailing = tuple(ix.shape[m.ndim :])
+    if not isinstance(v, MaskedBase):
+        _check_one_element(v, trailing, origin)
+        return _lower.masked_write(value, ix, v)
+    flat_valid = lax.reshape(m, (int(np.prod(m.shape, dtype=np.int64)),))
+    a0 = v.axes[0] if v.ndim else None
+    if v.ndim != 1 + len(trailing) or a0 is None or any(a is not None for a in v.axes[1:]):
+        raise dynamic_shape_error("assigning a value of another shape into `x[m]`", v.origin)
+    data = v.data if a0.kind == "mask" and a0.key is m else _to_mask_layout(v, flat_valid)
+    data = _values.prepare_value(data, (flat_valid.shape[0],) + trailing, dtype)
+    data = lax.reshape(data, tuple(ix.shape))
+    full = lax.broadcast_in_dim(m, tuple(ix.shape), tuple(range(m.ndim)))
+    return lax.select(full, data, value)
+
+
+def _check_one_element(v: Any, trailing: tuple[int, ...], origin: str) -> None:
+    """Refuse an ordinary value whose length would have to be the mask's count."""
+    vshape = tuple(np.shape(v))
+    while len(vshape) > len(trailing) and vshape[0] == 1:
+        vshape = vshape[1:]
+    if len(vshape) > len(trailing):
+        raise _errors.DynamicShapeError(
+            f"mutjax: `x[m] = v` with a traced boolean mask `m` and a value of "
+            f"shape {vshape} (at {origin}): the value's length must equal the "
+            "mask's count, which is known only at run time. Assign a value "
+            "read with the same mask (`x[m] = y[m] * 10`), a scalar or a value "
+            "that broadcasts to one element, or use `jnp.where(m, new, x)`, or "
+            "`x[jnp.nonzero(m, size=N)] = v` with a static bound N."
+        )
+
+
+def _to_mask_layout(v: MaskedBase, mask_valid: Any) -> Any:
+    """Data of a front-packed axis 0 spread over the true positions of ``mask_valid``."""
+    v = v.compacted()
+    src = jnp.cumsum(mask_valid.astype(np.int32)) - 1
+    data = resize(v.data, 0, mask_valid.shape[0])
+    return take(data, src, 0)
+
+
+def _window_value(v: Any, wshape: tuple[int, ...], dyn_axes: set[int], dtype: Any) -> Any:
+    """``v`` cast and broadcast to the window, its run-time axes front-packed there."""
+    if not isinstance(v, MaskedBase):
+        # An ordinary value broadcasts against the run-time axes (length 1 there).
+        return _values.prepare_value(v, wshape, dtype)
+    v = v.compacted()
+    if v.ndim > len(wshape):
+        raise dynamic_shape_error("assigning a value with more axes than the target", v.origin)
+    off = len(wshape) - v.ndim
+    data = v.data
+    for ax, a in enumerate(v.axes):
+        if a is None:
+            continue
+        if off + ax not in dyn_axes:
+            raise dynamic_shape_error(
+                "assigning a value of run-time length into an axis of fixed length", v.origin
+            )
+        data = resize(data, ax, wshape[off + ax])
+    return _values.prepare_value(data, wshape, dtype)
+
+
+def _place(vdata: Any, ax: int, d: _index.DynSlice, n: int) -> tuple[Any, Any]:
+    """``vdata`` moved along ``ax`` to the positions the traced slice ``d`` hits,
+    and those positions (a bool vector of size ``n``)."""
+    start, step, length = slice_bounds(d, n)
+    t = iota(n)
+    if isinstance(step, int) and step == 1:
+        if isinstance(start, int) and start == 0:
+            return vdata, t < length
+        return shift(vdata, -start, ax), (t >= start) & (t < start + length)
+    if isinstance(step, int) and step == -1:
+        # target t holds element start - t
+        return take(vdata, start - t, ax), (t <= start) & (t > start - length)
+    safe = step if isinstance(step, int) else lax.select(step == 0, np.int32(1), step)
+    k = (t - start) // safe
+    return take(vdata, k, ax), ((t - start) % safe == 0) & (k >= 0) & (k < length)
