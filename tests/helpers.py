@@ -1,8 +1,7 @@
 """The NumPy oracle used throughout the tests.
 
-``check_kernel`` runs one kernel body on NumPy arrays and under mutjax
-(eagerly and under ``jax.jit``) and compares everything the kernel returns and
-every argument it mutated: values, shapes and dtypes.
+Whole kernels are compared with ``mutjax.testing.assert_matches_numpy``;
+``assert_same`` compares two results leaf by leaf: values, shapes and dtypes.
 """
 
 from __future__ import annotations
@@ -11,10 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-
-import mutjax
 
 
 def _as_numpy(tree: Any) -> Any:
@@ -38,29 +34,8 @@ def assert_same(
             np.testing.assert_array_equal(g, e, err_msg=what)
 
 
-def check_kernel(
-    kernel: Callable[..., Any],
-    *args: Any,
-    modes: tuple[str, ...] = ("eager", "jit"),
-    static_argnums: tuple[int, ...] = (),
-    rtol: float = 1e-5,
-    atol: float = 1e-5,
-) -> Any:
-    """Run ``kernel`` under NumPy and mutjax; assert results and final args agree."""
-    np_args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
-    expected_out = kernel(*np_args)
-    expected = (_as_numpy(expected_out), [a for a in np_args])
-    for mode in modes:
-        f = mutjax.mutable(kernel, return_args=True)
-        if mode == "jit":
-            f = jax.jit(f, static_argnums=static_argnums)
-        jx_args = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
-        out, final_args, _ = f(*jx_args)
-        assert_same((_as_numpy(out), list(_as_numpy(final_args))), expected, mode, rtol, atol)
-        for a, orig in zip(jx_args, args):
-            if isinstance(orig, np.ndarray):
-                np.testing.assert_array_equal(np.asarray(a), orig, err_msg="caller's array changed")
-    return expected_out
+# The modes most whole-kernel tests compare (vmap has its own tests).
+EAGER_JIT = ("eager", "jit")
 
 
 def benchmark_setup(kernel: Any) -> tuple[tuple[Any, ...], dict[str, Callable[..., Any]]]:

@@ -2,7 +2,7 @@
 
 Each kernel is ordinary NumPy code (``np`` is NumPy; ``mnp`` is
 ``mutjax.numpy`` where the kernel creates arrays from scratch, the one change
-a NumPy kernel needs). ``check_kernel`` runs the same body on NumPy arrays and
+a NumPy kernel needs). ``mutjax.testing.assert_matches_numpy`` runs the same body on NumPy arrays and
 under ``mutjax.mutable`` eagerly and under ``jax.jit`` and compares returned
 values and final arguments. Sizes stay small because Python loops unroll.
 """
@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mutjax.numpy as mnp
-from tests.helpers import check_kernel
+from mutjax.testing import assert_matches_numpy
+from tests.helpers import EAGER_JIT
 
 
 def rnd(*shape: int, seed: int = 0) -> np.ndarray:
@@ -172,11 +173,13 @@ def matmul_out(a, b, c):
 
 def test_lu_partial_pivoting():
     A = rnd(5, 5, seed=1)
-    check_kernel(lu_partial_pivoting, A, np.arange(5, dtype=np.int32), rtol=1e-4, atol=1e-4)
+    assert_matches_numpy(
+        lu_partial_pivoting, A, np.arange(5, dtype=np.int32), rtol=1e-4, atol=1e-4, modes=EAGER_JIT
+    )
 
 
 def test_cholesky():
-    out = check_kernel(cholesky, spd(5), rtol=1e-4, atol=1e-4)
+    out = assert_matches_numpy(cholesky, spd(5), rtol=1e-4, atol=1e-4, modes=EAGER_JIT)
     np.testing.assert_allclose(out @ out.T, spd(5), rtol=1e-4)
 
 
@@ -184,7 +187,7 @@ def test_thomas():
     n = 7
     a, c = rnd(n, seed=1), rnd(n, seed=2)
     b = (4 + np.abs(rnd(n, seed=3))).astype(np.float32)
-    check_kernel(thomas, a, b, c, rnd(n, seed=4), rtol=1e-4, atol=1e-4)
+    assert_matches_numpy(thomas, a, b, c, rnd(n, seed=4), rtol=1e-4, atol=1e-4, modes=EAGER_JIT)
 
 
 def test_floyd_warshall():
@@ -192,7 +195,7 @@ def test_floyd_warshall():
     D = r.integers(1, 20, (6, 6)).astype(np.float32)
     D[r.random((6, 6)) < 0.4] = np.inf
     np.fill_diagonal(D, 0)
-    check_kernel(floyd_warshall, D)
+    assert_matches_numpy(floyd_warshall, D, modes=EAGER_JIT)
 
 
 @settings(max_examples=5)
@@ -201,47 +204,61 @@ def test_floyd_warshall():
     t=st.lists(st.integers(0, 2), min_size=1, max_size=4),
 )
 def test_edit_distance(s, t):
-    check_kernel(edit_distance, np.array(s, np.int32), np.array(t, np.int32))
+    assert_matches_numpy(
+        edit_distance, np.array(s, np.int32), np.array(t, np.int32), modes=EAGER_JIT
+    )
 
 
 def test_histogram_with_add_at():
     x = np.random.default_rng(2).uniform(-1, 3, 50).astype(np.float32)
-    check_kernel(histogram, x, np.float32(0.0), np.float32(2.0))
+    assert_matches_numpy(histogram, x, np.float32(0.0), np.float32(2.0), modes=EAGER_JIT)
 
 
 def test_jacobi():
-    check_kernel(jacobi, rnd(6, 7, seed=3))
+    assert_matches_numpy(jacobi, rnd(6, 7, seed=3), modes=EAGER_JIT)
 
 
 def test_gauss_seidel():
-    check_kernel(gauss_seidel, rnd(6, 6, seed=4))
+    assert_matches_numpy(gauss_seidel, rnd(6, 6, seed=4), modes=EAGER_JIT)
 
 
 @pytest.mark.parametrize("n", [1, 5, 8])
 def test_prefix_sum(n):
-    check_kernel(prefix_sum, np.arange(n, dtype=np.int32) * 3 - 4)
+    assert_matches_numpy(prefix_sum, np.arange(n, dtype=np.int32) * 3 - 4, modes=EAGER_JIT)
 
 
 def test_convolve2d():
-    check_kernel(convolve2d, rnd(7, 6, seed=5), rnd(3, 2, seed=6))
+    assert_matches_numpy(convolve2d, rnd(7, 6, seed=5), rnd(3, 2, seed=6), modes=EAGER_JIT)
 
 
 def test_game_of_life():
     glider = np.zeros((6, 6), np.int8)
     glider[0, 1] = glider[1, 2] = glider[2, 0] = glider[2, 1] = glider[2, 2] = 1
-    check_kernel(game_of_life, glider)
+    assert_matches_numpy(game_of_life, glider, modes=EAGER_JIT)
 
 
 def test_nbody_step():
-    check_kernel(
-        nbody_step, rnd(5, 3, seed=7), rnd(5, 3, seed=8), np.abs(rnd(5, seed=9)) + 1, rtol=1e-4
+    assert_matches_numpy(
+        nbody_step,
+        rnd(5, 3, seed=7),
+        rnd(5, 3, seed=8),
+        np.abs(rnd(5, seed=9)) + 1,
+        rtol=1e-4,
+        modes=EAGER_JIT,
     )
 
 
 def test_sorting_network():
     out_rows = rnd(3, 6, seed=10)
-    check_kernel(sorting_network, out_rows)
+    assert_matches_numpy(sorting_network, out_rows, modes=EAGER_JIT)
 
 
 def test_matmul_out():
-    check_kernel(matmul_out, rnd(3, 4, seed=1), rnd(4, 5, seed=2), rnd(3, 5, seed=3), rtol=1e-4)
+    assert_matches_numpy(
+        matmul_out,
+        rnd(3, 4, seed=1),
+        rnd(4, 5, seed=2),
+        rnd(3, 5, seed=3),
+        rtol=1e-4,
+        modes=EAGER_JIT,
+    )

@@ -11,13 +11,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import check_kernel
+from helpers import EAGER_JIT
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import mutjax
 from mutjax import _errors
+from mutjax.testing import assert_matches_numpy
 
 
 def _prims(fun, *args):
@@ -65,9 +66,9 @@ def test_duplicate_indices_last_write_wins(data, traced):
         return a[i]
 
     if traced:
-        check_kernel(assign, x, idx, v)
+        assert_matches_numpy(assign, x, idx, v, modes=EAGER_JIT)
     else:
-        check_kernel(lambda a, w: assign(a, idx, w), x, v)
+        assert_matches_numpy(lambda a, w: assign(a, idx, w), x, v, modes=EAGER_JIT)
 
 
 def test_duplicates_in_two_index_arrays_and_a_subspace():
@@ -79,8 +80,8 @@ def test_duplicates_in_two_index_arrays_and_a_subspace():
     i = np.array([[0, 2, 0], [2, 0, 2]], np.int32)
     j = np.array([1, 1, 4], np.int32)
     w = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
-    check_kernel(kernel, x, i, j, w)
-    check_kernel(lambda a, w: kernel(a, i, j, w), x, w)
+    assert_matches_numpy(kernel, x, i, j, w, modes=EAGER_JIT)
+    assert_matches_numpy(lambda a, w: kernel(a, i, j, w), x, w, modes=EAGER_JIT)
 
 
 def test_duplicate_write_gradient_goes_to_the_winner():
@@ -282,7 +283,7 @@ def test_traced_mask_assignment_is_a_select(shape, mshape, vshape, dtype):
         a[m] = v
         a[m] = 2.7  # float into int truncates, into bool is != 0
 
-    check_kernel(kernel, x, m, v)
+    assert_matches_numpy(kernel, x, m, v, modes=EAGER_JIT)
     names = {e.primitive.name for e in _eqns(mutjax.mutable(kernel), x, m, v)}
     assert "select_n" in names and not names & {"gather", "scatter"}, names
 
@@ -334,15 +335,16 @@ def test_setitem_casts_every_dtype_pair_like_numpy(src, dst):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        check_kernel(kernel, np.zeros(6, dst), v)
-        check_kernel(lambda a: kernel(a, v), np.zeros(6, dst))
+        assert_matches_numpy(kernel, np.zeros(6, dst), v, modes=EAGER_JIT)
+        assert_matches_numpy(lambda a: kernel(a, v), np.zeros(6, dst), modes=EAGER_JIT)
 
 
 def test_negative_float_into_signed_int_truncates_toward_zero():
-    check_kernel(
+    assert_matches_numpy(
         lambda a, w: a.__setitem__(slice(None), w),
         np.zeros(3, np.int32),
         np.array([-2.7, -0.5, 2.9], np.float32),
+        modes=EAGER_JIT,
     )
 
 
@@ -376,7 +378,7 @@ def test_values_broadcast_with_leading_ones_and_nested_lists():
         a[[3, 1]] = [[7], [8]]
         a[..., [0, 4]] = [[[9, 9]]]
 
-    check_kernel(kernel, np.zeros((4, 5), np.float32))
+    assert_matches_numpy(kernel, np.zeros((4, 5), np.float32), modes=EAGER_JIT)
 
 
 def test_full_integer_index_refuses_sequences():
@@ -462,7 +464,7 @@ def test_lu_with_row_swaps_matches_numpy():
         return A
 
     A = np.random.default_rng(1).normal(size=(6, 6)).astype(np.float32)
-    check_kernel(lu, A, rtol=1e-4, atol=1e-4)
+    assert_matches_numpy(lu, A, rtol=1e-4, atol=1e-4, modes=EAGER_JIT)
 
 
 def test_analysis_edge_cases_match_numpy():
@@ -483,9 +485,11 @@ def test_analysis_edge_cases_match_numpy():
         lambda a: a[..., np.array([1, 3], np.uint16)] * 1,
     ]
     for k in kernels:
-        check_kernel(k, x)
+        assert_matches_numpy(k, x, modes=EAGER_JIT)
     y = np.zeros((2, 0, 3), np.float32)
-    check_kernel(lambda a: a[[1, 0], ..., [2, 1]] * 1, y)  # zero-length `...` between arrays
+    assert_matches_numpy(
+        lambda a: a[[1, 0], ..., [2, 1]] * 1, y, modes=EAGER_JIT
+    )  # zero-length `...` between arrays
 
 
 def test_traced_slice_bounds_name_the_limitation():

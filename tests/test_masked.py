@@ -92,7 +92,7 @@ def levinson(r, y, fori):
 
 def levinson_ops(r, y, fori):
     """The same with operators only: NumPy's functions on mutable arrays are
-    another module's (issue 7), and the unrolled reference needs them traced."""
+    another module's, and the unrolled reference needs them traced."""
     n = r.shape[0]
     y[0] = -r[0]
 
@@ -108,7 +108,7 @@ def levinson_ops(r, y, fori):
 
 
 def lu_right(A, fori):
-    """Right-looking LU (the form of DESIGN.md's first example), k traced."""
+    """Right-looking LU with partial pivoting, k traced."""
     n = A.shape[0]
 
     def body(k, A):

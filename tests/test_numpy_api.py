@@ -114,7 +114,7 @@ def test_linalg_and_shape_functions():
 
 
 def test_view_functions_route_to_mutable_array_methods(monkeypatch):
-    # Once MutArray has view-returning methods (issue 5), np.transpose & co.
+    # Once MutArray has view-returning methods, np.transpose & co.
     # must call them (live views) instead of computing copies with jax.numpy.
     from mutjax._trace import MutArray
 

@@ -8,13 +8,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same, check_kernel
+from helpers import EAGER_JIT, assert_same
 from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from jax.test_util import check_grads
 
 import mutjax
+from mutjax.testing import assert_matches_numpy
 
 RNG = np.random.default_rng(0)
 
@@ -50,7 +51,7 @@ def k_2d(a):
 
 @pytest.mark.parametrize("kernel,shape", [(k_basic, (8,)), (k_2d, (4, 4))])
 def test_assignment_kernels_match_numpy(kernel, shape):
-    check_kernel(kernel, f32(*shape))
+    assert_matches_numpy(kernel, f32(*shape), modes=EAGER_JIT)
 
 
 def k_lu(A):
@@ -88,7 +89,7 @@ def k_prefix(x):
     ],
 )
 def test_polybench_style_kernels(kernel, arg):
-    check_kernel(kernel, arg, rtol=1e-4, atol=1e-4)
+    assert_matches_numpy(kernel, arg, rtol=1e-4, atol=1e-4, modes=EAGER_JIT)
 
 
 AUG = [
@@ -124,10 +125,10 @@ def test_every_augmented_assignment(name, op):
         x[1:7:2] = op(t, 2)
         x[-1:] = op(x[-1:], x[0:1])
 
-    check_kernel(whole, x)
-    check_kernel(part, x)
+    assert_matches_numpy(whole, x, modes=EAGER_JIT)
+    assert_matches_numpy(part, x, modes=EAGER_JIT)
     if not is_int_op and not is_float_op:
-        check_kernel(part, x.astype(np.float32))
+        assert_matches_numpy(part, x.astype(np.float32), modes=EAGER_JIT)
 
 
 def test_matmul_inplace():
@@ -135,7 +136,7 @@ def test_matmul_inplace():
         a @= b
         a[0] @= b
 
-    check_kernel(k, f32(3, 3), f32(3, 3), rtol=1e-4)
+    assert_matches_numpy(k, f32(3, 3), f32(3, 3), rtol=1e-4, modes=EAGER_JIT)
 
 
 def test_inplace_keeps_identity_and_casts_same_kind():
@@ -144,7 +145,7 @@ def test_inplace_keeps_identity_and_casts_same_kind():
         x += 1
         return y
 
-    check_kernel(k, np.arange(4, dtype=np.int32))
+    assert_matches_numpy(k, np.arange(4, dtype=np.int32), modes=EAGER_JIT)
 
     @mutjax.mutable
     def bad(x):
@@ -164,7 +165,7 @@ def test_setitem_casts_as_numpy():
         x[2:4] = np.array([1.9, -1.9])
         b[:] = np.array([0.5, 0.0, -2.0], np.float32)
 
-    check_kernel(k, np.zeros(5, np.int32), np.zeros(3, bool))
+    assert_matches_numpy(k, np.zeros(5, np.int32), np.zeros(3, bool), modes=EAGER_JIT)
 
 
 def test_value_broadcasting_drops_leading_ones():
@@ -173,7 +174,7 @@ def test_value_broadcasting_drops_leading_ones():
         a[1:3] = np.arange(5, dtype=np.float32)
         a[3] = a[None, None, 0]
 
-    check_kernel(k, f32(4, 5))
+    assert_matches_numpy(k, f32(4, 5), modes=EAGER_JIT)
 
 
 # -- traced integer indices ------------------------------------------------------------
@@ -201,7 +202,7 @@ def test_argmax_result_as_index():
         x[i] = 0
         x[abs(x).argmin()] = -1
 
-    check_kernel(k, f32(7))
+    assert_matches_numpy(k, f32(7), modes=EAGER_JIT)
 
 
 def test_traced_out_of_bounds_write_is_dropped():
