@@ -335,30 +335,6 @@ def test_aliasing_matches_numpy(kernel, args):
 # -- in-place methods --------------------------------------------------------------------
 
 
-def k_methods(a, b):
-    a.fill(3)
-    a[1].fill(-2.5)
-    b.sort()
-    b.T.sort(axis=0)
-    b[1:].sort(axis=-1, kind="stable")
-    b[0].sort(kind="quicksort")
-    a.put([0, 5, -1], [10, 20])
-    a.put(np.array([[1, 100]]), 7, mode="clip")
-    a.T.put([13, 2], [8, 9], mode="wrap")
-    a[1:].put([0, 0], [4, 5])  # repeated index: the last write wins
-    c = b.clip(-0.5, 0.5)
-    c[0] = 9
-    b.clip(-0.2, None, out=b)
-    b[1:].T.clip(max=0.3, out=b[1:].T)
-    r = b.clip(0, 0.1, out=a)
-    r[0, 0] = -9
-    return c, r
-
-
-def test_inplace_methods_match_numpy():
-    assert_matches_numpy(k_methods, f32(3, 4), f32(3, 4), modes=EAGER_JIT)
-
-
 @pytest.mark.parametrize(
     "call",
     [
@@ -396,31 +372,6 @@ def test_bad_method_arguments_raise_numpys_errors(call):
         isinstance(e_np.value, TypeError) and isinstance(e_mj.value, TypeError)
     )
     assert ok, (e_mj.value, e_np.value)
-
-
-def test_put_traced_indices():
-    def k(a, ind):
-        a.put(ind, [5.0, 6.0], mode="wrap")
-        a.T.put(ind + 1, -1.0, mode="clip")
-        return a
-
-    a, ind = f32(3, 4), np.array([1, 14, -2], np.int32)
-    assert_matches_numpy(k, a, ind, modes=EAGER_JIT)
-
-
-def test_resize_with_refcheck_false():
-    def k(a):
-        a.resize((2, 3), refcheck=False)
-        a[1] = 1
-        a.resize(8, refcheck=False)
-        return a
-
-    def k_np(a):
-        a = a.copy()  # NumPy refuses to resize an array the caller references
-        return k(a)
-
-    out = jax.jit(mutjax.mutable(k))(jnp.arange(12.0, dtype=jnp.float32))
-    assert_same(out, k_np(np.arange(12.0, dtype=np.float32)))
 
 
 # -- bad input -----------------------------------------------------------------------------
@@ -617,38 +568,6 @@ def test_random_view_chains_match_numpy(data, shape):
     assert len(got) == len(views)
     for k, (g, e) in enumerate(zip(got, views)):
         assert_same(g, e, f"view {k} of {steps}")
-
-
-def k_resize_same_size(a, b):
-    a.resize(4, 3)  # same size: NumPy re-shapes in place, even when referenced
-    a[0] = 1
-    t = b.T
-    t.resize((2, 6))  # F-contiguous view: F-order re-shape, still a view
-    t[1, 1:3] = -1
-    return t
-
-
-def test_resize_same_size_reshapes_in_place():
-    assert_matches_numpy(k_resize_same_size, f32(3, 4), f32(3, 4), modes=EAGER_JIT)
-
-
-@pytest.mark.parametrize(
-    "method",
-    [
-        lambda a: a.sort(),
-        lambda a: a.fill(1.0),
-        lambda a: a.put([0], [1.0]),
-        lambda a: a.T.clip(0, 1, out=a.T),
-        lambda a: a.resize(2, 6),
-    ],
-)
-def test_inplace_methods_in_foreign_loop_raise_mutjax_error(method):
-    @mutjax.mutable
-    def f(a):
-        jax.lax.fori_loop(0, 2, lambda i, c: (method(a), c)[1], 0)
-
-    with pytest.raises(mutjax.ForeignTraceError):
-        f(f32(3, 4))
 
 
 def k_ravel_orders(A):
