@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 from benchmarks import chart, report  # noqa: E402
 from benchmarks.kernels import KERNELS, VARIANTS, Kernel  # noqa: E402
 
-# Within 5% counts as equal on a noisy machine (issue 8), for the 1.0x goals.
+# Within 5% counts as equal on a noisy machine, for the 1.0x goals.
 TOLERANCE = 0.05
 _ERROR_LINE = re.compile(r"^[\w.]+(Error|Exception)\b")
 
