@@ -1,26 +1,45 @@
 """The documentation stays true: the generated semantics page is up to date,
-every Python snippet on the pages we own runs, and every page is in the nav."""
+every Python snippet of the site and the README runs, every page is in the
+nav, and no page, docstring or comment speaks of the project's planning."""
 
 from __future__ import annotations
 
 import pathlib
 import re
 import runpy
+import warnings
 
 import pytest
+
+import mutjax
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
-# Pages whose ```python blocks are executed, top to bottom in one namespace.
-# (Pages written by other features' authors carry their own tests.)
-RUNNABLE_PAGES = ["index.md", "getting-started.md", "sharp-bits.md", "migrating.md", "testing.md"]
+
+def _python_blocks(text: str) -> list[str]:
+    """The ```python blocks of a page, except snippet includes (tested where they live)."""
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    return [b for b in blocks if not b.startswith("--8<--")]
 
 
-def _mutjax_agrees(page: str) -> dict[str, bool]:
+# Every page with a Python block, and the README: each page's blocks run top
+# to bottom in one namespace.
+RUNNABLE_PAGES = [
+    p.relative_to(ROOT).as_posix()
+    for p in [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
+    if _python_blocks(p.read_text())
+]
+
+
+def _mutjax_agrees(page: str, header: tuple[str, ...]) -> dict[str, bool]:
     """Row number -> whether the mutjax column agrees with NumPy (no ✗)."""
     rows = re.findall(r"^\| (\d+) \|(.*)\|$", page, flags=re.M)
-    return {n: "✗" not in cells.split(" | ")[-1] for n, cells in rows if cells.count(" | ") == 5}
+    column = header.index("mutjax") - 1  # the row number is matched apart
+    wide = len(header) - 2
+    return {
+        n: "✗" not in cells.split(" | ")[column] for n, cells in rows if cells.count(" | ") == wide
+    }
 
 
 def test_semantics_page_is_up_to_date():
@@ -36,22 +55,32 @@ def test_semantics_page_is_up_to_date():
         # Other NumPy/JAX versions than the page's (CI's lowest-versions run):
         # messages may be worded differently, but mutjax must agree with
         # NumPy on exactly the rows where the page says it does.
-        assert _mutjax_agrees(fresh) == _mutjax_agrees(committed)
-        assert len(_mutjax_agrees(fresh)) == len(gen["CASES"])
+        header = gen["HEADER"]
+        assert _mutjax_agrees(fresh, header) == _mutjax_agrees(committed, header)
+        assert len(_mutjax_agrees(fresh, header)) == len(gen["CASES"])
 
 
-def _python_blocks(text: str) -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+def test_the_pages_with_snippets_are_found():
+    # The guides and the README all show code; a parsing slip must not make
+    # the snippet test below vacuous.
+    assert {"README.md", "docs/index.md", "docs/getting-started.md", "docs/views.md"} <= set(
+        RUNNABLE_PAGES
+    )
 
 
 @pytest.mark.parametrize("page", RUNNABLE_PAGES)
-def test_page_snippets_run(page, capsys):
-    blocks = [b for b in _python_blocks((DOCS / page).read_text()) if not b.startswith("--8<--")]
-    assert blocks, f"{page} has no python snippet"
+def test_page_snippets_run(page, tmp_path, capsys):
+    blocks = _python_blocks((ROOT / page).read_text())
     namespace: dict = {"__name__": f"docs_{page}"}
-    for n, block in enumerate(blocks):
-        code = compile(block, f"{page} (python block {n + 1})", "exec")
-        exec(code, namespace)  # our own documentation
+    # Each block runs from a file of its own: `mutable(fun, loops=True)`
+    # converts only functions whose source it can read, and a snippet whose
+    # loops silently stayed Python would not show what its page says.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mutjax.LoopConversionWarning)
+        for n, block in enumerate(blocks, 1):
+            source = tmp_path / f"{page.replace('/', '_')[:-3]}_block{n}.py"
+            source.write_text(block)
+            exec(compile(block, str(source), "exec"), namespace)  # our own docs
 
 
 def test_every_page_is_in_the_nav():
@@ -66,3 +95,37 @@ def test_examples_page_lists_every_example():
     text = (DOCS / "examples.md").read_text()
     for script in sorted((ROOT / "examples").glob("*.py")):
         assert f"examples/{script.name}" in text, f"docs/examples.md does not mention {script.name}"
+
+
+# Words about how the project was planned, which mean nothing to a reader of
+# the code or the site: numbered tickets, work sessions, the planning document.
+PLANNING = re.compile(
+    r"(?<![a-z])issues?[ _]?#?\d+(?![a-z])"
+    r"|\b(?:this|last|next|previous) session\b"
+    r"|\bDESIGN\.md\b"
+    r"|\b(?:the|this|that) issue\b"
+    r"|\b(?:issue|design) notes\b",
+    flags=re.I,
+)
+# Where to look: the site and the README (every line), and the comments,
+# docstrings and test names of the code.
+PLANNING_AREAS = {
+    "docs": ["docs/**/*.md", "docs/**/*.py", "docs/**/*.css", "mkdocs.yml", "README.md"],
+    "examples": ["examples/**/*.py"],
+    "benchmarks": ["benchmarks/**/*.py"],
+    "mutjax": ["mutjax/**/*.py"],
+    "tests": ["tests/**/*.py", "tests/**/*.md"],
+}
+
+
+@pytest.mark.parametrize("area", sorted(PLANNING_AREAS))
+def test_no_planning_words(area):
+    files = sorted({f for pattern in PLANNING_AREAS[area] for f in ROOT.glob(pattern)})
+    assert files, f"no files found for {area}"
+    hits = [
+        f"{f.relative_to(ROOT)}:{n}: {line.strip()}"
+        for f in files
+        for n, line in enumerate(f.read_text().splitlines(), 1)
+        if PLANNING.search(line)
+    ]
+    assert not hits, "planning words (say what the code does instead):\n" + "\n".join(hits)
