@@ -367,9 +367,13 @@ def compose(ix1: Index, ix2: Index) -> Index | None:
         e1 = entries[o]
         if type(e2) is Int:
             k = e2.value
+            known = None
             if not isinstance(k, int):
                 k = _lower.normalize_traced(k, e1.length, e2.known)
-            entries[o] = Int(e1.start + e1.step * k)
+                if e2.known is not None and e2.known[0] >= 0:
+                    ends = [e1.start + e1.step * b for b in e2.known]
+                    known = (min(ends), max(ends))
+            entries[o] = Int(e1.start + e1.step * k, known)
             translated.append(None)
         else:
             entries[o] = Slice(e1.start + e1.step * e2.start, e1.step * e2.step, e2.length)

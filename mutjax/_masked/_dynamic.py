@@ -8,6 +8,7 @@ mask. A traced slice is read as its static window (the slice widened to
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -91,4 +92,10 @@ def static_part(ix: _index.Index) -> tuple[_index.Index, list[tuple[int, _index.
         ):
             prepared[p] = slice(None)
     static = _index.analyze(tuple(prepared), ix.shape)
+    # The traced integers keep what is known of them (mutjax._ranges).
+    entries = tuple(
+        _index.Int(s.value, o.known) if type(s) is _index.Int and type(o) is _index.Int else s
+        for s, o in zip(static.entries, ix.entries)
+    )
+    static = dataclasses.replace(static, entries=entries)
     return static, [(static.out.index(ax), ix.entries[ax]) for ax in dyn_in]
