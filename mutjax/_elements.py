@@ -4,8 +4,8 @@ NumPy kernels often write one element several times per loop iteration and
 read its neighbours in between (``t[i, j] = max(t[i, j], t[i + 1, j])`` four
 times per cell in Nussinov). Applied one by one, each write is an update that
 XLA's CPU backend fuses into the later reads of the array, and it then keeps
-a copy of the whole array per write. So under tracing a write of one element
-at a traced position waits (:func:`write`): a later write of the same
+a copy of the whole array per write. So inside a traced loop or branch body
+a write of one element at a traced position waits (:func:`write`): a later write of the same
 position replaces it (:func:`mutjax._duplicates.same_position`), a read of one
 element reads the array as it was and selects any waiting value written to
 the same position (:func:`read`), and everything else sees the cell's value
