@@ -449,9 +449,11 @@ def broadcast_advanced(arrays: list[Any]) -> tuple[tuple[Any, ...], tuple[int, .
     try:
         adv_shape = tuple(np.broadcast_shapes(*shapes))
     except ValueError:
+        # NumPy lists the index arrays, not the integers among them (the only
+        # 0-d entries here): `x[[0, 1], [0, 1, 2], 0]` names (2,) and (3,).
+        listed = " ".join(_shape_str(s) for s in shapes if s)
         raise IndexError(
-            "shape mismatch: indexing arrays could not be broadcast together "
-            "with shapes " + " ".join(_shape_str(s) for s in shapes) + " "
+            f"shape mismatch: indexing arrays could not be broadcast together with shapes {listed} "
         ) from None
     adv = tuple(np.broadcast_to(a, adv_shape) if isinstance(a, np.ndarray) else a for a in arrays)
     return adv, adv_shape

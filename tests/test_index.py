@@ -347,6 +347,8 @@ def test_grammar_augmented_assignment_matches_numpy(case, data):
 @example((np.zeros((2, 3, 4), np.int8), (slice(None), [0, 1], None, [0, 1])))
 @example((np.zeros((2, 3, 4), np.int8), (0, slice(None), True)))
 @example((np.zeros((3,), np.int8), (np.array([5]), np.zeros(0, np.intp))))
+# Found by the fuzz profile: NumPy's broadcast error leaves integers out.
+@example((np.zeros((0, 0, 1), np.int8), (np.array([0, 0]), np.zeros(0, bool), 0)))
 def test_analysis_result_shape_and_errors_match_numpy(case):
     x, idx = case
     shape = x.shape
