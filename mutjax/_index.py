@@ -4,7 +4,13 @@ This is the first of the two stages of ``x[idx]`` and ``x[idx] = v`` (the
 second is :mod:`mutjax._lower`). Every entry of the index is classified once,
 following NumPy's ``prepare_index`` (``numpy/_core/src/multiarray/mapping.c``);
 NumPy's errors are raised here, at trace time, for everything that is static.
-Nothing in here touches trace state: traced parts of the index arrive as
+
+:func:`analyze` runs four stages, each a pure function of the one before:
+:func:`parse` classifies every raw entry into one kind, :func:`expand` gives
+every axis one entry (``...``, implicit trailing slices, masks split per
+axis), :func:`normalize` checks each entry against its axis, and the
+advanced block is broadcast and placed (:func:`out_axes`) before
+:func:`result_shape` reads the result off. Nothing in here touches trace state: traced parts of the index arrive as
 values of the parent trace and are kept as they are.
 """
 
@@ -12,11 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _compat
+from ._errors import DynamicShapeError
 from ._errors import shape_str as _shape_str
 
 _VALID = (
@@ -153,57 +160,190 @@ def _has_tracer(seq: Any) -> bool:
     return any(_is_traced(i) or (isinstance(i, (list, tuple)) and _has_tracer(i)) for i in seq)
 
 
-def _classify(item: Any) -> tuple[str, Any]:
-    """One entry of the index -> (kind, payload)."""
-    if item is None:
-        return "new", None
-    if item is Ellipsis:
-        return "ellipsis", None
-    if isinstance(item, (bool, np.bool_)):
-        return "bool0", bool(item)
-    if isinstance(item, slice):
-        return "slice", item
-    if isinstance(item, (int, np.integer)):
-        return "int", int(item)
-    if isinstance(item, (float, complex, str, bytes, dict, set, np.floating)):
-        raise IndexError(_VALID)
-    if (
+# --------------------------------------------------------------------------
+# Stage 1, parse: each raw entry of the index -> one kind, checked once.
+#
+#   "new"       None                    "ellipsis"  ...
+#   "int"       a static integer        "tint"      a traced integer scalar
+#   "slice"     a slice                 "bool0"     a static scalar boolean
+#   "array"     a static integer array  "tarray"    a traced integer array
+#   "mask"      a static boolean array  "tmask"     a traced boolean array
+#               of one or more axes                 (scalar or not)
+
+
+class Parsed(NamedTuple):
+    kind: str
+    value: Any  # the entry as the later stages read it (see the kinds above)
+
+
+_NOT_AN_INDEX = (float, complex, str, bytes, dict, set, np.floating)
+
+
+def _is_array_like(item: Any) -> bool:
+    return (
         _is_traced(item)
         or isinstance(item, (np.ndarray, list, tuple))
         or hasattr(item, "__jax_array__")
         or _compat.is_concrete_array(item)
-    ):
-        arr = _static_array(item)
-        value: Any  # a NumPy array, or a JAX array / tracer
-        if arr is not None:
-            value = arr
-        elif isinstance(item, (list, tuple)):
-            # A list holding traced scalars (`A[[k, p]]` with a traced pivot):
-            # one traced integer array. The caller runs us under the parent trace.
-            import jax.numpy as jnp
+    )
 
-            value = jnp.asarray(item)
-        else:
-            value = item
-        dtype = np.dtype(value.dtype)
-        if dtype == np.bool_:
-            if value.ndim == 0:
-                if arr is not None:
-                    return "bool0", bool(arr)
-                return "tmask", value
-            return ("mask", arr) if arr is not None else ("tmask", value)
-        if not np.issubdtype(dtype, np.integer):
-            raise IndexError("arrays used as indices must be of integer (or boolean) type")
-        if value.ndim == 0:
-            return ("int", int(arr)) if arr is not None else ("tint", value)
-        return ("array", arr) if arr is not None else ("tarray", value)
+
+def _classify(item: Any) -> Parsed:
+    """One entry of the index -> its kind and value."""
+    if item is None:
+        return Parsed("new", None)
+    if item is Ellipsis:
+        return Parsed("ellipsis", None)
+    if isinstance(item, (bool, np.bool_)):
+        return Parsed("bool0", bool(item))
+    if isinstance(item, slice):
+        return Parsed("slice", item)
+    if isinstance(item, (int, np.integer)):
+        return Parsed("int", int(item))
+    if isinstance(item, _NOT_AN_INDEX):
+        raise IndexError(_VALID)
+    if _is_array_like(item):
+        return _classify_array(item)
     try:
-        return "int", operator.index(item)
+        return Parsed("int", operator.index(item))
     except TypeError:
         raise IndexError(_VALID) from None
 
 
-def _slice_part(x: Any, name: str) -> Any:
+def _classify_array(item: Any) -> Parsed:
+    """An array-like entry (NumPy, JAX, traced, nested list) -> its kind."""
+    arr = _static_array(item)
+    value: Any  # a NumPy array, or a JAX array / tracer
+    if arr is not None:
+        value = arr
+    elif isinstance(item, (list, tuple)):
+        # A list holding traced scalars (`A[[k, p]]` with a traced pivot):
+        # one traced integer array. The caller runs us under the parent trace.
+        import jax.numpy as jnp
+
+        value = jnp.asarray(item)
+    else:
+        value = item
+    dtype = np.dtype(value.dtype)
+    if dtype == np.bool_:
+        if arr is None:
+            return Parsed("tmask", value)
+        return Parsed("bool0", bool(arr)) if arr.ndim == 0 else Parsed("mask", arr)
+    if not np.issubdtype(dtype, np.integer):
+        raise IndexError("arrays used as indices must be of integer (or boolean) type")
+    if arr is None:
+        return Parsed("tint" if value.ndim == 0 else "tarray", value)
+    return Parsed("int", int(arr)) if arr.ndim == 0 else Parsed("array", arr)
+
+
+def parse(idx: Any) -> list[Parsed]:
+    """The entries of a Python index, each classified (NumPy's errors for bad ones)."""
+    items = idx if type(idx) is tuple else (idx,)
+    return [_classify(item) for item in items]
+
+
+def _width(p: Parsed, ellipsis_width: int = 0) -> int:
+    """How many axes of the array the entry consumes."""
+    if p.kind in ("mask", "tmask"):
+        return int(p.value.ndim)
+    if p.kind == "ellipsis":
+        return ellipsis_width
+    return 0 if p.kind in ("new", "bool0") else 1
+
+
+def count_axes(parsed: list[Parsed], ndim: int) -> int:
+    """The axes the entries other than ``...`` consume; NumPy's count errors."""
+    if sum(p.kind == "ellipsis" for p in parsed) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    consumed = sum(_width(p) for p in parsed)
+    if consumed > ndim:
+        raise IndexError(
+            f"too many indices for array: array is {ndim}-dimensional, but {consumed} were indexed"
+        )
+    return consumed
+
+
+# --------------------------------------------------------------------------
+# Stage 2, expand: one entry per axis. `...` and the implicit trailing axes
+# become full slices; a static mask becomes one integer array per axis it
+# covers (its `np.nonzero`).
+
+
+class Expanded(NamedTuple):
+    kind: str  # a parsed kind except "ellipsis" and "mask", or "gap"
+    value: Any
+    axis: int | None  # the axis it consumes; None for "new", "bool0", "gap"
+
+
+_GAP = Expanded("gap", None, None)  # a zero-length `...`
+
+
+def _full_slices(start: int, stop: int) -> list[Expanded]:
+    return [Expanded("slice", slice(None), ax) for ax in range(start, stop)]
+
+
+def _check_mask_shape(mshape: tuple[int, ...], axis: int, shape: tuple[int, ...]) -> None:
+    # NumPy does not check a boolean index's axes of length 0 against the
+    # array: `x[..., np.zeros(0, bool)]` is valid for any last axis.
+    for j, m in enumerate(mshape):
+        if m and m != shape[axis + j]:
+            raise IndexError(
+                "boolean index did not match indexed array along axis "
+                f"{axis + j}; size of axis is {shape[axis + j]} but size of "
+                f"corresponding boolean axis is {m}"
+            )
+
+
+def _expand_mask(p: Parsed, axis: int, shape: tuple[int, ...]) -> list[Expanded]:
+    mshape = tuple(p.value.shape)
+    _check_mask_shape(mshape, axis, shape)
+    if 0 in mshape:
+        # An empty boolean index selects nothing whatever its values (a
+        # traced one too).
+        return [Expanded("array", np.zeros(0, np.intp), axis + j) for j in range(len(mshape))]
+    if p.kind == "mask":
+        return [Expanded("array", a, axis + j) for j, a in enumerate(np.nonzero(p.value))]
+    return [Expanded("tmask", p.value, axis)]
+
+
+def _expand_entry(p: Parsed, axis: int, width: int, shape: tuple[int, ...]) -> list[Expanded]:
+    if p.kind == "ellipsis":
+        # A zero-length `...` still separates advanced entries.
+        return _full_slices(axis, axis + width) or [_GAP]
+    if p.kind in ("new", "bool0"):
+        return [Expanded(p.kind, p.value, None)]
+    if p.kind in ("mask", "tmask"):
+        return _expand_mask(p, axis, shape)
+    return [Expanded(p.kind, p.value, axis)]
+
+
+def expand(parsed: list[Parsed], shape: tuple[int, ...], consumed: int) -> list[Expanded]:
+    """Every axis of ``shape`` covered by one entry, in order; mask shape errors."""
+    ndim = len(shape)
+    expanded: list[Expanded] = []
+    axis = 0
+    for p in parsed:
+        width = _width(p, ellipsis_width=ndim - consumed)
+        expanded.extend(_expand_entry(p, axis, width, shape))
+        axis += width
+    return expanded + _full_slices(axis, ndim)
+
+
+# --------------------------------------------------------------------------
+# Stage 3, normalize: each expanded entry checked against its axis and
+# turned into what it contributes to the description.
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    kind: str  # "new", "gap", "slice", "int" (basic), or "adv"
+    axis: int | None  # the input axis; None for "new", "gap" and scalar booleans
+    entry: Any = None  # Slice, DynSlice or Int; for "adv" the index array
+    prepared: tuple[Any, ...] = ()  # what it adds to ``Index.prepared``
+    error: IndexError | None = None  # an out-of-bounds static index array
+
+
+def _slice_bound(x: Any) -> Any:
     if x is None or isinstance(x, int):
         return x
     if isinstance(x, np.integer):
@@ -247,6 +387,157 @@ def normalize_slice(s: slice, size: int) -> Slice:
     return Slice(start, step, length)
 
 
+def _slice_part(s: slice, axis: int, size: int) -> Part:
+    start, stop, step = (_slice_bound(b) for b in (s.start, s.stop, s.step))
+    if isinstance(step, int) and step == 0:
+        raise ValueError("slice step cannot be zero")
+    prepared = (slice(start, stop, step),)
+    if any(_is_traced(b) for b in (start, stop, step)):
+        return Part("slice", axis, DynSlice(start, stop, step), prepared)
+    return Part("slice", axis, normalize_slice(slice(start, stop, step), size), prepared)
+
+
+def _int_part(e: Expanded, axis: int, size: int, has_array: bool) -> Part:
+    static = e.kind == "int"
+    value = _check_int(e.value, axis, size) if static else e.value
+    if not has_array:
+        return Part("int", axis, Int(value), (value,))
+    # Among index arrays an integer is a 0-d index array.
+    return Part("adv", axis, np.asarray(value, np.intp) if static else value, (value,))
+
+
+def _array_part(e: Expanded, axis: int, size: int) -> Part:
+    if e.kind == "tarray":
+        return Part("adv", axis, e.value, (e.value,))
+    value, err = _check_array(e.value, axis, size)
+    return Part("adv", axis, value, (value,), err)
+
+
+def _bool0_part(value: bool) -> Part:
+    # NumPy: a scalar boolean is a 0-d boolean array, i.e. an advanced index
+    # (``x[0, :, True]`` has shape (1, 3, 4) for x of shape (2, 3, 4)): an
+    # index array of shape (1,) or (0,) over a new axis of length one.
+    n = 1 if value else 0
+    return Part("adv", None, np.zeros(n, np.intp), (None, np.zeros(n, np.intp)))
+
+
+def _normalize_entry(e: Expanded, shape: tuple[int, ...], has_array: bool) -> Part:
+    if e.kind == "gap":
+        return Part("gap", None)
+    if e.kind == "new":
+        return Part("new", None, prepared=(None,))
+    if e.kind == "bool0":
+        return _bool0_part(e.value)
+    assert e.axis is not None  # only gap, new and bool0 entries have no axis
+    if e.kind == "slice":
+        return _slice_part(e.value, e.axis, shape[e.axis])
+    if e.kind in ("int", "tint"):
+        return _int_part(e, e.axis, shape[e.axis], has_array)
+    return _array_part(e, e.axis, shape[e.axis])
+
+
+def normalize(expanded: list[Expanded], shape: tuple[int, ...]) -> list[Part]:
+    """Each entry checked in order (NumPy's errors for ints and slices)."""
+    has_array = any(e.kind in ("array", "tarray", "bool0") for e in expanded)
+    return [_normalize_entry(e, shape, has_array) for e in expanded]
+
+
+# --------------------------------------------------------------------------
+# Stage 4, the advanced block: broadcast its arrays and place its dimensions.
+
+
+def broadcast_advanced(arrays: list[Any]) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """The index arrays broadcast together (static ones now), and their shape."""
+    if not arrays:
+        return (), ()
+    shapes = [tuple(a.shape) for a in arrays]
+    try:
+        adv_shape = tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        # NumPy lists the index arrays, not the integers among them (the only
+        # 0-d entries here): `x[[0, 1], [0, 1, 2], 0]` names (2,) and (3,).
+        listed = " ".join(_shape_str(s) for s in shapes if s)
+        raise IndexError(
+            f"shape mismatch: indexing arrays could not be broadcast together with shapes {listed} "
+        ) from None
+    adv = tuple(np.broadcast_to(a, adv_shape) if isinstance(a, np.ndarray) else a for a in arrays)
+    return adv, adv_shape
+
+
+def out_axes(parts: list[Part]) -> tuple[Any, ...]:
+    """The result's axes: sliced input axes and ``NEW`` in order, ``ADV`` placed.
+
+    NumPy's rule: advanced entries next to each other put the block where the
+    first of them stood; separated by anything (a slice, a newaxis, even a
+    zero-length ``...``), the block goes first.
+    """
+    out: list[Any] = [
+        NEW if p.kind == "new" else p.axis for p in parts if p.kind in ("new", "slice")
+    ]
+    positions = [i for i, p in enumerate(parts) if p.kind == "adv"]
+    if not positions:
+        return tuple(out)
+    first = positions[0]
+    if positions == list(range(first, first + len(positions))):
+        out.insert(sum(p.kind in ("new", "slice") for p in parts[:first]), ADV)
+    else:
+        out.insert(0, ADV)
+    return tuple(out)
+
+
+def result_shape(
+    out: tuple[Any, ...], entries: tuple[Any, ...], adv_shape: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The shape of ``x[idx]``; -1 for the run-time length of a traced slice."""
+    shape: list[int] = []
+    for o in out:
+        if o is NEW:
+            shape.append(1)
+        elif o is ADV:
+            shape.extend(adv_shape)
+        else:
+            entry = entries[o]
+            shape.append(entry.length if type(entry) is Slice else -1)
+    return tuple(shape)
+
+
+def operand_axes(parts: list[Part], shape: tuple[int, ...]) -> tuple[tuple[Any, ...], ...]:
+    """``entries``, ``ext_shape``, ``ext_entries`` and ``adv_ext`` of the description.
+
+    The advanced lowering's operand has one axis per entry that consumes an
+    axis, plus one of length 1 per scalar boolean; ``entries`` is the same
+    without those.
+    """
+    ext = [p for p in parts if p.kind in ("slice", "int", "adv")]
+    ext_entries = tuple(ADV_ENTRY if p.kind == "adv" else p.entry for p in ext)
+    entries = tuple(e for e, p in zip(ext_entries, ext) if p.axis is not None)
+    ext_shape = tuple(1 if p.axis is None else shape[p.axis] for p in ext)
+    adv_ext = tuple(i for i, p in enumerate(ext) if p.kind == "adv")
+    return entries, ext_shape, ext_entries, adv_ext
+
+
+def _pending(parts: list[Part], adv_shape: tuple[int, ...]) -> IndexError | None:
+    # NumPy checks the bounds of index arrays while it iterates over their
+    # broadcast: an empty broadcast checks nothing.
+    if 0 in adv_shape:
+        return None
+    return next((p.error for p in parts if p.error is not None), None)
+
+
+def _is_scalar(parsed: list[Parsed], ndim: int) -> bool:
+    # An integer on every axis and nothing else: NumPy assigns one element
+    # and refuses any value with a dimension, even one of size 1.
+    return len(parsed) == ndim and all(p.kind in ("int", "tint") for p in parsed)
+
+
+def _mask_count(parsed: list[Parsed], ndim: int) -> int | None:
+    """Selected elements, where the index is one static mask over every axis."""
+    if len(parsed) != 1 or parsed[0].kind not in ("mask", "bool0"):
+        return None
+    value = parsed[0].value
+    return int(np.count_nonzero(value)) if np.ndim(value) == ndim else None
+
+
 def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
     """Describe ``idx`` applied to an array of ``shape``; raise NumPy's errors.
 
@@ -264,271 +555,53 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
     Raises:
         IndexError, ValueError, TypeError: as NumPy for the same index.
     """
-    items = idx if type(idx) is tuple else (idx,)
-    classified = [_classify(item) for item in items]
-
-    consumed = 0
-    n_ellipsis = 0
-    for kind, payload in classified:
-        if kind == "ellipsis":
-            n_ellipsis += 1
-        elif kind in ("mask", "tmask"):
-            consumed += payload.ndim
-        elif kind not in ("new", "bool0"):
-            consumed += 1
-    if n_ellipsis > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
+    parsed = parse(idx)
     ndim = len(shape)
-    if consumed > ndim:
-        raise IndexError(
-            f"too many indices for array: array is {ndim}-dimensional, but {consumed} were indexed"
-        )
-
-    # Expand `...` (or pad at the end) so that every axis has an entry; split
-    # static masks into integer arrays, one per axis they cover.
-    expanded: list[tuple[str, Any, int | None]] = []  # kind, payload, axis
-    axis = 0
-    have_ellipsis = False
-    for kind, payload in classified:
-        if kind == "ellipsis":
-            have_ellipsis = True
-            if ndim == consumed:
-                # A zero-length `...` still separates advanced entries.
-                expanded.append(("gap", None, None))
-            for _ in range(ndim - consumed):
-                expanded.append(("slice", slice(None), axis))
-                axis += 1
-        elif kind in ("new", "bool0"):
-            expanded.append((kind, payload, None))
-        elif kind in ("mask", "tmask") and 0 in payload.shape:
-            # An empty boolean index selects nothing whatever its values (a
-            # traced one too), and NumPy does not check its axes of length 0
-            # against the array: `x[..., np.zeros(0, bool)]` is valid for any
-            # last axis. Its other axes must still match.
-            k = payload.ndim
-            for j in range(k):
-                if payload.shape[j] and payload.shape[j] != shape[axis + j]:
-                    raise IndexError(
-                        "boolean index did not match indexed array along axis "
-                        f"{axis + j}; size of axis is {shape[axis + j]} but size of "
-                        f"corresponding boolean axis is {payload.shape[j]}"
-                    )
-            for j in range(k):
-                expanded.append(("array", np.zeros(0, np.intp), axis + j))
-            axis += k
-        elif kind == "mask":
-            k = payload.ndim
-            if payload.shape != tuple(shape[axis : axis + k]):
-                for j in range(k):
-                    if payload.shape[j] != shape[axis + j]:
-                        raise IndexError(
-                            "boolean index did not match indexed array along axis "
-                            f"{axis + j}; size of axis is {shape[axis + j]} but size of "
-                            f"corresponding boolean axis is {payload.shape[j]}"
-                        )
-            for j, arr in enumerate(np.nonzero(payload)):
-                expanded.append(("array", arr, axis + j))
-            axis += k
-        elif kind == "tmask":
-            k = payload.ndim
-            if tuple(payload.shape) != tuple(shape[axis : axis + k]):
-                for j in range(k):
-                    if payload.shape[j] != shape[axis + j]:
-                        raise IndexError(
-                            "boolean index did not match indexed array along axis "
-                            f"{axis + j}; size of axis is {shape[axis + j]} but size of "
-                            f"corresponding boolean axis is {payload.shape[j]}"
-                        )
-            expanded.append((kind, payload, axis))
-            axis += k
-        else:
-            expanded.append((kind, payload, axis))
-            axis += 1
-    del have_ellipsis
-    for _ in range(ndim - axis):
-        expanded.append(("slice", slice(None), axis))
-        axis += 1
-
-    tmasks = [e for e in expanded if e[0] == "tmask"]
+    expanded = expand(parsed, shape, count_axes(parsed, ndim))
+    tmasks = [e for e in expanded if e.kind == "tmask"]
     if tmasks:
-        return _analyze_traced_mask([e for e in expanded if e[0] != "gap"], tmasks, shape)
-
-    # NumPy treats a scalar boolean as a 0-d boolean array, i.e. an advanced
-    # index (``x[0, :, True]`` has shape (1, 3, 4) for x of shape (2, 3, 4)).
-    has_array = any(k in ("array", "tarray", "bool0") for k, _, _ in expanded)
-    bool0_adv = has_array
-    ext_shape: list[int] = []
-    ext_entries: list[Any] = []
-    adv_ext: list[int] = []
-
-    entries: list[Any] = [None] * ndim
-    out: list[Any] = []
-    adv_arrays: list[Any] = []
-    adv_dims: list[int] = []
-    adv_positions: list[int] = []
-    prepared: list[Any] = []
-    empty_new = False
-    array_errors: list[IndexError | None] = []
-    for pos, (kind, payload, ax) in enumerate(expanded):
-        if kind == "gap":
-            continue
-        if kind == "new":
-            out.append(NEW)
-            prepared.append(None)
-        elif kind == "bool0":
-            if bool0_adv:
-                # NumPy: a scalar boolean among index arrays is an index array
-                # of shape (1,) or (0,) over a new axis of length one.
-                adv_positions.append(pos)
-                adv_arrays.append(np.zeros(1 if payload else 0, np.intp))
-                adv_dims.append(-1)
-                adv_ext.append(len(ext_shape))
-                ext_shape.append(1)
-                ext_entries.append(ADV_ENTRY)
-                prepared.append(None)
-                prepared.append(np.zeros(1 if payload else 0, np.intp))
-            else:
-                out.append(NEW)
-                empty_new = empty_new or not payload
-                prepared.append(payload)
-        elif kind == "slice":
-            assert ax is not None  # only gap, new and bool0 entries have no axis
-            parts = (payload.start, payload.stop, payload.step)
-            start, stop, step = (_slice_part(p, "slice") for p in parts)
-            if isinstance(step, int) and step == 0:
-                raise ValueError("slice step cannot be zero")
-            ext_shape.append(shape[ax])
-            if any(_is_traced(p) for p in (start, stop, step)):
-                entries[ax] = DynSlice(start, stop, step)
-                out.append(ax)
-                prepared.append(slice(start, stop, step))
-            else:
-                sl = normalize_slice(slice(start, stop, step), shape[ax])
-                entries[ax] = sl
-                out.append(ax)
-                prepared.append(slice(start, stop, step))
-            ext_entries.append(entries[ax])
-        elif kind in ("int", "tint"):
-            assert ax is not None  # only gap, new and bool0 entries have no axis
-            value = _check_int(payload, ax, shape[ax]) if kind == "int" else payload
-            ext_shape.append(shape[ax])
-            if has_array:
-                adv_ext.append(len(ext_entries))
-                ext_entries.append(ADV_ENTRY)
-                entries[ax] = ADV_ENTRY
-                adv_positions.append(pos)
-                adv_arrays.append(np.asarray(value, np.intp) if kind == "int" else value)
-                adv_dims.append(ax)
-            else:
-                entries[ax] = Int(value)
-                ext_entries.append(entries[ax])
-            prepared.append(value)
-        else:  # array, tarray
-            assert ax is not None  # only gap, new and bool0 entries have no axis
-            if kind == "array":
-                value, err = _check_array(payload, ax, shape[ax])
-                array_errors.append(err)
-            else:
-                value = payload
-            adv_ext.append(len(ext_entries))
-            ext_shape.append(shape[ax])
-            ext_entries.append(ADV_ENTRY)
-            entries[ax] = ADV_ENTRY
-            adv_positions.append(pos)
-            adv_arrays.append(value)
-            adv_dims.append(ax)
-            prepared.append(value)
-
-    adv_shape: tuple[int, ...] = ()
-    pending = None
-    if adv_arrays:
-        shapes = [tuple(a.shape) for a in adv_arrays]
-        try:
-            adv_shape = tuple(np.broadcast_shapes(*shapes))
-        except ValueError:
-            raise IndexError(
-                "shape mismatch: indexing arrays could not be broadcast together "
-                "with shapes " + " ".join(_shape_str(s) for s in shapes) + " "
-            ) from None
-        adv_arrays = [
-            np.broadcast_to(a, adv_shape) if isinstance(a, np.ndarray) else a for a in adv_arrays
-        ]
-        # NumPy checks the bounds of index arrays while it iterates over
-        # their broadcast: an empty broadcast checks nothing.
-        if 0 not in adv_shape:
-            pending = next((e for e in array_errors if e is not None), None)
-        contiguous = adv_positions == list(
-            range(adv_positions[0], adv_positions[0] + len(adv_positions))
-        )
-        if contiguous:
-            # Insert the block where the first advanced entry stood.
-            before = sum(
-                1
-                for kind, _, _ in expanded[: adv_positions[0]]
-                if kind in ("new", "slice", "bool0")
-            )
-            out.insert(before, ADV)
-        else:
-            out.insert(0, ADV)
-
-    result_shape: list[int] = []
-    for o in out:
-        if o is NEW:
-            result_shape.append(1)
-        elif o is ADV:
-            result_shape.extend(adv_shape)
-        else:
-            entry = entries[o]
-            result_shape.append(entry.length if type(entry) is Slice else -1)
-    if empty_new:
-        result_shape[out.index(NEW)] = 0  # scalar False: a length-0 new axis
-        # (several scalar booleans multiply; NumPy's result is empty either way)
+        return _analyze_traced_mask([e for e in expanded if e.kind != "gap"], tmasks, shape)
+    parts = normalize(expanded, shape)
+    adv_parts = [p for p in parts if p.kind == "adv"]
+    adv, adv_shape = broadcast_advanced([p.entry for p in adv_parts])
+    adv_dims = tuple(-1 if p.axis is None else p.axis for p in adv_parts)
+    pending = _pending(parts, adv_shape)
     if pending is not None and not for_write:
         raise pending
-    scalar = (
-        n_ellipsis == 0
-        and len(classified) == ndim
-        and all(kind in ("int", "tint") for kind, _ in classified)
-    )
-    mask_count = None
-    if len(classified) == 1 and classified[0][0] in ("mask", "bool0"):
-        payload = classified[0][1]
-        if np.ndim(payload) == ndim:
-            mask_count = int(np.count_nonzero(payload))
+    entries, ext_shape, ext_entries, adv_ext = operand_axes(parts, shape)
+    out = out_axes(parts)
     return Index(
         shape=tuple(shape),
-        entries=tuple(entries),
-        out=tuple(out),
-        adv=tuple(adv_arrays),
-        adv_dims=tuple(adv_dims),
+        entries=entries,
+        out=out,
+        adv=adv,
+        adv_dims=adv_dims,
         adv_shape=adv_shape,
-        result_shape=tuple(result_shape),
-        prepared=tuple(prepared),
-        empty_new=empty_new,
-        scalar=scalar,
-        mask_count=mask_count,
+        result_shape=result_shape(out, entries, adv_shape),
+        prepared=tuple(x for p in parts for x in p.prepared),
+        scalar=_is_scalar(parsed, ndim),
+        mask_count=_mask_count(parsed, ndim),
         pending=pending,
-        ext_shape=tuple(ext_shape),
-        ext_entries=tuple(ext_entries),
-        adv_ext=tuple(adv_ext),
+        ext_shape=ext_shape,
+        ext_entries=ext_entries,
+        adv_ext=adv_ext,
     )
 
 
-def _analyze_traced_mask(expanded: list, tmasks: list, shape: tuple[int, ...]) -> Index:
+def _analyze_traced_mask(
+    expanded: list[Expanded], tmasks: list[Expanded], shape: tuple[int, ...]
+) -> Index:
     """A traced boolean mask: only a lone mask over the leading axes is described.
 
     Its selection has a length known only at run time, so it has no static
     result shape; the lowering turns assignments into ``jnp.where``.
     """
-    kinds = [k for k, _, _ in expanded]
-    mask = tmasks[0][1]
+    mask = tmasks[0].value
     if (
         len(tmasks) != 1
-        or kinds[0] != "tmask"
-        or any(k != "slice" or p != slice(None) for k, p, _ in expanded[1:])
+        or expanded[0].kind != "tmask"
+        or any(e.kind != "slice" or e.value != slice(None) for e in expanded[1:])
     ):
-        from ._errors import DynamicShapeError
-
         raise DynamicShapeError(
             "mutjax: a traced boolean mask is supported alone over the leading "
             "axes (`x[m] = v`, `x[m] op= v` with `m.shape == x.shape[:m.ndim]`). "
