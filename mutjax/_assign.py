@@ -227,9 +227,10 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
             mask_count=ix.mask_count,
         )  # fmt: skip
     # One element of a base array, with a value of exactly its type: a traced
-    # position waits (mutjax._elements) inside a loop or branch body, where
-    # waiting saves XLA's copies; a static one becomes a known element.
-    # Unrolled straight-line code does not wait: there every later read of a
+    # position waits (mutjax._elements) in a body staged inside another
+    # program (a loop or branch body), where waiting saves XLA's copies of
+    # the carried array; a static one becomes a known element. Straight-line
+    # code at the top of a jit does not wait: there every later read of a
     # waiting element is a select chain, which multiplied the program (60
     # `c[b[i]] += w[i]`: 3,638 equations and 23 s to compile waiting, 1,020
     # and 0.9 s not; `.at[]`: 600 and 1.4 s).
@@ -239,7 +240,7 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
         and _compat.typeof(value) == aval.update(shape=(), weak_type=False)
     )
     key = _element_key(ix) if element else None
-    if element and key is None and cell.scope.root.stack and not _compat.is_eager():
+    if element and key is None and _compat.in_staged_body(parent):
         # checkify sees the index now: a waiting write whose array is never
         # read whole again is never applied.
         _lower.check_traced(ix)

@@ -166,6 +166,19 @@ def under_differentiation(trace: object) -> bool:
 from jax._src.interpreters import partial_eval as _pe  # noqa: E402
 
 
+def in_staged_body(trace: object) -> bool:
+    """True when ``trace`` stages a body inside another staged program.
+
+    A loop or branch body, an inner ``jit``, or a ``jit`` under another
+    transformation, as opposed to a ``jit`` traced straight from Python
+    (``DynamicJaxprTrace.parent_trace`` is then the eval trace; jax >= 0.10).
+    """
+    parent = getattr(trace, "parent_trace", None)
+    return isinstance(trace, _pe.DynamicJaxprTrace) and not isinstance(
+        parent, (_src_core.EvalTrace, type(None))
+    )
+
+
 def hoist_consts(closed: _jexc.ClosedJaxpr) -> tuple[Callable[..., Any], list[Any]]:
     """A closed jaxpr as ``(fun, consts)``: ``fun(*consts, *args)`` evaluates it.
 
