@@ -8,15 +8,16 @@ another scope, it works on them by reference, as a NumPy function would.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _boundary, _compat, _loops, _masked
+from . import _boundary, _compat, _errors, _loops, _masked
 from ._scope import Scope
 from ._trace import MutArray, MutTrace, current_mut_trace
 
@@ -57,11 +58,14 @@ def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = Fa
         scope, it works on them by reference, as a NumPy function would.
 
     Raises:
+        TypeError: ``fun`` is not callable, or is already ``jax.jit``-compiled
+            (write ``@jax.jit`` above ``@mutjax.mutable``, or use ``mutjax.jit``).
         mutjax.MutjaxError: a subclass of it when a mutable array is used
             after its scope ended or written where mutjax cannot thread it.
     """
     if fun is None:
         return functools.partial(mutable, return_args=return_args, loops=loops)
+    _check_function(fun)
     if loops:
         fun = cast(F, _loops.convert(fun))  # the same call signature
 
@@ -73,6 +77,25 @@ def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = Fa
         return _call_in_new_scope(fun, return_args, args, kwargs)
 
     return wrapper
+
+
+def _check_function(fun: Any) -> None:
+    """Refuse at decoration time what would only fail when called."""
+    if not callable(fun):
+        raise TypeError(
+            f"mutjax.mutable: expected a function to wrap, got {type(fun).__name__} {fun!r}. "
+            "Use it as `@mutjax.mutable`, `@mutjax.mutable(loops=True)` or `mutjax.mutable(f)`."
+        )
+    # jax.jit's result (a PjitFunction) traces its body with JAX's own
+    # immutable tracers: writes in it fail with "JAX arrays are immutable".
+    if hasattr(fun, "lower") and hasattr(fun, "trace") and hasattr(fun, "__wrapped__"):
+        name = getattr(fun, "__name__", "f")
+        raise TypeError(
+            f"mutjax.mutable was given {name!r} already compiled by jax.jit, so its body "
+            "would see JAX's immutable arrays. Put jax.jit outside: `jax.jit(mutjax.mutable(f))`, "
+            "i.e. write `@jax.jit` above `@mutjax.mutable`, or use `@mutjax.jit`, which does both "
+            "and converts Python loops."
+        )
 
 
 def _call_by_reference(
@@ -97,6 +120,24 @@ def _unwrap_result(trace: MutTrace, x: Any) -> Any:
     return trace.unwrap(x)
 
 
+@contextlib.contextmanager
+def _numpy_errors() -> Iterator[None]:
+    """Let mutjax's error for a traced value stored into a NumPy array through.
+
+    NumPy's element assignment (`buf[i] = x`) calls `float(x)`; when that
+    raises, NumPy raises its own "setting an array element with a sequence"
+    ValueError from it, since a mutable array is a sequence. The user's line
+    is in the ValueError's traceback, the explanation in its cause.
+    """
+    try:
+        yield
+    except ValueError as e:
+        cause = e.__cause__
+        if isinstance(cause, _errors.NumpyArrayError):
+            raise cause.with_traceback(e.__traceback__) from None
+        raise
+
+
 def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kwargs: Any) -> Any:
     scope = Scope()
     # Turn NumPy inputs into JAX values before taking the current trace, so
@@ -111,7 +152,7 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
             scope.trace = trace
             wrapped = [trace.new(x) if a else x for x, a in zip(leaves, is_arr)]
             args, kwargs = jax.tree_util.tree_unflatten(treedef, wrapped)
-            with _compat.set_current_trace(trace):
+            with _compat.set_current_trace(trace), _numpy_errors():
                 out = fun(*args, **kwargs)
                 if return_args:
                     out = (out, args, kwargs)
