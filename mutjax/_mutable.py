@@ -43,8 +43,10 @@ def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = Fa
             ``@mutable(return_args=True)``.
         loops: if True, convert the Python ``for``/``while``/``if`` statements
             of ``fun`` and of the functions it calls into mutjax's loop and
-            branch combinators (one compiled loop instead of an unrolled one).
-            Needs the diastatic-malt package; see docs/python-loops.md.
+            branch combinators (one compiled loop instead of an unrolled one),
+            and NumPy's creation functions make mutable arrays there.
+            ``mutjax.jit(fun)`` is ``jax.jit(mutable(fun, loops=True))``; see
+            docs/python-loops.md.
         return_args: if True, the wrapper returns ``(out, args, kwargs)``: the
             function's result followed by the final values of its positional
             and keyword arguments. This is how an out-parameter kernel

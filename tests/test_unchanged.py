@@ -588,3 +588,19 @@ def test_wrong_decorator_order_and_non_functions_fail_at_decoration() -> None:
     with pytest.raises(TypeError, match="expected a function"):
         mutjax.jit("kernel")
     assert sys.modules["mutjax"].jit is mutjax.jit
+
+
+def lu_pivot(A):  # the README's kernel
+    n = A.shape[0]
+    for k in range(n - 1):
+        p = abs(A[k:, k]).argmax() + k
+        A[[k, p]] = A[[p, k]]
+        A[k + 1 :, k] /= A[k, k]
+        A[k + 1 :, k + 1 :] -= A[k + 1 :, k : k + 1] * A[k : k + 1, k + 1 :]
+    return A
+
+
+def test_readme_kernel_under_mutjax_jit_matches_numpy() -> None:
+    A = rand(6, 6, seed=3)
+    check(lu_pivot, A, rtol=1e-4, atol=1e-4)
+    assert loop_primitives(mutjax.jit(lu_pivot), A)
