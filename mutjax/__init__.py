@@ -1,8 +1,10 @@
 """mutjax: NumPy's in-place mutation syntax for JAX.
 
-Inside a function decorated with :func:`mutjax.mutable`, ``x[i] = y``,
-``x[1:] *= 2`` and ``a[i][j] = v`` work as in NumPy, and the function still
-composes with ``jax.jit``, ``jax.grad`` and ``jax.vmap``.
+``@mutjax.jit`` compiles a NumPy kernel as it is written: in-place writes,
+Python loops and the kernel's own NumPy buffers. Inside a function decorated
+with :func:`mutjax.mutable`, ``x[i] = y``, ``x[1:] *= 2`` and ``a[i][j] = v``
+work as in NumPy, and the function still composes with ``jax.jit``,
+``jax.grad`` and ``jax.vmap``.
 """
 
 from importlib import metadata as _metadata
@@ -18,6 +20,7 @@ from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
 from ._errors import ScopeEndedError as ScopeEndedError
+from ._jit import jit as jit
 from ._loops import LoopConversionError as LoopConversionError
 from ._loops import LoopConversionWarning as LoopConversionWarning
 from ._masked import MaskedArray as MaskedArray
@@ -43,6 +46,7 @@ __all__ = [
     "UnsupportedNumpyError",
     "cond",
     "fori_loop",
+    "jit",
     "mutable",
     "scan",
     "switch",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 
 
@@ -31,6 +32,31 @@ class DynamicShapeError(MutjaxError):
 
 class NumpyArrayError(MutjaxError):
     """A plain NumPy array met a traced value it cannot hold."""
+
+
+# Where mutjax words an error that JAX raises for the same cause, the error
+# is also an instance of JAX's type, so that code catching JAX's keeps working.
+
+
+class _JaxWorded(Exception):
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)  # JAX's types take a tracer, not a message
+
+
+class NumpyArrayConversionError(_JaxWorded, NumpyArrayError, jax.errors.TracerArrayConversionError):
+    """A traced mutable array was converted to a NumPy array (``__array__``)."""
+
+
+class ConcreteScalarError(_JaxWorded, NumpyArrayError, jax.errors.ConcretizationTypeError):
+    """A traced value was converted to a Python float / complex / int."""
+
+
+class ConcreteIndexError(_JaxWorded, NumpyArrayError, jax.errors.TracerIntegerConversionError):
+    """A traced value was used as a Python integer index (``__index__``)."""
+
+
+class TracedConditionError(_JaxWorded, MutjaxError, jax.errors.TracerBoolConversionError):
+    """A traced value was used as a Python bool (an ``if`` or ``while`` on it)."""
 
 
 def scope_ended(what: str) -> ScopeEndedError:

@@ -104,14 +104,23 @@ def _user_frame() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}: `{code}`"
 
 
-def numpy_array_error(what: str) -> _errors.NumpyArrayError:
+# The two ways out, named by every error about a NumPy array meeting a traced value.
+_FIXES = (
+    "Make that array mutable: run the kernel with `mutjax.jit(f)` (or "
+    "`mutjax.mutable(f, loops=True)`), where NumPy's own np.zeros / np.empty / "
+    "np.array / ... make mutable arrays, or write `import mutjax.numpy as np` at "
+    "the top of the module (its creation functions make mutable arrays inside "
+    "mutjax.mutable and are NumPy's outside); or compute with jax.numpy."
+)
+
+
+def numpy_array_error(
+    what: str, kind: type[_errors.NumpyArrayError] = _errors.NumpyArrayError
+) -> _errors.NumpyArrayError:
     """The error for a plain NumPy array meeting a traced value, naming the user's line."""
-    return _errors.NumpyArrayError(
+    return kind(
         f"mutjax: {what}, at {_user_frame()}. A NumPy array cannot hold a traced "
-        "value (under jax.jit its value is not known yet). Create that array as a "
-        "mutable array instead: write `import mutjax.numpy as np` at the top of "
-        "the module (its np.zeros / np.empty / np.array / ... make mutable arrays "
-        "inside mutjax.mutable and are NumPy's outside), or use jax.numpy."
+        f"value (under jax.jit its value is not known yet). {_FIXES}"
     )
 
 
@@ -121,9 +130,34 @@ def to_numpy(x: MutArray, dtype: Any = None, copy: Any = None) -> np.ndarray:
     if concrete is None:
         raise numpy_array_error(
             "a traced mutable array was converted to a NumPy array (np.asarray / "
-            "np.array, or stored into a NumPy array)"
+            "np.array, stored into a NumPy array, or used to index one)",
+            _errors.NumpyArrayConversionError,
         )
     return np.asarray(concrete, dtype=dtype)
+
+
+def conversion_error(x: MutArray, kind: str) -> Exception:
+    """The error for ``float(x)`` / ``int`` / ``complex`` / ``__index__`` / ``bool`` on a traced ``x``."""
+    if kind == "bool":
+        return _errors.TracedConditionError(
+            "mutjax: a traced value was used as a Python bool (an `if`, `while`, "
+            f"`and` / `or` or `assert` on it), at {_user_frame()}. Under jax.jit its "
+            "value is not known yet. Convert the function's Python control flow: "
+            "`mutjax.jit(f)` (or `mutjax.mutable(f, loops=True)`) turns such an `if` "
+            "into a select or a `mutjax.cond` and such a `while` into a "
+            "`while_loop`; or write `jnp.where(c, a, b)` / `mutjax.cond` yourself."
+        )
+    if kind == "index":
+        return numpy_array_error(
+            "a traced value was used as a Python integer (an index into a NumPy "
+            "array or a list, `range(x)`)",
+            _errors.ConcreteIndexError,
+        )
+    return numpy_array_error(
+        f"a traced value was converted to a Python {kind} (stored into a NumPy "
+        f"array element, or `{kind}(x)`, `math.*(x)`)",
+        _errors.ConcreteScalarError,
+    )
 
 
 def _unsupported(name: str, why: str) -> UnsupportedNumpyError:
@@ -674,5 +708,6 @@ def _numpy_dtypes(name: str, result: Any, kwargs: dict[str, Any]) -> Any:
 
 
 _trace.numpy_protocols.to_numpy = to_numpy
+_trace.numpy_protocols.conversion_error = conversion_error
 _trace.numpy_protocols.ufunc = array_ufunc
 _trace.numpy_protocols.function = array_function

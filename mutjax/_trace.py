@@ -146,6 +146,7 @@ class _NumpyProtocols:
     """
 
     to_numpy: Callable[..., np.ndarray]
+    conversion_error: Callable[[Any, str], Exception]
     ufunc: Callable[..., Any]
     function: Callable[..., Any]
 
@@ -225,17 +226,29 @@ class MutArray(_compat.Tracer, Handle):
 
     # JAX's Tracer converts to float/complex/index only through the aval, which
     # refuses even when the value is known (eager mode): look at it first.
-    def __float__(self) -> float:
+    # A traced value gives mutjax's error naming the user's line (also an
+    # instance of the JAX error it replaces), whatever asked: NumPy storing it
+    # into an element, an index, `float(x)`, an `if`.
+    def _concrete(self, convert: Callable[[Any], Any], kind: str) -> Any:
         concrete = self.to_concrete_value()
-        return float(concrete) if concrete is not None else super().__float__()
+        if concrete is None:
+            raise numpy_protocols.conversion_error(self, kind)
+        return convert(concrete)
+
+    def __float__(self) -> float:
+        return self._concrete(float, "float")
 
     def __complex__(self) -> complex:
-        concrete = self.to_concrete_value()
-        return complex(concrete) if concrete is not None else super().__complex__()
+        return self._concrete(complex, "complex")
+
+    def __int__(self) -> int:
+        return self._concrete(int, "int")
 
     def __index__(self) -> int:
-        concrete = self.to_concrete_value()
-        return operator.index(concrete) if concrete is not None else super().__index__()
+        return self._concrete(operator.index, "index")
+
+    def __bool__(self) -> bool:
+        return self._concrete(bool, "bool")
 
     # -- indexing (mutjax._assign) ------------------------------------------------
 

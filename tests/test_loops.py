@@ -398,9 +398,10 @@ def test_variable_first_assigned_in_loop_raises() -> None:
         jax.jit(mutjax.mutable(kernel, loops=True))(jnp.zeros(4))
 
 
-def test_lambda_and_exec_functions_warn_and_work() -> None:
+def test_lambdas_convert_and_exec_functions_warn_and_work() -> None:
     f = lambda x: x * 2  # noqa: E731
-    with pytest.warns(LoopConversionWarning, match="lambda"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LoopConversionWarning)
         g = mutjax.mutable(f, loops=True)
     np.testing.assert_array_equal(g(jnp.ones(2)), [2.0, 2.0])
 

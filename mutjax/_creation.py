@@ -1,0 +1,129 @@
+"""NumPy's array-creation functions, making mutable arrays inside a mutable scope.
+
+``zeros(n)``, ``empty_like(x)``, ``array([...])``, ``ndarray((n,), dtype)``
+and the rest of :data:`NAMES` compute with their ``jax.numpy`` namesake and
+return a new mutable array when called inside :func:`mutjax.mutable`, and are
+NumPy's own outside one. Two places hand them to user code: the
+``mutjax.numpy`` namespace, and converted code (``loops=True``), where a call
+of NumPy's own creation function is replaced by its counterpart here
+(:data:`BY_NUMPY_FUNCTION`), whatever name the module bound NumPy to.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from . import _compat
+from ._trace import MutArray, current_mut_trace
+
+# NumPy creation functions, each computed by the jax.numpy function of its name.
+NAMES = (
+    "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
+    "full_like", "arange", "eye", "identity", "array", "asarray", "asanyarray",
+    "ascontiguousarray", "copy", "linspace", "logspace", "geomspace", "tri",
+    "indices", "fromfunction", "frombuffer",
+)  # fmt: skip
+
+# NumPy-only keywords that change nothing for a JAX array.
+_IGNORED = ("order", "like", "subok")
+
+
+def _unwrap(x: Any, trace: Any) -> Any:
+    if isinstance(x, MutArray):
+        return trace.unwrap(x) if x._trace.tag is trace.tag else x
+    if type(x) in (list, tuple):
+        return type(x)(_unwrap(v, trace) for v in x)
+    return x
+
+
+def _same_array(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], trace: Any) -> bool:
+    """Whether NumPy's ``asarray``-like ``name`` would return its argument itself."""
+    if name not in ("asarray", "asanyarray", "ascontiguousarray") or not args:
+        return False
+    x = args[0]
+    dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
+    return (
+        isinstance(x, MutArray)
+        and x._trace.tag is trace.tag
+        and (dtype is None or np.dtype(dtype) == np.dtype(x.dtype))
+    )
+
+
+def _make(name: str) -> Callable[..., Any]:
+    np_fun = getattr(np, name)
+    jnp_fun = getattr(jnp, name, None)
+
+    @functools.wraps(np_fun)
+    def create(*args: Any, **kwargs: Any) -> Any:
+        trace = current_mut_trace()
+        if trace is None or jnp_fun is None:
+            return np_fun(*args, **kwargs)
+        if _same_array(name, args, kwargs, trace):
+            return args[0]
+        for k in _IGNORED:
+            kwargs.pop(k, None)
+        if name == "array" and kwargs.get("copy") is False:
+            kwargs.pop("copy")
+        args, kwargs = _unwrap((args, kwargs), trace)
+        # Computed on the parent trace and stored in a new cell, so that the
+        # result never aliases an argument (np.array(x) is a copy).
+        with _compat.set_current_trace(trace.parent_trace):
+            value = jnp.asarray(jnp_fun(*args, **kwargs))
+        return trace.new(value)
+
+    create.__doc__ = (
+        f"``numpy.{name}``, making a mutable array inside ``mutjax.mutable``.\n\n"
+        f"Outside a mutable scope this is ``numpy.{name}`` itself.\n"
+    )
+    return create
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {name: _make(name) for name in NAMES}
+
+
+def new_ndarray(
+    shape: Any,
+    dtype: Any = float,
+    buffer: Any = None,
+    offset: int = 0,
+    strides: Any = None,
+    order: Any = None,
+) -> Any:
+    """``numpy.ndarray(shape, dtype)`` used as a scratch buffer: ``empty(shape, dtype)``.
+
+    Outside a mutable scope, or given a ``buffer`` to view, NumPy's constructor.
+    """
+    if current_mut_trace() is None or buffer is not None:
+        return np.ndarray(shape, dtype, buffer, offset, strides, order)
+    return FUNCTIONS["empty"](shape, dtype)
+
+
+class _NdarrayType(type):
+    # `isinstance(x, np.ndarray)` must keep working where `np` is mutjax.numpy.
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, np.ndarray)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, np.ndarray)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return new_ndarray(*args, **kwargs)
+
+
+class ndarray(metaclass=_NdarrayType):
+    """``numpy.ndarray``: its constructor makes a mutable array inside ``mutjax.mutable``.
+
+    ``isinstance(x, ndarray)`` is ``isinstance(x, numpy.ndarray)``.
+    """
+
+
+# NumPy's own creation callables -> their counterparts above, for converted code.
+BY_NUMPY_FUNCTION: dict[Any, Callable[..., Any]] = {
+    **{getattr(np, name): f for name, f in FUNCTIONS.items()},
+    np.ndarray: new_ndarray,
+}
