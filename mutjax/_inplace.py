@@ -18,7 +18,7 @@ at trace time.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -217,6 +217,7 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
         return result
     if not isinstance(out, Handle):
         raise TypeError("return arrays must be of ArrayType")
+    out = cast(Any, out)  # a mutable array (the interpreter's class, above this module)
     rshape = tuple(np.shape(result))
     oshape = tuple(out.aval.shape)
     try:

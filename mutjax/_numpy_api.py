@@ -275,7 +275,7 @@ def _ufunc_types(ufunc: np.ufunc, inputs: tuple[Any, ...], dtype: Any) -> tuple[
     return ufunc.resolve_dtypes(in_types + (None,) * ufunc.nout)
 
 
-def _ufunc_options(name: str, kwargs: dict[str, Any]) -> tuple[Any, Any, Any, str]:
+def _ufunc_options(name: str, kwargs: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     """``out``, ``where``, ``dtype`` and ``casting`` of a ufunc call; refuses the rest."""
     out = kwargs.pop("out", None)
     where = kwargs.pop("where", True)

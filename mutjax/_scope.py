@@ -110,7 +110,7 @@ class Cell:
         # with ``apply(value) -> value``; ``value`` applies them before anyone
         # sees it.
         self.pending: Any = None
-        self.value = value
+        self._value: Any = value
         self.scope = scope
         self.aval = aval
         self.version = 0
