@@ -1,0 +1,94 @@
+"""Arrays whose type names ``Explicit`` mesh axes: views and writes keep JAX's sharding.
+
+On a mesh with ``jax.sharding.AxisType.Explicit`` axes the sharding is part of
+an array's type (``float32[16@x, 8]``) and every ``lax`` operation checks it.
+Two rules follow for mutable arrays, both values in, values out:
+
+- A view's type is the type JAX gives its read: :func:`view_aval` evaluates
+  the view chain abstractly on the base's type, so ``a.T`` of a
+  ``float32[16@x, 8]`` is ``float32[8, 16@x]``, and ``a[1:]``, which JAX
+  cannot type (15 rows do not split 4 ways), raises JAX's own
+  ``ShardingTypeError``, as ``a[1:]`` does on a ``jax.Array``.
+- A write keeps the written array's type, as a NumPy in-place write keeps its
+  array's dtype: :func:`keep` runs the lowering with the mesh's explicit axes
+  made automatic and gives the result the array's sharding back
+  (``jax.sharding.auto_axes``). That is what JAX's
+  ``x.at[idx].set(v, out_sharding=x.sharding)`` does; a bare
+  ``x.at[idx].set(v)`` refuses most writes into a sharded axis and asks for
+  that ``out_sharding``.
+
+On ``Auto`` meshes (and inside ``shard_map``, whose manual axes are not part
+of the sharding) no axis is named in the type: both rules cost nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from . import _compat
+from ._scope import Handle
+
+
+def explicit(aval: Any) -> bool:
+    """True when ``aval`` lives on a mesh with ``Explicit`` axes (its sharding is typed)."""
+    mesh = getattr(getattr(aval, "sharding", None), "mesh", None)
+    return bool(getattr(mesh, "explicit_axes", ()))
+
+
+def view_aval(base: Any, parent: Any, shape: tuple[int, ...], read: Callable[[Any], Any]) -> Any:
+    """The abstract value of a view of shape ``shape`` derived from an array typed ``parent``.
+
+    ``base`` is the type of the array the view chain starts from and
+    ``read`` the chain's read (a function of the base's value).
+
+    Raises:
+        jax's ShardingTypeError: where JAX cannot type the read itself.
+    """
+    if not explicit(base):
+        return parent.update(shape=shape)
+    out = jax.make_jaxpr(read)(base).out_avals[0]
+    return out.update(weak_type=parent.weak_type)
+
+
+def keep(aval: Any, lower: Callable[..., Any], *args: Any) -> Any:
+    """``lower(*args)`` (a new value of an array typed ``aval``), given ``aval``'s sharding.
+
+    ``args`` may hold arrays inside tuples, lists and dataclasses (an index
+    description, a view chain): each is seen by ``lower`` with the explicit
+    axes made automatic, as ``jax.sharding.auto_axes`` sees its arguments.
+    """
+    if not explicit(aval):
+        return lower(*args)
+    mesh = aval.sharding.mesh
+    auto = mesh.update_axis_types({a: jax.sharding.AxisType.Auto for a in mesh.explicit_axes})
+    with jax.sharding.use_abstract_mesh(auto):
+        # Untyped (`P()` on the automatic mesh), not `auto_axes`' own input
+        # constraints: with those, XLA's partitioner miscompiles a strided
+        # write (pad with interior padding, then select) on jax 0.10.2.
+        out = lower(*_untyped(args))
+    return jax.sharding.reshard(out, aval.sharding)
+
+
+def _untyped(x: Any) -> Any:
+    """``x`` with every array in it resharded to no sharding (call on the automatic mesh)."""
+    if isinstance(x, (tuple, list)):
+        items = [_untyped(i) for i in x]
+        if all(a is b for a, b in zip(items, x)):
+            return x
+        return items if isinstance(x, list) else tuple(items)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        changes = {}
+        for f in dataclasses.fields(x):
+            old = getattr(x, f.name)
+            new = _untyped(old)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(x, **changes) if changes else x
+    if isinstance(x, (jax.Array, _compat.Tracer)) and not isinstance(x, Handle):
+        if explicit(_compat.typeof(x)):
+            return jax.sharding.reshard(x, jax.sharding.PartitionSpec())
+    return x
