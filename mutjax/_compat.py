@@ -175,3 +175,19 @@ def hoist_consts(closed: _jexc.ClosedJaxpr) -> tuple[Callable[..., Any], list[An
     """
     jaxpr = _pe.convert_constvars_jaxpr(closed.jaxpr)
     return _jexc.jaxpr_as_fun(_jexc.ClosedJaxpr(jaxpr, ())), list(closed.consts)
+
+
+# -- shard_map inside a mutable scope (mutjax._shard_map) --
+
+# jax 0.10.x: `jax.shard_map` binds its primitive through the hook
+# `Trace.process_shard_map(prim, fun, args, **params)`; `fun` takes the
+# blocks and returns a FlatTree of outputs whose aux is the flat out_specs.
+from jax._src import shard_map as _src_shard_map  # noqa: E402
+from jax._src.tree_util import FlatTree  # noqa: E402, F401
+
+shard_map_p = _src_shard_map.shard_map_p
+
+
+def varying_axes(aval: object) -> frozenset[str]:
+    """The manual mesh axes over which a value inside ``shard_map`` varies (its vma)."""
+    return aval.mat.varying  # type: ignore[attr-defined]

@@ -190,8 +190,12 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     # Static in-bounds starts: bind the primitive with int32 literals.
     # `lax.dynamic_update_slice` would stage a `convert_element_type` per
     # Python int start, a third of the trace time of an unrolled scalar
-    # update.
-    return lax.dynamic_update_slice_p.bind(a, v, *[np.int32(s) for s in starts])
+    # update. Not on values that vary over mesh axes (inside `shard_map`):
+    # there every operand must vary over the same axes, which `lax` arranges.
+    literal = [np.int32(s) for s in starts]
+    if _compat.varying_axes(_compat.typeof(a)) or _compat.varying_axes(_compat.typeof(v)):
+        return lax.dynamic_update_slice(a, v, literal)
+    return lax.dynamic_update_slice_p.bind(a, v, *literal)
 
 
 def _strided_write(
