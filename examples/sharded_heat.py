@@ -17,8 +17,11 @@ are.
 """
 
 import os
+import sys
 
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+# Only before JAX is imported does the flag count (and only then is it set,
+# so that importing this module leaves the environment of a process alone).
+if "jax" not in sys.modules and "device_count" not in os.environ.get("XLA_FLAGS", ""):
     flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=8".strip()
 
