@@ -32,6 +32,8 @@ import jax
 from . import _compat
 from ._scope import Handle
 
+_P = jax.sharding.PartitionSpec
+
 
 def explicit(aval: Any) -> bool:
     """True when ``aval`` lives on a mesh with ``Explicit`` axes (its sharding is typed)."""
@@ -66,15 +68,19 @@ def keep(aval: Any, lower: Callable[..., Any], *args: Any) -> Any:
     mesh = aval.sharding.mesh
     auto = mesh.update_axis_types({a: jax.sharding.AxisType.Auto for a in mesh.explicit_axes})
     with jax.sharding.use_abstract_mesh(auto):
-        # Untyped (`P()` on the automatic mesh), not `auto_axes`' own input
-        # constraints: with those, XLA's partitioner miscompiles a strided
-        # write (pad with interior padding, then select) on jax 0.10.2.
         out = lower(*_untyped(args))
     return jax.sharding.reshard(out, aval.sharding)
 
 
 def _untyped(x: Any) -> Any:
-    """``x`` with every array in it resharded to no sharding (call on the automatic mesh)."""
+    """``x`` with every array in it left for XLA to shard (call on the automatic mesh).
+
+    Not ``auto_axes``' own input constraints: on jax 0.10.2, with a replicated
+    operand constrained as replicated (every array made on an ``Explicit``
+    mesh is), XLA's partitioner miscompiles a strided write (a pad with
+    interior padding, then a select against a sharded slice: "Operands to
+    select must be the same shape"). An unconstrained sharding avoids it.
+    """
     if isinstance(x, (tuple, list)):
         items = [_untyped(i) for i in x]
         if all(a is b for a, b in zip(items, x)):
@@ -90,5 +96,6 @@ def _untyped(x: Any) -> Any:
         return dataclasses.replace(x, **changes) if changes else x
     if isinstance(x, (jax.Array, _compat.Tracer)) and not isinstance(x, Handle):
         if explicit(_compat.typeof(x)):
-            return jax.sharding.reshard(x, jax.sharding.PartitionSpec())
+            x = jax.sharding.reshard(x, _P())
+            return jax.lax.with_sharding_constraint(x, _P(*[_P.UNCONSTRAINED] * x.ndim))
     return x
