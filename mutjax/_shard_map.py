@@ -111,8 +111,8 @@ def _body(
         cells = _closure_writes(trace, fun, blocks)
         with _frame(trace, cells, [c.value for c in cells], record=False) as (inner, _):
             args = [inner.new(b) for b in blocks]
-            out, out_specs = fun(*args).unpack_aux()
-            out = out.map(inner.unwrap)
+            out, _, rebuild = _compat.shard_map_outputs(fun(*args))
+            out = [inner.unwrap(o) for o in out]
             written = [k for k, a in enumerate(args) if a._cell.version]
             with _compat.set_current_trace(inner.parent_trace):
                 finals = [args[k]._cell.value for k in written] + [c.value for c in cells]
@@ -123,8 +123,7 @@ def _body(
                     ]
                     finals = [_as_spec(v, s, w) for v, s, w in zip(finals, specs, what)]
         writes.args, writes.cells = written, cells
-        both = _compat.FlatTree.pack((out, _compat.FlatTree.flatten(finals)))
-        return both.with_aux(tuple(out_specs) + tuple(specs))
+        return rebuild(out, finals, tuple(specs))
 
     return body
 
@@ -141,8 +140,7 @@ def shard_map(trace: MutTrace, primitive: Any, tracers: Any, params: dict[str, A
     result = primitive.bind_with_trace(
         trace.parent_trace, values, avals, dict(params, subfuns=(body,))
     )
-    out, finals = result.unpack()
-    finals = list(finals.vals)
+    out, finals = _compat.shard_map_extra(result, trace._wrap_out)
     with _compat.set_current_trace(trace.parent_trace):
         for k, value in zip(writes.args, finals):
             target = tracers[k]
@@ -150,4 +148,4 @@ def shard_map(trace: MutTrace, primitive: Any, tracers: Any, params: dict[str, A
                 target._store(value)
         for cell, value in zip(writes.cells, finals[len(writes.args) :]):
             cell.set(value)
-    return out.map(trace._wrap_out)
+    return out

@@ -13,6 +13,7 @@ need no devices, are tested in this process.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -97,6 +98,10 @@ _INDEXING: dict[str, tuple[Callable[[Any], Any], Callable[[Any, dict], Any]]] = 
         lambda a: a.__setitem__(slice(None, None, 2), 0.0),
         lambda a, o: a.at[::2].set(0.0, **o),
     ),
+    "a[::2] = zeros": (  # a replicated array on an Explicit mesh
+        lambda a: a.__setitem__(slice(None, None, 2), np.zeros_like(a, shape=(8, 8))),
+        lambda a, o: a.at[::2].set(jnp.zeros((8, 8)), **o),
+    ),
     "a[[1, 2]] = 0": (
         lambda a: a.__setitem__(np.array([1, 2]), 0.0),
         lambda a, o: a.at[np.array([1, 2])].set(0.0, **o),
@@ -148,24 +153,9 @@ def _indexing_on(kind: str, spec: Any) -> None:
     assert not failures, "\n".join(failures)
 
 
-@check
-def indexing_auto_rows() -> None:
-    _indexing_on("Auto", P("x", None))
-
-
-@check
-def indexing_auto_blocks() -> None:
-    _indexing_on("Auto", P("x", "y"))
-
-
-@check
-def indexing_explicit_rows() -> None:
-    _indexing_on("Explicit", P("x", None))
-
-
-@check
-def indexing_explicit_blocks() -> None:
-    _indexing_on("Explicit", P("x", "y"))
+for _kind in KINDS:
+    for _label, _spec in (("rows", P("x", None)), ("blocks", P("x", "y"))):
+        CHECKS[f"indexing_{_kind.lower()}_{_label}"] = functools.partial(_indexing_on, _kind, _spec)
 
 
 @check
