@@ -60,8 +60,11 @@ def _axes(spec: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _as_spec(value: Any, spec: Any, what: str) -> Any:
+def _as_spec(value: Any, spec: Any, manual: frozenset[str], what: str) -> Any:
     """``value`` typed to vary over exactly the axes of ``spec`` (``check_vma``'s rule).
+
+    ``manual``: the mesh axes this ``shard_map`` makes manual (an enclosing
+    one's axes pass through it).
 
     Raises:
         mutjax.ShardMapWriteError: ``value`` varies over an axis ``spec``
@@ -69,7 +72,7 @@ def _as_spec(value: Any, spec: Any, what: str) -> Any:
     """
     axes = _axes(spec)
     varying = _compat.varying_axes(_compat.typeof(value))
-    extra = varying - set(axes)
+    extra = (varying & manual) - set(axes)
     if extra:
         raise _errors.shard_map_write(what, spec, extra)
     missing = tuple(a for a in axes if a not in varying)
@@ -102,10 +105,10 @@ def _closure_writes(trace: MutTrace, fun: Any, blocks: tuple[Any, ...]) -> list[
     return [c for c in written if not c.scope.closed]
 
 
-def _body(
-    trace: MutTrace, fun: Any, in_specs: tuple[Any, ...], check_vma: bool, writes: _Writes
-) -> Any:
+def _body(trace: MutTrace, fun: Any, params: dict[str, Any], writes: _Writes) -> Any:
     """``fun`` (shard_map's own body wrapper) run on mutable blocks, its writes as outputs."""
+    in_specs = tuple(params["in_specs"])
+    manual = frozenset(params["newly_manual_axes"])
 
     def body(*blocks: Any) -> Any:
         cells = _closure_writes(trace, fun, blocks)
@@ -117,11 +120,11 @@ def _body(
             with _compat.set_current_trace(inner.parent_trace):
                 finals = [args[k]._cell.value for k in written] + [c.value for c in cells]
                 specs = [in_specs[k] for k in written] + [_P()] * len(cells)
-                if check_vma:
+                if params["check_vma"]:
                     what = [f"argument {k}" for k in written] + [
                         f"a closed-over {c.aval.str_short()} array" for c in cells
                     ]
-                    finals = [_as_spec(v, s, w) for v, s, w in zip(finals, specs, what)]
+                    finals = [_as_spec(v, s, manual, w) for v, s, w in zip(finals, specs, what)]
         writes.args, writes.cells = written, cells
         return rebuild(out, finals, tuple(specs))
 
@@ -134,7 +137,7 @@ def shard_map(trace: MutTrace, primitive: Any, tracers: Any, params: dict[str, A
     params = dict(params)
     (fun,) = params.pop("subfuns")
     writes = _Writes()
-    body = _body(trace, fun, tuple(params["in_specs"]), params["check_vma"], writes)
+    body = _body(trace, fun, params, writes)
     values = tuple(trace.unwrap(t) for t in tracers)
     avals = [_compat.typeof(v) for v in values]
     result = primitive.bind_with_trace(

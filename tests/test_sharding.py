@@ -422,6 +422,37 @@ def partial_manual_shard_map_on_a_2d_mesh() -> None:
     np.testing.assert_array_equal(np.asarray(got), _block_numpy(_grid(), 4))
 
 
+@jax.jit
+@mutjax.mutable
+def _first_row(b: Any) -> None:
+    b[0] = -5.0
+
+
+@check
+def nested_shard_map_and_a_jitted_helper_in_the_body() -> None:
+    mesh = _mesh("Auto", (4, 2), ("x", "y"))
+
+    def kernel(a):
+        def rows(b):
+            _first_row(b)  # a jitted mutable helper writes the block
+
+            def cols(c):
+                c[-1] = 9.0
+
+            jax.shard_map(cols, in_specs=P(None, "y"), out_specs=P(), axis_names={"y"})(b)
+
+        jax.shard_map(rows, mesh=mesh, in_specs=P("x"), out_specs=P(), axis_names={"x"})(a)
+        return a
+
+    expected = np.zeros((8, 4), np.float32)
+    for b in np.split(expected, 4):
+        b[0] = -5.0
+        for c in np.split(b, 2, axis=1):
+            c[-1] = 9.0
+    got = jax.jit(mutjax.mutable(kernel))(np.zeros((8, 4), np.float32))
+    np.testing.assert_array_equal(np.asarray(got), expected)
+
+
 # -- the example, the benchmark and the docs page, with 8 devices -------------------
 
 
