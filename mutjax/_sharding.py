@@ -1,7 +1,8 @@
-"""Arrays whose type names ``Explicit`` mesh axes: views and writes keep JAX's sharding.
+"""Arrays on a mesh with ``Explicit`` axes: views and writes keep JAX's sharding.
 
 On a mesh with ``jax.sharding.AxisType.Explicit`` axes the sharding is part of
-an array's type (``float32[16@x, 8]``) and every ``lax`` operation checks it.
+an array's type (``float32[16@x, 8]``, replicated ones included) and every
+``lax`` operation checks it.
 Two rules follow for mutable arrays, both values in, values out:
 
 - A view's type is the type JAX gives its read: :func:`view_aval` evaluates
@@ -11,14 +12,15 @@ Two rules follow for mutable arrays, both values in, values out:
   ``ShardingTypeError``, as ``a[1:]`` does on a ``jax.Array``.
 - A write keeps the written array's type, as a NumPy in-place write keeps its
   array's dtype: :func:`keep` runs the lowering with the mesh's explicit axes
-  made automatic and gives the result the array's sharding back
-  (``jax.sharding.auto_axes``). That is what JAX's
+  made automatic and gives the result the array's sharding back, as
+  ``jax.sharding.auto_axes`` does. That is what JAX's
   ``x.at[idx].set(v, out_sharding=x.sharding)`` does; a bare
   ``x.at[idx].set(v)`` refuses most writes into a sharded axis and asks for
   that ``out_sharding``.
 
-On ``Auto`` meshes (and inside ``shard_map``, whose manual axes are not part
-of the sharding) no axis is named in the type: both rules cost nothing.
+On ``Auto`` meshes (and inside a ``shard_map`` over every axis, whose manual
+axes are not part of the sharding) no axis is ``Explicit``: both rules cost
+nothing.
 """
 
 from __future__ import annotations
