@@ -272,7 +272,8 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
         _elements.write(cell, ix, value, parent)
         return
     old = cell.value  # the known elements of `old` carry over
-    cell.set(_write_base(old, seen, ix, value, view))
+    new = _write_base(old, seen, ix, value, view)
+    cell.set(_sharding.replace_whole(cell.aval, old, new) if new is value else new)
     if key is not None:
         cell.know(key, parent, value, old=old)
 
@@ -296,6 +297,8 @@ def store(target: Any, value: Any) -> None:
     """Replace ``target``'s whole contents by ``value`` (its shape and dtype, parent trace)."""
     cell = target._cell
     with _compat.set_current_trace(target._trace.parent_trace):
+        if target._view is None:
+            value = _sharding.replace_whole(cell.aval, cell.value, value)
         cell.set(_sharding.keep(cell.aval, _store_base, cell.value, value, target._view))
 
 

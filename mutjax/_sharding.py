@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 
 from . import _compat
 from ._scope import Handle
@@ -56,6 +57,34 @@ def view_aval(base: Any, parent: Any, shape: tuple[int, ...], read: Callable[[An
         return parent.update(shape=shape)
     out = jax.make_jaxpr(read)(base).out_avals[0]
     return out.update(weak_type=parent.weak_type)
+
+
+def replace_whole(aval: Any, base: Any, new: Any) -> Any:
+    """``new`` as the whole new value of an array typed ``aval`` whose value was ``base``.
+
+    On a mesh of several devices with ``Auto`` axes the compiler gives a
+    value the sharding its producer suggests: a value written over the
+    whole array (``x[...] = 0``) would lose the array's sharding.
+    ``x.at[...].set(v)`` keeps it, being a scatter into the old array; so is
+    this, there. Elsewhere ``new`` itself.
+    """
+    mesh: Any = getattr(getattr(aval, "sharding", None), "mesh", None)
+    if new is base or mesh is None or not mesh.auto_axes or mesh.size == 1:
+        return new
+    dnums = jax.lax.ScatterDimensionNumbers(
+        update_window_dims=tuple(range(len(aval.shape))),
+        inserted_window_dims=(),
+        scatter_dims_to_operand_dims=(),
+    )
+    return jax.lax.scatter(
+        base,
+        np.zeros((0,), np.int32),
+        new,
+        dnums,
+        indices_are_sorted=True,
+        unique_indices=True,
+        mode=jax.lax.GatherScatterMode.FILL_OR_DROP,
+    )
 
 
 def keep(aval: Any, lower: Callable[..., Any], *args: Any) -> Any:

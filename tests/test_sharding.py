@@ -108,6 +108,8 @@ _INDEXING: dict[str, tuple[Callable[[Any], Any], Callable[[Any, dict], Any]]] = 
     ),
     "a[a > 3] = 0": (lambda a: a.__setitem__(a > 3, 0.0), lambda a, o: jnp.where(a > 3, 0.0, a)),
     "a.T[0] = 1": (lambda a: a.T.__setitem__(0, 1.0), lambda a, o: a.at[:, 0].set(1.0, **o)),
+    "a[...] = 0": (lambda a: a.__setitem__(Ellipsis, 0.0), lambda a, o: a.at[...].set(0.0, **o)),
+    "a.fill(7)": (lambda a: a.fill(7.0), lambda a, o: a.at[...].set(7.0, **o)),
     "a[...] = a * 2": (
         lambda a: a.__setitem__(Ellipsis, a * 2),
         lambda a, o: a.at[...].set(a * 2, **o),
@@ -156,6 +158,51 @@ def _indexing_on(kind: str, spec: Any) -> None:
 for _kind in KINDS:
     for _label, _spec in (("rows", P("x", None)), ("blocks", P("x", "y"))):
         CHECKS[f"indexing_{_kind.lower()}_{_label}"] = functools.partial(_indexing_on, _kind, _spec)
+
+
+def _random_writes_on(kind: str) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mutjax import testing
+
+    mesh = _mesh(kind, (4, 2), ("x", "y"))
+    shape = (8, 4)
+    a = _put(np.arange(32, dtype=np.float32).reshape(shape), mesh, P("x", "y"))
+    o = {"out_sharding": a.sharding} if kind == "Explicit" else {}
+
+    @st.composite
+    def cases(draw: Any) -> tuple[Any, np.ndarray]:
+        index = draw(testing.indices(shape))
+        return index, draw(testing.values_for(shape, index))
+
+    @settings(max_examples=20, derandomize=True, deadline=None, database=None)
+    @given(cases())
+    def writes(case: tuple[Any, np.ndarray]) -> None:
+        index, value = case
+
+        def kernel(x):
+            x[index] = value
+            return x
+
+        expected = kernel(np.asarray(a).copy())
+        with jax.set_mesh(mesh):
+            got = jax.jit(mutjax.mutable(kernel))(a)
+            want = jax.jit(lambda x: x.at[index].set(value, **o))(a)
+        np.testing.assert_array_equal(np.asarray(got), expected, err_msg=repr(index))
+        _same_sharding(got, want, repr(index))
+
+    writes()
+
+
+@check
+def random_writes_auto() -> None:
+    _random_writes_on("Auto")
+
+
+@check
+def random_writes_explicit() -> None:
+    _random_writes_on("Explicit")
 
 
 @check
