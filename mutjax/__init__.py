@@ -9,7 +9,10 @@ work as in NumPy, and the function still composes with ``jax.jit``,
 
 from importlib import metadata as _metadata
 
-from . import _numpy_api  # noqa: F401 - installs NumPy's dispatch on mutable arrays
+from . import (
+    _numpy_api,  # noqa: F401 - installs NumPy's dispatch on mutable arrays
+    _shard_map,  # noqa: F401 - registers the rule for jax.shard_map in a scope
+)
 from ._control import cond as cond
 from ._control import fori_loop as fori_loop
 from ._control import scan as scan
@@ -20,6 +23,8 @@ from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
 from ._errors import ScopeEndedError as ScopeEndedError
+from ._errors import ShardMapWriteError as ShardMapWriteError
+from ._errors import UnsupportedTransformError as UnsupportedTransformError
 from ._jit import jit as jit
 from ._loops import LoopConversionError as LoopConversionError
 from ._loops import LoopConversionWarning as LoopConversionWarning
@@ -43,7 +48,9 @@ __all__ = [
     "MutjaxError",
     "NumpyArrayError",
     "ScopeEndedError",
+    "ShardMapWriteError",
     "UnsupportedNumpyError",
+    "UnsupportedTransformError",
     "cond",
     "fori_loop",
     "jit",

@@ -27,7 +27,18 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from . import _compat, _elements, _errors, _index, _lower, _masked, _ranges, _values, _views
+from . import (
+    _compat,
+    _elements,
+    _errors,
+    _index,
+    _lower,
+    _masked,
+    _ranges,
+    _sharding,
+    _values,
+    _views,
+)
 from ._scope import Handle
 
 
@@ -127,7 +138,7 @@ def read(target: Any, idx: Any) -> Any:
         ix = _analyze(target, raw, for_write=False)
         if _views.gives_view(ix, raw):
             view = _views.view_of(target._view, _views.BasicOp(ix))
-            aval = target._aval.update(shape=ix.result_shape)
+            aval = _sharding.view_aval(target._cell.aval, target._aval, ix.result_shape, view.read)
             return trace.view(target._cell, view, aval, origin=(target, raw))
         cell = target._cell
         key = None
@@ -213,19 +224,39 @@ def _masked_write(target: Any, ix: _index.Index, value: Any) -> None:
         raise _masked.dynamic_shape_error(
             "assigning it into an index of static shape", value.origin
         )
-    sub = _masked.write(target._read(), ix, value, target._aval.dtype)
     cell = target._cell
-    cell.set(sub if target._view is None else target._view.write(cell.value, sub))
+    view = target._view
+    seen = None if view is None else target._read()
+    dtype = target._aval.dtype
+    cell.set(_sharding.keep(cell.aval, _masked_base, cell.value, seen, ix, value, view, dtype))
+
+
+def _masked_base(base: Any, seen: Any, ix: _index.Index, value: Any, view: Any, dtype: Any) -> Any:
+    """``base`` with ``view[ix] = value`` for a dynamic index (``seen``: the view's read)."""
+    if view is None:
+        return _masked.write(base, ix, value, dtype)
+    return view.write(base, _masked.write(seen, ix, value, dtype))
+
+
+def _prepare(value: Any, ix: _index.Index, dtype: Any) -> Any:
+    if ix.mask is not None:
+        return value
+    return _values.prepare_value(
+        value, ix.result_shape, dtype, ix.scalar, basic=ix.is_basic, mask_count=ix.mask_count
+    )
 
 
 def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
     cell = target._cell
     aval = target._aval
-    if ix.mask is None:
-        value = _values.prepare_value(
-            value, ix.result_shape, aval.dtype, ix.scalar, basic=ix.is_basic,
-            mask_count=ix.mask_count,
-        )  # fmt: skip
+    view = target._view
+    seen = target._read() if view is not None and not _views.is_view_index(ix) else None
+    if _sharding.explicit(cell.aval):
+        # The value is prepared on the automatic mesh too (see _sharding.keep).
+        args = (cell.value, seen, ix, value, view, aval.dtype)
+        cell.set(_sharding.keep(cell.aval, _prepared_write, *args))
+        return
+    value = _prepare(value, ix, aval.dtype)
     # One element of a base array, with a value of exactly its type: a traced
     # position waits (mutjax._elements) in a body staged inside another
     # program (a loop or branch body), where waiting saves XLA's copies of
@@ -235,7 +266,7 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
     # `c[b[i]] += w[i]`: 3,638 equations and 23 s to compile waiting, 1,020
     # and 0.9 s not; `.at[]`: 600 and 1.4 s).
     element = (
-        target._view is None
+        view is None
         and _one_element(ix)
         and _compat.typeof(value) == aval.update(shape=(), weak_type=False)
     )
@@ -246,24 +277,36 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
         _lower.check_traced(ix)
         _elements.write(cell, ix, value, parent)
         return
-    if target._view is None:
-        new_base = _lower.write(cell.value, ix, value)
-    elif _views.is_view_index(ix):
-        new_base = _views.view_of(target._view, _views.BasicOp(ix)).write(cell.value, value)
-    else:
-        sub = _lower.write(target._read(), ix, value)
-        new_base = target._view.write(cell.value, sub)
     old = cell.value  # the known elements of `old` carry over
-    cell.set(new_base)
+    new = _write_base(old, seen, ix, value, view)
+    cell.set(_sharding.replace_whole(cell.aval, old, new) if new is value else new)
     if key is not None:
         cell.know(key, parent, value, old=old)
+
+
+def _prepared_write(
+    base: Any, seen: Any, ix: _index.Index, value: Any, view: Any, dtype: Any
+) -> Any:
+    return _write_base(base, seen, ix, _prepare(value, ix, dtype), view)
+
+
+def _write_base(base: Any, seen: Any, ix: _index.Index, value: Any, view: Any) -> Any:
+    """``base`` with ``view[ix] = value`` (``view`` None: the base itself; ``seen``: its read)."""
+    if view is None:
+        return _lower.write(base, ix, value)
+    if _views.is_view_index(ix):
+        return _views.view_of(view, _views.BasicOp(ix)).write(base, value)
+    return view.write(base, _lower.write(seen, ix, value))
 
 
 def store(target: Any, value: Any) -> None:
     """Replace ``target``'s whole contents by ``value`` (its shape and dtype, parent trace)."""
     cell = target._cell
-    if target._view is None:
-        cell.set(value)
-    else:
-        with _compat.set_current_trace(target._trace.parent_trace):
-            cell.set(target._view.write(cell.value, value))
+    with _compat.set_current_trace(target._trace.parent_trace):
+        if target._view is None:
+            value = _sharding.replace_whole(cell.aval, cell.value, value)
+        cell.set(_sharding.keep(cell.aval, _store_base, cell.value, value, target._view))
+
+
+def _store_base(base: Any, value: Any, view: Any) -> Any:
+    return value if view is None else view.write(base, value)

@@ -188,3 +188,41 @@ def hoist_consts(closed: _jexc.ClosedJaxpr) -> tuple[Callable[..., Any], list[An
     """
     jaxpr = _pe.convert_constvars_jaxpr(closed.jaxpr)
     return _jexc.jaxpr_as_fun(_jexc.ClosedJaxpr(jaxpr, ())), list(closed.consts)
+
+
+# -- shard_map inside a mutable scope (mutjax._shard_map) --
+
+# jax 0.10.x: `jax.shard_map` binds its primitive through the hook
+# `Trace.process_shard_map(prim, fun, args, **params)`; `fun` takes the
+# blocks and returns a FlatTree of outputs whose aux is the flat out_specs.
+from jax._src import shard_map as _src_shard_map  # noqa: E402
+from jax._src.tree_util import FlatTree as _FlatTree  # noqa: E402
+
+shard_map_p = _src_shard_map.shard_map_p
+
+
+def shard_map_outputs(returned: Any) -> tuple[list[Any], tuple[Any, ...], Callable[..., Any]]:
+    """What shard_map's body wrapper returned: its outputs, their specs, and ``rebuild``.
+
+    ``rebuild(outputs, extra, extra_specs)`` is what a body returns to give
+    shard_map ``extra`` outputs after its own, with ``extra_specs``; after
+    the bind, :func:`shard_map_extra` splits them off again.
+    """
+    outs, specs = returned.unpack_aux()
+
+    def rebuild(values: list[Any], extra: list[Any], extra_specs: tuple[Any, ...]) -> Any:
+        both = _FlatTree.pack((outs.update(values), _FlatTree.flatten(list(extra))))
+        return both.with_aux(tuple(specs) + tuple(extra_specs))
+
+    return list(outs.vals), tuple(specs), rebuild
+
+
+def shard_map_extra(result: Any, wrap: Callable[[Any], Any]) -> tuple[Any, list[Any]]:
+    """shard_map's result as bound: its own outputs (each through ``wrap``) and the extra ones."""
+    outs, extra = result.unpack()
+    return outs.map(wrap), list(extra.vals)
+
+
+def varying_axes(aval: object) -> frozenset[str]:
+    """The manual mesh axes over which a value inside ``shard_map`` varies (its vma)."""
+    return aval.mat.varying  # type: ignore[attr-defined]

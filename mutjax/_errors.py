@@ -59,6 +59,18 @@ class TracedConditionError(_JaxWorded, MutjaxError, jax.errors.TracerBoolConvers
     """A traced value was used as a Python bool (an ``if`` or ``while`` on it)."""
 
 
+class ShardMapWriteError(MutjaxError):
+    """A ``shard_map`` body wrote values that differ between devices where one array is shared."""
+
+
+class UnsupportedTransformError(MutjaxError, AttributeError):
+    """A JAX transformation asked mutjax's trace for a hook it does not have.
+
+    Also an ``AttributeError``, so that JAX code probing a trace for an
+    optional hook (``getattr(trace, name, None)``) still sees it missing.
+    """
+
+
 def scope_ended(what: str) -> ScopeEndedError:
     return ScopeEndedError(
         f"mutjax: this mutable array ({what}) belongs to a `mutjax.mutable` call "
@@ -66,6 +78,28 @@ def scope_ended(what: str) -> ScopeEndedError:
         "Return the array from the mutable function (it comes back as a "
         "jax.Array) and use that value instead of keeping the mutable array "
         "in a list, global or attribute."
+    )
+
+
+def shard_map_write(what: str, spec: Any, axes: Any) -> ShardMapWriteError:
+    names = ", ".join(repr(a) for a in sorted(axes))
+    return ShardMapWriteError(
+        f"mutjax: a jax.shard_map body wrote {what}, which is one value on every "
+        f"device of mesh axes {names} (its spec is {spec}), but the values written "
+        "differ between those devices, so no single result exists. Pass the array "
+        "as an argument whose in_spec splits it over those axes (each device then "
+        "writes its own block), or make the written value the same on every device "
+        "(jax.lax.psum / jax.lax.all_gather)."
+    )
+
+
+def unsupported_hook(name: str) -> UnsupportedTransformError:
+    return UnsupportedTransformError(
+        f"mutjax: a JAX transformation called `{name}` on a mutable scope's trace, "
+        "a hook this version of mutjax does not implement. Apply that transformation "
+        "outside the mutable function (`transform(mutjax.mutable(f))`), or pass the "
+        "mutable arrays' values into it and write the results back "
+        "(`x[...] = transformed(x)`), and report the JAX version to mutjax."
     )
 
 

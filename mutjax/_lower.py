@@ -187,11 +187,21 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
         return lax.dynamic_update_slice(a, v, starts, allow_negative_indices=False)
     if all(s == 0 for s in starts) and tuple(sizes) == shape:
         return v  # the whole array is replaced
-    # Static in-bounds starts: bind the primitive with int32 literals.
-    # `lax.dynamic_update_slice` would stage a `convert_element_type` per
-    # Python int start, a third of the trace time of an unrolled scalar
-    # update.
-    return lax.dynamic_update_slice_p.bind(a, v, *[np.int32(s) for s in starts])
+    return _static_update(a, v, starts)
+
+
+def _static_update(a: Any, v: Any, starts: list[int]) -> Any:
+    """``dynamic_update_slice`` at static in-bounds ``starts``, bound with int32 literals.
+
+    `lax.dynamic_update_slice` would stage a `convert_element_type` per
+    Python int start, a third of the trace time of an unrolled scalar
+    update. Not on values that vary over mesh axes (inside `shard_map`):
+    there every operand must vary over the same axes, which `lax` arranges.
+    """
+    literal = [np.int32(s) for s in starts]
+    if _compat.varying_axes(_compat.typeof(a)) or _compat.varying_axes(_compat.typeof(v)):
+        return lax.dynamic_update_slice(a, v, literal)
+    return lax.dynamic_update_slice_p.bind(a, v, *literal)
 
 
 def _strided_write(

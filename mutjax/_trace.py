@@ -89,6 +89,24 @@ class MutTrace(_compat.Trace):
             return val
         return self.new(self.parent_trace.stage_value(val))
 
+    def process_shard_map(self, primitive, fun, tracers, /, **params):
+        # `jax.shard_map` binds through this hook with its body as `fun`; the
+        # rule registered for it (mutjax._shard_map) gets it as `subfuns`.
+        return self.process_primitive(primitive, tracers, dict(params, subfuns=(fun,)))
+
+    def process_call(self, primitive, fun, tracers, params, /):
+        # `core.call_p` / `closed_call_p` transform nothing: run the body here,
+        # so that it reads and writes the scope's arrays as the caller does.
+        with _compat.set_current_trace(self):
+            return fun.call_wrapped(*tracers)
+
+    def __getattr__(self, name: str) -> Any:
+        # A `process_*` hook that a newer JAX calls and this trace lacks: say
+        # so in mutjax's words instead of a bare AttributeError.
+        if name.startswith("process_"):
+            raise _errors.unsupported_hook(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def process_custom_jvp_call(self, primitive, fun, jvp, tracers, /, *, symbolic_zeros):
         values = [self.unwrap(t) for t in tracers]
         fun = _subtrace(fun, self.tag, self.scope)

@@ -30,7 +30,7 @@ import numpy as np
 from jax import lax
 from numpy.lib.stride_tricks import as_strided
 
-from . import _compat, _index, _lower
+from . import _compat, _index, _lower, _sharding
 from ._index import NEW, Index, Int, Slice
 from ._scope import Handle
 
@@ -480,7 +480,8 @@ def _derive(x: Any, op: Any) -> Any:
     trace = x._trace
     with _compat.set_current_trace(trace.parent_trace):
         view = view_of(x._view, op)
-    return trace.view(x._cell, view, x._aval.update(shape=tuple(view.shape)))
+        aval = _sharding.view_aval(x._cell.aval, x._aval, tuple(view.shape), view.read)
+    return trace.view(x._cell, view, aval)
 
 
 def _basic_view(x: Any, idx: tuple[Any, ...]) -> Any:

@@ -141,6 +141,9 @@ def _kernels() -> dict[str, Trace]:
         "examples.poisson_sor.solve": _mutable(
             "poisson_sor", "solve", _f32(9, 9), _f32(9, 9), 0.01, 3, static_argnums=(2, 3)
         ),
+        "examples.sharded_heat.solve": _mutable(
+            "sharded_heat", "solve", _f32(16, 8), 3, static_argnums=(1,)
+        ),
         "examples.sparse_assembly.laplacian": _mutable(
             "sparse_assembly",
             "laplacian",
