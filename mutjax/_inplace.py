@@ -210,26 +210,28 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
         raise TypeError(f"clip() got an unexpected keyword argument {next(iter(kwargs))!r}")
     if isinstance(out, tuple) and len(out) == 1:
         out = out[0]
-    result = x if a_min is None and a_max is None else jnp.clip(x, a_min, a_max)
-    if a_min is None and a_max is None:
-        result = copy(x)
+    # NumPy 2 drops a Python int bound beyond the dtype's range or refuses it;
+    # JAX would wrap it into the range.
+    a_min, a_max = _values.clip_bounds(x.dtype, a_min, a_max)
+    result = copy(x) if a_min is None and a_max is None else jnp.clip(x, a_min, a_max)
     if out is None:
         return result
     if not isinstance(out, Handle):
         raise TypeError("return arrays must be of ArrayType")
+    dst: Any = out  # a mutable array (Handle is only its marker class)
     rshape = tuple(np.shape(result))
-    oshape = tuple(out.aval.shape)
+    oshape = tuple(dst.aval.shape)
     try:
         bshape = np.broadcast_shapes(rshape, oshape)
     except ValueError:
         bshape = None
     if bshape != oshape:
         raise _errors.out_shape_error(oshape, bshape if bshape is not None else rshape)
-    rdtype, odtype = np.dtype(result.dtype), np.dtype(out.aval.dtype)
+    rdtype, odtype = np.dtype(result.dtype), np.dtype(dst.aval.dtype)
     if rdtype != odtype and not np.can_cast(rdtype, odtype, "same_kind"):
         raise _errors.ufunc_cast_error("clip", rdtype, odtype)
-    out[...] = result
-    return out
+    dst[...] = result
+    return dst
 
 
 def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:

@@ -20,9 +20,10 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
-from . import _assign, _compat, _errors, _inplace, _masked, _views
+from . import _assign, _compat, _errors, _inplace, _masked, _values, _views
 from ._compat import lu
 from ._scope import Cell, Handle, Scope
 
@@ -387,3 +388,56 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
 for _name, _op in _inplace.OPERATORS.items():
     setattr(MutArray, f"__i{_name}__", _make_inplace(_name, _op))
 del _name, _op
+
+
+# -- binary operators ----------------------------------------------------------------
+#
+# JAX's operators refuse a list operand (NumPy takes any array-like), raise
+# TypeError for shapes that do not broadcast (NumPy: ValueError) and wrap a
+# Python int that does not fit the array's dtype (NumPy 2 raises, or answers
+# a comparison exactly). Each operator applies NumPy's rules to its operands,
+# then runs JAX's. The ufunc names the NumPy operation; `@` is checked as `*`
+# is (NumPy refuses its Python ints the same way, before the shapes).
+
+_BINARY: dict[str, np.ufunc] = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "truediv": np.true_divide,
+    "floordiv": np.floor_divide, "mod": np.remainder, "divmod": np.divmod, "pow": np.power,
+    "matmul": np.multiply, "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor,
+    "lshift": np.left_shift, "rshift": np.right_shift,
+}  # fmt: skip
+_COMPARE: dict[str, np.ufunc] = {
+    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+    "eq": np.equal, "ne": np.not_equal,
+}  # fmt: skip
+
+
+def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutArray, Any], Any]:
+    jax_op = getattr(_compat.Tracer, name)
+
+    def method(self: MutArray, other: Any) -> Any:
+        other = _values.operand(other)
+        if name not in ("__matmul__", "__rmatmul__") and not isinstance(other, _masked.MaskedArray):
+            a, b = tuple(self.shape), tuple(np.shape(other))
+            try:
+                np.broadcast_shapes(a, b)
+            except ValueError:
+                first, second = (b, a) if reflected else (a, b)
+                raise ValueError(
+                    "operands could not be broadcast together with shapes "
+                    f"{_errors.shape_str(first)} {_errors.shape_str(second)} "
+                ) from None
+        outcome = _values.python_int_operands(ufunc, (other, self) if reflected else (self, other))
+        if outcome is not None:
+            return jnp.full(tuple(self.shape), outcome)
+        return jax_op(self, other)
+
+    method.__name__ = name
+    return method
+
+
+for _name, _ufunc in _BINARY.items():
+    setattr(MutArray, f"__{_name}__", _make_binary(f"__{_name}__", _ufunc, False))
+    setattr(MutArray, f"__r{_name}__", _make_binary(f"__r{_name}__", _ufunc, True))
+for _name, _ufunc in _COMPARE.items():
+    setattr(MutArray, f"__{_name}__", _make_binary(f"__{_name}__", _ufunc, False))
+del _name, _ufunc

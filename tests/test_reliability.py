@@ -1,0 +1,295 @@
+"""Edge cases where mutjax once disagreed with NumPy, each checked against NumPy.
+
+Each kernel is plain NumPy code, run on NumPy arrays and under
+``mutjax.mutable`` eagerly and under ``jax.jit``: the same values, shapes and
+dtypes (narrowed as JAX stores them with x64 disabled), or the same exception
+type. Python ints outside an integer array's range (NEP 50), array-like
+operands, ``a.flat``, writes into masked copies, conversions of concrete
+values, arrays used from another thread and large NumPy integer indices.
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mutjax
+from tests.helpers import _as_numpy, assert_same
+
+MODES = ("eager", "jit")
+
+
+def _canon(tree: Any) -> Any:
+    def one(x: Any) -> Any:
+        if isinstance(x, (np.ndarray, np.generic)):
+            return np.asarray(x).astype(jax.dtypes.canonicalize_dtype(x.dtype))
+        return x
+
+    return jax.tree_util.tree_map(one, tree)
+
+
+def _numpy_run(kernel: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, Any]:
+    np_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            out = kernel(*np_args)
+        except Exception as e:  # the oracle's exception, compared below
+            return None, e
+    return _canon((_as_numpy(out), np_args)), None
+
+
+def _builtin(cls: type[BaseException]) -> type[BaseException]:
+    """The builtin exception NumPy's (often private) exception class derives from."""
+    return next(c for c in cls.__mro__ if c.__module__ == "builtins")
+
+
+def check(
+    kernel: Callable[..., Any], *args: Any, modes: tuple[str, ...] = MODES, **tol: float
+) -> Any:
+    """``kernel`` under NumPy and under mutjax: same results and final args, or same error."""
+    expected, error = _numpy_run(kernel, args)
+    for mode in modes:
+        f = mutjax.mutable(kernel, return_args=True)
+        if mode == "jit":
+            f = jax.jit(f)
+        jargs = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        if error is not None:
+            with pytest.raises(_builtin(type(error))), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                f(*jargs)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got, final, _ = f(*jargs)
+        assert_same((_as_numpy(got), list(_as_numpy(final))), expected, mode, **tol)
+    return error
+
+
+# -- Python ints in operations (NEP 50) ------------------------------------------------
+
+INT_DTYPES = [np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32]
+DTYPES = INT_DTYPES + [np.bool_, np.float32]
+
+ARITH = {
+    "add": (operator.add, np.add),
+    "sub": (operator.sub, np.subtract),
+    "mul": (operator.mul, np.multiply),
+    "truediv": (operator.truediv, np.true_divide),
+    "floordiv": (operator.floordiv, np.floor_divide),
+    "mod": (operator.mod, np.remainder),
+    "and": (operator.and_, np.bitwise_and),
+    "or": (operator.or_, np.bitwise_or),
+    "xor": (operator.xor, np.bitwise_xor),
+    "pow": (operator.pow, np.power),
+    "lshift": (operator.lshift, np.left_shift),
+    "rshift": (operator.rshift, np.right_shift),
+}
+INPLACE = {
+    "add": operator.iadd,
+    "sub": operator.isub,
+    "mul": operator.imul,
+    "truediv": operator.itruediv,
+    "floordiv": operator.ifloordiv,
+    "mod": operator.imod,
+    "and": operator.iand,
+    "or": operator.ior,
+    "xor": operator.ixor,
+    "pow": operator.ipow,
+    "lshift": operator.ilshift,
+    "rshift": operator.irshift,
+}
+COMPARE = {
+    "lt": (operator.lt, np.less),
+    "le": (operator.le, np.less_equal),
+    "gt": (operator.gt, np.greater),
+    "ge": (operator.ge, np.greater_equal),
+    "eq": (operator.eq, np.equal),
+    "ne": (operator.ne, np.not_equal),
+}
+FORMS = ["x op v", "v op x", "x op= v", "x[0] op= v", "ufunc(x, v, out=x)", "ufunc(v, x)"]
+
+
+def _bounds(dtype: Any) -> tuple[int, int]:
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        return int(info.min), int(info.max)
+    return -(2**31), 2**31 - 1  # what a Python int must fit with x64 disabled
+
+
+@st.composite
+def python_ints(draw: Any, dtype: Any) -> int:
+    """A Python int near, inside or outside ``dtype``'s range (within int32's)."""
+    lo, hi = _bounds(dtype)
+    edge = draw(st.sampled_from([lo, hi, 0, -1, 1]))
+    near = edge + draw(st.integers(-3, 3))
+    anywhere = draw(st.integers(-(2**31), 2**31 - 1))
+    v = draw(st.sampled_from([near, anywhere, draw(st.integers(-300, 300))]))
+    return max(-(2**31), min(2**31 - 1, v))
+
+
+def _operand_ok(name: str, dtype: Any, v: int, reflected: bool) -> bool:
+    """False where NumPy and XLA legitimately differ (not NEP 50's business)."""
+    lo, hi = _bounds(dtype)
+    fits = lo <= v <= hi
+    if np.dtype(dtype) == np.bool_ and name in ("lshift", "rshift", "pow"):
+        return False
+    if name in ("lshift", "rshift"):  # shifts by >= the bit width are platform-defined
+        bits = 8 * np.dtype(dtype).itemsize
+        return not fits or reflected or 0 <= v < bits
+    if name == "pow":
+        return not fits or (0 <= v <= 6 and not reflected)
+    if name in ("floordiv", "mod", "truediv") and not reflected:
+        return v != 0 and not (v == -1 and np.dtype(dtype).kind == "i")
+    return True
+
+
+def _kernel(form: str, op: Any, iop: Any, ufunc: Any, v: int) -> Callable[[Any], Any]:
+    if form == "x op v":
+        return lambda x: op(x, v)
+    if form == "v op x":
+        return lambda x: op(v, x)
+    if form == "x op= v":
+
+        def inplace(x: Any) -> Any:
+            y = iop(x, v)
+            return y
+
+        return inplace
+    if form == "x[0] op= v":
+
+        def element(x: Any) -> Any:
+            x[0] = iop(x[0], v)
+            return x
+
+        return element
+    if form == "ufunc(x, v, out=x)":
+        return lambda x: ufunc(x, v, out=x)
+    return lambda x: ufunc(v, x)
+
+
+@st.composite
+def int_operations(draw: Any) -> tuple[Any, str, str, int]:
+    dtype = draw(st.sampled_from(DTYPES))
+    names = list(ARITH) + list(COMPARE)
+    name = draw(st.sampled_from(names))
+    forms = FORMS if name in ARITH else ["x op v", "v op x", "ufunc(x, v, out=x)", "ufunc(v, x)"]
+    form = draw(st.sampled_from(forms))
+    v = draw(python_ints(dtype))
+    return dtype, name, form, v
+
+
+def _array(dtype: Any, nonzero: bool) -> np.ndarray:
+    if np.dtype(dtype) == np.bool_:
+        return np.array([True, False, True])
+    lo, hi = _bounds(dtype)
+    vals = [1, 2, 7] if nonzero else [0, 1, 2]
+    if np.dtype(dtype).kind == "i":
+        vals[1] = -vals[1]
+    return np.array([max(lo, min(hi, t)) for t in vals], dtype=dtype)
+
+
+@given(int_operations())
+def test_python_int_operands_follow_nep50(case: tuple[Any, str, str, int]) -> None:
+    dtype, name, form, v = case
+    reflected = form in ("v op x", "ufunc(v, x)")
+    pyop, ufunc = ARITH.get(name) or COMPARE[name]
+    if name in ARITH and not _operand_ok(name, dtype, v, reflected):
+        return
+    x = _array(dtype, nonzero=reflected and name in ("floordiv", "mod", "truediv"))
+    check(_kernel(form, pyop, INPLACE.get(name), ufunc, v), x)
+
+
+@pytest.mark.parametrize(
+    "kernel,dtype",
+    [
+        (lambda x: operator.iadd(x, 300), np.int8),
+        (lambda x: operator.iadd(x, -1), np.uint8),
+        (lambda x: x.__setitem__(0, operator.isub(x[0], -3)), np.uint8),
+        (lambda x: np.add(x, 300, out=x), np.int8),
+        (lambda x: x + 300, np.int8),
+        (lambda x: 300 - x, np.int8),
+        (lambda x: x * 2**70, np.int8),
+        (lambda x: x**-1, np.int16),
+        (lambda x: np.maximum(x, 300), np.int8),
+        (lambda x: np.clip(x, 300, 400), np.int8),
+    ],
+)
+def test_python_int_out_of_range_raises_as_numpy(kernel: Any, dtype: Any) -> None:
+    error = check(kernel, np.array([1, 2], dtype))
+    assert error is not None
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        lambda x: (x < 300, x <= -300, x > 300, x >= -129, x == 300, x != 300),
+        lambda x: (np.less(x, 300), np.equal(-300, x), np.not_equal(x, 2**40)),
+        lambda x: np.greater(x, 300, out=np.zeros_like(x, dtype=bool)),
+        lambda x: np.clip(x, 0, 300),
+        lambda x: x.clip(-300, 300),
+        lambda x: np.clip(x, -300, 50),
+        lambda x: np.clip(x, a_min=0, a_max=200),
+        lambda x: np.where(x > 1, x, 300),  # NumPy's where casts unsafely: it wraps too
+        lambda x: x / 300,
+    ],
+)
+def test_python_int_out_of_range_compares_exactly(kernel: Any) -> None:
+    error = check(kernel, np.array([1, 100, -100], np.int8))
+    assert error is None
+
+
+# -- array-like operands -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        lambda a: a + [1.0, 2.0, 3.0],
+        lambda a: [1.0, 2.0, 3.0] - a,
+        lambda a: a * (2.0, 3.0, 4.0),
+        lambda a: a == [0.0, 1.0, 2.0],
+        lambda a: a < (1.0, 1.0, 5.0),
+        lambda a: a.__iadd__([100.0, 200.0, 300.0]),
+        lambda a: a.__setitem__(0, a[0] + [1.0, 2.0, 3.0]),
+        lambda a: a + [1.0, 2.0],  # NumPy's ValueError (JAX: TypeError)
+        lambda a: a.__iadd__([1.0, 2.0]),
+        lambda a: a + [[1.0], [2.0, 3.0]],  # ragged: NumPy's ValueError
+    ],
+)
+def test_list_and_tuple_operands_of_operators(kernel: Any) -> None:
+    check(kernel, np.arange(6.0, dtype=np.float32).reshape(2, 3))
+
+
+def test_list_operand_of_an_inplace_operator_on_an_advanced_selection() -> None:
+    def k(a: Any) -> Any:
+        a[[0, 1]] += [100.0, 200.0]
+        a[[2, 0]] *= (2.0, 3.0)
+        return a
+
+    check(k, np.arange(4.0, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        lambda v: np.bitwise_and((1, 0, 1), v),
+        lambda v: (1, 0, 1) & v,
+        lambda v: np.add([1, 0, 1], v),
+        lambda v: np.maximum(v, [0, 5, 0]),
+        lambda v: np.add(v, [1, 2, 3], out=v),
+        lambda v: np.logical_xor(v, [True, False, False]),
+        lambda v: np.add(v, [1, 2]),  # NumPy's ValueError
+    ],
+)
+def test_sequence_operands_of_ufuncs(kernel: Any) -> None:
+    check(kernel, np.array([1, 1, 0], np.int32))
