@@ -251,6 +251,13 @@ class MutArray(_compat.Tracer, Handle):
     def __setitem__(self, idx: Any, value: Any) -> None:
         _assign.write(self, idx, value)
 
+    def __delitem__(self, idx: Any) -> None:
+        raise ValueError("cannot delete array elements")  # NumPy's error
+
+    @property
+    def flat(self) -> _inplace.FlatIterator:  # type: ignore[override]
+        return _inplace.FlatIterator(self)
+
     def __iter__(self):
         shape = self.aval.shape
         if not shape:

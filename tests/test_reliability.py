@@ -293,3 +293,77 @@ def test_list_operand_of_an_inplace_operator_on_an_advanced_selection() -> None:
 )
 def test_sequence_operands_of_ufuncs(kernel: Any) -> None:
     check(kernel, np.array([1, 1, 0], np.int32))
+
+
+def test_delete_raises_numpy_error() -> None:
+    def k(a: Any) -> None:
+        del a[0]
+
+    check(k, np.arange(3.0, dtype=np.float32))
+
+
+# -- a.flat ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        lambda a: a.flat[4],
+        lambda a: a.flat[-1],
+        lambda a: a.flat[1:5],
+        lambda a: a.flat[[0, 5, 2]],
+        lambda a: a.flat[np.array([True, False] * 3)],
+        lambda a: a.T.flat[1:4],
+        lambda a: [v * 1 for v in a.flat][: len(a.flat) - 1],
+        lambda a: a.flat.copy(),
+        lambda a: a.flat[6],  # NumPy's IndexError
+    ],
+)
+def test_flat_reads(kernel: Any) -> None:
+    check(kernel, np.arange(6.0, dtype=np.float32).reshape(2, 3))
+
+
+def _flat_write(idx: Any, value: Any, transposed: bool = False) -> Callable[[Any], Any]:
+    def k(a: Any) -> Any:
+        (a.T if transposed else a).flat[idx] = value
+        return a
+
+    return k
+
+
+@pytest.mark.parametrize(
+    "idx,value,transposed",
+    [
+        (4, 9.0, False),
+        (-1, 9.0, False),
+        (slice(1, 5), [10.0, 20.0], False),  # values cycle
+        (slice(None), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], False),  # cut
+        ([1, 4, 1], [7.0, 8.0, 9.0], False),  # repeated: the last write wins
+        ([0, 5], 3.5, False),
+        (np.array([True, False, True, False, False, True]), [1.0, 2.0, 3.0], False),
+        (slice(0, 4), [1.0, 2.0, 3.0, 4.0], True),  # through a non-contiguous view
+        ([1, 2], [5.0, 6.0], True),
+        (7, 1.0, False),  # NumPy's IndexError
+        ([0, 9], 1.0, False),
+    ],
+)
+def test_flat_writes(idx: Any, value: Any, transposed: bool) -> None:
+    check(_flat_write(idx, value, transposed), np.arange(6.0, dtype=np.float32).reshape(2, 3))
+
+
+def test_flat_write_with_traced_positions_and_mask() -> None:
+    def k(a: Any, i: Any) -> Any:
+        a.flat[i] = -1.0
+        a.flat[(a > 3).ravel()] = 0.0
+        a.flat[[i, i + 1]] = a.flat[[0, 1]] * 10
+        return a
+
+    check(k, np.arange(6.0, dtype=np.float32).reshape(2, 3), np.array(2, np.int32))
+
+
+def test_flat_of_a_zero_dimensional_array() -> None:
+    def k(a: Any) -> Any:
+        a.flat[0] = 5
+        return a, a.flat[0]
+
+    check(k, np.array(1.0, np.float32))
