@@ -367,3 +367,111 @@ def test_flat_of_a_zero_dimensional_array() -> None:
         return a, a.flat[0]
 
     check(k, np.array(1.0, np.float32))
+
+
+# -- traced masks and masked copies ----------------------------------------------------
+
+
+def test_one_element_list_into_a_traced_mask() -> None:
+    def k(a: Any) -> Any:
+        a[a > 1] = [7]
+        a[a < 1] = (8.0,)
+        a[a > 7] = np.array([9])
+        return a
+
+    check(k, np.arange(6.0, dtype=np.float32).reshape(2, 3))
+
+
+def test_longer_list_into_a_traced_mask_says_what_to_write() -> None:
+    def k(a: Any) -> Any:
+        a[a > 1] = [7, 8]
+        return a
+
+    with pytest.raises(mutjax.DynamicShapeError, match="mask's count"):
+        jax.jit(mutjax.mutable(k))(jnp.arange(3.0))
+
+
+def _masked_copy_kernel(k: int, reduce: bool = True) -> Callable[[Any], Any]:
+    def kernel(x: Any) -> Any:
+        m = x[x > 2]
+        m[k] = 2000
+        m[k - 1] += 1
+        return x, m.sum(), m.max()
+
+    return kernel
+
+
+@pytest.mark.parametrize("k", [1, 2, -1, -2])
+def test_writes_into_a_masked_copy_change_the_copy_only(k: int) -> None:
+    check(_masked_copy_kernel(k), np.array([5.0, 1.0, 3.0, 0.0, 4.0, 7.0], np.float32))
+
+
+def test_writes_into_a_masked_copy_of_rows() -> None:
+    def kernel(d: Any) -> Any:
+        m = d[d[:, 0] > 1]
+        m[0] = -1.0
+        m[1, 2] = 50.0
+        c = m.copy()
+        c[0, 0] = 1000.0  # the copy alone changes
+        return d, m.sum(axis=0), c.sum(axis=0)
+
+    check(kernel, np.arange(12.0, dtype=np.float32).reshape(4, 3))
+
+
+def test_masked_copy_write_out_of_the_maximal_length_raises_index_error() -> None:
+    check(_masked_copy_kernel(9), np.array([5.0, 1.0, 3.0], np.float32))
+
+
+def test_masked_copy_write_past_the_run_time_length_is_dropped_under_jit() -> None:
+    # NumPy raises IndexError (only 1 element is selected); under jit the
+    # count is not known, and the write lands on a masked position.
+    f = jax.jit(mutjax.mutable(_masked_copy_kernel(2)))
+    x, total, _ = f(jnp.array([5.0, 1.0, 3.0, 0.0], jnp.float32))
+    np.testing.assert_array_equal(np.asarray(x), [5.0, 1.0, 3.0, 0.0])
+    assert float(total) == 5.0 + 3.0 + 1.0  # m = [5, 3]; m[1] += 1; m[2] is dropped
+
+
+def test_masked_copy_refuses_a_slice_write_with_a_clear_error() -> None:
+    def kernel(x: Any) -> Any:
+        m = x[x > 2]
+        m[:2] = 0.0
+        return m.sum()
+
+    with pytest.raises(mutjax.DynamicShapeError, match="m\\[k\\] = v"):
+        jax.jit(mutjax.mutable(kernel))(jnp.arange(5.0))
+
+
+def test_tuple_of_traced_scalars_as_a_value() -> None:
+    def kernel(x: Any) -> Any:
+        g = np.zeros(3, np.float32)
+        g[:2] = x.sum(), x[0] * 2
+        g[[2, 0]] = [x[1], x.max()]
+        return g
+
+    import mutjax.numpy as mnp
+
+    def run(x: Any) -> Any:
+        g = mnp.zeros(3, np.float32)
+        g[:2] = x.sum(), x[0] * 2
+        g[[2, 0]] = [x[1], x.max()]
+        return g
+
+    expected = kernel(np.arange(1.0, 4.0, dtype=np.float32))
+    for f in (mutjax.mutable(run), jax.jit(mutjax.mutable(run))):
+        assert_same(np.asarray(f(jnp.arange(1.0, 4.0))), expected)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        lambda d: np.linalg.norm(d[d[:, 0] > 1], axis=1).sum(),
+        lambda d: np.linalg.norm(d[d[:, 0] > 1], axis=0),
+        lambda d: np.linalg.norm(d[d[:, 0] > 1]),
+        lambda d: np.linalg.norm(d[d > 4], ord=1),
+        lambda d: np.linalg.norm(d[d > 4], ord=np.inf),
+        lambda d: np.linalg.norm(d[d > 4], ord=3),
+        lambda d: np.linalg.norm(d[d[:, 0] > 1], axis=1, keepdims=True).max(),
+    ],
+)
+def test_norm_of_a_mask_selection(kernel: Any) -> None:
+    check(kernel, np.arange(12.0, dtype=np.float32).reshape(4, 3) - 3, rtol=1e-5)
