@@ -18,6 +18,7 @@ from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
 from ._errors import ScopeEndedError as ScopeEndedError
+from ._errors import TracedValueError as TracedValueError
 from ._loops import LoopConversionError as LoopConversionError
 from ._loops import LoopConversionWarning as LoopConversionWarning
 from ._masked import MaskedArray as MaskedArray
@@ -40,6 +41,7 @@ __all__ = [
     "MutjaxError",
     "NumpyArrayError",
     "ScopeEndedError",
+    "TracedValueError",
     "UnsupportedNumpyError",
     "cond",
     "fori_loop",

@@ -33,6 +33,19 @@ class NumpyArrayError(MutjaxError):
     """A plain NumPy array met a traced value it cannot hold."""
 
 
+class TracedValueError(MutjaxError, TypeError):
+    """A Python value (a list, bytes, a pickle, a formatted string) of a traced array."""
+
+
+def traced_value(what: str, where: str) -> TracedValueError:
+    return TracedValueError(
+        f"mutjax: {what} needs the values of a mutable array ({where}), which are "
+        "not known while JAX traces the function (under jax.jit, grad, vmap or a "
+        "mutjax loop). Return the array from the mutable function and convert "
+        "the jax.Array it becomes, or print it with jax.debug.print."
+    )
+
+
 def scope_ended(what: str) -> ScopeEndedError:
     return ScopeEndedError(
         f"mutjax: this mutable array ({what}) belongs to a `mutjax.mutable` call "

@@ -224,6 +224,31 @@ class MutArray(_compat.Tracer, Handle):
     def to_concrete_value(self):
         return _compat.to_concrete_value(self._read())
 
+    def _known(self, what: str) -> Any:
+        """The current value as a concrete jax.Array, for a conversion to Python values."""
+        value = self._read()
+        if _compat.is_concrete_array(value):
+            return value
+        raise _errors.traced_value(what, _assign.describe(self))
+
+    # JAX's Tracer refuses these even when the value is known (eager mode);
+    # a concrete value converts as the jax.Array it holds does.
+    def tolist(self) -> Any:
+        return self._known("x.tolist()").tolist()
+
+    def tobytes(self, order: str = "C") -> bytes:
+        return self._known("x.tobytes()").tobytes(order)
+
+    def __reduce__(self) -> Any:
+        # Pickles as the jax.Array it holds (it loads as one).
+        return self._known("pickling (pickle.dumps(x))").__reduce__()
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        value = np.asarray(self._known(f"formatting with {spec!r} (f'{{x:{spec}}}')"))
+        return format(value[()] if value.ndim == 0 else value, spec)
+
     # JAX's Tracer converts to float/complex/index only through the aval, which
     # refuses even when the value is known (eager mode): look at it first.
     def __float__(self) -> float:

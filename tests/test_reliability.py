@@ -475,3 +475,59 @@ def test_tuple_of_traced_scalars_as_a_value() -> None:
 )
 def test_norm_of_a_mask_selection(kernel: Any) -> None:
     check(kernel, np.arange(12.0, dtype=np.float32).reshape(4, 3) - 3, rtol=1e-5)
+
+
+# -- concrete values to Python -----------------------------------------------------------
+
+
+def test_conversions_of_concrete_values_as_numpy() -> None:
+    import pickle
+
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+
+    def kernel(x: Any) -> Any:
+        return (
+            x.tolist(),
+            x[1].tolist(),
+            x[0, 1].tolist(),
+            x.T.tobytes(),
+            x.tobytes(),
+            f"{x[0, 1]:.2f}",
+            f"{x[1, 2]:>8.3e}",
+            np.asarray(pickle.loads(pickle.dumps(x))),
+            np.asarray(pickle.loads(pickle.dumps(x.T))),
+        )
+
+    expected = kernel(a)
+    got = mutjax.mutable(kernel)(jnp.asarray(a))
+    assert got[:7] == expected[:7]
+    assert_same(list(got[7:]), list(expected[7:]))
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda x: x.tolist(),
+        lambda x: x.tobytes(),
+        lambda x: __import__("pickle").dumps(x),
+        lambda x: f"{x[0]:.2f}",
+    ],
+)
+def test_conversions_of_traced_values_raise_a_mutjax_error(convert: Any) -> None:
+    def kernel(x: Any) -> Any:
+        convert(x)
+        return x
+
+    with pytest.raises(mutjax.TracedValueError, match="Return the array"):
+        jax.jit(mutjax.mutable(kernel))(jnp.arange(3.0))
+    with pytest.raises(TypeError):  # as JAX's ConcretizationTypeError is
+        jax.jit(mutjax.mutable(kernel))(jnp.arange(3.0))
+
+
+def test_format_without_a_spec_is_the_repr_even_when_traced() -> None:
+    def kernel(x: Any) -> Any:
+        assert f"{x}" == str(x)
+        return x
+
+    jax.jit(mutjax.mutable(kernel))(jnp.arange(3.0))
+    mutjax.mutable(kernel)(jnp.arange(3.0))
