@@ -14,6 +14,7 @@ from ._control import scan as scan
 from ._control import switch as switch
 from ._control import while_loop as while_loop
 from ._errors import DynamicShapeError as DynamicShapeError
+from ._errors import ForeignThreadError as ForeignThreadError
 from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
@@ -33,6 +34,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
 
 __all__ = [
     "DynamicShapeError",
+    "ForeignThreadError",
     "ForeignTraceError",
     "LoopConversionError",
     "LoopConversionWarning",

@@ -93,6 +93,8 @@ def check_writable(target: Any) -> None:
     cell = target._cell
     if cell.scope.closed:
         raise _errors.scope_ended(describe(target))
+    if cell.scope.in_other_thread:
+        raise _errors.other_thread(describe(target))
     if _compat.current_trace() is not target._trace:
         raise _errors.foreign_write(describe(target))
     if target._view is not None and not target._view.writable:

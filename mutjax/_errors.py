@@ -25,6 +25,10 @@ class ForeignTraceError(MutjaxError):
     """A mutable array was written inside a JAX transformation mutjax cannot thread."""
 
 
+class ForeignThreadError(ForeignTraceError):
+    """A mutable array was used from a thread other than the one running its scope."""
+
+
 class DynamicShapeError(MutjaxError):
     """An operation needs a shape that is only known at run time."""
 
@@ -65,6 +69,17 @@ def foreign_write(what: str) -> ForeignTraceError:
         "array. Use mutjax.fori_loop / mutjax.while_loop / mutjax.scan / "
         "mutjax.cond / mutjax.switch for loops and branches, or wrap the "
         "inner function in `mutjax.mutable` and return the new values."
+    )
+
+
+def other_thread(what: str) -> ForeignThreadError:
+    return ForeignThreadError(
+        f"mutjax: this mutable array ({what}) belongs to a `mutjax.mutable` call "
+        "running in another thread. JAX traces each thread on its own, so the "
+        "array can be read and written only in the thread that runs that call. "
+        "Pass the values between threads as jax.Arrays (return them from the "
+        "mutable function, or call the mutable function in the thread that "
+        "uses them)."
     )
 
 

@@ -193,8 +193,11 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def aval(self):
-        if self._cell.scope.closed:
+        scope = self._cell.scope
+        if scope.closed:
             raise _errors.scope_ended(_assign.describe(self))
+        if scope.in_other_thread:
+            raise _errors.other_thread(_assign.describe(self))
         return self._aval
 
     @aval.setter
@@ -206,6 +209,8 @@ class MutArray(_compat.Tracer, Handle):
         cell = self._cell
         if cell.scope.closed:
             raise _errors.scope_ended(_assign.describe(self))
+        if cell.scope.in_other_thread:
+            raise _errors.other_thread(_assign.describe(self))
         if self._view is None:
             return cell.value
         if self._cache_version != cell.version:

@@ -531,3 +531,63 @@ def test_format_without_a_spec_is_the_repr_even_when_traced() -> None:
 
     jax.jit(mutjax.mutable(kernel))(jnp.arange(3.0))
     mutjax.mutable(kernel)(jnp.arange(3.0))
+
+
+# -- other threads -----------------------------------------------------------------------
+
+
+def _in_thread(fn: Callable[[], Any]) -> BaseException | None:
+    import threading
+
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:  # handed to the test's thread
+            caught.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return caught[0] if caught else None
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda x: x + 1,
+        lambda x: x[0],
+        lambda x: np.sin(x),
+        lambda x: x.__setitem__(0, 1.0),
+        lambda x: x.__iadd__(1.0),
+        lambda x: x.fill(2.0),
+        lambda x: np.copyto(x, 3.0),
+    ],
+)
+def test_using_an_array_from_another_thread_raises_a_mutjax_error(mode: str, use: Any) -> None:
+    errors: list[BaseException | None] = []
+
+    def kernel(x: Any) -> Any:
+        errors.append(_in_thread(lambda: use(x)))
+        x[1] = 5.0  # the owning thread still works
+        return x
+
+    f = mutjax.mutable(kernel)
+    out = (jax.jit(f) if mode == "jit" else f)(jnp.zeros(3))
+    np.testing.assert_array_equal(np.asarray(out), [0.0, 5.0, 0.0])
+    (error,) = errors
+    assert isinstance(error, mutjax.ForeignThreadError), repr(error)
+    assert "another thread" in str(error)
+
+
+def test_a_mutable_call_in_each_thread_works() -> None:
+    def kernel(x: Any) -> Any:
+        x[0] += 1
+        return x
+
+    f = jax.jit(mutjax.mutable(kernel))
+    results: list[Any] = []
+    assert _in_thread(lambda: results.append(f(jnp.zeros(2)))) is None
+    np.testing.assert_array_equal(np.asarray(results[0]), [1.0, 0.0])
