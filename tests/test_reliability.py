@@ -591,3 +591,33 @@ def test_a_mutable_call_in_each_thread_works() -> None:
     results: list[Any] = []
     assert _in_thread(lambda: results.append(f(jnp.zeros(2)))) is None
     np.testing.assert_array_equal(np.asarray(results[0]), [1.0, 0.0])
+
+
+# -- large NumPy integers as indices ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "i",
+    [np.int64(2**32 + 1), np.int64(-(2**32) - 1), np.uint64(2**32 + 1), np.int64(2**31)],
+)
+def test_large_numpy_integer_argument_index_raises_index_error(i: Any) -> None:
+    def write(x: Any, i: Any) -> Any:
+        x[i] = 9
+        return x
+
+    def read(x: Any, i: Any) -> Any:
+        return x[i]
+
+    for kernel in (write, read):
+        with pytest.raises(IndexError):
+            kernel(np.zeros(3, np.float32), i)
+        with pytest.raises(IndexError, match="out of bounds"):
+            mutjax.mutable(kernel)(jnp.zeros(3), i)
+
+
+def test_numpy_integer_argument_that_fits_stays_an_array() -> None:
+    def kernel(x: Any, i: Any) -> Any:
+        x[i] = 9
+        return x, i
+
+    check(kernel, np.zeros(3, np.float32), np.int64(2), modes=("eager",))
