@@ -38,6 +38,17 @@ def assert_same(
             np.testing.assert_array_equal(g, e, err_msg=what)
 
 
+def canonical(tree: Any) -> Any:
+    """NumPy arrays and scalars in ``tree`` narrowed to the dtypes JAX stores (x64 off)."""
+
+    def one(x: Any) -> Any:
+        if isinstance(x, (np.ndarray, np.generic)):
+            return np.asarray(x).astype(jax.dtypes.canonicalize_dtype(x.dtype))
+        return x
+
+    return jax.tree_util.tree_map(one, tree)
+
+
 def check_kernel(
     kernel: Callable[..., Any],
     *args: Any,

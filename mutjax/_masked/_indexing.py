@@ -51,9 +51,7 @@ def getitem(m: MaskedBase, idx: Any) -> Any:
     for ax, i in sorted(drop, reverse=True):
         a = axes[ax]
         if not -data.shape[ax] <= i < data.shape[ax]:
-            raise IndexError(
-                f"index {i} is out of bounds for axis {ax} with size {data.shape[ax]}"
-            )
+            raise IndexError(f"index {i} is out of bounds for axis {ax} with size {data.shape[ax]}")
         if i < 0 and a is not None:
             # Counted from the run-time end; one past the front (NumPy's
             # IndexError) cannot raise under jit: it reads the first element.
