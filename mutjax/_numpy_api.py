@@ -358,6 +358,11 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
     trace = a._trace
     jf = _jnp_ufunc(ufunc)
     adt = np.dtype(a.dtype)
+    if type(b) is int and adt.kind in "iu" and not _values.fits(b, adt):
+        # NumPy's ufunc.at computes with such an int as an int64 array and
+        # casts the result back unsafely (uint8: maximum.at(x, i, 300) stores
+        # 44); JAX would refuse the int.
+        b = np.asarray(b)
     in_types = (adt,) if b is None else (adt, _pytype_or_dtype(b))
     rdt = ufunc.resolve_dtypes(in_types + (None,))[-1]
     pos, traced = _flat_positions(tuple(a.shape), indices, trace)
@@ -633,6 +638,8 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
     if name in _ON_VALUES:
         args, kwargs = _tree_map(lambda v: to_numpy(v) if _is_mut(v) else v, (args, kwargs))
         return func(*args, **kwargs)
+    if name == "full_like":
+        _values.check_fill(*args, **kwargs)
     if name == "clip" and args and _is_mut(args[0]):
         return _inplace.clip(*args, **kwargs)  # NumPy's rule for Python int bounds
     if name in _VIEW_FUNCS:

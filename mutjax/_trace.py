@@ -448,24 +448,38 @@ _COMPARE: dict[str, np.ufunc] = {
 }  # fmt: skip
 
 
+_PYTHON_SCALARS = (int, float, complex, bool)
+
+
+def _check_broadcast(a: tuple[int, ...], b: tuple[int, ...], reflected: bool) -> None:
+    if a == b:
+        return
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        first, second = (b, a) if reflected else (a, b)
+        raise ValueError(
+            "operands could not be broadcast together with shapes "
+            f"{_errors.shape_str(first)} {_errors.shape_str(second)} "
+        ) from None
+
+
 def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutArray, Any], Any]:
     jax_op = getattr(_compat.Tracer, name)
+    check_shapes = name not in ("__matmul__", "__rmatmul__")  # matmul has its own rules
 
     def method(self: MutArray, other: Any) -> Any:
         other = _values.operand(other)
-        if name not in ("__matmul__", "__rmatmul__") and not isinstance(other, _masked.MaskedArray):
-            a, b = tuple(self.shape), tuple(np.shape(other))
-            try:
-                np.broadcast_shapes(a, b)
-            except ValueError:
-                first, second = (b, a) if reflected else (a, b)
-                raise ValueError(
-                    "operands could not be broadcast together with shapes "
-                    f"{_errors.shape_str(first)} {_errors.shape_str(second)} "
-                ) from None
-        outcome = _values.python_int_operands(ufunc, (other, self) if reflected else (self, other))
-        if outcome is not None:
-            return jnp.full(tuple(self.shape), outcome)
+        if type(other) in _PYTHON_SCALARS:
+            outcome = _values.python_int_operands(
+                ufunc, (other, self) if reflected else (self, other)
+            )
+            if outcome is not None:
+                return jnp.full(tuple(self.shape), outcome)
+        elif (
+            check_shapes and hasattr(other, "shape") and not isinstance(other, _masked.MaskedArray)
+        ):
+            _check_broadcast(tuple(self.shape), tuple(other.shape), reflected)
         return jax_op(self, other)
 
     method.__name__ = name

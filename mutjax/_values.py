@@ -205,6 +205,12 @@ def _int_range(dtype: np.dtype) -> tuple[int, int]:
     return int(info.min), int(info.max)
 
 
+def fits(value: int, dtype: Any) -> bool:
+    """Whether the Python int ``value`` fits the integer ``dtype``."""
+    lo, hi = _int_range(np.dtype(dtype))
+    return lo <= value <= hi
+
+
 def _int_dtypes(operands: tuple[Any, ...]) -> list[np.dtype]:
     dtypes = (np.dtype(v.dtype) for v in operands if hasattr(v, "dtype"))
     return [d for d in dtypes if d.kind in "iu"]
@@ -232,7 +238,7 @@ def python_int_operands(ufunc: np.ufunc, operands: tuple[Any, ...]) -> np.ndarra
     dtypes = _int_dtypes(operands)
     if not dtypes:
         return None
-    outside = any(not lo <= v <= hi for v in ints for lo, hi in (_int_range(d) for d in dtypes))
+    outside = any(not fits(v, d) for v in ints for d in dtypes)
     negative_power = ufunc is np.power and type(operands[1]) is int and operands[1] < 0
     if not (outside or negative_power):
         return None  # the common case: no NumPy call at trace time
@@ -274,6 +280,12 @@ def clip_bounds(dtype: Any, a_min: Any, a_max: Any) -> tuple[Any, Any]:
     if a_max is not None:
         python_int_operands(np.minimum, (stand_in, a_max))
     return a_min, a_max
+
+
+def check_fill(a: Any, fill_value: Any, dtype: Any = None, *args: Any, **kwargs: Any) -> None:
+    """``np.full_like``'s refusal of a Python int that its dtype cannot hold (JAX wraps it)."""
+    if type(fill_value) is int:
+        np.array(fill_value, dtype=np.dtype(a.dtype if dtype is None else dtype))
 
 
 def operand(value: Any) -> Any:

@@ -201,6 +201,8 @@ def test_python_int_operands_follow_nep50(case: tuple[Any, str, str, int]) -> No
         (lambda x: x**-1, np.int16),
         (lambda x: np.maximum(x, 300), np.int8),
         (lambda x: np.clip(x, 300, 400), np.int8),
+        (lambda x: np.full_like(x, 300), np.uint8),
+        (lambda x: np.full_like(x, -1, dtype=np.uint16), np.int8),
     ],
 )
 def test_python_int_out_of_range_raises_as_numpy(kernel: Any, dtype: Any) -> None:
@@ -220,9 +222,12 @@ def test_python_int_out_of_range_raises_as_numpy(kernel: Any, dtype: Any) -> Non
         lambda x: np.clip(x, a_min=0, a_max=200),
         lambda x: np.where(x > 1, x, 300),  # NumPy's where casts unsafely: it wraps too
         lambda x: x / 300,
+        lambda x: np.add.at(x, [0, 1], 300),  # NumPy's ufunc.at casts unsafely: it wraps
+        lambda x: np.maximum.at(x, [2], -300),
+        lambda x: np.full_like(x, 300, dtype=np.int16),
     ],
 )
-def test_python_int_out_of_range_compares_exactly(kernel: Any) -> None:
+def test_python_int_out_of_range_where_numpy_does_not_raise(kernel: Any) -> None:
     error = check(kernel, np.array([1, 100, -100], np.int8))
     assert error is None
 
