@@ -19,11 +19,13 @@ from ._control import scan as scan
 from ._control import switch as switch
 from ._control import while_loop as while_loop
 from ._errors import DynamicShapeError as DynamicShapeError
+from ._errors import ForeignThreadError as ForeignThreadError
 from ._errors import ForeignTraceError as ForeignTraceError
 from ._errors import MutjaxError as MutjaxError
 from ._errors import NumpyArrayError as NumpyArrayError
 from ._errors import ScopeEndedError as ScopeEndedError
 from ._errors import ShardMapWriteError as ShardMapWriteError
+from ._errors import TracedValueError as TracedValueError
 from ._errors import UnsupportedTransformError as UnsupportedTransformError
 from ._jit import jit as jit
 from ._loops import LoopConversionError as LoopConversionError
@@ -40,6 +42,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
 
 __all__ = [
     "DynamicShapeError",
+    "ForeignThreadError",
     "ForeignTraceError",
     "LoopConversionError",
     "LoopConversionWarning",
@@ -49,6 +52,7 @@ __all__ = [
     "NumpyArrayError",
     "ScopeEndedError",
     "ShardMapWriteError",
+    "TracedValueError",
     "UnsupportedNumpyError",
     "UnsupportedTransformError",
     "cond",

@@ -64,8 +64,10 @@ def unwrap_index(idx: Any, tag: Any) -> Any:
     return idx
 
 
-def _holds_handle(seq: list) -> bool:
-    return any(isinstance(v, Handle) or (isinstance(v, list) and _holds_handle(v)) for v in seq)
+def _holds_handle(seq: list | tuple) -> bool:
+    return any(
+        isinstance(v, Handle) or (type(v) in (list, tuple) and _holds_handle(v)) for v in seq
+    )
 
 
 def unwrap_value(value: Any, trace: Any) -> Any:
@@ -84,7 +86,7 @@ def unwrap_value(value: Any, trace: Any) -> Any:
         return _masked.MaskedArray(data, axes, value.origin, clean=value.clean)
     if isinstance(value, Handle):
         return unwrap(value, tag)
-    if isinstance(value, list) and _holds_handle(value):
+    if type(value) in (list, tuple) and _holds_handle(value):
         # Plain nested lists stay lists, so NumPy casts them (and refuses
         # what it refuses); a list holding mutable arrays becomes one array.
         items = [unwrap_value(v, trace) for v in value]
@@ -102,6 +104,8 @@ def check_writable(target: Any) -> None:
     cell = target._cell
     if cell.scope.closed:
         raise _errors.scope_ended(describe(target))
+    if cell.scope.in_other_thread:
+        raise _errors.other_thread(describe(target))
     if _compat.current_trace() is not target._trace:
         raise _errors.foreign_write(describe(target))
     if target._view is not None and not target._view.writable:

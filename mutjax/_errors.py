@@ -26,6 +26,10 @@ class ForeignTraceError(MutjaxError):
     """A mutable array was written inside a JAX transformation mutjax cannot thread."""
 
 
+class ForeignThreadError(ForeignTraceError):
+    """A mutable array was used from a thread other than the one running its scope."""
+
+
 class DynamicShapeError(MutjaxError):
     """An operation needs a shape that is only known at run time."""
 
@@ -71,6 +75,19 @@ class UnsupportedTransformError(MutjaxError, AttributeError):
     """
 
 
+class TracedValueError(MutjaxError, TypeError):
+    """A Python value (a list, bytes, a pickle, a formatted string) of a traced array."""
+
+
+def traced_value(what: str, where: str) -> TracedValueError:
+    return TracedValueError(
+        f"mutjax: {what} needs the values of a mutable array ({where}), which are "
+        "not known while JAX traces the function (under jax.jit, grad, vmap or a "
+        "mutjax loop). Return the array from the mutable function and convert "
+        "the jax.Array it becomes, or print it with jax.debug.print."
+    )
+
+
 def scope_ended(what: str) -> ScopeEndedError:
     return ScopeEndedError(
         f"mutjax: this mutable array ({what}) belongs to a `mutjax.mutable` call "
@@ -112,6 +129,17 @@ def foreign_write(what: str) -> ForeignTraceError:
         "array. Use mutjax.fori_loop / mutjax.while_loop / mutjax.scan / "
         "mutjax.cond / mutjax.switch for loops and branches, or wrap the "
         "inner function in `mutjax.mutable` and return the new values."
+    )
+
+
+def other_thread(what: str) -> ForeignThreadError:
+    return ForeignThreadError(
+        f"mutjax: this mutable array ({what}) belongs to a `mutjax.mutable` call "
+        "running in another thread. JAX traces each thread on its own, so the "
+        "array can be read and written only in the thread that runs that call. "
+        "Pass the values between threads as jax.Arrays (return them from the "
+        "mutable function, or call the mutable function in the thread that "
+        "uses them)."
     )
 
 

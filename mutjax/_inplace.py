@@ -18,7 +18,7 @@ at trace time.
 from __future__ import annotations
 
 import operator
-from typing import Any, cast
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -210,27 +210,28 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
         raise TypeError(f"clip() got an unexpected keyword argument {next(iter(kwargs))!r}")
     if isinstance(out, tuple) and len(out) == 1:
         out = out[0]
-    result = x if a_min is None and a_max is None else jnp.clip(x, a_min, a_max)
-    if a_min is None and a_max is None:
-        result = copy(x)
+    # NumPy 2 drops a Python int bound beyond the dtype's range or refuses it;
+    # JAX would wrap it into the range.
+    a_min, a_max = _values.clip_bounds(x.dtype, a_min, a_max)
+    result = copy(x) if a_min is None and a_max is None else jnp.clip(x, a_min, a_max)
     if out is None:
         return result
     if not isinstance(out, Handle):
         raise TypeError("return arrays must be of ArrayType")
-    out = cast(Any, out)  # a mutable array (the interpreter's class, above this module)
+    dst: Any = out  # a mutable array (Handle is only its marker class)
     rshape = tuple(np.shape(result))
-    oshape = tuple(out.aval.shape)
+    oshape = tuple(dst.aval.shape)
     try:
         bshape = np.broadcast_shapes(rshape, oshape)
     except ValueError:
         bshape = None
     if bshape != oshape:
         raise _errors.out_shape_error(oshape, bshape if bshape is not None else rshape)
-    rdtype, odtype = np.dtype(result.dtype), np.dtype(out.aval.dtype)
+    rdtype, odtype = np.dtype(result.dtype), np.dtype(dst.aval.dtype)
     if rdtype != odtype and not np.can_cast(rdtype, odtype, "same_kind"):
         raise _errors.ufunc_cast_error("clip", rdtype, odtype)
-    out[...] = result
-    return out
+    dst[...] = result
+    return dst
 
 
 def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:
@@ -285,4 +286,77 @@ def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:
     cell.set(new)
 
 
-__all__ = ["clip", "copy", "fill", "put", "resize", "sort"]
+def _traced(idx: Any) -> bool:
+    """Whether an index holds a mutable array or a tracer (in a list or tuple too)."""
+    if type(idx) in (list, tuple):
+        return any(_traced(i) for i in idx)
+    return isinstance(idx, (Handle, _compat.Tracer))
+
+
+def _flat_value(value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` as NumPy's flat assignment takes it: cycled or cut to ``shape``'s size."""
+    if np.ndim(value) == 0:
+        return value
+    value = _values.operand(value)
+    lib: Any = np if isinstance(value, np.ndarray) else jnp
+    size = int(np.prod(shape))
+    flat = lib.ravel(value)
+    if flat.shape[0] != size:
+        flat = lib.resize(flat, (size,))  # NumPy's rule for `flat` and `put`
+    return lib.reshape(flat, shape)
+
+
+class FlatIterator:
+    """``a.flat``: NumPy's flat iterator over a mutable array, in C order.
+
+    Reads give copies, as NumPy's do. ``a.flat[idx] = v`` writes the
+    elements ``idx`` selects in C order through ``a``'s own assignment (so it
+    writes through views, non-contiguous ones too), with ``v`` repeated or cut
+    to the number of selected elements, as NumPy's flat assignment does.
+    """
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return int(np.prod(self.base.shape))
+
+    def __iter__(self) -> Any:
+        return (self[k] for k in range(len(self)))
+
+    def __getitem__(self, idx: Any) -> Any:
+        return jnp.ravel(self.base)[idx]
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        base = self.base
+        shape = tuple(base.shape)
+        n = len(self)
+        mask: Any = idx
+        if isinstance(idx, Handle) and np.dtype(mask.dtype) == np.bool_:
+            # A traced mask over the flat array is a mask over the array.
+            base[jnp.reshape(mask, shape)] = value
+            return
+        if _traced(idx):
+            pos = jnp.arange(n)[idx]
+        else:
+            pos = np.arange(n)[idx]  # NumPy's IndexError for a bad index
+        if int(np.prod(np.shape(pos))) == 0:
+            return
+        value = _flat_value(value, np.shape(pos))
+        if not shape:
+            base[...] = value if np.ndim(value) == 0 else value[-1]
+            return
+        lib: Any = jnp if isinstance(pos, (Handle, _compat.Tracer)) else np
+        base[lib.unravel_index(pos, shape)] = value
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.copy(), dtype=dtype)
+
+    def copy(self) -> Any:
+        """The elements in C order: a new 1-d array, as ``a.flatten()``."""
+        return jnp.ravel(self.base)
+
+
+__all__ = ["FlatIterator", "clip", "copy", "fill", "put", "resize", "sort"]

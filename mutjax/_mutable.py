@@ -30,6 +30,18 @@ def _is_array_leaf(x: Any) -> bool:
     )
 
 
+def _narrowed(x: Any) -> bool:
+    """A NumPy integer scalar that JAX would wrap into a narrower dtype (x64 disabled).
+
+    It stays a static NumPy scalar, as a closed-over constant does: used as an
+    index it then raises NumPy's IndexError instead of selecting another element.
+    """
+    if not isinstance(x, np.integer):
+        return False
+    info = np.iinfo(jax.dtypes.canonicalize_dtype(x.dtype))
+    return not info.min <= int(x) <= info.max
+
+
 def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = False) -> Any:
     """Make ``fun`` see its arrays as mutable NumPy-style arrays.
 
@@ -227,7 +239,7 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
     # Turn NumPy inputs into JAX values before taking the current trace, so
     # that e.g. grad's tracers and plain constants are treated alike.
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-    is_arr = [_is_array_leaf(x) for x in leaves]
+    is_arr = [_is_array_leaf(x) and not _narrowed(x) for x in leaves]
     leaves = [jnp.asarray(x) if a else x for x, a in zip(leaves, is_arr)]
     tag = _compat.TraceTag()
     try:

@@ -295,14 +295,22 @@ def _ufunc_call(ufunc: np.ufunc, inputs: tuple[Any, ...], kwargs: dict[str, Any]
     out, where, dtype, casting = _ufunc_options(name, kwargs)
     out, outs = _ufunc_outs(ufunc, out)
     jf = _jnp_ufunc(ufunc)
+    inputs = tuple(_values.operand(v) for v in inputs)  # NumPy takes lists and tuples
     # NumPy's result dtypes, narrowed to what JAX stores.
     np_types = _ufunc_types(ufunc, inputs, dtype)
     args = [
         jnp.asarray(v).astype(_canonical(t)) if dtype is not None else v
         for v, t in zip(inputs, np_types[: ufunc.nin])
     ]
+    # A Python int beyond an integer operand's range: NumPy's error, or the
+    # comparison's outcome (JAX would wrap the int).
+    outcome = _values.python_int_operands(ufunc, inputs)
+    result: Any
     try:
-        result = jf(*args)
+        if outcome is not None:
+            result = jnp.full(np.broadcast_shapes(*(np.shape(v) for v in inputs)), outcome)
+        else:
+            result = jf(*args)
     except Exception as e:  # NumPy's own error where NumPy refuses
         _numpy_check(ufunc, inputs, {})
         raise _unsupported(name, f"failed in JAX on these inputs: {e}") from e
@@ -384,6 +392,11 @@ def _ufunc_at(ufunc: np.ufunc, a: Any, indices: Any, b: Any = None) -> None:
     trace = a._trace
     jf = _jnp_ufunc(ufunc)
     adt = np.dtype(a.dtype)
+    if type(b) is int and adt.kind in "iu" and not _values.fits(b, adt):
+        # NumPy's ufunc.at computes with such an int as an int64 array and
+        # casts the result back unsafely (uint8: maximum.at(x, i, 300) stores
+        # 44); JAX would refuse the int.
+        b = np.asarray(b)
     in_types = (adt,) if b is None else (adt, _pytype_or_dtype(b))
     rdt = ufunc.resolve_dtypes(in_types + (None,))[-1]
     pos, traced = _flat_positions(tuple(a.shape), indices, trace)
@@ -659,6 +672,10 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
     if name in _ON_VALUES:
         args, kwargs = _tree_map(lambda v: to_numpy(v) if _is_mut(v) else v, (args, kwargs))
         return func(*args, **kwargs)
+    if name == "full_like":
+        _values.check_fill(*args, **kwargs)
+    if name == "clip" and args and _is_mut(args[0]):
+        return _inplace.clip(*args, **kwargs)  # NumPy's rule for Python int bounds
     if name in _VIEW_FUNCS:
         out = _view_route(name, args, kwargs)
         if out is not NotImplemented:

@@ -54,13 +54,16 @@ class Scope:
     """The state of one ``mutable`` call (or one control-flow body): open while it runs."""
 
     __slots__ = (
-        "closed", "trace", "root", "stack", "recorders", "intervals", "__weakref__",
+        "closed", "trace", "root", "stack", "recorders", "intervals", "thread", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, parent: Scope | None = None) -> None:
         self.closed = False
         self.trace: Any = None
         self.root: Scope = self if parent is None else parent.root
+        # JAX's trace state is per thread: the scope's arrays are usable only
+        # in the thread that runs the `mutable` call.
+        self.thread: int = threading.get_ident() if parent is None else parent.thread
         # On the root only: the traces of the frames entered, innermost last,
         # and for each a dict recording the first write of each cell (or None).
         self.stack: list[Any] = []
@@ -73,6 +76,11 @@ class Scope:
         """The trace through which this scope's arrays are read and written now."""
         root = self.root
         return root.stack[-1] if root.stack else root.trace
+
+    @property
+    def in_other_thread(self) -> bool:
+        """True when the current thread is not the one running this scope."""
+        return self.thread != threading.get_ident()
 
     @property
     def discovering(self) -> bool:

@@ -20,9 +20,10 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
-from . import _assign, _compat, _errors, _inplace, _masked, _views
+from . import _assign, _compat, _errors, _inplace, _masked, _values, _views
 from ._compat import lu
 from ._scope import Cell, Handle, Scope
 
@@ -211,8 +212,11 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def aval(self):
-        if self._cell.scope.closed:
+        scope = self._cell.scope
+        if scope.closed:
             raise _errors.scope_ended(_assign.describe(self))
+        if scope.in_other_thread:
+            raise _errors.other_thread(_assign.describe(self))
         return self._aval
 
     @aval.setter
@@ -224,6 +228,8 @@ class MutArray(_compat.Tracer, Handle):
         cell = self._cell
         if cell.scope.closed:
             raise _errors.scope_ended(_assign.describe(self))
+        if cell.scope.in_other_thread:
+            raise _errors.other_thread(_assign.describe(self))
         if self._view is None:
             return cell.value
         if self._cache_version != cell.version:
@@ -241,6 +247,31 @@ class MutArray(_compat.Tracer, Handle):
 
     def to_concrete_value(self):
         return _compat.to_concrete_value(self._read())
+
+    def _known(self, what: str) -> Any:
+        """The current value as a concrete jax.Array, for a conversion to Python values."""
+        value = self._read()
+        if _compat.is_concrete_array(value):
+            return value
+        raise _errors.traced_value(what, _assign.describe(self))
+
+    # JAX's Tracer refuses these even when the value is known (eager mode);
+    # a concrete value converts as the jax.Array it holds does.
+    def tolist(self) -> Any:
+        return self._known("x.tolist()").tolist()
+
+    def tobytes(self, order: str = "C") -> bytes:
+        return self._known("x.tobytes()").tobytes(order)
+
+    def __reduce__(self) -> Any:
+        # Pickles as the jax.Array it holds (it loads as one).
+        return self._known("pickling (pickle.dumps(x))").__reduce__()
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        value = np.asarray(self._known(f"formatting with {spec!r} (f'{{x:{spec}}}')"))
+        return format(value[()] if value.ndim == 0 else value, spec)
 
     # JAX's Tracer converts to float/complex/index only through the aval, which
     # refuses even when the value is known (eager mode): look at it first.
@@ -280,6 +311,13 @@ class MutArray(_compat.Tracer, Handle):
 
     def __setitem__(self, idx: Any, value: Any) -> None:
         _assign.write(self, idx, value)
+
+    def __delitem__(self, idx: Any) -> None:
+        raise ValueError("cannot delete array elements")  # NumPy's error
+
+    @property
+    def flat(self) -> _inplace.FlatIterator:  # type: ignore[override]
+        return _inplace.FlatIterator(self)
 
     def __iter__(self):
         shape = self.aval.shape
@@ -418,3 +456,70 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
 for _name, _op in _inplace.OPERATORS.items():
     setattr(MutArray, f"__i{_name}__", _make_inplace(_name, _op))
 del _name, _op
+
+
+# -- binary operators ----------------------------------------------------------------
+#
+# JAX's operators refuse a list operand (NumPy takes any array-like), raise
+# TypeError for shapes that do not broadcast (NumPy: ValueError) and wrap a
+# Python int that does not fit the array's dtype (NumPy 2 raises, or answers
+# a comparison exactly). Each operator applies NumPy's rules to its operands,
+# then runs JAX's. The ufunc names the NumPy operation; `@` is checked as `*`
+# is (NumPy refuses its Python ints the same way, before the shapes).
+
+_BINARY: dict[str, np.ufunc] = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "truediv": np.true_divide,
+    "floordiv": np.floor_divide, "mod": np.remainder, "divmod": np.divmod, "pow": np.power,
+    "matmul": np.multiply, "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor,
+    "lshift": np.left_shift, "rshift": np.right_shift,
+}  # fmt: skip
+_COMPARE: dict[str, np.ufunc] = {
+    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+    "eq": np.equal, "ne": np.not_equal,
+}  # fmt: skip
+
+
+_PYTHON_SCALARS = (int, float, complex, bool)
+
+
+def _check_broadcast(a: tuple[int, ...], b: tuple[int, ...], reflected: bool) -> None:
+    if a == b:
+        return
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        first, second = (b, a) if reflected else (a, b)
+        raise ValueError(
+            "operands could not be broadcast together with shapes "
+            f"{_errors.shape_str(first)} {_errors.shape_str(second)} "
+        ) from None
+
+
+def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutArray, Any], Any]:
+    jax_op = getattr(_compat.Tracer, name)
+    check_shapes = name not in ("__matmul__", "__rmatmul__")  # matmul has its own rules
+
+    def method(self: MutArray, other: Any) -> Any:
+        other = _values.operand(other)
+        if type(other) in _PYTHON_SCALARS:
+            outcome = _values.python_int_operands(
+                ufunc, (other, self) if reflected else (self, other)
+            )
+            if outcome is not None:
+                return jnp.full(tuple(self.shape), outcome)
+        elif (
+            check_shapes and hasattr(other, "shape") and not isinstance(other, _masked.MaskedArray)
+        ):
+            _check_broadcast(tuple(self.shape), tuple(other.shape), reflected)
+        return jax_op(self, other)
+
+    method.__name__ = name
+    return method
+
+
+for _name, _ufunc in _BINARY.items():
+    setattr(MutArray, f"__{_name}__", _make_binary(f"__{_name}__", _ufunc, False))
+    setattr(MutArray, f"__r{_name}__", _make_binary(f"__r{_name}__", _ufunc, True))
+for _name, _ufunc in _COMPARE.items():
+    setattr(MutArray, f"__{_name}__", _make_binary(f"__{_name}__", _ufunc, False))
+del _name, _ufunc

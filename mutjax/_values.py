@@ -3,12 +3,15 @@
 Before any update is lowered, the right-hand side of ``x[idx] = v`` is made
 an array of the indexed shape and of ``x``'s dtype, exactly as NumPy's
 setitem would make it, and refused where NumPy refuses it (a sequence into
-one element, ``-1`` into ``uint8``, a complex into a real array). Pure
-functions on parent-trace values.
+one element, ``-1`` into ``uint8``, a complex into a real array). The
+operands of NumPy's operators and ufuncs follow NumPy's rules too: a list is
+an array, and a Python int that does not fit an integer array's dtype is
+refused (NEP 50) instead of wrapping. Pure functions on parent-trace values.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -184,3 +187,116 @@ def _check_mask_value(value: Any, count: int) -> None:
             f"NumPy boolean array indexing assignment cannot assign {size} input "
             f"values to the {count} output values where the mask is true"
         )
+
+
+# -- operands of NumPy's operators and ufuncs ---------------------------------------
+#
+# JAX casts a Python int to the other operand's dtype and wraps it (`int8 + 300`
+# is `int8 + 44`). NumPy 2 (NEP 50) refuses a Python int that does not fit an
+# integer operand's dtype with OverflowError, except in comparisons, which it
+# answers exactly (`int8 < 300` is True everywhere).
+
+_COMPARISONS = frozenset(["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"])
+
+
+@functools.cache
+def _int_range(dtype: np.dtype) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def fits(value: int, dtype: Any) -> bool:
+    """Whether the Python int ``value`` fits the integer ``dtype``."""
+    lo, hi = _int_range(np.dtype(dtype))
+    return lo <= value <= hi
+
+
+def _int_dtypes(operands: tuple[Any, ...]) -> list[np.dtype]:
+    dtypes = (np.dtype(v.dtype) for v in operands if hasattr(v, "dtype"))
+    return [d for d in dtypes if d.kind in "iu"]
+
+
+def python_int_operands(ufunc: np.ufunc, operands: tuple[Any, ...]) -> np.ndarray | None:
+    """NumPy's rule for the Python ints among ``ufunc``'s operands (NEP 50).
+
+    Args:
+        ufunc: the NumPy ufunc the operation stands for.
+        operands: its operands: arrays (anything with a dtype) and Python scalars.
+
+    Returns:
+        None, or for a comparison whose outcome an out-of-range Python int
+        decides for every element, that outcome (a 0-d NumPy bool array).
+
+    Raises:
+        OverflowError: a Python int does not fit an integer operand's dtype
+            where NumPy refuses it (NumPy's message).
+        ValueError: an integer array raised to a negative Python int.
+    """
+    ints = [v for v in operands if type(v) is int]
+    if not ints:
+        return None
+    dtypes = _int_dtypes(operands)
+    if not dtypes:
+        return None
+    outside = any(not fits(v, d) for v in ints for d in dtypes)
+    negative_power = ufunc is np.power and type(operands[1]) is int and operands[1] < 0
+    if not (outside or negative_power):
+        return None  # the common case: no NumPy call at trace time
+    # NumPy decides on stand-ins of the operands' dtypes: its refusals do not
+    # depend on the values, and neither does a comparison with an int beyond
+    # the dtype's range.
+    stand_ins = [np.zeros((), v.dtype) if hasattr(v, "dtype") else v for v in operands]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = ufunc(*stand_ins)
+        except (OverflowError, ValueError):
+            raise
+        except Exception:  # a refusal for other reasons: JAX's own error follows
+            return None
+    if outside and ufunc.__name__ in _COMPARISONS:
+        return np.asarray(result)
+    return None
+
+
+def clip_bounds(dtype: Any, a_min: Any, a_max: Any) -> tuple[Any, Any]:
+    """``clip``'s bounds as NumPy 2 takes them for an array of ``dtype``.
+
+    A Python int bound beyond the dtype's range on the side that cannot clip
+    is dropped (NumPy's ``_clip``); one beyond it on the other side raises
+    NumPy's OverflowError, as ``np.maximum`` / ``np.minimum`` do.
+    """
+    dt = np.dtype(dtype)
+    if dt.kind not in "iu":
+        return a_min, a_max
+    lo, hi = _int_range(dt)
+    if type(a_min) is int and a_min <= lo:
+        a_min = None
+    if type(a_max) is int and a_max >= hi:
+        a_max = None
+    stand_in = np.zeros((), dt)
+    if a_min is not None:
+        python_int_operands(np.maximum, (stand_in, a_min))
+    if a_max is not None:
+        python_int_operands(np.minimum, (stand_in, a_max))
+    return a_min, a_max
+
+
+def check_fill(a: Any, fill_value: Any, dtype: Any = None, *args: Any, **kwargs: Any) -> None:
+    """``np.full_like``'s refusal of a Python int that its dtype cannot hold (JAX wraps it)."""
+    if type(fill_value) is int:
+        np.array(fill_value, dtype=np.dtype(a.dtype if dtype is None else dtype))
+
+
+def operand(value: Any) -> Any:
+    """An operand of a NumPy operator: a list or tuple becomes an array, as in NumPy.
+
+    A sequence of static values becomes a NumPy array (so NumPy refuses a
+    ragged one); one holding traced or mutable arrays becomes a JAX array.
+    """
+    if type(value) not in (list, tuple):
+        return value
+    try:
+        return np.asarray(value)
+    except (TypeError, _errors.MutjaxError):
+        return jnp.asarray(value)

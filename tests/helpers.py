@@ -38,6 +38,17 @@ def assert_same(
 EAGER_JIT = ("eager", "jit")
 
 
+def canonical(tree: Any) -> Any:
+    """NumPy arrays and scalars in ``tree`` narrowed to the dtypes JAX stores (x64 off)."""
+
+    def one(x: Any) -> Any:
+        if isinstance(x, (np.ndarray, np.generic)):
+            return np.asarray(x).astype(jax.dtypes.canonicalize_dtype(x.dtype))
+        return x
+
+    return jax.tree_util.tree_map(one, tree)
+
+
 def benchmark_setup(kernel: Any) -> tuple[tuple[Any, ...], dict[str, Callable[..., Any]]]:
     """Inputs and variants of a ``benchmarks.kernels.Kernel`` at its ``test`` size."""
     args, variants = kernel.make(kernel.sizes["test"])

@@ -21,15 +21,7 @@ from hypothesis import strategies as st
 import mutjax
 import mutjax.numpy as mnp
 from tests.helpers import _as_numpy, assert_same
-
-
-def _canon(tree: Any) -> Any:
-    def one(x: Any) -> Any:
-        if isinstance(x, (np.ndarray, np.generic)):
-            return np.asarray(x).astype(jax.dtypes.canonicalize_dtype(x.dtype))
-        return x
-
-    return jax.tree_util.tree_map(one, tree)
+from tests.helpers import canonical as _canon
 
 
 def check(kernel: Any, *args: Any, rtol: float = 1e-5, atol: float = 1e-5) -> None:

@@ -1,8 +1,11 @@
 """Indexing a masked value: ``[::-1]`` and :func:`flip`, integers, ``None`` and ``...``.
 
 What keeps the run-time axes intact works: reversing the valid elements,
-dropping a static or front-packed axis with an integer, inserting axes.
-Anything else (a slice, an array index) is refused.
+dropping a static or front-packed axis with an integer (a negative one counts
+from the run-time end), inserting axes. Anything else (a slice, an array
+index) is refused. A masked *copy* (``m = x[x > 3]``) also takes writes at an
+integer position of its one run-time axis (:func:`setitem`), as NumPy's copy
+does.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _compat
+from .._scope import Handle
 from ._base import MaskedBase
-from ._layout import shift
+from ._layout import i32, shift
 
 
 def flip(m: Any, axis: Any = None) -> Any:
@@ -44,11 +49,16 @@ def getitem(m: MaskedBase, idx: Any) -> Any:
     data = out.data
     axes = list(out.axes)
     for ax, i in sorted(drop, reverse=True):
-        if i < 0:
-            if axes[ax] is not None:
-                m._refuse("a negative index")
-            i += data.shape[ax]
-        data = lax.index_in_dim(data, i, ax, keepdims=False)
+        a = axes[ax]
+        if not -data.shape[ax] <= i < data.shape[ax]:
+            raise IndexError(f"index {i} is out of bounds for axis {ax} with size {data.shape[ax]}")
+        if i < 0 and a is not None:
+            # Counted from the run-time end; one past the front (NumPy's
+            # IndexError) cannot raise under jit: it reads the first element.
+            at = lax.max(i32(a.length) + np.int32(i), np.int32(0))
+            data = lax.dynamic_index_in_dim(data, at, ax, keepdims=False)
+        else:
+            data = lax.index_in_dim(data, i % data.shape[ax], ax, keepdims=False)
         del axes[ax]
     for pos in new_axes:
         data = lax.expand_dims(data, (pos,))
@@ -91,3 +101,43 @@ def _walk(m: MaskedBase, items: list[Any]) -> tuple[Any, list[tuple[int, int]], 
 def _droppable(a: Any) -> bool:
     """Whether an integer can index an axis of this layout (static or front-packed)."""
     return a is None or a.kind == "front"
+
+
+def setitem(m: MaskedBase, idx: Any, value: Any) -> None:
+    """``m[k, ...] = value`` for a masked copy ``m``: the ``k``-th valid element changes.
+
+    ``k`` is an integer (static or traced) on ``m``'s one run-time axis, the
+    first; the rest of the index is any index of the static axes. NumPy's
+    IndexError for a static ``k`` beyond the maximal length; under ``jit`` a
+    ``k`` beyond the run-time length cannot raise: that write is dropped.
+    """
+    items = idx if type(idx) is tuple else (idx,)
+    first, rest = (items[0], items[1:]) if items else (Ellipsis, ())
+    if m.ndim == 0 or m.axes[0] is None or any(a is not None for a in m.axes[1:]):
+        m._refuse("assignment into a value with a run-time length on an axis other than the first")
+    if not isinstance(first, (int, np.integer, _compat.Tracer)) or isinstance(first, bool):
+        m._refuse(
+            "assignment into a slice, array or mask of a masked value (assign one "
+            "element, `m[k] = v`, or write into the array it was read from)"
+        )
+    out = m.compacted()
+    data: Any = out.data
+    a0 = out.axes[0]
+    if not isinstance(out.data, Handle) or a0 is None:
+        m._refuse("assignment into this masked value")
+    n = data.shape[0]
+    length = a0.length
+    if not isinstance(first, _compat.Tracer):
+        k = int(first)
+        if not -n <= k < n:
+            raise IndexError(f"index {k} is out of bounds for axis 0 with size {n}")
+        # A position past the run-time length is masked: the write is invisible.
+        pos: Any = k if k >= 0 else i32(length) + np.int32(k)
+    else:
+        k32 = i32(first)
+        pos = lax.select(k32 < 0, i32(length) + k32, k32)
+    if not isinstance(pos, int):
+        pos = lax.select(pos < 0, np.int32(n), pos)  # before the front: dropped
+    new = data.copy()
+    new[(pos,) + tuple(rest)] = value
+    m._data, m.axes, m.clean = new, out.axes, False

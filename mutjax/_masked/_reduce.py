@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._base import MaskedBase, origin_of
+from ._elementwise import elementwise
 from ._layout import select
 from ._origin import dynamic_shape_error
 
@@ -127,3 +128,42 @@ def argreduce(name: str, m: Any, axis: Any = None) -> Any:
         extent = a.length if a is not None else m.data.shape[ax]
         out = out * jnp.asarray(extent).astype(flat.dtype) + c
     return out
+
+
+def _absolute(d: Any) -> Any:
+    # NumPy's norm computes in floating point: integers and bools become floats.
+    if not jnp.issubdtype(d.dtype, jnp.inexact):
+        d = d.astype(jnp.result_type(float))
+    return jnp.abs(d)
+
+
+def norm(m: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
+    """NumPy's vector norm (``np.linalg.norm``) of a masked value, over its valid elements.
+
+    ``axis`` None flattens (the 2-norm of every element, as NumPy's default
+    and ``'fro'``); an int or a tuple of axes takes vector norms of any
+    ``ord``. Matrix norms of other orders need the exact shape: refused.
+    """
+    if not isinstance(m, MaskedBase):
+        return jnp.linalg.norm(m, ord=ord, axis=axis, keepdims=keepdims)
+    matrix = (axis is None and m.ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    if matrix and ord not in (None, "fro"):
+        raise dynamic_shape_error(f"`np.linalg.norm(..., ord={ord!r})`, a matrix norm,", m.origin)
+    if isinstance(ord, str) and not matrix:
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    a = elementwise(_absolute, m)
+    if ord in (None, "fro", 2):
+        total = reduce("sum", elementwise(lambda d: d * d, a), axis, keepdims=keepdims)
+        return elementwise(jnp.sqrt, total)
+    if ord == np.inf:
+        return reduce("max", a, axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return reduce("min", a, axis, keepdims=keepdims)
+    if ord == 0:
+        nonzero = elementwise(lambda d: (d != 0).astype(d.dtype), a)
+        return reduce("sum", nonzero, axis, keepdims=keepdims)
+    if ord == 1:
+        return reduce("sum", a, axis, keepdims=keepdims)
+    p = float(ord)
+    total = reduce("sum", elementwise(lambda d: d**p, a), axis, keepdims=keepdims)
+    return elementwise(lambda t: t ** (1.0 / p), total)

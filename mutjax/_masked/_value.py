@@ -17,9 +17,9 @@ from jax import lax
 from .. import _errors
 from ._base import MaskedBase
 from ._elementwise import elementwise
-from ._indexing import flip, getitem
+from ._indexing import flip, getitem, setitem
 from ._products import dot, inner, matmul, outer, vdot
-from ._reduce import UFUNC_REDUCTIONS, argreduce, reduce
+from ._reduce import UFUNC_REDUCTIONS, argreduce, norm, reduce
 
 
 class MaskedArray(MaskedBase):
@@ -86,7 +86,8 @@ class MaskedArray(MaskedBase):
         return self.transpose()
 
     def copy(self) -> MaskedArray:
-        return self
+        """A copy: writes into it leave this value unchanged."""
+        return MaskedArray(self.data, self.axes, self.origin, clean=self.clean)
 
     def conj(self) -> Any:
         return elementwise(jnp.conj, self)
@@ -119,7 +120,13 @@ class MaskedArray(MaskedBase):
         return getitem(self, idx)
 
     def __setitem__(self, idx: Any, value: Any) -> None:
-        self._refuse("assignment into a masked value (assign into the array it was read from)")
+        if self.target is not None:
+            # A traced slice is a view: its writes belong to the array it views.
+            self._refuse(
+                "assignment into a traced slice of run-time length (assign into the "
+                "array it was read from: `x[a:b][k] = v` is `x[a + k] = v`)"
+            )
+        setitem(self, idx, value)
 
     def _inplace(self, fn: Any, name: str, other: Any) -> Any:
         new = elementwise(fn, self, other)
@@ -238,6 +245,7 @@ def _ufunc_like(fn: Any) -> Any:
 
 _FUNCTIONS: dict[str, Any] = {
     "flip": flip,
+    "norm": norm,
     "dot": dot,
     "matmul": matmul,
     "vdot": vdot,
@@ -254,6 +262,6 @@ _FUNCTIONS: dict[str, Any] = {
     "clip": _ufunc_like(jnp.clip),
     "real": _ufunc_like(jnp.real),
     "imag": _ufunc_like(jnp.imag),
-    "copy": lambda a, **k: a,
+    "copy": lambda a, **k: a.copy(),
     "transpose": lambda a, axes=None: a.transpose(axes),
 }

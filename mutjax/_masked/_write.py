@@ -62,6 +62,10 @@ def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -
     """``value[m] = v`` for a traced boolean mask ``m``."""
     m = ix.mask
     trailing = tuple(ix.shape[m.ndim :])
+    if type(v) in (list, tuple):
+        # NumPy converts the sequence, then broadcasts it (`x[m] = [7]`), as
+        # it would an array: not the element-wise rule of a scalar position.
+        v = np.asarray(v)
     if not isinstance(v, MaskedBase):
         _check_one_element(v, trailing, origin)
         return _lower.masked_write(value, ix, v)
