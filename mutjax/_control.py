@@ -232,7 +232,6 @@ def fori_loop(
     init_val: Any,
     *,
     unroll: int | bool | None = None,
-    _max_trip: int | None = None,
 ) -> Any:
     """``jax.lax.fori_loop`` whose body may mutate the arrays it closes over.
 
@@ -249,6 +248,23 @@ def fori_loop(
 
     Raises:
         mutjax.MutjaxError: as writes elsewhere in the scope.
+    """
+    return fori_loop_bounded(lower, upper, body_fun, init_val, None, unroll=unroll)
+
+
+def fori_loop_bounded(
+    lower: Any,
+    upper: Any,
+    body_fun: Callable[[Any, Any], Any],
+    init_val: Any,
+    max_trip: int | None,
+    *,
+    unroll: int | bool | None = None,
+) -> Any:
+    """:func:`fori_loop` whose trip count is known to be at most ``max_trip`` (None: unknown).
+
+    The converted loops call it (see :func:`_bounded_fori_loop`): with a
+    bound, a loop of traced length stays differentiable in reverse mode.
     """
     trace = current_mut_trace()
     if trace is None:
@@ -276,8 +292,8 @@ def fori_loop(
         def lax_body(i: Any, state: Any) -> Any:
             return threaded[0](state[0], i, state[1])
 
-        if _max_trip is not None:
-            return _bounded_fori_loop(lower, upper, lax_body, (start, init), _max_trip)
+        if max_trip is not None:
+            return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip)
         return jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
 
     return _run_threaded(trace, [body], (i0, init), run)

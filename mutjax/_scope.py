@@ -54,7 +54,7 @@ class Scope:
     """The state of one ``mutable`` call (or one control-flow body): open while it runs."""
 
     __slots__ = (
-        "closed", "trace", "root", "stack", "recorders", "intervals", "__weakref__",
+        "closed", "trace", "root", "stack", "recorders", "intervals", "made", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, parent: Scope | None = None) -> None:
@@ -67,6 +67,9 @@ class Scope:
         self.recorders: list[dict[Cell, Any] | None] = []
         # On the root only: id(traced int) -> (it, lo, hi), see mutjax._ranges.
         self.intervals: dict[int, tuple[Any, int, int]] = {}
+        # On the root only: how many cells it has made; a cell's ``serial`` is
+        # its rank, so "made after this point" (inside a loop body) is a comparison.
+        self.made = 0
 
     @property
     def active(self) -> Any:
@@ -102,7 +105,7 @@ class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
     __slots__ = (
-        "_value", "pending", "scope", "version", "aval", "elements", "__weakref__",
+        "_value", "pending", "scope", "version", "aval", "elements", "serial", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, value: Any, scope: Scope, aval: Any) -> None:
@@ -114,6 +117,9 @@ class Cell:
         self.scope = scope
         self.aval = aval
         self.version = 0
+        root = scope.root
+        self.serial = root.made
+        root.made += 1
         # Known elements of ``value``: (value, trace, {static index: scalar}).
         # See ``element`` and ``know``.
         self.elements: tuple[Any, Any, dict[tuple[int, ...], Any]] | None = None

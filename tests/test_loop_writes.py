@@ -1,0 +1,245 @@
+"""Writes inside converted loops and branches reach the arrays NumPy writes.
+
+A converted loop's locals may hold mutable arrays of the scope (``x = a``,
+``u = U[1:]``), and a body may re-bind them (``x, y = y, x``). Every kernel
+below is NumPy code: it runs on NumPy arrays (the oracle), eagerly with
+``mutable(..., loops=True)`` and under ``jax.jit``; results, final arguments,
+shapes and dtypes must agree. Loops whose bindings a compiled loop can carry
+stay compiled (no warning, a loop primitive in the jaxpr); the others run as
+Python with a ``LoopConversionWarning`` or, when their trip count is traced,
+raise ``LoopConversionError``. None gives another result.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import all_primitives, assert_same
+
+import mutjax
+from mutjax._loops import LoopConversionError, LoopConversionWarning
+
+LOOPS = {"scan", "while"}
+
+
+def run_all(kernel, *args, modes=("jit", "eager"), compiled=True, loop=True):
+    """``kernel`` on NumPy and converted; compare outputs and final arguments.
+
+    ``compiled``: no LoopConversionWarning, and (with ``loop``) a loop in the jaxpr.
+    """
+    np_args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+    expected = (jax.tree_util.tree_map(np.asarray, kernel(*np_args)), np_args)
+    for mode in modes:
+        f = mutjax.mutable(kernel, loops=True, return_args=True)
+        if mode == "jit":
+            f = jax.jit(f)
+        jx = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        with warnings.catch_warnings():
+            if compiled:
+                warnings.simplefilter("error", LoopConversionWarning)
+            out, final, _ = f(*jx)
+        got = (jax.tree_util.tree_map(np.asarray, out), [np.asarray(a) for a in final])
+        assert_same(got, jax.tree_util.tree_map(np.asarray, expected), mode)
+    if compiled and loop:
+        jaxpr = jax.make_jaxpr(mutjax.mutable(kernel, loops=True))(
+            *[jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        )
+        assert LOOPS & set(all_primitives(jaxpr.jaxpr)), "the loop was unrolled"
+
+
+def f32(*values):
+    return np.array(values, np.float32)
+
+
+# -- names re-bound to other arrays --------------------------------------------------
+
+
+def pingpong(a, b):
+    x, y = a, b
+    for _ in range(2):
+        y[:] = x + 1
+        x, y = y, x
+    return a, b
+
+
+def make_pingpong(n):
+    def pingpong_n(a, b):
+        x, y = a, b
+        for _ in range(n):
+            y[:] = x * 2 + 1
+            x, y = y, x
+        return x
+
+    return pingpong_n
+
+
+def test_swapped_buffers_are_written_as_numpy_writes_them():
+    run_all(pingpong, np.zeros(3, np.float32), np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8])
+def test_swapped_buffers_any_trip_count(n):
+    run_all(make_pingpong(n), f32(1, 2, 3), np.zeros(3, np.float32), compiled=n >= 2)
+
+
+def rotate3(a, b, c):
+    x, y, z = a, b, c
+    for i in range(7):
+        z[:] = x + y + i
+        x, y, z = y, z, x
+    return x
+
+
+def test_three_rotating_buffers():
+    run_all(rotate3, f32(1, 2), f32(3, 4), f32(5, 6))
+
+
+def swap_then_fixed(a, b):
+    x, y = a, b
+    for i in range(6):
+        x[0] += i
+        x = y  # after the first iteration `x` stays `b`
+    return x
+
+
+def test_binding_that_settles_after_an_iteration():
+    run_all(swap_then_fixed, f32(1, 2), f32(10, 20))
+
+
+def pingpong_traced(a, b, n):
+    x, y = a, b
+    for _ in range(n):
+        y[:] = x + 1
+        x, y = y, x
+    return x
+
+
+def test_swap_with_traced_trip_count_is_refused():
+    f = jax.jit(mutjax.mutable(pingpong_traced, loops=True))
+    with pytest.raises(LoopConversionError, match="re-bound to other mutable arrays"):
+        f(jnp.zeros(3), jnp.zeros(3), 3)
+
+
+# -- names holding views -------------------------------------------------------------
+
+
+def view_name(U):
+    u = U[1:]
+    for _ in range(2):
+        u += U[:-1]
+    return U
+
+
+def view_made_in_body(U):
+    u = U[:2]
+    for i in range(4):
+        u = U[1:]
+        u *= 2
+        U[0] += i
+    u[0] = -1.0  # after the loop `u` is still a view of U
+    return U
+
+
+def test_augmented_write_through_a_view_name():
+    run_all(view_name, f32(1, 1, 1))
+    run_all(view_made_in_body, f32(1, 2, 3))
+
+
+def alias_then_value(a):
+    x = a
+    for _ in range(4):
+        x[0] += 1.0  # the first iteration writes `a`, the others a new array
+        x = x * 2
+    return x
+
+
+def test_alias_becomes_value_after_first_iteration():
+    run_all(alias_then_value, f32(1, 2))
+
+
+def accumulate_from_copy(x):
+    acc = x[0] * 0
+    for i in range(x.shape[0]):
+        acc = acc + x[i]
+    return acc
+
+
+def test_accumulator_started_from_an_array_is_carried():
+    run_all(accumulate_from_copy, f32(1, 2, 3, 4))
+
+
+# -- writes named by a mask, inside loops ---------------------------------------------
+
+
+def masked_in_loop(x):
+    m = x > 0
+    for _ in range(2):
+        x[m] += 1
+    return x
+
+
+def masked_set_in_loop(x, y):
+    m = x > 0
+    for i in range(3):
+        x[m] = y[m] * i
+        y[m] += 1
+    return x, y
+
+
+def test_masked_writes_in_a_loop():
+    run_all(masked_in_loop, f32(1, -1, 2))
+    run_all(masked_set_in_loop, f32(1, -1, 2), f32(5, 6, 7))
+
+
+class Box:
+    pass
+
+
+def attribute_state(x):
+    b = Box()
+    b.total = 0.0
+    for i in range(x.shape[0]):
+        b.total = b.total + x[i]
+    return b.total
+
+
+def list_element_state(x):
+    acc = [0.0]
+    for i in range(x.shape[0]):
+        acc[0] = acc[0] + x[i]
+    return acc[0]
+
+
+def test_python_containers_are_still_carried():
+    run_all(attribute_state, f32(1, 2, 3))
+    run_all(list_element_state, f32(1, 2, 3))
+
+
+# -- branches --------------------------------------------------------------------------
+
+
+def branch_writes_through_alias(a):
+    x = a
+    if a[0] > 0:
+        x += 1
+    else:
+        x *= 2
+    return a
+
+
+def branch_writes_through_view(U):
+    u = U[1:]
+    for i in range(3):
+        if U[0] > i:
+            u += 1
+    return U
+
+
+@pytest.mark.parametrize("first", [1.0, -1.0, 2.5])
+def test_branch_writes_through_a_name_holding_an_array(first):
+    run_all(branch_writes_through_alias, f32(first, 2), loop=False)
+    run_all(branch_writes_through_view, f32(first, 2, 3))
