@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import _compat, _errors, _ranges
+from . import _compat, _errors, _ranges, _scope
 from ._scope import Cell, Scope
 from ._trace import MutTrace, current_mut_trace
 
@@ -53,10 +53,14 @@ def _frame(
     for c, v in zip(cells, values):
         c.swap(v)
     recorder = root.push(inner, record)
+    checks = _scope.local.index_checks
+    depth = len(checks)
+    checks.append(None)  # a body of a combinator keeps jax.lax's bounds semantics
     try:
         with _compat.set_current_trace(inner):
             yield inner, recorder
     finally:
+        del checks[depth:]
         root.pop()
         local.close()
         for c, old in recorder.items():

@@ -35,6 +35,9 @@ class _Local(threading.local):
         self.depth = 0  # mutable scopes open in this thread
         self.differentiating: list[bool] = [False]  # per converted call, innermost last
         self.predicates: list[Any] = []  # conditions of the converted `if`s being traced
+        # Per compiled body of an eager converted loop, the bounds checks its
+        # indices record (None: a combinator's body, which collects none).
+        self.index_checks: list[list[Any] | None] = []
 
 
 local = _Local()

@@ -32,7 +32,8 @@ def run_all(kernel, *args, modes=("jit", "eager"), compiled=True, loop=True):
     ``compiled``: no LoopConversionWarning, and (with ``loop``) a loop in the jaxpr.
     """
     np_args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
-    expected = (jax.tree_util.tree_map(np.asarray, kernel(*np_args)), np_args)
+    out = kernel(*np_args)
+    expected = (out, [a for a in np_args if isinstance(a, np.ndarray)])
     for mode in modes:
         f = mutjax.mutable(kernel, loops=True, return_args=True)
         if mode == "jit":
@@ -42,7 +43,8 @@ def run_all(kernel, *args, modes=("jit", "eager"), compiled=True, loop=True):
             if compiled:
                 warnings.simplefilter("error", LoopConversionWarning)
             out, final, _ = f(*jx)
-        got = (jax.tree_util.tree_map(np.asarray, out), [np.asarray(a) for a in final])
+        arrays = [np.asarray(a) for a, orig in zip(final, args) if isinstance(orig, np.ndarray)]
+        got = (jax.tree_util.tree_map(np.asarray, out), arrays)
         assert_same(got, jax.tree_util.tree_map(np.asarray, expected), mode)
     if compiled and loop:
         jaxpr = jax.make_jaxpr(mutjax.mutable(kernel, loops=True))(
@@ -243,3 +245,83 @@ def branch_writes_through_view(U):
 def test_branch_writes_through_a_name_holding_an_array(first):
     run_all(branch_writes_through_alias, f32(first, 2), loop=False)
     run_all(branch_writes_through_view, f32(first, 2, 3))
+
+
+# -- eager calls keep NumPy's bounds checks -----------------------------------------------
+
+
+def write_past_end(x, n):
+    for i in range(n + 1):
+        x[i] = 1.0
+    return x
+
+
+def read_past_end(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x[i]
+    return s
+
+
+def nested_past_end(x):
+    for i in range(3):
+        for j in range(4):
+            x[i, j] = 1.0
+    return x
+
+
+def traced_trip_past_end(x, n):
+    k = 0
+    while k < n:
+        x[k] = 2.0
+        k = k + 1
+    return x
+
+
+def numpy_error(kernel, *args):
+    with pytest.raises(IndexError) as info:
+        kernel(*[np.array(a) if isinstance(a, np.ndarray) else a for a in args])
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kernel, args",
+    [
+        (write_past_end, (np.zeros(3, np.float32), 3)),
+        (read_past_end, (np.ones(3, np.float32), 4)),
+        (nested_past_end, (np.zeros((3, 3), np.float32),)),
+        (traced_trip_past_end, (np.zeros(3, np.float32), 4)),
+    ],
+)
+def test_eager_loops_raise_numpys_index_error(kernel, args):
+    message = numpy_error(kernel, *args)
+    f = mutjax.mutable(kernel, loops=True)
+    jx = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+    with pytest.raises(IndexError, match=f"^{message}$"):
+        f(*jx)
+
+
+def test_eager_loops_in_bounds_still_compile():
+    run_all(write_past_end, np.zeros(4, np.float32), 3)
+    run_all(nested_past_end, np.zeros((3, 4), np.float32))
+
+
+def test_jit_loops_out_of_bounds_keep_jax_semantics():
+    # Under jit a traced index cannot raise: the write is dropped (docs/python-loops.md).
+    f = jax.jit(mutjax.mutable(write_past_end, loops=True))
+    np.testing.assert_array_equal(f(jnp.zeros(3), 3), np.ones(3, np.float32))
+
+
+def combinator_past_end(x):
+    def body(i, c):
+        x[i] = 1.0
+        return c
+
+    mutjax.fori_loop(0, 4, body, 0)
+    return x
+
+
+def test_mutjax_fori_loop_keeps_lax_semantics_eagerly():
+    # mutjax.fori_loop is jax.lax.fori_loop's namesake: no bounds check.
+    out = mutjax.mutable(combinator_past_end)(jnp.zeros(3))
+    np.testing.assert_array_equal(out, np.ones(3, np.float32))

@@ -193,6 +193,7 @@ class Carry:
         self.peel = 0
         self.period = 1
         self.final = False
+        self.checks = False  # a bounds flag rides after the carried values (see _bounds)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -43,7 +43,7 @@ from .._control import fori_loop as _fori_loop
 from .._control import fori_loop_bounded as _fori_loop_bounded
 from .._control import while_loop as _while_loop
 from .._trace import MutArray, current_mut_trace
-from . import _carry
+from . import _bounds, _carry
 
 # -- errors ------------------------------------------------------------------------
 
@@ -243,30 +243,56 @@ def _checked(
     return out
 
 
+def _enter(loop: _carry.Carry, carried: tuple[Any, ...]) -> tuple[Any, Any]:
+    """Bind the locals at the start of a compiled body; returns what :func:`_end` needs."""
+    flag = None
+    if loop.checks:
+        carried, flag = carried[:-1], carried[-1]
+        _bounds.push()
+    return loop.enter(carried), flag
+
+
+def _bound(loop: _carry.Carry, carried: tuple[Any, ...]) -> tuple[Any, ...]:
+    return loop.bound(carried[:-1] if loop.checks else carried)
+
+
 def _end(
     loop: _carry.Carry,
-    watch: list[Any],
+    entered: tuple[Any, Any],
     ends: list[tuple[Any, ...]],
     init: tuple[Any, ...],
     where: str,
 ) -> tuple[Any, ...]:
     """The carried values at the end of a compiled body: bindings and types checked."""
+    watch, flag = entered
+    if loop.checks:
+        flag = _bounds.pop(flag)
+        init = init[:-1]
     loop.leave(ends, watch)
-    return _checked(loop.carried(loop.state.get()), init, loop.carried_names(), where)
+    out = _checked(loop.carried(loop.state.get()), init, loop.carried_names(), where)
+    return out if flag is None else (*out, flag)
 
 
 def _widening(loop: _carry.Carry, run: Callable[[tuple[Any, ...]], tuple[Any, ...]]) -> None:
     """``run(carried)`` from the locals as they are, again each time a carried type widens."""
     loop.check_entry()
     init = _jax_scalars(loop.carried(loop.state.get()))
+    if loop.checks:
+        init = (*init, _bounds.no_flag())
+    checks = _scope.local.index_checks
+    depth = len(checks)
     for _ in range(len(init) + 1):
         try:
             out = run(init)
         except _CarryTypeChange as change:
             init = change.widen(init)
-            loop.state.set(loop.bound(init))  # the failed trace left body values in the locals
+            loop.state.set(_bound(loop, init))  # the failed trace left body values in the locals
             continue
-        loop.state.set(loop.bound(out))
+        finally:
+            del checks[depth:]  # a body that raised left its collector
+        loop.state.set(_bound(loop, out))
+        if loop.checks:
+            _bounds.report(out[-1])
         return None
     raise AssertionError("unreachable: each retry widens one local")  # pragma: no cover
 
@@ -310,6 +336,7 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
     if static is not None and len(static) == 0:
         return None
     loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
+    loop.checks = _bounds.collecting()
     _check_state(loop.init, loop.names, "loop")
     while True:
         try:
@@ -371,7 +398,7 @@ def _static_loop(loop, iter_, static, body):
 
     def run(init):
         def f_body(t, carried):
-            watch = loop.enter(carried)
+            watch = _enter(loop, carried)
             ends = []
             for q in range(period):
                 i = t if direct else static.start + (peel + t * period + q) * static.step
@@ -421,13 +448,13 @@ def _range_loop(loop, iter_, static, extra_test, body):
         def w_run(init):
             def w_cond(c):
                 k, carried = c
-                loop.state.set(loop.bound(carried))
+                loop.state.set(_bound(loop, carried))
                 more = (k < stop) if step > 0 else (k > stop)
                 return jnp.logical_and(more, extra_test())
 
             def w_body(c):
                 k, carried = c
-                watch = loop.enter(carried)
+                watch = _enter(loop, carried)
                 _register(k, w_span)
                 body(k)
                 return k + step, _end(loop, watch, [loop.binding(loop.state.get())], init, "loop")
@@ -437,7 +464,7 @@ def _range_loop(loop, iter_, static, extra_test, body):
         return _widening(loop, w_run)
 
     def run_one(i, carried, init):
-        watch = loop.enter(carried)
+        watch = _enter(loop, carried)
         body(i)
         return _end(loop, watch, [loop.binding(loop.state.get())], init, "loop")
 
@@ -482,15 +509,16 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):
         body()
     # The test became traced: the rest of the loop is one while_loop.
     loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
+    loop.checks = _bounds.collecting()
     _check_state(loop.init, loop.names, "while loop")
 
     def run(init):
         def w_cond(carried):
-            loop.state.set(loop.bound(carried))
+            loop.state.set(_bound(loop, carried))
             return test()
 
         def w_body(carried):
-            watch = loop.enter(carried)
+            watch = _enter(loop, carried)
             body()
             return _end(loop, watch, [loop.binding(loop.state.get())], init, "while loop")
 
