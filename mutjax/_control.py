@@ -42,9 +42,10 @@ def _frame(
     """Run a body of ``trace``'s scope under the current (body) trace.
 
     ``cells`` hold ``values`` (values of the body trace) while the frame is
-    open and get their previous values back when it closes. With ``record``,
-    every write made in the frame is undone when it closes and the written
-    cells are the keys of the yielded dict.
+    open and get their previous values back when it closes. Every write made
+    in the frame is undone when it closes; the written cells are the keys of
+    the yielded dict. With ``record`` (a first pass, see :func:`_discover`)
+    the body may write any array; without, only ``cells`` and its own.
     """
     root = trace.scope.root
     local = Scope(root)  # arrays created in the body live only as long as it
@@ -59,6 +60,8 @@ def _frame(
     try:
         with _compat.set_current_trace(inner):
             yield inner, recorder
+        if not record:
+            _check_threaded(recorder, cells, local)
     finally:
         del checks[depth:]
         root.pop()
@@ -67,6 +70,30 @@ def _frame(
             c.swap(old)
         for c, v in zip(cells, saved):
             c.swap(v)
+
+
+def _check_threaded(recorder: dict[Cell, Any], cells: Sequence[Cell], local: Scope) -> None:
+    """A traced body wrote only the cells found by :func:`_discover` (and its own arrays).
+
+    A write of another array would store a value of the body's trace in it:
+    a leaked tracer (JAX's UnexpectedTracerError later, or a tracer in an
+    eager result). It happens when a body's writes depend on Python state
+    that changes from one trace to the next.
+    """
+    threaded = set(cells)
+    stray = [
+        c for c in recorder if c not in threaded and c.scope is not local and not c.scope.closed
+    ]
+    if stray:
+        avals = ", ".join(str(c.aval.str_short()) for c in stray)
+        raise _errors.ForeignTraceError(
+            f"mutjax: a loop body or branch wrote an array ({avals}) when traced "
+            "again that it did not write when mutjax first traced it to find the "
+            "arrays it writes. Its writes depend on Python state that changes "
+            "between traces (a list re-ordered or a counter advanced in the body). "
+            "Make every trace write the same arrays: re-bind names "
+            "(`x, y = y, x`) instead of mutating a Python container in the body."
+        )
 
 
 def _spec(x: Any) -> jax.ShapeDtypeStruct:

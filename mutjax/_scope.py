@@ -57,17 +57,21 @@ class Scope:
     """The state of one ``mutable`` call (or one control-flow body): open while it runs."""
 
     __slots__ = (
-        "closed", "trace", "root", "stack", "recorders", "intervals", "made", "__weakref__",
+        "closed", "trace", "root", "stack", "recorders", "probing", "intervals", "made",
+        "__weakref__",
     )  # fmt: skip
 
     def __init__(self, parent: Scope | None = None) -> None:
         self.closed = False
         self.trace: Any = None
         self.root: Scope = self if parent is None else parent.root
-        # On the root only: the traces of the frames entered, innermost last,
-        # and for each a dict recording the first write of each cell (or None).
+        # On the root only: the traces of the frames entered, innermost last;
+        # for each a dict recording the first write of each cell (the value
+        # it replaced), and whether the frame is a first pass whose writes
+        # are undone.
         self.stack: list[Any] = []
-        self.recorders: list[dict[Cell, Any] | None] = []
+        self.recorders: list[dict[Cell, Any]] = []
+        self.probing: list[bool] = []
         # On the root only: id(traced int) -> (it, lo, hi), see mutjax._ranges.
         self.intervals: dict[int, tuple[Any, int, int]] = {}
         # On the root only: how many cells it has made; a cell's ``serial`` is
@@ -83,18 +87,20 @@ class Scope:
     @property
     def discovering(self) -> bool:
         """True while a first pass over a body records (and then undoes) its writes."""
-        recorders = self.root.recorders
-        return bool(recorders) and recorders[-1] is not None
+        probing = self.root.probing
+        return bool(probing) and probing[-1]
 
-    def push(self, trace: Any, record: bool) -> dict[Cell, Any]:
+    def push(self, trace: Any, probe: bool) -> dict[Cell, Any]:
         """Enter a frame: ``trace`` becomes the active trace; returns its write recorder."""
         recorder: dict[Cell, Any] = {}
         self.root.stack.append(trace)
-        self.root.recorders.append(recorder if record else None)
+        self.root.recorders.append(recorder)
+        self.root.probing.append(probe)
         return recorder
 
     def pop(self) -> None:
         """Leave the innermost frame."""
+        self.root.probing.pop()
         self.root.recorders.pop()
         self.root.stack.pop()
 
@@ -173,7 +179,7 @@ class Cell:
 
     def _record(self) -> None:
         recorders = self.scope.root.recorders
-        if recorders and recorders[-1] is not None and self not in recorders[-1]:
+        if recorders and self not in recorders[-1]:
             recorders[-1][self] = self.value
 
     def set(self, value: Any) -> None:

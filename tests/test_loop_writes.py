@@ -325,3 +325,52 @@ def test_mutjax_fori_loop_keeps_lax_semantics_eagerly():
     # mutjax.fori_loop is jax.lax.fori_loop's namesake: no bounds check.
     out = mutjax.mutable(combinator_past_end)(jnp.zeros(3))
     np.testing.assert_array_equal(out, np.ones(3, np.float32))
+
+
+# -- a body must write the same arrays on every trace ------------------------------------
+
+
+def reversed_list(a, b):
+    bufs = [a, b]
+    for i in range(3):
+        bufs[0][i] = 1.0 + i
+        bufs.reverse()  # a Python side effect: each trace sees another order
+    return a, b
+
+
+def swapped_list_items(a, b):
+    bufs = [a, b]
+    for i in range(3):
+        bufs[0][i] = 1.0 + i
+        bufs[0], bufs[1] = bufs[1], bufs[0]  # malt carries the items: fine
+    return a, b
+
+
+def test_list_items_swapped_in_a_loop():
+    run_all(swapped_list_items, np.zeros(3, np.float32), np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_writes_that_change_between_traces_raise_instead_of_leaking(jit):
+    f = mutjax.mutable(reversed_list, loops=True)
+    f = jax.jit(f) if jit else f
+    with pytest.raises(mutjax.ForeignTraceError, match="re-bind names"):
+        f(jnp.zeros(3), jnp.zeros(3))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_combinator_body_writing_another_array_later_raises(jit):
+    traces = []
+
+    def kernel(a, b):
+        def body(i, c):
+            traces.append(i)
+            (b if len(traces) > 1 else a)[i] = 1.0
+            return c
+
+        mutjax.fori_loop(0, 3, body, 0)
+        return a, b
+
+    f = jax.jit(mutjax.mutable(kernel)) if jit else mutjax.mutable(kernel)
+    with pytest.raises(mutjax.ForeignTraceError, match="when traced again"):
+        f(jnp.zeros(3), jnp.zeros(3))
