@@ -374,3 +374,46 @@ def test_combinator_body_writing_another_array_later_raises(jit):
     f = jax.jit(mutjax.mutable(kernel)) if jit else mutjax.mutable(kernel)
     with pytest.raises(mutjax.ForeignTraceError, match="when traced again"):
         f(jnp.zeros(3), jnp.zeros(3))
+
+
+# -- bodies that need the index as a Python int run as Python -----------------------------
+
+
+def list_indexed(x):
+    weights = [1.0, 2.0, 3.0]
+    for i in range(3):
+        x[i] = x[i] * weights[i]
+    return x
+
+
+def numpy_constant_indexed(x):
+    for i in range(3):
+        c = np.arange(3) * 2  # plain NumPy on static values
+        x[i] = x[i] + c[i]
+    return x
+
+
+def shape_from_index(x):
+    R = 2
+    out = np.zeros_like(x[:3])
+    for i in range(3):
+        out[i] = x[: R**i].reshape(R**i, 1).sum() + np.ones(R**i).sum()
+    return out
+
+
+def numpy_constant_carried(x):
+    acc = np.zeros(3)
+    for _ in range(3):
+        acc = acc + np.arange(3) * 2
+    x[:3] = x[:3] + acc
+    return x
+
+
+@pytest.mark.parametrize("kernel", [list_indexed, numpy_constant_indexed, shape_from_index])
+def test_bodies_needing_a_python_index_unroll_with_a_warning(kernel):
+    with pytest.warns(LoopConversionWarning, match="runs as an unrolled Python loop"):
+        run_all(kernel, np.arange(1.0, 9.0, dtype=np.float32), compiled=False)
+
+
+def test_numpy_constants_in_a_body_stay_compiled():
+    run_all(numpy_constant_carried, np.arange(1.0, 9.0, dtype=np.float32))

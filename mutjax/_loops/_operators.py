@@ -308,9 +308,19 @@ def _jax_scalars(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 # Errors of a body traced with a traced loop index that the same body run
 # with Python ints does not meet: a Python list indexed by the index, a
-# shape computed from it (`reshape(R**i, ...)`). A loop with a static trip
-# count runs as Python instead; a genuine error comes back from that run.
-_NEEDS_PYTHON = (jax.errors.ConcretizationTypeError, _CarryShapeChange, _carry.RebindError)
+# shape computed from it (`reshape(R**i, ...)`, `np.ones(R**i)`). A loop with
+# a static trip count runs as Python instead (its body has no Python side
+# effects, see _analysis), so a genuine error comes back from that run.
+_NEEDS_PYTHON = (
+    jax.errors.ConcretizationTypeError,  # bool() of a traced value
+    jax.errors.TracerIntegerConversionError,  # a Python list indexed, a shape
+    jax.errors.TracerArrayConversionError,  # a NumPy array indexed
+    _errors.DynamicShapeError,  # a slice of traced length, static when unrolled
+    TypeError,  # NumPy refusing a traced value where it wants an int
+    AttributeError,  # a value of run-time length lacking a method
+    _CarryShapeChange,
+    _carry.RebindError,
+)
 
 
 def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
@@ -428,12 +438,15 @@ def _static_loop(loop, iter_, static, body):
 
 
 def _why(e: Exception) -> str:
-    if isinstance(e, jax.errors.ConcretizationTypeError):
-        return (
-            "its body needs the loop index as a Python int (it indexes a Python list "
-            "or computes a shape with it)"
-        )
-    return str(e).removeprefix("mutjax: ")
+    if isinstance(e, (_CarryShapeChange, _carry.RebindError)):
+        return str(e).removeprefix("mutjax: ")
+    if isinstance(e, (_errors.DynamicShapeError, AttributeError)):
+        return "its body needs the exact length of a slice bounded by the loop index"
+    return (
+        "its body needs the loop index as a Python int or a NumPy value (it indexes "
+        "a Python list or a NumPy array with it, or computes a shape or a Python "
+        f"bool from it: {type(e).__name__})"
+    )
 
 
 def _range_loop(loop, iter_, static, extra_test, body):
