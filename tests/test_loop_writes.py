@@ -417,3 +417,54 @@ def test_bodies_needing_a_python_index_unroll_with_a_warning(kernel):
 
 def test_numpy_constants_in_a_body_stay_compiled():
     run_all(numpy_constant_carried, np.arange(1.0, 9.0, dtype=np.float32))
+
+
+# -- loops over arrays and np.ndindex compile -------------------------------------------------
+
+
+def crc32(data):
+    crc = np.uint32(0xFFFFFFFF)
+    for b in data:
+        crc = crc ^ b.astype(np.uint32)
+        for _ in range(8):
+            mask = np.uint32(0) - (crc & np.uint32(1))
+            crc = (crc >> np.uint32(1)) ^ (np.uint32(0xEDB88320) & mask)
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+def test_loop_over_an_array_compiles():
+    data = np.random.default_rng(0).integers(0, 256, 1600).astype(np.uint8)
+    with np.errstate(over="ignore"):
+        run_all(crc32, data)
+    jaxpr = jax.make_jaxpr(mutjax.mutable(crc32, loops=True))(jnp.asarray(data))
+    assert len(jaxpr.jaxpr.eqns) < 40, "the loop over the array was unrolled"
+
+
+def scale_rows(A, out):
+    k = 0
+    for row in A:  # each row is a view of A, as in NumPy
+        row *= 2
+        out[k] = row.sum()
+        k += 1
+    return A, out
+
+
+def over_ndindex(x):
+    for idx in np.ndindex(x.shape):
+        x[idx] = x[idx] * 2 + idx[0] - idx[1]
+    return x
+
+
+def over_ndindex_args(x):
+    total = 0.0
+    for i, j in np.ndindex(2, 3):
+        total = total + x[i, j] * (i + 1)
+    return total
+
+
+def test_loop_over_rows_and_ndindex_compile():
+    a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    run_all(scale_rows, a, np.zeros(2, np.float32))
+    run_all(over_ndindex, a)
+    run_all(over_ndindex_args, a)
+    run_all(over_ndindex, np.zeros((0, 3), np.float32), loop=False)

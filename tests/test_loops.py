@@ -522,7 +522,7 @@ def test_expensive_or_opaque_if_is_a_cond(kernel) -> None:
     assert "cond" in primitives(kernel, jnp.asarray(x), jnp.zeros(6))
 
 
-def test_iterating_an_array_is_unrolled_with_warning() -> None:
+def test_iterating_an_array_compiles() -> None:
     def kernel(x, out):
         k = 0
         for row in x:
@@ -530,6 +530,20 @@ def test_iterating_an_array_is_unrolled_with_warning() -> None:
             k = k + 1
         for scale in (1.0, 2.0):
             out *= scale
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LoopConversionWarning)
+        check_loops(kernel, rand(3, 4), np.zeros(3, np.float32), modes=("jit",))
+    assert "scan" in primitives(kernel, jnp.asarray(rand(3, 4)), jnp.zeros(3))
+
+
+def test_iterating_zip_is_unrolled_with_warning() -> None:
+    def kernel(x, out):
+        k = 0
+        for row, s in zip(x, (1.0, 2.0, 3.0)):
+            out[k] = row.sum() * s
+            k = k + 1
         return out
 
     with pytest.warns(LoopConversionWarning, match=r"test_loops.py:\d+ iterates over a"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import operator
 import warnings
 from collections.abc import Callable, Iterator
@@ -328,8 +329,12 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
     if isinstance(iter_, _Unsafe):
         return _py_for(iter_, extra_test, body)
     if isinstance(iter_, _Located):
+        indexed = _indexed_range(iter_, body)
+        if indexed is not None:
+            r, by_index = indexed
+            return for_stmt(r, extra_test, by_index, get_state, set_state, symbol_names, opts)
         # Lists and tuples written in the code are static on purpose; any
-        # other iterable (an array, zip, enumerate) is unrolled, with a warning.
+        # other iterable (zip, enumerate) is unrolled, with a warning.
         if not isinstance(iter_.value, (list, tuple, dict, str)):
             warnings.warn(
                 f"mutjax: the loop at {iter_.where} iterates over a "
@@ -363,6 +368,58 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
                 return _unrolled(loop, iter_, static, 0, body, str(e))
         except _carry.RebindError as e:
             raise _rebind_error(iter_.where, str(e)) from None
+
+
+def _indexed_range(iter_: _Located, body: Callable[[Any], None]) -> tuple[Any, Any] | None:
+    """``for b in data`` as ``for k in range(len(data)): b = data[k]`` (same for ndindex).
+
+    Returns the range and the body taking ``k``, or None for another iterable.
+    """
+    value = iter_.value
+    if isinstance(value, _NdIndex):
+        shape = value.shape
+        r = _Range(math.prod(shape))
+        r.where = iter_.where
+        return r, lambda k: body(_unravel(k, shape))
+    if isinstance(value, (MutArray, jax.Array, np.ndarray)) and np.ndim(value) > 0:
+        data = value if isinstance(value, MutArray) else jnp.asarray(value)
+        r = _Range(len(data))
+        r.where = iter_.where
+        return r, lambda k: body(data[k])
+    return None
+
+
+def _unravel(k: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """The ``k``-th index of ``np.ndindex(shape)``, each part known in its range."""
+    s = _ranges.static(k)
+    if s is not None:
+        return tuple(int(v) for v in np.unravel_index(_as_int(s), shape))
+    out = []
+    stride = math.prod(shape)
+    for d in shape:
+        stride //= d
+        c = (k // stride) % d
+        _register(c, (0, d - 1))
+        out.append(c)
+    return tuple(out)
+
+
+class _NdIndex:
+    """``np.ndindex(*shape)`` inside a converted function: a ``for`` over it is compiled."""
+
+    __slots__ = ("shape", "_it")
+
+    def __init__(self, *shape: Any) -> None:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        self._it = np.ndindex(*shape)  # NumPy's checks and errors
+        self.shape = tuple(_as_int(d) for d in shape)
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return self._it
+
+    def __next__(self) -> tuple[int, ...]:
+        return next(self._it)
 
 
 def _rebind_error(where: str | None, why: str) -> LoopConversionError:
@@ -855,6 +912,7 @@ def _builtin_minmax(name: str) -> Callable[..., Any]:
 # The builtins that `converted_call` replaces when converted code calls them.
 BUILTINS: dict[Any, Callable[..., Any]] = {
     range: _Range,
+    np.ndindex: _NdIndex,
     max: _builtin_minmax("max"),
     min: _builtin_minmax("min"),
 }
