@@ -22,6 +22,7 @@ and only the written arrays are threaded.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -201,9 +202,55 @@ def _run_threaded(
     cells, threaded = _threaded(trace, bodies, *args)
     with _compat.set_current_trace(trace.parent_trace):
         start = [_carry_value(c) for c in cells]
-        values, out = lax_call(cells, start, threaded)
+        if _compat.is_eager():
+            values, out = _eager(lambda s: lax_call(cells, s, threaded), start)
+        else:
+            values, out = lax_call(cells, start, threaded)
     _store(cells, values)
     return _wrap(trace, out)
+
+
+class _Program:
+    """A traced loop or branch as a cache key: its jaxpr's text and its inputs' types.
+
+    Equal keys compute the same function of the inputs (every constant of
+    the jaxpr is an input, see ``hoist_consts``), so the first program
+    traced serves them all.
+    """
+
+    __slots__ = ("key", "fun")
+
+    def __init__(self, key: tuple[Any, ...], fun: Callable[..., Any]) -> None:
+        self.key = key
+        self.fun = fun
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Program) and self.key == other.key
+
+
+@functools.lru_cache(maxsize=128)
+def _compiled(program: _Program) -> Callable[..., Any]:
+    return jax.jit(program.fun)
+
+
+def _eager(run: Callable[[list[Any]], Any], start: list[Any]) -> Any:
+    """``run(start)`` outside any transformation, compiled once per distinct program.
+
+    ``jax.lax.fori_loop`` called eagerly caches its compiled loop on the body
+    function; the threaded body is a new closure at every call, so each call
+    compiled and kept a new program (1.7 MiB and 0.2 s each). The loop is
+    traced to a jaxpr instead (cheap) and the compiled program is looked up
+    by what it computes.
+    """
+    closed, out_shape = jax.make_jaxpr(run, return_shape=True)(start)
+    fun, consts = _compat.hoist_consts(closed)
+    leaves = jax.tree_util.tree_leaves(start)
+    key = (str(closed.jaxpr), tuple(_compat.typeof(c) for c in (*consts, *leaves)))
+    flat = _compiled(_Program(key, fun))(*consts, *leaves)
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(out_shape), flat)
 
 
 def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
