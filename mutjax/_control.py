@@ -432,35 +432,42 @@ def scan(
     """``jax.lax.scan`` whose body may mutate the arrays it closes over.
 
     Args:
-        f, init, xs, length, reverse, unroll, _split_transpose: as for
-            ``jax.lax.scan``. ``f(carry, x)`` may write mutable arrays of the
-            enclosing ``mutable`` scope.
+        f, init, xs, length, reverse, unroll: as for ``jax.lax.scan``.
+            ``f(carry, x)`` may write mutable arrays of the enclosing
+            ``mutable`` scope.
+        _split_transpose: passed to ``jax.lax.scan``, whose signature has it
+            (an experimental option JAX leaves undocumented); kept so that
+            ``mutjax.scan`` takes every argument ``jax.lax.scan`` takes.
 
     Returns:
         ``(final_carry, stacked_ys)`` as ``jax.lax.scan``; the written arrays
         hold their final contents.
 
     Raises:
+        TypeError, ValueError: as ``jax.lax.scan`` for the same misuse (a body
+            not returning a pair, a leaf of ``xs`` without a leading axis).
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.scan(f, init, xs, length, reverse, unroll, _split_transpose)
     init, xs = _unwrap(trace, (init, xs))
-    x0 = _tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], x.dtype), xs)
+    _check_scan_xs(xs)
+    x0 = _tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], jax.numpy.result_type(x)), xs)
     if _discovering(trace):
         n = (
             length
             if xs is None or not jax.tree_util.tree_leaves(xs)
             else len(jax.tree_util.tree_leaves(xs)[0])
         )
-        carry, y = f(init, _tree_map(_placeholder, x0))
+        carry, y = _scan_pair(f(init, _tree_map(_placeholder, x0)))
         ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
         return carry, ys
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
         def lax_body(state: Any, x: Any) -> Any:
-            values, (carry, y) = threaded[0](state[0], state[1], x)
+            values, out = threaded[0](state[0], state[1], x)
+            carry, y = _scan_pair(out)
             return (values, carry), y
 
         (values, carry), ys = jax.lax.scan(
@@ -515,15 +522,58 @@ def cond(
         chosen branch left.
 
     Raises:
+        TypeError: ``pred`` is None, not a scalar, or not a boolean or number
+            (``jax.lax.cond``'s messages).
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.cond(pred, true_fun, false_fun, *operands)
+    pred = trace.unwrap(pred)
+    _check_pred(pred)
     with _compat.set_current_trace(trace.parent_trace):
-        index = jax.lax.convert_element_type(trace.unwrap(pred), np.int32) != 0
+        index = jax.lax.convert_element_type(pred, np.int32) != 0
         index = jax.lax.convert_element_type(index, np.int32)
     return switch(index, (false_fun, true_fun), *operands)
+
+
+def _check_pred(pred: Any) -> None:
+    """``jax.lax.cond``'s checks of its predicate, with its messages."""
+    if pred is None:
+        raise TypeError("cond predicate is None")
+    if isinstance(pred, Sequence) or np.ndim(pred) != 0:
+        what = f"type {type(pred)}" if isinstance(pred, Sequence) else f"shape {np.shape(pred)}."
+        raise TypeError(f"Pred must be a scalar, got {pred} of {what}")
+    try:
+        kind = np.dtype(jax.numpy.result_type(pred)).kind
+    except TypeError as err:
+        raise TypeError(f"Pred type must be either boolean or number, got {pred}.") from err
+    if kind not in "biuf":
+        raise TypeError(f"Pred type must be either boolean or number, got {pred}.")
+
+
+def _check_scan_xs(xs: Any) -> None:
+    """``jax.lax.scan``'s check that every leaf of ``xs`` has an axis to scan over."""
+    flat = jax.tree_util.tree_leaves(xs)
+    bad = [x for x in flat if np.ndim(x) == 0]
+    if bad:
+        raise ValueError(
+            "scan got value with no leading axis to scan over: "
+            + ", ".join(str(x) for x in bad)
+            + "."
+        )
+
+
+def _scan_pair(out: Any) -> tuple[Any, Any]:
+    """The ``(carry, y)`` a scan body returned, refused as ``jax.lax.scan`` refuses it."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        shown = (
+            tuple(_compat.typeof(o) for o in out)
+            if isinstance(out, (tuple, list))
+            else _compat.typeof(out).str_short()
+        )
+        raise TypeError(f"scan body output must be a pair, got {shown}.")
+    return out[0], out[1]
 
 
 __all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]

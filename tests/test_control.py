@@ -1014,3 +1014,52 @@ def test_eager_calls_reuse_one_compiled_loop() -> None:
         expected[i] = expected[i - 1] * 0.5 + 1
     np.testing.assert_allclose(out, expected, rtol=1e-6)
     assert int(count) == 7
+
+
+def _first_error(f):
+    with pytest.raises(Exception) as info:
+        f(jnp.zeros(1))
+    return info.type, str(info.value).split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    "misuse",
+    [
+        lambda S: S.scan(lambda c, x: c + x, 0.0, jnp.arange(3.0)),
+        lambda S: S.scan(lambda c, x: (c + x, x, x), 0.0, jnp.arange(3.0)),
+        lambda S: S.scan(lambda c, x: (c + x, x), 0.0, [1.0, 2.0]),
+        lambda S: S.cond(None, lambda: 1.0, lambda: 2.0),
+        lambda S: S.cond(jnp.array([True, False]), lambda: 1.0, lambda: 2.0),
+        lambda S: S.cond("a", lambda: 1.0, lambda: 2.0),
+        lambda S: S.switch(jnp.array([0, 1]), [lambda: 1.0, lambda: 2.0]),
+    ],
+    ids=[
+        "scan-single",
+        "scan-triple",
+        "scan-floats",
+        "cond-none",
+        "cond-vector",
+        "cond-str",
+        "switch-vector",
+    ],  # fmt: skip
+)
+@pytest.mark.parametrize("jit", [False, True])
+def test_misuse_raises_what_jax_lax_raises(misuse, jit):
+    def lax(x):
+        return misuse(jax.lax)
+
+    def ours(x):
+        return misuse(mutjax)
+
+    wrap = jax.jit if jit else (lambda f: f)
+    assert _first_error(wrap(mutjax.mutable(ours))) == _first_error(wrap(lax))
+
+
+def test_split_transpose_is_jax_lax_scans_own_argument():
+    import inspect
+
+    assert "_split_transpose" in inspect.signature(jax.lax.scan).parameters
+    assert "_max_trip" not in inspect.signature(mutjax.fori_loop).parameters
+    assert list(inspect.signature(mutjax.fori_loop).parameters) == list(
+        inspect.signature(jax.lax.fori_loop).parameters
+    )
