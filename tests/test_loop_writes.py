@@ -32,7 +32,7 @@ def run_all(kernel, *args, modes=("jit", "eager"), compiled=True, loop=True):
     ``compiled``: no LoopConversionWarning, and (with ``loop``) a loop in the jaxpr.
     """
     np_args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
-    out = kernel(*np_args)
+    out = jax.tree_util.tree_map(_canonical, kernel(*np_args))
     expected = (out, [a for a in np_args if isinstance(a, np.ndarray)])
     for mode in modes:
         f = mutjax.mutable(kernel, loops=True, return_args=True)
@@ -51,6 +51,13 @@ def run_all(kernel, *args, modes=("jit", "eager"), compiled=True, loop=True):
             *[jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
         )
         assert LOOPS & set(all_primitives(jaxpr.jaxpr)), "the loop was unrolled"
+
+
+def _canonical(x):
+    # A Python scalar result: compare with JAX's default type for it.
+    if isinstance(x, (bool, int, float)):
+        return np.asarray(x, jax.dtypes.canonicalize_dtype(np.asarray(x).dtype))
+    return np.asarray(x)
 
 
 def f32(*values):
@@ -468,3 +475,66 @@ def test_loop_over_rows_and_ndindex_compile():
     run_all(over_ndindex, a)
     run_all(over_ndindex_args, a)
     run_all(over_ndindex, np.zeros((0, 3), np.float32), loop=False)
+
+
+# -- fixed-width windows at a loop index -------------------------------------------------------
+
+
+def window_sum(E, w):
+    out = np.zeros_like(E[:-1])
+    for i in range(E.shape[0] - 1):
+        out[i] = np.sum(E[i : i + 2] * w)
+    return out
+
+
+def window_2d(E, w):
+    out = np.zeros_like(E[:-1, :-2])
+    for i in range(E.shape[0] - 1):
+        for j in range(E.shape[1] - 2):
+            out[i, j] = np.sum(E[i : i + 2, j : j + 3] * w)
+    return out
+
+
+def window_write(E):
+    for i in range(E.shape[0] - 1):
+        E[i : i + 2] += 1.0
+        w = E[i : i + 2]  # a view: written below, seen in E
+        w[1] *= 2.0
+    return E
+
+
+def block_lengths(d):
+    B = 4
+    total = 0
+    for j in range(0, len(d), B):
+        total = total + len(d[j : j + B])
+    return total
+
+
+def block_sums(d):
+    B = 4
+    out = np.zeros_like(d[:3])
+    for j in range(0, len(d), B):
+        out[j // B] = d[j : j + B].sum() * len(d[j : j + B])
+    return out
+
+
+def test_fixed_width_windows_are_plain_windows():
+    E = np.arange(20.0, dtype=np.float32).reshape(4, 5)
+    run_all(window_sum, E[0], f32(1, 2))
+    run_all(window_2d, E, np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    run_all(window_write, E[0])
+    prims = all_primitives(
+        jax.make_jaxpr(mutjax.mutable(window_sum, loops=True))(jnp.asarray(E[0]), jnp.ones(2)).jaxpr
+    )
+    assert "dynamic_slice" in prims
+    assert "iota" not in prims, "the window became a value of run-time length"
+
+
+@pytest.mark.parametrize("n", [10, 12])
+def test_len_of_a_block_slice(n):
+    # n = 12: every block is within bounds, a static length; n = 10: the
+    # last block is shorter, its length known at run time.
+    d = np.arange(float(n), dtype=np.float32)
+    run_all(block_lengths, d)
+    run_all(block_sums, d)

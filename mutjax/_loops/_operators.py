@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _errors, _inplace, _ranges, _scope
+from .. import _errors, _inplace, _masked, _ranges, _scope
 
 # The loops and branches below call these combinators only. They must
 # thread the mutations of closed-over mutable arrays (mutjax's own do).
@@ -909,9 +909,17 @@ def _builtin_minmax(name: str) -> Callable[..., Any]:
     return call
 
 
+def _len(x: Any) -> Any:
+    """``len(x)``; for a slice of run-time length (``d[j:j + B]``), that length, traced."""
+    if isinstance(x, _masked.MaskedArray) and x.axes and x.axes[0] is not None:
+        return x.axes[0].length
+    return len(x)
+
+
 # The builtins that `converted_call` replaces when converted code calls them.
 BUILTINS: dict[Any, Callable[..., Any]] = {
     range: _Range,
+    len: _len,
     np.ndindex: _NdIndex,
     max: _builtin_minmax("max"),
     min: _builtin_minmax("min"),
