@@ -538,3 +538,53 @@ def test_len_of_a_block_slice(n):
     d = np.arange(float(n), dtype=np.float32)
     run_all(block_lengths, d)
     run_all(block_sums, d)
+
+
+# -- loops of traced length ------------------------------------------------------------------
+
+
+def accumulate_traced(x, n):
+    acc = x[0] * 0
+    for i in range(n):
+        acc = acc + x[i]
+    return acc
+
+
+def view_write_traced(U, n):
+    u = U[1:]
+    for _ in range(n):
+        u += 1.0
+    return U
+
+
+def while_swap(a, b, n):
+    x, y = a, b
+    k = 0
+    while k < n:
+        y[:] = x + 1
+        x, y = y, x
+        k = k + 1
+    return x
+
+
+def break_swap(a, b):
+    x, y = a, b
+    for i in range(4):
+        if a[0] > i:
+            break
+        y[:] = x + 1
+        x, y = y, x
+    return x
+
+
+def test_traced_trip_counts_keep_references():
+    for n in (0, 3):
+        run_all(accumulate_traced, f32(1, 2, 3, 4), n)
+        run_all(view_write_traced, f32(1, 2, 3), n)
+
+
+@pytest.mark.parametrize("kernel, args", [(while_swap, (3,)), (break_swap, ())])
+def test_swaps_in_loops_of_traced_length_are_refused(kernel, args):
+    f = jax.jit(mutjax.mutable(kernel, loops=True))
+    with pytest.raises(LoopConversionError, match="re-bound to other mutable arrays"):
+        f(jnp.zeros(3), jnp.zeros(3), *args)

@@ -15,8 +15,14 @@ operators decide at trace time:
   static value, or one that the ranges of the loop indices decide, it runs
   as Python.
 
+- a loop over an array or ``np.ndindex`` runs as a loop over ``range``;
+- a loop with a static trip count that the compiled form cannot express
+  (see :data:`_NEEDS_PYTHON`) runs as Python, with a warning.
+
 Mutations of mutable arrays inside a body are threaded by the combinators;
-the Python locals a body rebinds become the explicit carry. The iterables and
+the Python locals a body rebinds become the explicit carry, except the ones
+holding an array of the function, which stay bound to it (:mod:`._carry`).
+Eager calls carry the body's bounds checks (:mod:`._bounds`). The iterables and
 tests that :mod:`._rewrite` marks (``unsafe``, ``located``, ``cheap``) and
 its predicated writes (``pset``, ``paug``) land here too.
 """
