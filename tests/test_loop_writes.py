@@ -588,3 +588,21 @@ def test_swaps_in_loops_of_traced_length_are_refused(kernel, args):
     f = jax.jit(mutjax.mutable(kernel, loops=True))
     with pytest.raises(LoopConversionError, match="re-bound to other mutable arrays"):
         f(jnp.zeros(3), jnp.zeros(3), *args)
+
+
+def make_nested_swap(inner):
+    def nested_swap(a, b):
+        x, y = a, b
+        for i in range(3):
+            for j in range(inner):
+                y[:] = x * 0.5 + (i + j)
+                x, y = y, x
+            x[0] += 1.0
+        return a, b
+
+    return nested_swap
+
+
+@pytest.mark.parametrize("inner", [2, 3])
+def test_swaps_in_nested_loops(inner):
+    run_all(make_nested_swap(inner), f32(1, 2), f32(3, 4))
