@@ -38,6 +38,7 @@ from . import (
     _sharding,
     _values,
     _views,
+    _windows,
 )
 from ._scope import Handle
 
@@ -117,6 +118,19 @@ def _analyze(target: Any, raw: Any, for_write: bool) -> _index.Index:
     return _ranges.annotate(ix, target._cell.scope.root.intervals)
 
 
+def _window(target: Any, raw: Any) -> tuple[Any, Any] | None:
+    """``(view, rest)`` when ``raw`` holds a window of static width (see _windows)."""
+    table = target._cell.scope.root.intervals
+    trace = target._trace
+    with _compat.set_current_trace(trace.parent_trace):
+        found = _windows.windowed(raw, tuple(target._aval.shape), table)
+        if found is None:
+            return None
+        op, rest = found
+        view = _views.view_of(target._view, op)
+    return trace.view(target._cell, view, target._aval.update(shape=op.shape)), rest
+
+
 def _one_element(ix: _index.Index) -> bool:
     """True for an index with an integer (static or traced) on every axis and nothing else."""
     return bool(ix.scalar and ix.is_basic)
@@ -137,6 +151,9 @@ def read(target: Any, idx: Any) -> Any:
     """``target[idx]``: a live view, a value of run-time length, or a new array."""
     trace = target._trace
     raw = unwrap_index(idx, trace.tag)
+    window = _window(target, raw)
+    if window is not None:
+        return read(*window)
     parent = trace.parent_trace
     with _compat.set_current_trace(parent):
         ix = _analyze(target, raw, for_write=False)
@@ -204,6 +221,9 @@ def write(target: Any, idx: Any, value: Any) -> None:
     check_writable(target)
     trace = target._trace
     raw = unwrap_index(idx, trace.tag)
+    window = _window(target, raw)
+    if window is not None:
+        return write(*window, value)
     if _written_already(target, raw, value):
         return
     same_cell_view = (

@@ -17,7 +17,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compat
+from . import _compat, _scope
 
 index_check_p = _compat.Primitive("mutjax_index_check")
 index_check_p.multiple_results = True
@@ -69,6 +69,9 @@ def check_indices(indices: list[Any], axes: list[int], shape: tuple[int, ...]) -
         shape: the indexed array's shape.
     """
     if indices:
+        collectors = _scope.local.index_checks
+        if collectors and collectors[-1] is not None:  # an eager converted loop's body
+            collectors[-1].append((indices, axes, tuple(shape[a] for a in axes)))
         index_check_p.bind(
             *indices,
             axes=tuple(axes),

@@ -22,13 +22,14 @@ and only the written arrays are threaded.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
 import numpy as np
 
-from . import _compat, _errors, _ranges
+from . import _compat, _errors, _ranges, _scope
 from ._scope import Cell, Scope
 from ._trace import MutTrace, current_mut_trace
 
@@ -42,9 +43,10 @@ def _frame(
     """Run a body of ``trace``'s scope under the current (body) trace.
 
     ``cells`` hold ``values`` (values of the body trace) while the frame is
-    open and get their previous values back when it closes. With ``record``,
-    every write made in the frame is undone when it closes and the written
-    cells are the keys of the yielded dict.
+    open and get their previous values back when it closes. Every write made
+    in the frame is undone when it closes; the written cells are the keys of
+    the yielded dict. With ``record`` (a first pass, see :func:`_discover`)
+    the body may write any array; without, only ``cells`` and its own.
     """
     root = trace.scope.root
     local = Scope(root)  # arrays created in the body live only as long as it
@@ -53,16 +55,46 @@ def _frame(
     for c, v in zip(cells, values):
         c.swap(v)
     recorder = root.push(inner, record)
+    checks = _scope.local.index_checks
+    depth = len(checks)
+    checks.append(None)  # a body of a combinator keeps jax.lax's bounds semantics
     try:
         with _compat.set_current_trace(inner):
             yield inner, recorder
+        if not record:
+            _check_threaded(recorder, cells, local)
     finally:
+        del checks[depth:]
         root.pop()
         local.close()
         for c, old in recorder.items():
             c.swap(old)
         for c, v in zip(cells, saved):
             c.swap(v)
+
+
+def _check_threaded(recorder: dict[Cell, Any], cells: Sequence[Cell], local: Scope) -> None:
+    """A traced body wrote only the cells found by :func:`_discover` (and its own arrays).
+
+    A write of another array would store a value of the body's trace in it:
+    a leaked tracer (JAX's UnexpectedTracerError later, or a tracer in an
+    eager result). It happens when a body's writes depend on Python state
+    that changes from one trace to the next.
+    """
+    threaded = set(cells)
+    stray = [
+        c for c in recorder if c not in threaded and c.scope is not local and not c.scope.closed
+    ]
+    if stray:
+        avals = ", ".join(str(c.aval.str_short()) for c in stray)
+        raise _errors.ForeignTraceError(
+            f"mutjax: a loop body or branch wrote an array ({avals}) when traced "
+            "again that it did not write when mutjax first traced it to find the "
+            "arrays it writes. Its writes depend on Python state that changes "
+            "between traces (a list re-ordered or a counter advanced in the body). "
+            "Make every trace write the same arrays: re-bind names "
+            "(`x, y = y, x`) instead of mutating a Python container in the body."
+        )
 
 
 def _spec(x: Any) -> jax.ShapeDtypeStruct:
@@ -170,9 +202,55 @@ def _run_threaded(
     cells, threaded = _threaded(trace, bodies, *args)
     with _compat.set_current_trace(trace.parent_trace):
         start = [_carry_value(c) for c in cells]
-        values, out = lax_call(cells, start, threaded)
+        if _compat.is_eager():
+            values, out = _eager(lambda s: lax_call(cells, s, threaded), start)
+        else:
+            values, out = lax_call(cells, start, threaded)
     _store(cells, values)
     return _wrap(trace, out)
+
+
+class _Program:
+    """A traced loop or branch as a cache key: its jaxpr's text and its inputs' types.
+
+    Equal keys compute the same function of the inputs (every constant of
+    the jaxpr is an input, see ``hoist_consts``), so the first program
+    traced serves them all.
+    """
+
+    __slots__ = ("key", "fun")
+
+    def __init__(self, key: tuple[Any, ...], fun: Callable[..., Any]) -> None:
+        self.key = key
+        self.fun = fun
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Program) and self.key == other.key
+
+
+@functools.lru_cache(maxsize=128)
+def _compiled(program: _Program) -> Callable[..., Any]:
+    return jax.jit(program.fun)
+
+
+def _eager(run: Callable[[list[Any]], Any], start: list[Any]) -> Any:
+    """``run(start)`` outside any transformation, compiled once per distinct program.
+
+    ``jax.lax.fori_loop`` called eagerly caches its compiled loop on the body
+    function; the threaded body is a new closure at every call, so each call
+    compiled and kept a new program (1.7 MiB and 0.2 s each). The loop is
+    traced to a jaxpr instead (cheap) and the compiled program is looked up
+    by what it computes.
+    """
+    closed, out_shape = jax.make_jaxpr(run, return_shape=True)(start)
+    fun, consts = _compat.hoist_consts(closed)
+    leaves = jax.tree_util.tree_leaves(start)
+    key = (str(closed.jaxpr), tuple(_compat.typeof(c) for c in (*consts, *leaves)))
+    flat = _compiled(_Program(key, fun))(*consts, *leaves)
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(out_shape), flat)
 
 
 def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
@@ -232,7 +310,6 @@ def fori_loop(
     init_val: Any,
     *,
     unroll: int | bool | None = None,
-    _max_trip: int | None = None,
 ) -> Any:
     """``jax.lax.fori_loop`` whose body may mutate the arrays it closes over.
 
@@ -249,6 +326,23 @@ def fori_loop(
 
     Raises:
         mutjax.MutjaxError: as writes elsewhere in the scope.
+    """
+    return fori_loop_bounded(lower, upper, body_fun, init_val, None, unroll=unroll)
+
+
+def fori_loop_bounded(
+    lower: Any,
+    upper: Any,
+    body_fun: Callable[[Any, Any], Any],
+    init_val: Any,
+    max_trip: int | None,
+    *,
+    unroll: int | bool | None = None,
+) -> Any:
+    """:func:`fori_loop` whose trip count is known to be at most ``max_trip`` (None: unknown).
+
+    The converted loops call it (see :func:`_bounded_fori_loop`): with a
+    bound, a loop of traced length stays differentiable in reverse mode.
     """
     trace = current_mut_trace()
     if trace is None:
@@ -276,8 +370,8 @@ def fori_loop(
         def lax_body(i: Any, state: Any) -> Any:
             return threaded[0](state[0], i, state[1])
 
-        if _max_trip is not None:
-            return _bounded_fori_loop(lower, upper, lax_body, (start, init), _max_trip)
+        if max_trip is not None:
+            return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip)
         return jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
 
     return _run_threaded(trace, [body], (i0, init), run)
@@ -338,35 +432,42 @@ def scan(
     """``jax.lax.scan`` whose body may mutate the arrays it closes over.
 
     Args:
-        f, init, xs, length, reverse, unroll, _split_transpose: as for
-            ``jax.lax.scan``. ``f(carry, x)`` may write mutable arrays of the
-            enclosing ``mutable`` scope.
+        f, init, xs, length, reverse, unroll: as for ``jax.lax.scan``.
+            ``f(carry, x)`` may write mutable arrays of the enclosing
+            ``mutable`` scope.
+        _split_transpose: passed to ``jax.lax.scan``, whose signature has it
+            (an experimental option JAX leaves undocumented); kept so that
+            ``mutjax.scan`` takes every argument ``jax.lax.scan`` takes.
 
     Returns:
         ``(final_carry, stacked_ys)`` as ``jax.lax.scan``; the written arrays
         hold their final contents.
 
     Raises:
+        TypeError, ValueError: as ``jax.lax.scan`` for the same misuse (a body
+            not returning a pair, a leaf of ``xs`` without a leading axis).
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.scan(f, init, xs, length, reverse, unroll, _split_transpose)
     init, xs = _unwrap(trace, (init, xs))
-    x0 = _tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], x.dtype), xs)
+    _check_scan_xs(xs)
+    x0 = _tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], jax.numpy.result_type(x)), xs)
     if _discovering(trace):
         n = (
             length
             if xs is None or not jax.tree_util.tree_leaves(xs)
             else len(jax.tree_util.tree_leaves(xs)[0])
         )
-        carry, y = f(init, _tree_map(_placeholder, x0))
+        carry, y = _scan_pair(f(init, _tree_map(_placeholder, x0)))
         ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
         return carry, ys
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
         def lax_body(state: Any, x: Any) -> Any:
-            values, (carry, y) = threaded[0](state[0], state[1], x)
+            values, out = threaded[0](state[0], state[1], x)
+            carry, y = _scan_pair(out)
             return (values, carry), y
 
         (values, carry), ys = jax.lax.scan(
@@ -421,15 +522,58 @@ def cond(
         chosen branch left.
 
     Raises:
+        TypeError: ``pred`` is None, not a scalar, or not a boolean or number
+            (``jax.lax.cond``'s messages).
         mutjax.MutjaxError: as writes elsewhere in the scope.
     """
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.cond(pred, true_fun, false_fun, *operands)
+    pred = trace.unwrap(pred)
+    _check_pred(pred)
     with _compat.set_current_trace(trace.parent_trace):
-        index = jax.lax.convert_element_type(trace.unwrap(pred), np.int32) != 0
+        index = jax.lax.convert_element_type(pred, np.int32) != 0
         index = jax.lax.convert_element_type(index, np.int32)
     return switch(index, (false_fun, true_fun), *operands)
+
+
+def _check_pred(pred: Any) -> None:
+    """``jax.lax.cond``'s checks of its predicate, with its messages."""
+    if pred is None:
+        raise TypeError("cond predicate is None")
+    if isinstance(pred, Sequence) or np.ndim(pred) != 0:
+        what = f"type {type(pred)}" if isinstance(pred, Sequence) else f"shape {np.shape(pred)}."
+        raise TypeError(f"Pred must be a scalar, got {pred} of {what}")
+    try:
+        kind = np.dtype(jax.numpy.result_type(pred)).kind
+    except TypeError as err:
+        raise TypeError(f"Pred type must be either boolean or number, got {pred}.") from err
+    if kind not in "biuf":
+        raise TypeError(f"Pred type must be either boolean or number, got {pred}.")
+
+
+def _check_scan_xs(xs: Any) -> None:
+    """``jax.lax.scan``'s check that every leaf of ``xs`` has an axis to scan over."""
+    flat = jax.tree_util.tree_leaves(xs)
+    bad = [x for x in flat if np.ndim(x) == 0]
+    if bad:
+        raise ValueError(
+            "scan got value with no leading axis to scan over: "
+            + ", ".join(str(x) for x in bad)
+            + "."
+        )
+
+
+def _scan_pair(out: Any) -> tuple[Any, Any]:
+    """The ``(carry, y)`` a scan body returned, refused as ``jax.lax.scan`` refuses it."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        shown = (
+            tuple(_compat.typeof(o) for o in out)
+            if isinstance(out, (tuple, list))
+            else _compat.typeof(out).str_short()
+        )
+        raise TypeError(f"scan body output must be a pair, got {shown}.")
+    return out[0], out[1]
 
 
 __all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]

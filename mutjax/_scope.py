@@ -35,6 +35,9 @@ class _Local(threading.local):
         self.depth = 0  # mutable scopes open in this thread
         self.differentiating: list[bool] = [False]  # per converted call, innermost last
         self.predicates: list[Any] = []  # conditions of the converted `if`s being traced
+        # Per compiled body of an eager converted loop, the bounds checks its
+        # indices record (None: a combinator's body, which collects none).
+        self.index_checks: list[list[Any] | None] = []
 
 
 local = _Local()
@@ -54,7 +57,8 @@ class Scope:
     """The state of one ``mutable`` call (or one control-flow body): open while it runs."""
 
     __slots__ = (
-        "closed", "trace", "root", "stack", "recorders", "intervals", "thread", "__weakref__",
+        "closed", "trace", "root", "stack", "recorders", "probing", "intervals", "made",
+        "thread", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, parent: Scope | None = None) -> None:
@@ -64,12 +68,18 @@ class Scope:
         # JAX's trace state is per thread: the scope's arrays are usable only
         # in the thread that runs the `mutable` call.
         self.thread: int = threading.get_ident() if parent is None else parent.thread
-        # On the root only: the traces of the frames entered, innermost last,
-        # and for each a dict recording the first write of each cell (or None).
+        # On the root only: the traces of the frames entered, innermost last;
+        # for each a dict recording the first write of each cell (the value
+        # it replaced), and whether the frame is a first pass whose writes
+        # are undone.
         self.stack: list[Any] = []
-        self.recorders: list[dict[Cell, Any] | None] = []
+        self.recorders: list[dict[Cell, Any]] = []
+        self.probing: list[bool] = []
         # On the root only: id(traced int) -> (it, lo, hi), see mutjax._ranges.
         self.intervals: dict[int, tuple[Any, int, int]] = {}
+        # On the root only: how many cells it has made; a cell's ``serial`` is
+        # its rank, so "made after this point" (inside a loop body) is a comparison.
+        self.made = 0
 
     @property
     def active(self) -> Any:
@@ -85,18 +95,20 @@ class Scope:
     @property
     def discovering(self) -> bool:
         """True while a first pass over a body records (and then undoes) its writes."""
-        recorders = self.root.recorders
-        return bool(recorders) and recorders[-1] is not None
+        probing = self.root.probing
+        return bool(probing) and probing[-1]
 
-    def push(self, trace: Any, record: bool) -> dict[Cell, Any]:
+    def push(self, trace: Any, probe: bool) -> dict[Cell, Any]:
         """Enter a frame: ``trace`` becomes the active trace; returns its write recorder."""
         recorder: dict[Cell, Any] = {}
         self.root.stack.append(trace)
-        self.root.recorders.append(recorder if record else None)
+        self.root.recorders.append(recorder)
+        self.root.probing.append(probe)
         return recorder
 
     def pop(self) -> None:
         """Leave the innermost frame."""
+        self.root.probing.pop()
         self.root.recorders.pop()
         self.root.stack.pop()
 
@@ -110,7 +122,7 @@ class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
     __slots__ = (
-        "_value", "pending", "scope", "version", "aval", "elements", "__weakref__",
+        "_value", "pending", "scope", "version", "aval", "elements", "serial", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, value: Any, scope: Scope, aval: Any) -> None:
@@ -122,6 +134,9 @@ class Cell:
         self.scope = scope
         self.aval = aval
         self.version = 0
+        root = scope.root
+        self.serial = root.made
+        root.made += 1
         # Known elements of ``value``: (value, trace, {static index: scalar}).
         # See ``element`` and ``know``.
         self.elements: tuple[Any, Any, dict[tuple[int, ...], Any]] | None = None
@@ -172,7 +187,7 @@ class Cell:
 
     def _record(self) -> None:
         recorders = self.scope.root.recorders
-        if recorders and recorders[-1] is not None and self not in recorders[-1]:
+        if recorders and self not in recorders[-1]:
             recorders[-1][self] = self.value
 
     def set(self, value: Any) -> None:

@@ -523,7 +523,7 @@ def test_expensive_or_opaque_if_is_a_cond(kernel) -> None:
     assert "cond" in primitives(kernel, jnp.asarray(x), jnp.zeros(6))
 
 
-def test_iterating_an_array_is_unrolled_with_warning() -> None:
+def test_iterating_an_array_compiles() -> None:
     def kernel(x, out):
         k = 0
         for row in x:
@@ -531,6 +531,20 @@ def test_iterating_an_array_is_unrolled_with_warning() -> None:
             k = k + 1
         for scale in (1.0, 2.0):
             out *= scale
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LoopConversionWarning)
+        check_loops(kernel, rand(3, 4), np.zeros(3, np.float32), modes=("jit",))
+    assert "scan" in primitives(kernel, jnp.asarray(rand(3, 4)), jnp.zeros(3))
+
+
+def test_iterating_zip_is_unrolled_with_warning() -> None:
+    def kernel(x, out):
+        k = 0
+        for row, s in zip(x, (1.0, 2.0, 3.0)):
+            out[k] = row.sum() * s
+            k = k + 1
         return out
 
     with pytest.warns(LoopConversionWarning, match=r"test_loops.py:\d+ iterates over a"):
@@ -577,16 +591,30 @@ def test_carried_local_that_widens_gets_numpys_type() -> None:
 def array_replaces_scalar(x):
     k = 0
     for _ in range(x.shape[0]):
-        k = x[:2]
+        k = x[:2] * 2
     return k
 
 
+def array_replaces_scalar_traced(x, n):
+    k = 0
+    for _ in range(n):
+        k = x[:2] * 2
+    return k
+
+
+def test_carried_local_that_changes_shape_runs_as_python() -> None:
+    # A compiled loop carries one shape; with a static trip count the loop
+    # runs as Python instead, which is NumPy's result.
+    with pytest.warns(LoopConversionWarning, match="changes type"):
+        check_loops(array_replaces_scalar, rand(3))
+
+
 def test_carried_local_that_changes_shape_names_the_variable() -> None:
-    f = jax.jit(mutjax.mutable(array_replaces_scalar, loops=True))
+    f = jax.jit(mutjax.mutable(array_replaces_scalar_traced, loops=True))
     with pytest.raises(
         mutjax.MutjaxError, match=r"`k` is carried by the loop.*int32\[\].*float32\[2\]"
     ):
-        f(jnp.zeros(3))
+        f(jnp.zeros(3), 3)
 
 
 def wraps_around(x, out):

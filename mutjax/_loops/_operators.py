@@ -15,8 +15,14 @@ operators decide at trace time:
   static value, or one that the ranges of the loop indices decide, it runs
   as Python.
 
+- a loop over an array or ``np.ndindex`` runs as a loop over ``range``;
+- a loop with a static trip count that the compiled form cannot express
+  (see :data:`_NEEDS_PYTHON`) runs as Python, with a warning.
+
 Mutations of mutable arrays inside a body are threaded by the combinators;
-the Python locals a body rebinds become the explicit carry. The iterables and
+the Python locals a body rebinds become the explicit carry, except the ones
+holding an array of the function, which stay bound to it (:mod:`._carry`).
+Eager calls carry the body's bounds checks (:mod:`._bounds`). The iterables and
 tests that :mod:`._rewrite` marks (``unsafe``, ``located``, ``cheap``) and
 its predicated writes (``pset``, ``paug``) land here too.
 """
@@ -25,22 +31,26 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import operator
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _errors, _inplace, _ranges, _scope
+from .. import _errors, _inplace, _masked, _ranges, _scope
 
-# The loops and branches below call these three combinators only. They must
+# The loops and branches below call these combinators only. They must
 # thread the mutations of closed-over mutable arrays (mutjax's own do).
 from .._control import cond as _cond
 from .._control import fori_loop as _fori_loop
+from .._control import fori_loop_bounded as _fori_loop_bounded
 from .._control import while_loop as _while_loop
 from .._trace import MutArray, current_mut_trace
+from . import _bounds, _carry
 
 # -- errors ------------------------------------------------------------------------
 
@@ -63,7 +73,7 @@ def _is_traced(x: Any) -> bool:
 class _Range:
     """``range(...)`` inside a converted function: its bounds may be traced."""
 
-    __slots__ = ("start", "stop", "step")
+    __slots__ = ("start", "stop", "step", "where")
     start: Any  # each an int or a traced integer (the step is never traced)
     stop: Any
     step: Any
@@ -76,6 +86,7 @@ class _Range:
         elif len(args) != 3:
             raise TypeError(f"range expected at most 3 arguments, got {len(args)}")
         self.start, self.stop, self.step = args
+        self.where: str | None = None  # the loop's file and line, set by `located`
         if _is_traced(self.step):
             raise LoopConversionError(
                 "mutjax: a converted `range` needs a step known at trace time "
@@ -203,22 +214,23 @@ class _CarryTypeChange(Exception):
         return tuple(out)
 
 
+class _CarryShapeChange(LoopConversionError):
+    """A carried local changes shape or narrows its type in the body."""
+
+
 def _checked(
-    get_state: Callable[[], tuple[Any, ...]],
-    init: tuple[Any, ...],
-    names: tuple[str, ...],
-    where: str,
+    out: tuple[Any, ...], init: tuple[Any, ...], names: tuple[str, ...], where: str
 ) -> tuple[Any, ...]:
-    """``get_state()`` at the end of a loop body, with the carried locals' types checked.
+    """The carried locals ``out`` at the end of a loop body, their types checked.
 
     NumPy lets ``k = 0`` become a float at ``k = k + 0.5``; a compiled loop
     carries one type. A local whose dtype widens in the body (int to float,
     float32 to complex64) makes the loop run again with the local widened
     before it, which is NumPy's result. Any other change (a shape, a
     narrowing) is refused with the variable's name: JAX's own error would
-    name a tree path of the carry instead.
+    name a tree path of the carry instead. (A loop with a static trip count
+    catches the refusal and runs as Python.)
     """
-    out = get_state()
     for k, (name, a, b) in enumerate(zip(names, init, out)):
         try:
             same_shape = np.shape(a) == np.shape(b)
@@ -229,7 +241,7 @@ def _checked(
             continue
         if same_shape and jnp.promote_types(ta, tb) == tb:
             raise _CarryTypeChange(k, tb)
-        raise LoopConversionError(
+        raise _CarryShapeChange(
             f"mutjax: `{name}` is carried by the {where} and changes type in its "
             f"body: {_type_str(a)} before the loop, {_type_str(b)} after one "
             f"iteration. A compiled loop carries one type: give `{name}` its "
@@ -238,22 +250,61 @@ def _checked(
     return out
 
 
-def _widening(
-    run: Callable[[tuple[Any, ...]], None],
+def _enter(loop: _carry.Carry, carried: tuple[Any, ...]) -> tuple[Any, Any]:
+    """Bind the locals at the start of a compiled body; returns what :func:`_end` needs."""
+    flag = None
+    if loop.checks:
+        carried, flag = carried[:-1], carried[-1]
+        _bounds.push()
+    return loop.enter(carried), flag
+
+
+def _bound(loop: _carry.Carry, carried: tuple[Any, ...]) -> tuple[Any, ...]:
+    return loop.bound(carried[:-1] if loop.checks else carried)
+
+
+def _end(
+    loop: _carry.Carry,
+    entered: tuple[Any, Any],
+    ends: list[tuple[Any, ...]],
     init: tuple[Any, ...],
-    set_state: Callable[[tuple[Any, ...]], None],
-) -> None:
-    """``run(init)``, again with a carried local widened each time its type widens."""
+    where: str,
+) -> tuple[Any, ...]:
+    """The carried values at the end of a compiled body: bindings and types checked."""
+    watch, flag = entered
+    if loop.checks:
+        flag = _bounds.pop(flag)
+        init = init[:-1]
+    loop.leave(ends, watch)
+    out = _checked(loop.carried(loop.state.get()), init, loop.carried_names(), where)
+    return out if flag is None else (*out, flag)
+
+
+def _widening(loop: _carry.Carry, run: Callable[[tuple[Any, ...]], tuple[Any, ...]]) -> None:
+    """``run(carried)`` from the locals as they are, again each time a carried type widens."""
+    loop.check_entry()
+    init = _jax_scalars(loop.carried(loop.state.get()))
+    if loop.checks:
+        init = (*init, _bounds.no_flag())
+    checks = _scope.local.index_checks
+    depth = len(checks)
     for _ in range(len(init) + 1):
         try:
-            return run(init)
+            out = run(init)
         except _CarryTypeChange as change:
             init = change.widen(init)
-            set_state(init)  # the failed trace left body values in the locals
+            loop.state.set(_bound(loop, init))  # the failed trace left body values in the locals
+            continue
+        finally:
+            del checks[depth:]  # a body that raised left its collector
+        loop.state.set(_bound(loop, out))
+        if loop.checks:
+            _bounds.report(out[-1])
+        return None
     raise AssertionError("unreachable: each retry widens one local")  # pragma: no cover
 
 
-def _carry(values: tuple[Any, ...]) -> tuple[Any, ...]:
+def _jax_scalars(values: tuple[Any, ...]) -> tuple[Any, ...]:
     # Python scalars carried by a loop become JAX scalars of NumPy's default
     # types: `s = 0.0` then `s = s + x[i]` stays a float.
     return tuple(
@@ -262,13 +313,34 @@ def _carry(values: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
+# Errors of a body traced with a traced loop index that the same body run
+# with Python ints does not meet: a Python list indexed by the index, a
+# shape computed from it (`reshape(R**i, ...)`, `np.ones(R**i)`). A loop with
+# a static trip count runs as Python instead (its body has no Python side
+# effects, see _analysis), so a genuine error comes back from that run.
+_NEEDS_PYTHON = (
+    jax.errors.ConcretizationTypeError,  # bool() of a traced value
+    jax.errors.TracerIntegerConversionError,  # a Python list indexed, a shape
+    jax.errors.TracerArrayConversionError,  # a NumPy array indexed
+    _errors.DynamicShapeError,  # a slice of traced length, static when unrolled
+    TypeError,  # NumPy refusing a traced value where it wants an int
+    AttributeError,  # a value of run-time length lacking a method
+    _CarryShapeChange,
+    _carry.RebindError,
+)
+
+
 def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
     """``for target in iter_: body`` (malt's interface)."""
     if isinstance(iter_, _Unsafe):
         return _py_for(iter_, extra_test, body)
     if isinstance(iter_, _Located):
+        indexed = _indexed_range(iter_, body)
+        if indexed is not None:
+            r, by_index = indexed
+            return for_stmt(r, extra_test, by_index, get_state, set_state, symbol_names, opts)
         # Lists and tuples written in the code are static on purpose; any
-        # other iterable (an array, zip, enumerate) is unrolled, with a warning.
+        # other iterable (zip, enumerate) is unrolled, with a warning.
         if not isinstance(iter_.value, (list, tuple, dict, str)):
             warnings.warn(
                 f"mutjax: the loop at {iter_.where} iterates over a "
@@ -284,96 +356,219 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
     static = iter_.static()
     if static is not None and len(static) == 0:
         return None
-    init = get_state()
-    _check_state(init, symbol_names, "loop")
+    loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
+    loop.checks = _bounds.collecting()
+    _check_state(loop.init, loop.names, "loop")
+    while True:
+        try:
+            if static is not None and extra_test is None:
+                return _static_loop(loop, iter_, static, body)
+            return _range_loop(loop, iter_, static, extra_test, body)
+        except _carry.Rebind as r:
+            loop.state.set(loop.init)
+            try:
+                loop.learn(r)
+            except _carry.RebindError as e:
+                if static is None or extra_test is not None:
+                    raise _rebind_error(iter_.where, str(e)) from None
+                return _unrolled(loop, iter_, static, 0, body, str(e))
+        except _carry.RebindError as e:
+            raise _rebind_error(iter_.where, str(e)) from None
 
-    def compiled(init):
-        _range_loop(iter_, static, extra_test, body, get_state, set_state, symbol_names, init)
 
-    _widening(compiled, _carry(init), set_state)
+def _indexed_range(iter_: _Located, body: Callable[[Any], None]) -> tuple[Any, Any] | None:
+    """``for b in data`` as ``for k in range(len(data)): b = data[k]`` (same for ndindex).
+
+    Returns the range and the body taking ``k``, or None for another iterable.
+    """
+    value = iter_.value
+    if isinstance(value, _NdIndex):
+        shape = value.shape
+        r = _Range(math.prod(shape))
+        r.where = iter_.where
+        return r, lambda k: body(_unravel(k, shape))
+    if isinstance(value, (MutArray, jax.Array, np.ndarray)) and np.ndim(value) > 0:
+        data = value if isinstance(value, MutArray) else jnp.asarray(value)
+        r = _Range(len(data))
+        r.where = iter_.where
+        return r, lambda k: body(data[k])
     return None
 
 
-def _range_loop(iter_, static, extra_test, body, get_state, set_state, symbol_names, init):
-    """The compiled loop of :func:`for_stmt` over a range, from carried values ``init``."""
+def _unravel(k: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """The ``k``-th index of ``np.ndindex(shape)``, each part known in its range."""
+    s = _ranges.static(k)
+    if s is not None:
+        return tuple(int(v) for v in np.unravel_index(_as_int(s), shape))
+    out = []
+    stride = math.prod(shape)
+    for d in shape:
+        stride //= d
+        c = (k // stride) % d
+        _register(c, (0, d - 1))
+        out.append(c)
+    return tuple(out)
+
+
+class _NdIndex:
+    """``np.ndindex(*shape)`` inside a converted function: a ``for`` over it is compiled."""
+
+    __slots__ = ("shape", "_it")
+
+    def __init__(self, *shape: Any) -> None:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        self._it = np.ndindex(*shape)  # NumPy's checks and errors
+        self.shape = tuple(_as_int(d) for d in shape)
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return self._it
+
+    def __next__(self) -> tuple[int, ...]:
+        return next(self._it)
+
+
+def _rebind_error(where: str | None, why: str) -> LoopConversionError:
+    return LoopConversionError(
+        f"mutjax: the loop at {where or 'an unknown place'} cannot be compiled: {why}, "
+        "and its trip count is traced (or it has a `break`), so it cannot run as "
+        "Python either. Keep each name on one array (copy with `x[...] = y` instead "
+        "of re-binding `x = y`), or give the loop a static trip count."
+    )
+
+
+def _unrolled(loop, iter_, static, start, body, why):
+    """The iterations of ``static`` from the ``start``-th on, as Python, with a warning."""
+    warnings.warn(
+        f"mutjax: the loop at {iter_.where or 'an unknown place'} runs as an unrolled "
+        f"Python loop: {why}.",
+        LoopConversionWarning,
+        stacklevel=3,
+    )
+    for i in static[start:]:
+        body(i)
+    return None
+
+
+def _require_simple(loop: _carry.Carry) -> None:
+    """A loop of traced length carries its locals with one binding only."""
+    if loop.peel or loop.period > 1:
+        raise _carry.RebindError(
+            "its locals are re-bound to other mutable arrays (`x, y = y, x`), so which "
+            "array a name holds after it depends on the trip count"
+        )
+
+
+def _static_loop(loop, iter_, static, body):
+    """A loop over a static range: Python iterations around a compiled loop (see _carry)."""
+    n, peel, period = len(static), loop.peel, loop.period
+    for i in static[:peel]:
+        body(i)
+    entry = loop.state.get()
+    trips = (n - peel) // period
+    span = (min(static[0], static[-1]), max(static[0], static[-1]))
+    direct = period == 1 and static.step == 1
+
+    def run(init):
+        def f_body(t, carried):
+            watch = _enter(loop, carried)
+            ends = []
+            for q in range(period):
+                i = t if direct else static.start + (peel + t * period + q) * static.step
+                _register(i, span)
+                body(i)
+                ends.append(loop.binding(loop.state.get()))
+            return _end(loop, watch, ends, init, "loop")
+
+        if direct:
+            return _fori_loop(static[peel], static.stop, f_body, init)
+        return _fori_loop(0, trips, f_body, init)
+
+    if trips > 0:
+        try:
+            _widening(loop, run)
+        except _carry.Rebind:
+            if not loop.final and peel == 0:
+                raise  # for_stmt learns the bindings and comes back
+            loop.state.set(entry)
+            return _unrolled(loop, iter_, static, peel, body, "its locals change binding")
+        except _NEEDS_PYTHON as e:
+            loop.state.set(entry)
+            return _unrolled(loop, iter_, static, peel, body, _why(e))
+    for i in static[peel + trips * period :]:
+        body(i)
+    return None
+
+
+def _why(e: Exception) -> str:
+    if isinstance(e, (_CarryShapeChange, _carry.RebindError)):
+        return str(e).removeprefix("mutjax: ")
+    if isinstance(e, (_errors.DynamicShapeError, AttributeError)):
+        return "its body needs the exact length of a slice bounded by the loop index"
+    return (
+        "its body needs the loop index as a Python int or a NumPy value (it indexes "
+        "a Python list or a NumPy array with it, or computes a shape or a Python "
+        f"bool from it: {type(e).__name__})"
+    )
+
+
+def _range_loop(loop, iter_, static, extra_test, body):
+    """The compiled loop of :func:`for_stmt` over a range with a `break` or traced bounds."""
+    _require_simple(loop)
     start, stop, step = iter_.start, iter_.stop, _as_int(_ranges.static(iter_.step))
 
     if extra_test is not None:
-        # A `break`: a while loop over (index, state).
-        def w_cond(c):
-            k, state = c
-            set_state(state)
-            more = (k < stop) if step > 0 else (k > stop)
-            return jnp.logical_and(more, extra_test())
-
+        # A `break`: a while loop over (index, carried values).
         w_span = _index_span(iter_)
 
-        def w_body(c):
-            k, state = c
-            set_state(state)
-            _register(k, w_span)
-            body(k)
-            return k + step, _checked(get_state, init, symbol_names, "loop")
+        def w_run(init):
+            def w_cond(c):
+                k, carried = c
+                loop.state.set(_bound(loop, carried))
+                more = (k < stop) if step > 0 else (k > stop)
+                return jnp.logical_and(more, extra_test())
 
-        k0 = jnp.asarray(start)
-        _, out = _while_loop(w_cond, w_body, (k0, init))
-        set_state(out)
-        return None
+            def w_body(c):
+                k, carried = c
+                watch = _enter(loop, carried)
+                _register(k, w_span)
+                body(k)
+                return k + step, _end(loop, watch, [loop.binding(loop.state.get())], init, "loop")
 
-    def run(i, state):
-        set_state(state)
+            return _while_loop(w_cond, w_body, (jnp.asarray(start), init))[1]
+
+        return _widening(loop, w_run)
+
+    def run_one(i, carried, init):
+        watch = _enter(loop, carried)
         body(i)
-        return _checked(get_state, init, symbol_names, "loop")
-
-    if static is not None:
-        span = (min(static[0], static[-1]), max(static[0], static[-1]))
-
-        def f_body(k, state):
-            i = k if static.step == 1 else static.start + k * static.step
-            _register(i, span)
-            return run(i, state)
-
-        if static.step == 1:
-            out = _fori_loop(static.start, static.stop, f_body, init)
-        else:
-            out = _fori_loop(0, len(static), f_body, init)
-        set_state(out)
-        return None
+        return _end(loop, watch, [loop.binding(loop.state.get())], init, "loop")
 
     trip = jnp.maximum(0, (stop - start + step - (1 if step > 0 else -1)) // step)
     # Under jit alone: the exact trip count (a while loop), as hand-written
     # JAX does. Under jvp/grad: a fixed-length loop masked by a cond when the
     # trip count has a static maximum, so that reverse mode works.
     bound = _max_trip(iter_) if _scope.local.differentiating[-1] else None
-    if bound is not None:
-        span = _index_span(iter_)
+    span = _index_span(iter_)
 
-        def m_body(k, state):
+    def run(init):
+        def m_body(k, carried):
             i = start + k * step
             _register(i, span)
+            return _cond(k < trip, lambda s: run_one(i, s, init), lambda s: s, carried)
 
-            def on(s):
-                return run(i, s)
-
-            def off(s):
-                return s
-
-            return _cond(k < trip, on, off, state)
-
-        out = _fori_loop(0, bound, m_body, init) if bound > 0 else init
-    else:
-        d_span = _index_span(iter_)
-
-        def d_body(k, state):
+        def d_body(k, carried):
             i = start + k * step
-            _register(i, d_span)
-            return run(i, state)
+            _register(i, span)
+            return run_one(i, carried, init)
 
+        if bound is not None:
+            return _fori_loop(0, bound, m_body, init) if bound > 0 else init
         # The exact trip count; with a static maximum, differentiable later too
         # (a jit traced here without grad may be differentiated afterwards).
-        out = _fori_loop(0, trip, d_body, init, _max_trip=_max_trip(iter_))
-    set_state(out)
-    return None
+        return _fori_loop_bounded(0, trip, d_body, init, _max_trip(iter_))
+
+    return _widening(loop, run)
 
 
 def while_stmt(test, body, get_state, set_state, symbol_names, opts):
@@ -389,23 +584,34 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):
             return None
         body()
     # The test became traced: the rest of the loop is one while_loop.
-    init = get_state()
-    _check_state(init, symbol_names, "while loop")
+    loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
+    loop.checks = _bounds.collecting()
+    _check_state(loop.init, loop.names, "while loop")
 
-    def compiled(init):
-        def w_cond(state):
-            set_state(state)
+    def run(init):
+        def w_cond(carried):
+            loop.state.set(_bound(loop, carried))
             return test()
 
-        def w_body(state):
-            set_state(state)
+        def w_body(carried):
+            watch = _enter(loop, carried)
             body()
-            return _checked(get_state, init, symbol_names, "while loop")
+            return _end(loop, watch, [loop.binding(loop.state.get())], init, "while loop")
 
-        set_state(_while_loop(w_cond, w_body, init))
+        return _while_loop(w_cond, w_body, init)
 
-    _widening(compiled, _carry(init), set_state)
-    return None
+    while True:
+        try:
+            return _widening(loop, run)
+        except _carry.Rebind as r:
+            loop.state.set(loop.init)
+            try:
+                loop.learn(r)
+                _require_simple(loop)
+            except _carry.RebindError as e:
+                raise _rebind_error(None, str(e)) from None
+        except _carry.RebindError as e:
+            raise _rebind_error(None, str(e)) from None
 
 
 def if_stmt(cond, body, orelse, get_state, set_state, symbol_names, nouts):
@@ -416,10 +622,42 @@ def if_stmt(cond, body, orelse, get_state, set_state, symbol_names, nouts):
     known = _known_test(cond)
     if known is not None:
         return body() if known else orelse()
+    state = _carry.State(get_state, set_state, symbol_names)
     if is_cheap or _scope.local.predicates:
         # Inside a predicated branch every nested `if` is cheap too.
-        return _predicated(cond, body, orelse, get_state, set_state, symbol_names)
-    return _traced_if(cond, body, orelse, get_state, set_state, symbol_names)
+        return _predicated(cond, body, orelse, state)
+    init = state.get()
+    if any(
+        n.startswith("retval_") and isinstance(x, _undefined()) for n, x in zip(state.names, init)
+    ):
+        # A `return` inside a branch: malt leaves its return value undefined
+        # in the other branch. Such a branch writes no array and calls no
+        # function that might (checked on the source, see _rewrite), so
+        # both run and the results are selected.
+        outs = []
+        for fn in (body, orelse):
+            state.set(init)
+            fn()
+            outs.append(state.get())
+        return state.set(_select(cond, *outs))
+    # Locals holding the same mutable array after both branches as before
+    # (`x += 1` on `x = a`) are not passed through the `cond`: the branches
+    # write the array itself, which the `cond` threads.
+    mark = _carry.made_mark()
+    fixed = {s: k for s, x in enumerate(init) if (k := _carry.key(x, mark)) is not _carry.VAL}
+    while True:
+        try:
+            return _traced_if(cond, body, orelse, state, init, fixed, mark)
+        except _BranchRebind as e:
+            state.set(init)
+            del fixed[e.slot]
+
+
+class _BranchRebind(Exception):
+    """A branch re-binds a local that held a mutable array: pass it through the cond."""
+
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
 
 
 def _known_test(cond: Any) -> bool | None:
@@ -438,37 +676,27 @@ def _known_test(cond: Any) -> bool | None:
     return decided if isinstance(decided, bool) else None
 
 
-def _traced_if(cond, body, orelse, get_state, set_state, symbol_names):
-    """An ``if`` on a traced value: a ``cond``, or a select when a branch returns."""
-    init = get_state()
-    defined = tuple(not isinstance(x, _undefined()) for x in init)
-    init_vals = _carry(tuple(x for x, d in zip(init, defined) if d))
+def _traced_if(cond, body, orelse, state, init, fixed, mark):
+    """An ``if`` on a traced value: a ``cond`` over the locals not ``fixed`` to an array."""
+    passed = tuple(s not in fixed and not isinstance(x, _undefined()) for s, x in enumerate(init))
+    init_vals = _jax_scalars(tuple(x for x, p in zip(init, passed) if p))
 
     def branch(fn):
         def run(vals):
             it = iter(vals)
-            set_state(tuple(next(it) if d else x for x, d in zip(init, defined)))
+            state.set(tuple(next(it) if p else x for x, p in zip(init, passed)))
             fn()
-            return get_state()
+            out = state.get()
+            for s, k in fixed.items():
+                if _carry.key(out[s], mark) != k:
+                    raise _BranchRebind(s)
+            _check_state(out, state.names, "`if` (one branch leaves it unassigned)")
+            return _jax_scalars(tuple(x for s, x in enumerate(out) if s not in fixed))
 
         return run
 
-    def finish(fn):
-        def run(vals):
-            out = branch(fn)(vals)
-            _check_state(out, symbol_names, "`if` (one branch leaves it unassigned)")
-            return _carry(out)
-
-        return run
-
-    if any(n.startswith("retval_") and not d for n, d in zip(symbol_names, defined)):
-        # A `return` inside a branch: malt leaves its return value undefined
-        # in the other branch. Such a branch writes no array and calls no
-        # function that might (checked on the source, see _rewrite), so
-        # both run and the results are selected.
-        return set_state(_select(cond, branch(body)(init_vals), branch(orelse)(init_vals)))
-    out = _cond(jnp.asarray(cond).astype(bool), finish(body), finish(orelse), init_vals)
-    set_state(out)
+    out = iter(_cond(jnp.asarray(cond).astype(bool), branch(body), branch(orelse), init_vals))
+    state.set(tuple(init[s] if s in fixed else next(out) for s in range(len(init))))
     return None
 
 
@@ -575,7 +803,10 @@ class _Located:
 
 
 def located(value: Any, where: str) -> Any:
-    return value if isinstance(value, _Range) else _Located(value, where)
+    if isinstance(value, _Range):
+        value.where = where
+        return value
+    return _Located(value, where)
 
 
 # -- predicated branches ------------------------------------------------------------------
@@ -630,23 +861,39 @@ def paug(a: Any, idx: Any, op: str, v: Any) -> None:
         a[idx] = _IAUG[op](old, v)
 
 
-def _predicated(cond, body, orelse, get_state, set_state, symbol_names):
+def pinplace(a: Any, op: str, v: Any) -> Any:
+    """``a op= v`` on a name inside a predicated branch; returns what ``a`` becomes.
+
+    On a mutable array the operator writes in place, which must happen only
+    where the branch's condition holds.
+    """
+    if not (isinstance(a, MutArray) and _scope.local.predicates):
+        return _IAUG[op](a, v)
+    new = _AUG[op](a, v)
+    same = tuple(np.shape(new)) == tuple(a.shape)
+    if not (same and np.can_cast(np.dtype(new.dtype), np.dtype(a.dtype), "same_kind")):
+        return _IAUG[op](a, v)  # mutjax's own rules: it raises or re-binds, never writes
+    a[...] = jnp.where(_predicate(), new, a[...])
+    return a
+
+
+def _predicated(cond, body, orelse, state):
     c = _unwrap_bool(cond)
-    init = get_state()
+    init = state.get()
     outs = []
     for fn, p in ((body, c), (orelse, jnp.logical_not(c))):
-        set_state(init)
+        state.set(init)
         _scope.local.predicates.append(p)
         try:
             fn()
         finally:
             _scope.local.predicates.pop()
-        outs.append(get_state())
+        outs.append(state.get())
     undefined = _undefined()
-    for name, x, y in zip(symbol_names, *outs):
+    for name, x, y in zip(state.names, *outs):
         if isinstance(x, undefined) != isinstance(y, undefined) and not name.startswith("retval_"):
             _check_state((x, y), (name, name), "`if` (one branch leaves it unassigned)")
-    set_state(_select(c, *outs))
+    state.set(_select(c, *outs))
 
 
 def _unwrap_bool(cond: Any) -> Any:
@@ -668,9 +915,18 @@ def _builtin_minmax(name: str) -> Callable[..., Any]:
     return call
 
 
+def _len(x: Any) -> Any:
+    """``len(x)``; for a slice of run-time length (``d[j:j + B]``), that length, traced."""
+    if isinstance(x, _masked.MaskedArray) and x.axes and x.axes[0] is not None:
+        return x.axes[0].length
+    return len(x)
+
+
 # The builtins that `converted_call` replaces when converted code calls them.
 BUILTINS: dict[Any, Callable[..., Any]] = {
     range: _Range,
+    len: _len,
+    np.ndindex: _NdIndex,
     max: _builtin_minmax("max"),
     min: _builtin_minmax("min"),
 }
@@ -723,4 +979,5 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "cheap": cheap,
     "pset": pset,
     "paug": paug,
+    "pinplace": pinplace,
 }

@@ -45,7 +45,8 @@ def _load(expr: ast.expr) -> ast.expr:
 
 
 class _PredicateWrites(ast.NodeTransformer):
-    """``x[idx] = v`` -> ``ag__.pset(x, idx, v)``; ``x[idx] op= v`` -> ``ag__.paug(...)``."""
+    """``x[idx] = v`` -> ``ag__.pset(x, idx, v)``; ``x[idx] op= v`` -> ``ag__.paug(...)``;
+    ``x op= v`` -> ``x = ag__.pinplace(x, op, v)``."""
 
     def _call(self, name: str, args: list[ast.expr], like: ast.stmt) -> ast.stmt:
         stmt = ast.Expr(_ag(name, *args))
@@ -60,6 +61,12 @@ class _PredicateWrites(ast.NodeTransformer):
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.stmt:
         t = node.target
+        if isinstance(t, ast.Name):
+            # `x op= v` writes in place when `x` holds a mutable array.
+            op = ast.Constant(type(node.op).__name__)
+            call = _ag("pinplace", ast.Name(t.id, ast.Load()), op, node.value)
+            stmt = ast.Assign(targets=[ast.Name(t.id, ast.Store())], value=call)
+            return ast.fix_missing_locations(ast.copy_location(stmt, node))
         if isinstance(t, ast.Subscript):
             op = ast.Constant(type(node.op).__name__)
             value = _load(t.value)
