@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _boundary, _compat, _errors, _loops, _masked
+from ._loops import _bounds
 from ._scope import Scope
 from ._trace import MutArray, MutTrace, current_mut_trace
 
@@ -138,12 +139,20 @@ class _EagerPrograms:
             program = self.programs.get(key)
         except TypeError:  # an unhashable static argument: nothing to key on
             return _EAGER
+        new = program is None
         if program is None:
             program = self.programs[key] = self._compile(treedef, leaves, is_arr)
         try:
             return program([x for x, a in zip(leaves, is_arr) if a])
         except (jax.errors.JAXTypeError, _errors.MutjaxError):
             self.eager_only = True  # needs concrete values: run it as it is
+            return _EAGER
+        except Exception:
+            if not new:
+                raise
+            # Raised while tracing (a static IndexError, the user's own
+            # exception): the eager run raises it again, as NumPy words it.
+            del self.programs[key]
             return _EAGER
 
     def _compile(
@@ -152,21 +161,30 @@ class _EagerPrograms:
         static_leaves = [None if a else x for x, a in zip(leaves, is_arr)]
         out_static: dict[str, Any] = {}
 
-        def run(arrays: list[Any]) -> list[Any]:
+        def run(arrays: list[Any]) -> tuple[list[Any], Any]:
             it = iter(arrays)
             full = [next(it) if a else x for x, a in zip(static_leaves, is_arr)]
             args, kwargs = jax.tree_util.tree_unflatten(treedef, full)
-            out = _call_in_new_scope(self.fun, self.return_args, args, kwargs)
+            # The arrays are traced here, but the call is eager: every index
+            # check (top level and loop bodies) folds into one flag, raised
+            # as NumPy's IndexError once the values are known.
+            _bounds.push()
+            try:
+                out = _call_in_new_scope(self.fun, self.return_args, args, kwargs)
+            finally:
+                flag = _bounds.pop(_bounds.no_flag())
             out_leaves, out_tree = jax.tree_util.tree_flatten(out)
             traced = [_is_array_leaf(o) for o in out_leaves]
             kept = [None if t else o for o, t in zip(out_leaves, traced)]  # no tracers
             out_static.update(tree=out_tree, leaves=kept, traced=traced)
-            return [o for o, t in zip(out_leaves, traced) if t]
+            return [o for o, t in zip(out_leaves, traced) if t], flag
 
         jitted = jax.jit(run)
 
         def program(arrays: list[Any]) -> Any:
-            values = iter(jitted(arrays))
+            results, flag = jitted(arrays)
+            _bounds.report(flag)
+            values = iter(results)
             out_leaves = [
                 next(values) if t else o for o, t in zip(out_static["leaves"], out_static["traced"])
             ]

@@ -508,7 +508,7 @@ def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutAr
             if outcome is not None:
                 return jnp.full(tuple(self.shape), outcome)
         elif (
-            check_shapes and hasattr(other, "shape") and not isinstance(other, _masked.MaskedArray)
+            check_shapes and not isinstance(other, _masked.MaskedArray) and hasattr(other, "shape")
         ):
             _check_broadcast(tuple(self.shape), tuple(other.shape), reflected)
         return jax_op(self, other)
