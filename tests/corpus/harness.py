@@ -1,0 +1,241 @@
+"""Run a corpus kernel under NumPy and under mutjax, and classify the outcome.
+
+A mode is ``numpy`` (the oracle: the kernel on NumPy arrays), ``jit``
+(``jax.jit(mutjax.mutable(f, return_args=True))``) or ``loops`` (the same
+with ``loops=True``). The kernel's static arguments (``Kernel.static``) are
+closed over with ``functools.partial``; every other argument is passed to the
+jitted function by keyword. An outcome is ``match``, ``WRONG`` (it ran and
+differs from NumPy without raising) or ``error`` (it raised; the exception's
+type and first line are kept).
+
+What is compared: every leaf of the kernel's result and every NumPy array
+argument after the call (the mutated arguments), for shape, dtype and value.
+Dtypes are compared after JAX's narrowing of 64-bit types (``float64`` is
+``float32`` without ``jax_enable_x64``, as documented for mutjax). Floating
+values match when ``max|got - expected| <= rtol * max|expected|`` over each
+array (NaN and infinity where NumPy has them), integers and booleans exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import numpy as np
+
+import mutjax
+
+from .registry import Kernel
+
+MODES = ("numpy", "jit", "loops")
+
+
+@dataclass
+class Outcome:
+    """The result of one kernel in one mode."""
+
+    status: str  # "match", "WRONG", "error" (or "timeout", set by the benchmark)
+    detail: str = ""  # the exception's first line, or what differs
+    max_err: float | None = None  # largest scaled error over all compared arrays
+    first_s: float | None = None  # first call: trace, compile and run
+    steady_s: float | None = None  # median of the later calls
+    notes: list[str] = field(default_factory=list)  # warnings raised while tracing
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "detail": self.detail,
+            "max_err": self.max_err,
+            "first_s": self.first_s,
+            "steady_s": self.steady_s,
+            "notes": self.notes,
+        }
+
+
+def fresh(args: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the arguments whose arrays the kernel may mutate."""
+    return {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
+
+
+def array_names(args: Mapping[str, Any]) -> list[str]:
+    return [k for k, v in args.items() if isinstance(v, np.ndarray)]
+
+
+def error_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    text = f"{type(e).__name__}: {lines[0] if lines else ''}".strip()
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _block(tree: Any) -> Any:
+    return jax.tree_util.tree_map(
+        lambda x: x.block_until_ready() if isinstance(x, jax.Array) else x, tree
+    )
+
+
+def numpy_runner(kernel: Kernel, args: Mapping[str, Any]) -> Callable[[], Any]:
+    """A call of the kernel on NumPy arrays: returns (result, final arrays)."""
+    names = array_names(args)
+
+    def run() -> Any:
+        a = fresh(args)
+        out = kernel.fn(**a)
+        return out, {n: a[n] for n in names}
+
+    return run
+
+
+def mutjax_runner(kernel: Kernel, mode: str, args: Mapping[str, Any]) -> Callable[[], Any]:
+    """A call of the jitted mutjax kernel: returns (result, final arrays)."""
+    static = {k: args[k] for k in kernel.static}
+    dynamic = {k: v for k, v in args.items() if k not in static}
+    names = array_names(args)
+    f = mutjax.mutable(kernel.fn, loops=(mode == "loops"), return_args=True)
+    g = jax.jit(functools.partial(f, **static))
+
+    def run() -> Any:
+        out, _, final = g(**fresh(dynamic))
+        return _block(out), {n: _block(final[n]) for n in names}
+
+    return run
+
+
+def runner(kernel: Kernel, mode: str, args: Mapping[str, Any]) -> Callable[[], Any]:
+    if mode == "numpy":
+        return numpy_runner(kernel, args)
+    if mode in ("jit", "loops"):
+        return mutjax_runner(kernel, mode, args)
+    raise ValueError(f"unknown mode {mode!r}; the modes are {MODES}")
+
+
+# -- comparison -----------------------------------------------------------------
+
+
+def _canonical(dtype: np.dtype) -> np.dtype:
+    return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
+
+
+def compare_array(got: Any, expected: Any, rtol: float) -> tuple[str | None, float]:
+    """None and the scaled error when ``got`` matches, else what differs."""
+    g = np.asarray(got)
+    e = np.asarray(expected)
+    if g.shape != e.shape:
+        return f"shape {g.shape} != NumPy's {e.shape}", float("inf")
+    if g.dtype != _canonical(e.dtype):
+        return f"dtype {g.dtype} != NumPy's {e.dtype}", float("inf")
+    if e.size == 0:
+        return None, 0.0
+    if not np.issubdtype(e.dtype, np.inexact):
+        bad = int(np.count_nonzero(g != e))
+        if bad:
+            return f"{bad} of {e.size} elements differ", float("inf")
+        return None, 0.0
+    e = e.astype(np.complex128 if np.iscomplexobj(e) else np.float64)
+    g = g.astype(e.dtype)
+    finite = np.isfinite(e)
+    same_special = np.array_equal(e[~finite], g[~finite], equal_nan=True)
+    if not same_special or not np.all(np.isfinite(g[finite])):
+        return "NaN/inf where NumPy has none, or the reverse", float("inf")
+    if not finite.any():
+        return None, 0.0
+    scale = float(np.max(np.abs(e[finite])))
+    diff = float(np.max(np.abs(g[finite] - e[finite])))
+    err = diff / scale if scale > 0 else diff
+    if err > rtol:
+        idx = np.unravel_index(int(np.argmax(np.abs(np.where(finite, g - e, 0)))), e.shape)
+        return (
+            f"max error {err:.3g} x max|NumPy| at {tuple(int(i) for i in idx)}: "
+            f"{g[idx]} != NumPy's {e[idx]}"
+        ), err
+    return None, err
+
+
+def compare(got: Any, expected: Any, rtol: float) -> tuple[str | None, float]:
+    """Compare (result, final arrays) pairs; None and the largest error when all match."""
+    (g_out, g_args), (e_out, e_args) = got, expected
+    g_leaves, g_tree = jax.tree_util.tree_flatten(g_out)
+    e_leaves, e_tree = jax.tree_util.tree_flatten(e_out)
+    if g_tree != e_tree:
+        return f"result structure {g_tree} != NumPy's {e_tree}", float("inf")
+    pairs = [(f"result[{i}]", g, e) for i, (g, e) in enumerate(zip(g_leaves, e_leaves))]
+    pairs += [(f"argument {n}", g_args[n], e_args[n]) for n in e_args]
+    worst = 0.0
+    for what, g, e in pairs:
+        why, err = compare_array(g, e, rtol)
+        if why is not None:
+            return f"{what}: {why}", err
+        worst = max(worst, err)
+    return None, worst
+
+
+# -- one case -------------------------------------------------------------------
+
+
+def _timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    value = call()
+    return value, time.perf_counter() - t0
+
+
+def steady_time(call: Callable[[], Any], reps: int, budget_s: float) -> float:
+    """Median of up to ``reps`` calls, stopping once ``budget_s`` is spent."""
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < reps and (not times or spent < budget_s):
+        _, t = _timed(call)
+        times.append(t)
+        spent += t
+    return statistics.median(times)
+
+
+def run_case(
+    kernel: Kernel,
+    mode: str,
+    args: Mapping[str, Any],
+    expected: Any = None,
+    *,
+    reps: int = 0,
+    budget_s: float = 2.0,
+) -> tuple[Outcome, Any]:
+    """Run ``kernel`` in ``mode``; compare with ``expected`` (NumPy's) unless mode is numpy.
+
+    Returns the outcome and the value computed (None when it raised).
+    ``reps`` > 0 also measures the steady time of later calls.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call = runner(kernel, mode, args)
+            value, first = _timed(call)
+        except Exception as e:  # noqa: BLE001 - every failure is an outcome to report
+            return Outcome("error", error_line(e), notes=_notes(caught)), None
+    if mode == "numpy":
+        outcome = Outcome("match", first_s=first)
+    else:
+        why, err = compare(value, expected, kernel.rtol)
+        outcome = Outcome(
+            "match" if why is None else "WRONG",
+            "" if why is None else why,
+            max_err=err,
+            first_s=first,
+        )
+    outcome.notes = _notes(caught)
+    if reps and outcome.status == "match":
+        outcome.steady_s = steady_time(call, reps, budget_s)
+    return outcome, value
+
+
+def _notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    seen: list[str] = []
+    for w in caught:
+        if issubclass(w.category, mutjax.LoopConversionWarning | UserWarning):
+            text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"[:240]
+            if text not in seen:
+                seen.append(text)
+    return seen[:5]
