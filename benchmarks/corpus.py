@@ -7,7 +7,7 @@ Usage (from the repository root)::
     python benchmarks/corpus.py --only lu,gemm.c --modes jit --out /tmp/corpus.json
 
 For each kernel of ``tests/corpus`` and each mode (``numpy``, the oracle;
-``jit``; ``loops``: see ``tests/corpus/harness.py``) the case is classified as
+``jit``; ``loops``; optionally ``eager``: see ``tests/corpus/harness.py``) the case is classified as
 ``match``, ``WRONG`` (it ran and differs from NumPy without raising),
 ``error: <type: first line>`` or ``timeout``. Each kernel runs in its own
 worker process; a mode that runs past ``--timeout`` seconds (trace, compile,

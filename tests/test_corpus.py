@@ -84,7 +84,7 @@ def test_mutates_lists_what_numpy_changes(kernel: Kernel) -> None:
     # A kernel that writes but changes nothing at its test size could not show a lost write.
     args, oracle, expected = _oracle(kernel.name)
     assert oracle.status == "match", oracle.detail
-    _, final = expected
+    _, final = expected.value
     changed = {
         n
         for n in harness.array_names(args)
