@@ -164,7 +164,7 @@ def _scaled_error(g: np.ndarray, e: np.ndarray) -> tuple[float, tuple[int, ...]]
 
 
 def compare_array(
-    got: Any, expected: Any, rtol: float, exact: Any = None
+    got: Any, expected: Any, rtol: float, exact: Any = None, int_rtol: float = 0.0
 ) -> tuple[str | None, float]:
     """None and the scaled error when ``got`` matches ``expected``, else what differs.
 
@@ -181,8 +181,13 @@ def compare_array(
     if e.size == 0:
         return None, 0.0
     if not np.issubdtype(e.dtype, np.inexact):
-        bad = int(np.count_nonzero(g != e))
-        return (f"{bad} of {e.size} elements differ", float("inf")) if bad else (None, 0.0)
+        if np.issubdtype(e.dtype, np.bool_) or int_rtol == 0:
+            bad = int(np.count_nonzero(g != e))
+            return (f"{bad} of {e.size} elements differ", float("inf")) if bad else (None, 0.0)
+        err, idx = _scaled_error(g.astype(np.float64), e.astype(np.float64))
+        if err <= int_rtol:
+            return None, err
+        return f"max error {err:.3g} x max|NumPy| at {idx}: {g[idx]} != NumPy's {e[idx]}", err
     wide = np.complex128 if np.iscomplexobj(e) else np.float64
     e, g = e.astype(wide), g.astype(wide)
     finite = np.isfinite(e)
@@ -205,7 +210,9 @@ def compare_array(
     return why, err
 
 
-def compare(got: Any, expected: Oracle, rtol: float) -> tuple[str | None, float]:
+def compare(
+    got: Any, expected: Oracle, rtol: float, int_rtol: float = 0.0
+) -> tuple[str | None, float]:
     """Compare (result, final arrays) with NumPy's; None and the largest error when all match."""
     (g_out, g_args), (e_out, e_args) = got, expected.value
     g_leaves, g_tree = jax.tree_util.tree_flatten(g_out)
@@ -224,7 +231,7 @@ def compare(got: Any, expected: Oracle, rtol: float) -> tuple[str | None, float]
     pairs += [(f"argument {n}", g_args[n], e_args[n], x_args.get(n)) for n in e_args]
     worst = 0.0
     for what, g, e, x in pairs:
-        why, err = compare_array(g, e, rtol, x)
+        why, err = compare_array(g, e, rtol, x, int_rtol)
         if why is not None:
             return f"{what}: {why}", err
         worst = max(worst, err)
@@ -277,7 +284,7 @@ def run_case(
         outcome = Outcome("match", first_s=first)
         value = Oracle(value, _widened_value(kernel, args))
     else:
-        why, err = compare(value, expected, kernel.rtol)
+        why, err = compare(value, expected, kernel.rtol, kernel.int_rtol)
         outcome = Outcome(
             "match" if why is None else "WRONG",
             "" if why is None else why,

@@ -991,6 +991,12 @@ KERNELS = [
         mutates=("u", "v", "p"),
         returns="stepcount",
         tags=frozenset({"data-control"}),
+        # The loop stops when (sum(u) - sum(un)) / sum(u) < 0.001: two float32
+        # sums that cancel, so rounding decides the last steps. At 61 x 61 NumPy
+        # stops after 981 steps in float32 and 982 in float64; run for a fixed
+        # number of steps, mutjax's u agrees with NumPy's to 1.4e-7.
+        rtol=1e-2,
+        int_rtol=1e-2,
     ),
     _entry(
         "compute",

@@ -62,6 +62,7 @@ class Kernel:
     returns: str = "None"
     tags: frozenset[str] = field(default_factory=frozenset)
     rtol: float = 1e-4  # tolerance relative to each output's largest magnitude
+    int_rtol: float = 0.0  # the same for integer outputs (exact unless rounding decides them)
 
     def __post_init__(self) -> None:
         unknown = set(self.tags) - KNOWN_TAGS
