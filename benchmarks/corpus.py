@@ -76,7 +76,7 @@ def _spawn(name: str, size: str, modes: list[str], reps: int, errfile: Any) -> s
     cmd += ["--modes", ",".join(modes), "--reps", str(reps)]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=errfile, text=True, env=env, start_new_session=True
+        cmd, stdout=subprocess.PIPE, stderr=errfile, env=env, start_new_session=True
     )
 
 
@@ -89,26 +89,35 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _events(proc: subprocess.Popen, timeout: float):
-    """Yield (event, None) per worker line; ("timeout", mode) when a mode overruns."""
+    """Yield (event, None) per worker line; ("timeout", mode) when a mode overruns.
+
+    The pipe is read with ``os.read``: a buffered ``readline`` could hold a
+    second line that ``select`` no longer reports.
+    """
     assert proc.stdout is not None
-    current, deadline = None, time.monotonic() + timeout
+    fd = proc.stdout.fileno()
+    current, deadline, pending = None, time.monotonic() + timeout, b""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             yield "timeout", current
             return
-        ready, _, _ = select.select([proc.stdout], [], [], left)
+        ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             continue
-        line = proc.stdout.readline()
-        if not line:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
             return  # the worker exited
-        if not line.startswith(_MARK):
-            continue
-        event = json.loads(line[len(_MARK) :])
-        if event["event"] == "start":
-            current, deadline = event["mode"], time.monotonic() + timeout
-        yield event, None
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode(errors="replace")
+            if not line.startswith(_MARK):
+                continue
+            event = json.loads(line[len(_MARK) :])
+            if event["event"] == "start":
+                current, deadline = event["mode"], time.monotonic() + timeout
+            yield event, None
 
 
 def run_kernel(name: str, size: str, modes: list[str], timeout: float, reps: int) -> dict:

@@ -11,8 +11,9 @@ type and first line are kept).
 
 What is compared: every leaf of the kernel's result and every NumPy array
 argument after the call (the mutated arguments), for shape, dtype and value.
-Dtypes are compared after JAX's narrowing of 64-bit types (``float64`` is
-``float32`` without ``jax_enable_x64``, as documented for mutjax). Floating
+Dtypes are NumPy's, or NumPy's after JAX's narrowing of 64-bit types
+(``float64`` is ``float32`` without ``jax_enable_x64``, as documented for
+mutjax). Floating
 values match when ``max|got - expected| <= rtol * max|expected|`` over each
 array (NaN and infinity where NumPy has them), integers and booleans exactly.
 Some kernels are ill-conditioned in 32 bits (durbin at n = 1000: NumPy's
@@ -176,7 +177,7 @@ def compare_array(
     e = np.asarray(expected)
     if g.shape != e.shape:
         return f"shape {g.shape} != NumPy's {e.shape}", float("inf")
-    if g.dtype != _canonical(e.dtype):
+    if g.dtype not in (e.dtype, _canonical(e.dtype)):  # eagerly NumPy arrays stay NumPy's
         return f"dtype {g.dtype} != NumPy's {e.dtype}", float("inf")
     if e.size == 0:
         return None, 0.0
