@@ -783,8 +783,7 @@ def init_mandelbrot(s):
 
 def init_mandelbrot2(s):
     args = init_mandelbrot(s)
-    args["itermax"] = args.pop("maxiter")
-    args["horizon"] = args.pop("horizon")  # keep the parameter order
+    args["itermax"] = args.pop("maxiter")  # mandelbrot2's name for it
     return args
 
 
