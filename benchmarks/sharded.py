@@ -29,21 +29,21 @@ if "jax" not in sys.modules and "device_count" not in os.environ.get("XLA_FLAGS"
     _flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = f"{_flags} --xla_force_host_platform_device_count=8".strip()
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import statistics
+import time
+from typing import Any
 
-import jax  # noqa: E402
-import jax.extend  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from jax import lax  # noqa: E402
-from jax.sharding import AxisType, NamedSharding  # noqa: E402
-from jax.sharding import PartitionSpec as P  # noqa: E402
+import jax
+import jax.extend
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-import mutjax  # noqa: E402
-from benchmarks.run import count_eqns  # noqa: E402
+import mutjax
+from benchmarks.run import count_eqns
 
 ALPHA = 0.2
 HOT = 100.0

@@ -25,12 +25,12 @@ if "jax" not in sys.modules and "device_count" not in os.environ.get("XLA_FLAGS"
     flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=8".strip()
 
-import jax  # noqa: E402  (after XLA_FLAGS)
-import numpy as np  # noqa: E402
-from jax.sharding import AxisType, NamedSharding  # noqa: E402
-from jax.sharding import PartitionSpec as P  # noqa: E402
+import jax  # after XLA_FLAGS
+import numpy as np
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-import mutjax  # noqa: E402
+import mutjax
 
 DEVICES = jax.device_count()
 MESH = jax.make_mesh((DEVICES,), ("rows",), axis_types=(AxisType.Auto,))

@@ -581,10 +581,10 @@ def test_an_unknown_hook_raises_a_mutjax_error():
     def probe(x):
         trace = _trace.current_mut_trace()
         with pytest.raises(mutjax.UnsupportedTransformError, match="process_map"):
-            trace.process_map  # noqa: B018
+            trace.process_map
         assert getattr(trace, "process_map", None) is None  # still an AttributeError
         with pytest.raises(AttributeError):
-            trace.no_such_attribute  # noqa: B018
+            trace.no_such_attribute
         return x
 
     mutjax.mutable(probe)(jnp.zeros(2))

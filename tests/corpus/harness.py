@@ -279,7 +279,7 @@ def run_case(
         try:
             call = runner(kernel, mode, args)
             value, first = _timed(call)
-        except Exception as e:  # noqa: BLE001 - every failure is an outcome to report
+        except Exception as e:  # every failure is an outcome to report
             return Outcome("error", error_line(e), notes=_notes(caught)), None
     if mode == "numpy":
         outcome = Outcome("match", first_s=first)
@@ -306,7 +306,7 @@ def _widened_value(kernel: Kernel, args: Mapping[str, Any]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return numpy_runner(kernel, wide)()
-    except Exception:  # noqa: BLE001 - without it, the 32-bit answer is the only reference
+    except Exception:  # without it, the 32-bit answer is the only reference
         return None
 
 
