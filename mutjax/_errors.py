@@ -155,7 +155,7 @@ class DynamicShapeError(MutjaxError):
     Elementwise operations, reductions, ``dot`` and assignment back into a
     traced slice work on it; what needs its exact shape (returning it,
     ``.shape``, a reshape) raises this error, naming the line that made it.
-    The guide *Dynamic shapes and traced bounds* lists what works.
+    The guide [Dynamic shapes][what-cannot-work-and-the-error] lists what works.
 
     Example:
         ```python

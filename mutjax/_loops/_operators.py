@@ -62,7 +62,7 @@ class LoopConversionError(_errors.MutjaxError):
     trip count (or a branch whose test) is traced and whose body has
     something a compiled loop cannot hold: a ``print``, a ``list.append``, a
     ``return`` or a ``yield``. The message names the file, the line and what
-    to change. A `MutjaxError`; the guide *Python loops* lists what converts.
+    to change. A `MutjaxError`; the guide [Python loops][what-is-not-converted-and-what-happens] lists what converts.
 
     Example:
         ```python

@@ -38,7 +38,7 @@ class MaskedArray(MaskedBase):
     there. What needs the exact shape (returning it from the mutable
     function, ``.shape``, a reshape, a new axis) raises
     `mutjax.DynamicShapeError` naming the line that read it. The guide
-    *Dynamic shapes and traced bounds* says what works and why.
+    [Dynamic shapes and traced bounds][what-you-get-maskedarray] says what works and why.
 
     Example:
         ```python
