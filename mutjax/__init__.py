@@ -2,7 +2,7 @@
 
 ``@mutjax.jit`` compiles a NumPy kernel as it is written: in-place writes,
 Python loops and the kernel's own NumPy buffers. Inside a function decorated
-with :func:`mutjax.mutable`, ``x[i] = y``, ``x[1:] *= 2`` and ``a[i][j] = v``
+with `mutjax.mutable`, ``x[i] = y``, ``x[1:] *= 2`` and ``a[i][j] = v``
 work as in NumPy, and the function still composes with ``jax.jit``,
 ``jax.grad`` and ``jax.vmap``.
 """

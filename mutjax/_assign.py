@@ -1,21 +1,21 @@
 """The write and read pipeline: ``x[idx] = v`` and ``x[idx]`` as one straight line.
 
 Every writer (``__setitem__``, the in-place operators, the in-place methods,
-NumPy's in-place API, masked writes, converted loops) ends in :func:`write`
-or :func:`store`, and every indexed read in :func:`read`. Each takes a
+NumPy's in-place API, masked writes, converted loops) ends in ``write``
+or ``store``, and every indexed read in ``read``. Each takes a
 *target*: a mutable array (anything with ``_cell``, ``_view``, ``_aval`` and
-``_trace``, see :class:`mutjax._scope.Handle`); this module never needs the
+``_trace``, see ``mutjax._scope.Handle``); this module never needs the
 interpreter's class. The steps of a write, each done once:
 
 1. unwrap the index and the value to values of the parent trace (the right
    side is read before anything is written: ``x[1:] = x[:-1]``);
-2. analyze the index (:mod:`mutjax._index`), with what is known of its traced
-   integers (:mod:`mutjax._ranges`);
-3. prepare the value: NumPy's broadcasting and casting (:mod:`mutjax._values`);
+2. analyze the index (``mutjax._index``), with what is known of its traced
+   integers (``mutjax._ranges``);
+3. prepare the value: NumPy's broadcasting and casting (``mutjax._values``);
 4. choose the lowering: a value of run-time length or a traced slice
-   (:mod:`mutjax._masked`), one element (:mod:`mutjax._elements`), through a
-   view chain (:mod:`mutjax._views`) or straight on the base (:mod:`mutjax._lower`);
-5. update the cell (:mod:`mutjax._scope`).
+   (``mutjax._masked``), one element (``mutjax._elements``), through a
+   view chain (``mutjax._views``) or straight on the base (``mutjax._lower``);
+5. update the cell (``mutjax._scope``).
 
 The switch to the parent trace, where all the ``lax`` work is bound, is made
 here and nowhere else on this path.

@@ -6,8 +6,8 @@ mutable array ``x``: jit traces ``helper`` with a fresh input in place of
 copy. To get them back to the caller, that inner ``mutable`` records, for each
 input it wrote, a ``mutjax_writeback`` equation pairing the input with its
 final value. The enclosing scope's trace then meets the ``jit`` (or
-``checkpoint``) primitive in :meth:`~mutjax._trace.MutTrace.process_primitive`
-and calls :func:`call_with_writeback`: it removes those equations, makes their
+``checkpoint``) primitive in ``process_primitive``
+and calls ``call_with_writeback``: it removes those equations, makes their
 final values extra outputs of the call, and stores them into the mutable
 arrays the call was given.
 
@@ -16,7 +16,7 @@ thread; whether one is open is part of jit's cache key (a user context), so a
 function jitted at top level never carries it. Under ``vmap`` or ``grad``
 applied inside the scope, the batching rule passes the equation on to the
 enclosing trace (batch axis moved to where the input had it), and when it
-reaches the scope's own trace, :func:`apply` stores the final values. Under
+reaches the scope's own trace, ``apply`` stores the final values. Under
 ``grad``/``jvp`` the write to an argument raises ``ForeignTraceError``: never
 a dropped write.
 """

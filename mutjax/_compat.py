@@ -206,7 +206,7 @@ def shard_map_outputs(returned: Any) -> tuple[list[Any], tuple[Any, ...], Callab
 
     ``rebuild(outputs, extra, extra_specs)`` is what a body returns to give
     shard_map ``extra`` outputs after its own, with ``extra_specs``; after
-    the bind, :func:`shard_map_extra` splits them off again.
+    the bind, ``shard_map_extra`` splits them off again.
     """
     outs, specs = returned.unpack_aux()
 

@@ -8,14 +8,14 @@ outputs, so the result is one ``jax.lax`` loop or conditional, not an
 unrolled Python loop.
 
 How a body runs: each time JAX traces it, it runs under a *frame*
-(:func:`_frame`): a new :class:`~mutjax._trace.MutTrace` whose parent is the
+(``_frame``): a new ``MutTrace`` whose parent is the
 body's own trace is pushed on the scope's stack, and the threaded cells hold
 the body's carry values for the duration. Every mutable array routes reads
 and writes through the scope's active trace, so ``x[i] = x[i - 1] + 1``
 inside the body reads and writes the carry.
 
 Which arrays a body writes is found by a first tracing pass
-(:func:`_discover`) under ``jax.make_jaxpr``; the writes it makes are undone,
+(``_discover``) under ``jax.make_jaxpr``; the writes it makes are undone,
 and only the written arrays are threaded.
 """
 
@@ -45,7 +45,7 @@ def _frame(
     ``cells`` hold ``values`` (values of the body trace) while the frame is
     open and get their previous values back when it closes. Every write made
     in the frame is undone when it closes; the written cells are the keys of
-    the yielded dict. With ``record`` (a first pass, see :func:`_discover`)
+    the yielded dict. With ``record`` (a first pass, see ``_discover``)
     the body may write any array; without, only ``cells`` and its own.
     """
     root = trace.scope.root
@@ -74,7 +74,7 @@ def _frame(
 
 
 def _check_threaded(recorder: dict[Cell, Any], cells: Sequence[Cell], local: Scope) -> None:
-    """A traced body wrote only the cells found by :func:`_discover` (and its own arrays).
+    """A traced body wrote only the cells found by ``_discover`` (and its own arrays).
 
     A write of another array would store a value of the body's trace in it:
     a leaked tracer (JAX's UnexpectedTracerError later, or a tracer in an
@@ -121,7 +121,7 @@ def _discover(trace: MutTrace, run: Callable[..., Any], *args: Any) -> list[Cell
 
 
 def _discovering(trace: MutTrace) -> bool:
-    """True while a first pass (:func:`_discover`) of an enclosing body runs.
+    """True while a first pass (``_discover``) of an enclosing body runs.
 
     A combinator met then only has to make its writes: it runs its body once
     on placeholder values instead of discovering and tracing a lax loop, so
@@ -196,7 +196,7 @@ def _run_threaded(
 
     ``lax_call(cells, start, threaded)`` runs the ``lax`` loop or branch on
     the written ``cells``' current values ``start`` with the threaded bodies
-    (see :func:`_threaded`) and returns their final values and its own
+    (see ``_threaded``) and returns their final values and its own
     outputs.
     """
     cells, threaded = _threaded(trace, bodies, *args)
@@ -325,7 +325,30 @@ def fori_loop(
         contents.
 
     Raises:
-        mutjax.MutjaxError: as writes elsewhere in the scope.
+        mutjax.ForeignTraceError: the body writes a mutable array inside a
+            JAX transformation mutjax cannot thread (a plain ``jax.lax`` loop
+            nested in it, a ``jax.jit`` or ``jax.vmap`` applied inside it).
+        mutjax.ScopeEndedError: the body uses a mutable array of a
+            ``mutable`` call that already returned.
+
+    Example:
+        ```python
+        import jax
+        import jax.numpy as jnp
+        import mutjax
+
+        @jax.jit
+        @mutjax.mutable
+        def cumsum(x):
+            def body(i, total):
+                x[i] += total  # x is threaded through the loop
+                return x[i]
+
+            mutjax.fori_loop(0, x.shape[0], body, 0.0)
+            return x
+
+        assert cumsum(jnp.array([1.0, 2.0, 3.0])).tolist() == [1.0, 3.0, 6.0]
+        ```
     """
     return fori_loop_bounded(lower, upper, body_fun, init_val, None, unroll=unroll)
 
@@ -339,9 +362,9 @@ def fori_loop_bounded(
     *,
     unroll: int | bool | None = None,
 ) -> Any:
-    """:func:`fori_loop` whose trip count is known to be at most ``max_trip`` (None: unknown).
+    """``fori_loop`` whose trip count is known to be at most ``max_trip`` (None: unknown).
 
-    The converted loops call it (see :func:`_bounded_fori_loop`): with a
+    The converted loops call it (see ``_bounded_fori_loop``): with a
     bound, a loop of traced length stays differentiable in reverse mode.
     """
     trace = current_mut_trace()
@@ -390,7 +413,32 @@ def while_loop(
         The final loop value; the written arrays hold their final contents.
 
     Raises:
-        mutjax.ForeignTraceError: ``cond_fun`` writes a mutable array.
+        mutjax.ForeignTraceError: ``cond_fun`` writes a mutable array, or
+            the body writes one inside a JAX transformation mutjax cannot
+            thread (a plain ``jax.lax`` loop nested in it, a ``jax.jit``
+            applied inside it).
+        mutjax.ScopeEndedError: the body uses a mutable array of a
+            ``mutable`` call that already returned.
+
+    Example:
+        ```python
+        import jax
+        import jax.numpy as jnp
+        import mutjax
+
+        @jax.jit
+        @mutjax.mutable
+        def halve_until_small(x):
+            def body(n):
+                x[...] /= 2  # x is threaded through the loop
+                return n + 1
+
+            steps = mutjax.while_loop(lambda n: x.max() > 1.0, body, 0)
+            return x, steps
+
+        x, steps = halve_until_small(jnp.array([8.0, 2.0]))
+        assert x.tolist() == [1.0, 0.25] and steps == 3
+        ```
     """
     trace = current_mut_trace()
     if trace is None:
@@ -444,9 +492,36 @@ def scan(
         hold their final contents.
 
     Raises:
-        TypeError, ValueError: as ``jax.lax.scan`` for the same misuse (a body
-            not returning a pair, a leaf of ``xs`` without a leading axis).
-        mutjax.MutjaxError: as writes elsewhere in the scope.
+        TypeError: ``f`` does not return a ``(carry, y)`` pair
+            (``jax.lax.scan``'s message).
+        ValueError: a leaf of ``xs`` has no leading axis to scan over
+            (``jax.lax.scan``'s message).
+        mutjax.ForeignTraceError: the body writes a mutable array inside a
+            JAX transformation mutjax cannot thread (a plain ``jax.lax`` loop
+            nested in it, a ``jax.jit`` or ``jax.vmap`` applied inside it).
+        mutjax.ScopeEndedError: the body uses a mutable array of a
+            ``mutable`` call that already returned.
+
+    Example:
+        ```python
+        import jax
+        import jax.numpy as jnp
+        import mutjax
+
+        @jax.jit
+        @mutjax.mutable
+        def histogram(bins, xs):
+            def body(carry, x):
+                bins[x] += 1  # bins is threaded through the scan
+                return carry + 1, bins[x]
+
+            count, seen = mutjax.scan(body, 0, xs)
+            return bins, count, seen
+
+        bins, count, seen = histogram(jnp.zeros(3), jnp.array([0, 2, 2, 1]))
+        assert bins.tolist() == [1.0, 1.0, 2.0]
+        assert count == 4 and seen.tolist() == [1.0, 1.0, 2.0, 1.0]
+        ```
     """
     trace = current_mut_trace()
     if trace is None:
@@ -491,7 +566,36 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
         chosen branch left.
 
     Raises:
-        mutjax.MutjaxError: as writes elsewhere in the scope.
+        mutjax.ForeignTraceError: a branch writes a mutable array inside a
+            JAX transformation mutjax cannot thread (a plain ``jax.lax`` loop
+            in it, a ``jax.jit`` or ``jax.vmap`` applied inside it).
+        mutjax.ScopeEndedError: a branch uses a mutable array of a
+            ``mutable`` call that already returned.
+
+    Example:
+        ```python
+        import jax
+        import jax.numpy as jnp
+        import mutjax
+
+        @jax.jit
+        @mutjax.mutable
+        def apply(x, op):
+            def double():
+                x[...] *= 2
+
+            def negate():
+                x[...] = -x
+
+            def clear():
+                x[0] = 0.0
+
+            mutjax.switch(op, [double, negate, clear])
+            return x
+
+        assert apply(jnp.array([1.0, 2.0]), 1).tolist() == [-1.0, -2.0]
+        assert apply(jnp.array([1.0, 2.0]), 2).tolist() == [0.0, 2.0]
+        ```
     """
     trace = current_mut_trace()
     if trace is None:
@@ -524,7 +628,33 @@ def cond(
     Raises:
         TypeError: ``pred`` is None, not a scalar, or not a boolean or number
             (``jax.lax.cond``'s messages).
-        mutjax.MutjaxError: as writes elsewhere in the scope.
+        mutjax.ForeignTraceError: a branch writes a mutable array inside a
+            JAX transformation mutjax cannot thread (a plain ``jax.lax`` loop
+            in it, a ``jax.jit`` or ``jax.vmap`` applied inside it).
+        mutjax.ScopeEndedError: a branch uses a mutable array of a
+            ``mutable`` call that already returned.
+
+    Example:
+        ```python
+        import jax
+        import jax.numpy as jnp
+        import mutjax
+
+        @jax.jit
+        @mutjax.mutable
+        def clip_first(x, limit):
+            def clip():
+                x[0] = limit
+
+            def keep():
+                pass
+
+            mutjax.cond(x[0] > limit, clip, keep)
+            return x
+
+        assert clip_first(jnp.array([5.0, 1.0]), 2.0).tolist() == [2.0, 1.0]
+        assert clip_first(jnp.array([1.0, 1.0]), 2.0).tolist() == [1.0, 1.0]
+        ```
     """
     trace = current_mut_trace()
     if trace is None:

@@ -1,12 +1,12 @@
 """NumPy's array-creation functions, making mutable arrays inside a mutable scope.
 
 ``zeros(n)``, ``empty_like(x)``, ``array([...])``, ``ndarray((n,), dtype)``
-and the rest of :data:`NAMES` compute with their ``jax.numpy`` namesake and
-return a new mutable array when called inside :func:`mutjax.mutable`, and are
+and the rest of ``NAMES`` compute with their ``jax.numpy`` namesake and
+return a new mutable array when called inside ``mutjax.mutable``, and are
 NumPy's own outside one. Two places hand them to user code: the
 ``mutjax.numpy`` namespace, and converted code (``loops=True``), where a call
 of NumPy's own creation function is replaced by its counterpart here
-(:data:`BY_NUMPY_FUNCTION`), whatever name the module bound NumPy to.
+(``BY_NUMPY_FUNCTION``), whatever name the module bound NumPy to.
 """
 
 from __future__ import annotations
@@ -28,6 +28,80 @@ NAMES = (
     "ascontiguousarray", "copy", "linspace", "logspace", "geomspace", "tri",
     "indices", "fromfunction", "frombuffer",
 )  # fmt: skip
+
+# The call each function's docstring example makes (a small array of each).
+_EXAMPLE_CALLS = {
+    "zeros": "zeros(3)",
+    "ones": "ones(3)",
+    "empty": "empty(3)",
+    "full": "full(3, 2.0)",
+    "zeros_like": "zeros_like(x)",
+    "ones_like": "ones_like(x)",
+    "empty_like": "empty_like(x)",
+    "full_like": "full_like(x, 7.0)",
+    "arange": "arange(3.0)",
+    "eye": "eye(3)",
+    "identity": "identity(3)",
+    "array": "array([1.0, 2.0, 3.0])",
+    "asarray": "asarray([1.0, 2.0, 3.0])",
+    "asanyarray": "asanyarray(x)",
+    "ascontiguousarray": "ascontiguousarray(x)",
+    "copy": "copy(x)",
+    "linspace": "linspace(0.0, 1.0, 5)",
+    "logspace": "logspace(0.0, 2.0, 3)",
+    "geomspace": "geomspace(1.0, 8.0, 4)",
+    "tri": "tri(3)",
+    "indices": "indices((2, 3))",
+    "fromfunction": "fromfunction(lambda i, j: i + j, (2, 3))",
+    "frombuffer": "frombuffer(bytes(8), dtype=numpy.float32)",
+}
+
+
+def _doc(name: str) -> str:
+    call = _EXAMPLE_CALLS[name]
+    # An `empty` array's other elements are arbitrary: the example sets them.
+    fill = "        out[1:] = 0.0\n" if name.startswith("empty") else ""
+    expected = f"numpy.array(numpy.{call.replace('(x', '(x0')})" + (" * 0" if fill else "")
+    if not hasattr(jnp, name):
+        return (
+            f"``numpy.{name}``, also inside ``mutjax.mutable``: ``jax.numpy`` has no\n"
+            "namesake, so it returns a NumPy array there too, and a traced mutable\n"
+            "array argument raises ``mutjax.NumpyArrayError``. Use ``np.asarray``\n"
+            "inside a mutable function.\n\n"
+            "Example:\n"
+            "    ```python\n"
+            "    import numpy\n"
+            "    import mutjax.numpy as np\n\n"
+            "    x0 = numpy.arange(3.0)\n"
+            f"    assert np.{name}(x0) is x0\n"
+            "    ```\n"
+        )
+    return (
+        f"``numpy.{name}``, making a mutable array inside ``mutjax.mutable``.\n\n"
+        f"Outside a mutable scope this is ``numpy.{name}`` itself. Import it as\n"
+        "``import mutjax.numpy as np``; converted code (``mutjax.jit``) gets it\n"
+        f"for NumPy's own ``np.{name}`` without that import.\n\n"
+        "Example:\n"
+        "    ```python\n"
+        "    import jax\n"
+        "    import numpy\n"
+        "    import mutjax\n"
+        "    import mutjax.numpy as np\n\n"
+        "    @jax.jit\n"
+        "    @mutjax.mutable\n"
+        "    def kernel(x, v):\n"
+        f"        out = np.{call}  # a mutable array\n"
+        f"{fill}"
+        "        out[0] = v  # v is traced: a NumPy array could not hold it\n"
+        "        return out\n\n"
+        "    x0 = numpy.arange(3.0)\n"
+        f"    expected = {expected}\n"
+        "    expected[0] = 5.0\n"
+        "    assert numpy.allclose(kernel(x0, 5.0), expected)\n"
+        f"    assert isinstance(np.{call.replace('(x', '(x0')}, numpy.ndarray)  # NumPy's own outside\n"
+        "    ```\n"
+    )
+
 
 # NumPy-only keywords that change nothing for a JAX array.
 _IGNORED = ("order", "like", "subok")
@@ -76,10 +150,7 @@ def _make(name: str) -> Callable[..., Any]:
             value = jnp.asarray(jnp_fun(*args, **kwargs))
         return trace.new(value)
 
-    create.__doc__ = (
-        f"``numpy.{name}``, making a mutable array inside ``mutjax.mutable``.\n\n"
-        f"Outside a mutable scope this is ``numpy.{name}`` itself.\n"
-    )
+    create.__doc__ = _doc(name)
     return create
 
 
@@ -118,7 +189,29 @@ class _NdarrayType(type):
 class ndarray(metaclass=_NdarrayType):
     """``numpy.ndarray``: its constructor makes a mutable array inside ``mutjax.mutable``.
 
-    ``isinstance(x, ndarray)`` is ``isinstance(x, numpy.ndarray)``.
+    ``ndarray(shape, dtype)`` used as a scratch buffer is ``empty(shape,
+    dtype)``; outside a mutable scope, or given a ``buffer`` to view, it is
+    NumPy's constructor. ``isinstance(x, ndarray)`` is ``isinstance(x,
+    numpy.ndarray)``.
+
+    Example:
+        ```python
+        import jax
+        import numpy
+        import mutjax
+        import mutjax.numpy as np
+
+        @jax.jit
+        @mutjax.mutable
+        def kernel(v):
+            out = np.ndarray((3,), numpy.float32)  # a mutable scratch buffer
+            out[:] = v
+            return out
+
+        assert kernel(2.0).tolist() == [2.0, 2.0, 2.0]
+        assert isinstance(numpy.zeros(2), np.ndarray)
+        assert isinstance(np.ndarray((2,)), numpy.ndarray)  # NumPy's own outside
+        ```
     """
 
 

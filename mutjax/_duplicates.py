@@ -6,7 +6,7 @@ meet repeated positions resolves them here: advanced-index writes (a winner
 table built by one scatter-max of update positions, whose result does not
 depend on the order a backend applies updates in), static positions
 (resolved at trace time) and element writes that wait
-(:mod:`mutjax._elements`: a later write of the same position replaces an
+(``mutjax._elements``: a later write of the same position replaces an
 earlier one). Pure functions on parent-trace values.
 """
 

@@ -5,16 +5,16 @@ read its neighbours in between (``t[i, j] = max(t[i, j], t[i + 1, j])`` four
 times per cell in Nussinov). Applied one by one, each write is an update that
 XLA's CPU backend fuses into the later reads of the array, and it then keeps
 a copy of the whole array per write. So inside a traced loop or branch body
-a write of one element at a traced position waits (:func:`write`): a later write of the same
-position replaces it (:func:`mutjax._duplicates.same_position`), a read of one
+a write of one element at a traced position waits (``write``): a later write of the same
+position replaces it (``mutjax._duplicates.same_position``), a read of one
 element reads the array as it was and selects any waiting value written to
-the same position (:func:`read`), and everything else sees the cell's value
-with the writes applied, in order (:class:`Pending`). The compiled loop then
+the same position (``read``), and everything else sees the cell's value
+with the writes applied, in order (``Pending``). The compiled loop then
 has one update per element per iteration, as a hand-written accumulator
 would.
 
 Unrolled scalar code at static positions is served by the cell's known
-elements instead (:meth:`mutjax._scope.Cell.element`).
+elements instead (``mutjax._scope.Cell.element``).
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """Index analysis: a Python index plus an array shape -> a static description.
 
 This is the first of the two stages of ``x[idx]`` and ``x[idx] = v`` (the
-second is :mod:`mutjax._lower`). Every entry of the index is classified once,
+second is ``mutjax._lower``). Every entry of the index is classified once,
 following NumPy's ``prepare_index`` (``numpy/_core/src/multiarray/mapping.c``);
 NumPy's errors are raised here, at trace time, for everything that is static.
 
-:func:`analyze` runs four stages, each a pure function of the one before:
-:func:`parse` classifies every raw entry into one kind, :func:`expand` gives
+``analyze`` runs four stages, each a pure function of the one before:
+``parse`` classifies every raw entry into one kind, ``expand`` gives
 every axis one entry (``...``, implicit trailing slices, masks split per
-axis), :func:`normalize` checks each entry against its axis, and the
-advanced block is broadcast and placed (:func:`out_axes`) before
-:func:`result_shape` reads the result off. Nothing in here touches trace state: traced parts of the index arrive as
+axis), ``normalize`` checks each entry against its axis, and the
+advanced block is broadcast and placed (``out_axes``) before
+``result_shape`` reads the result off. Nothing in here touches trace state: traced parts of the index arrive as
 values of the parent trace and are kept as they are.
 """
 
@@ -80,8 +80,8 @@ class Index:
     """The static description of one index into an array of ``shape``.
 
     ``entries`` has one item per axis of ``shape`` (after ``...`` is expanded
-    and masks are split into integer arrays): an :class:`Int`, a
-    :class:`Slice`, a :class:`DynSlice` or :data:`ADV_ENTRY`. ``out`` lists the
+    and masks are split into integer arrays): an ``Int``, a
+    ``Slice``, a ``DynSlice`` or ``ADV_ENTRY``. ``out`` lists the
     result's axes in order: an input axis number (a sliced axis), ``NEW``, or
     ``ADV`` once for the whole advanced block. ``adv`` holds one integer array
     per advanced axis, broadcast to ``adv_shape`` (static arrays are NumPy,
@@ -550,7 +550,7 @@ def analyze(idx: Any, shape: tuple[int, ...], for_write: bool = False) -> Index:
             value has been prepared.
 
     Returns:
-        The :class:`Index`.
+        The ``Index``.
 
     Raises:
         IndexError, ValueError, TypeError: as NumPy for the same index.

@@ -1,11 +1,11 @@
 """In place: the table of NumPy's in-place operations, and the ndarray methods among them.
 
-:data:`OPERATORS` (the binary operators with an in-place form), :data:`METHODS`
-(ndarray methods that write their array) and :data:`FUNCTIONS` (NumPy
+``OPERATORS`` (the binary operators with an in-place form), ``METHODS``
+(ndarray methods that write their array) and ``FUNCTIONS`` (NumPy
 functions that write an argument) are the one list of what writes without
 ``x[idx] = v``: the interpreter defines ``__iadd__`` and the other in-place
-operators from the first, :mod:`mutjax._numpy_api` implements the third, and
-the loop converter (:mod:`mutjax._loops`) treats every name here as a write.
+operators from the first, ``mutjax._numpy_api`` implements the third, and
+the loop converter (``mutjax._loops``) treats every name here as a write.
 
 The methods fill, sort, put, clip(out=) and resize follow.
 

@@ -1,7 +1,7 @@
 """Lowering: an index description plus a value -> ``lax`` reads and updates.
 
 The second stage of ``x[idx]`` / ``x[idx] = v`` (the first is
-:mod:`mutjax._index`). Every function here is pure: it takes values of the
+``mutjax._index``). Every function here is pure: it takes values of the
 parent trace and returns new ones, and it must be called with the parent trace
 current. Static basic indices lower straight to ``slice`` /
 ``dynamic_slice`` / ``dynamic_update_slice`` (plus ``pad`` + ``select`` for

@@ -1,7 +1,7 @@
 """``mutjax.mutable``: the entry point that opens a mutable scope around a function.
 
 Called from outside any scope, it copies the arguments in (the caller's
-arrays never change), runs the function under a new :class:`~mutjax._trace.MutTrace`
+arrays never change), runs the function under a new ``MutTrace``
 and returns its result as ``jax.Array``s. Called on mutable arrays from inside
 another scope, it works on them by reference, as a NumPy function would.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast, overload
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,33 @@ def _narrowed(x: Any) -> bool:
     return not info.min <= int(x) <= info.max
 
 
-def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = False) -> Any:
+# With `return_args=True` the wrapper returns `(out, args, kwargs)`.
+WithArgs = Callable[..., tuple[Any, tuple[Any, ...], dict[str, Any]]]
+
+
+@overload
+def mutable(fun: F, *, return_args: Literal[False] = False, loops: bool = False) -> F: ...
+@overload
+def mutable(
+    fun: Callable[..., Any], *, return_args: Literal[True], loops: bool = False
+) -> WithArgs: ...
+@overload
+def mutable(
+    fun: None = None, *, return_args: Literal[False] = False, loops: bool = False
+) -> Callable[[F], F]: ...
+@overload
+def mutable(
+    fun: None = None, *, return_args: Literal[True], loops: bool = False
+) -> Callable[[Callable[..., Any]], WithArgs]: ...
+@overload
+def mutable(
+    fun: Callable[..., Any] | None = None, *, return_args: bool = False, loops: bool = False
+) -> Any: ...
+
+
+def mutable(
+    fun: Callable[..., Any] | None = None, *, return_args: bool = False, loops: bool = False
+) -> Callable[..., Any]:
     """Make ``fun`` see its arrays as mutable NumPy-style arrays.
 
     Inside ``fun`` every array leaf of the arguments (any pytree) and every
@@ -53,13 +79,14 @@ def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = Fa
 
     Args:
         fun: the function to wrap. ``mutable`` can also be used as
-            ``@mutable(return_args=True)``.
+            ``@mutable(return_args=True)`` or ``@mutable(loops=True)``.
         loops: if True, convert the Python ``for``/``while``/``if`` statements
             of ``fun`` and of the functions it calls into mutjax's loop and
             branch combinators (one compiled loop instead of an unrolled one),
             and NumPy's creation functions make mutable arrays there.
-            ``mutjax.jit(fun)`` is ``jax.jit(mutable(fun, loops=True))``; see
-            docs/python-loops.md.
+            ``mutjax.jit(fun)`` is ``jax.jit(mutable(fun, loops=True))``; the
+            guide [Python loops and branches][which-entry-point] says which
+            to use and what is converted.
         return_args: if True, the wrapper returns ``(out, args, kwargs)``: the
             function's result followed by the final values of its positional
             and keyword arguments. This is how an out-parameter kernel
@@ -75,15 +102,43 @@ def mutable(fun: F | None = None, *, return_args: bool = False, loops: bool = Fa
     Raises:
         TypeError: ``fun`` is not callable, or is already ``jax.jit``-compiled
             (write ``@jax.jit`` above ``@mutjax.mutable``, or use ``mutjax.jit``).
-        mutjax.MutjaxError: a subclass of it when a mutable array is used
-            after its scope ended or written where mutjax cannot thread it.
+        mutjax.ScopeEndedError: a mutable array is used after the call that
+            owns it returned.
+        mutjax.ForeignTraceError: a mutable array is written inside a JAX
+            transformation mutjax cannot thread the write through (a plain
+            ``jax.lax`` loop body, a ``jax.jit`` applied inside ``fun``).
+
+    Example:
+        ```python
+        import jax
+        import jax.numpy as jnp
+        import mutjax
+
+        @jax.jit
+        @mutjax.mutable
+        def cumsum(x):
+            for i in range(1, x.shape[0]):
+                x[i] += x[i - 1]
+            return x
+
+        x = jnp.arange(4.0)
+        assert cumsum(x).tolist() == [0.0, 1.0, 3.0, 6.0]
+        assert x.tolist() == [0.0, 1.0, 2.0, 3.0]  # the caller's array is unchanged
+
+        @mutjax.mutable(return_args=True)
+        def fill(out, v):
+            out[...] = v
+
+        _, (out, _), _ = fill(jnp.zeros(2), 7.0)
+        assert out.tolist() == [7.0, 7.0]
+        ```
     """
     if fun is None:
         return functools.partial(mutable, return_args=return_args, loops=loops)
     _check_function(fun)
     programs = None
     if loops:
-        converted = cast(F, _loops.convert(fun))  # the same call signature
+        converted = cast(Callable[..., Any], _loops.convert(fun))  # the same call signature
         if converted is not fun:
             programs = _EagerPrograms(converted, return_args)
         fun = converted

@@ -30,7 +30,33 @@ from ._trace import MutArray, MutTrace
 
 
 class UnsupportedNumpyError(_errors.MutjaxError, TypeError):
-    """A NumPy function or argument that mutjax cannot compute with JAX."""
+    """A NumPy function or argument that mutjax cannot compute with JAX.
+
+    Raised when NumPy dispatches a function to a mutable array and the
+    function has no ``jax.numpy`` counterpart, takes an argument mutjax does
+    not support, or fails in JAX on these inputs; also by converted code
+    (`mutjax.jit`) that draws from a NumPy random generator. Compute that
+    step with ``jax.numpy`` (or ``jax.lax``), or outside the mutable function
+    with NumPy. Also a ``TypeError``, as NumPy raises for an array type that
+    does not implement a function.
+
+    Example:
+        ```python
+        import jax.numpy as jnp
+        import numpy as np
+        import mutjax
+
+        @mutjax.mutable
+        def f(x):
+            return np.busday_count(x, x)  # no jax.numpy counterpart
+
+        try:
+            f(jnp.zeros(3))
+        except mutjax.UnsupportedNumpyError as err:
+            message = str(err)
+        assert "has no jax.numpy counterpart" in message
+        ```
+    """
 
 
 # -- helpers ---------------------------------------------------------------------

@@ -3,12 +3,12 @@
 The index of a loop over a static range lies in a known interval. A traced
 bound of an inner loop is usually a small expression of outer indices
 (`i`, `i + 1`, `n - i`): walking the equations that computed it gives a
-static interval. Loop combinators register their indices (:func:`register`)
-in the root scope's table (:attr:`mutjax._scope.Scope.intervals`, so nothing
-outlives the trace); :mod:`mutjax._loops` uses intervals to bound trip
+static interval. Loop combinators register their indices (``register``)
+in the root scope's table (``mutjax._scope.Scope.intervals``, so nothing
+outlives the trace); ``mutjax._loops`` uses intervals to bound trip
 counts and decide conditions, and the write pipeline attaches them to the
-index description (:func:`annotate`, ``Int.known``) so that
-:mod:`mutjax._lower` skips normalizing and bounds-checking indices that are
+index description (``annotate``, ``Int.known``) so that
+``mutjax._lower`` skips normalizing and bounds-checking indices that are
 provably in bounds without looking anything up.
 
 Intervals only ever add knowledge: an index without one is handled in full
@@ -60,7 +60,7 @@ def interval(
     """A static interval ``[lo, hi]`` holding traced integer ``x``, or None if none is known.
 
     ``table`` is the root scope's record of registered loop indices
-    (:attr:`mutjax._scope.Scope.intervals`); ``x`` is a value of the parent
+    (``mutjax._scope.Scope.intervals``); ``x`` is a value of the parent
     trace, never a mutable array.
     """
     v = static(x)

@@ -7,19 +7,19 @@ Writes replace ``cell.value``; ``version`` lets arrays cache reads. When the
 ``mutable`` call returns, its scope is closed and every cell of it refuses
 further use.
 
-A control-flow body (:mod:`mutjax._control`) runs under a *frame*: a child
+A control-flow body (``mutjax._control``) runs under a *frame*: a child
 scope for the arrays it creates, and a new trace pushed on the root scope's
-stack (:meth:`Scope.push`). Every mutable array of the scope routes its reads
+stack (``Scope.push``). Every mutable array of the scope routes its reads
 and writes through the trace on top of that stack (``Scope.active``), so an
 array created outside a loop is read and written as a value of the loop body
 while the body is traced.
 
 The root scope also keeps what is known about traced integers of its trace
-(``intervals``: loop indices lie in static ranges, see :mod:`mutjax._ranges`);
+(``intervals``: loop indices lie in static ranges, see ``mutjax._ranges``);
 they die with the scope, so nothing a trace learned outlives it. Per-thread
 facts (how many scopes this thread has open, whether converted code runs
 under differentiation, the conditions of the converted ``if`` statements
-being traced) live in :data:`local`.
+being traced) live in ``local``.
 """
 
 from __future__ import annotations

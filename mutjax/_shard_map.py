@@ -25,9 +25,9 @@ its block in place:
 Under ``check_vma=True`` (the default) JAX knows which mesh axes a value
 varies over, and a write whose value varies over an axis that the array's
 spec replicates it over (a block of a ``P()`` argument, a closed-over array)
-raises :class:`mutjax.ShardMapWriteError`: there is no single result.
+raises ``mutjax.ShardMapWriteError``: there is no single result.
 
-The body runs under a frame (:func:`mutjax._control._frame`): a child trace of
+The body runs under a frame (``mutjax._control._frame``): a child trace of
 the body's own trace on the scope's stack, so that the scope's arrays read
 and write there. Which arrays of the scope it writes is found first, as the
 loop combinators find it, by a trace of the body whose writes are undone; the
@@ -90,7 +90,7 @@ class _Writes:
 def _closure_writes(trace: MutTrace, fun: Any, blocks: tuple[Any, ...]) -> list[Any]:
     """The cells of the scope (not blocks) that ``fun`` writes, found by a first trace.
 
-    As :func:`mutjax._control._discover`, on the blocks' own types (their
+    As ``mutjax._control._discover``, on the blocks' own types (their
     varying axes included) and inside the body's context, so that
     collectives over the mesh axes trace.
     """

@@ -5,13 +5,13 @@ an array's type (``float32[16@x, 8]``, replicated ones included) and every
 ``lax`` operation checks it.
 Two rules follow for mutable arrays, both values in, values out:
 
-- A view's type is the type JAX gives its read: :func:`view_aval` evaluates
+- A view's type is the type JAX gives its read: ``view_aval`` evaluates
   the view chain abstractly on the base's type, so ``a.T`` of a
   ``float32[16@x, 8]`` is ``float32[8, 16@x]``, and ``a[1:]``, which JAX
   cannot type (15 rows do not split 4 ways), raises JAX's own
   ``ShardingTypeError``, as ``a[1:]`` does on a ``jax.Array``.
 - A write keeps the written array's type, as a NumPy in-place write keeps its
-  array's dtype: :func:`keep` runs the lowering with the mesh's explicit axes
+  array's dtype: ``keep`` runs the lowering with the mesh's explicit axes
   made automatic and gives the result the array's sharding back, as
   ``jax.sharding.auto_axes`` does. That is what JAX's
   ``x.at[idx].set(v, out_sharding=x.sharding)`` does; a bare

@@ -1,17 +1,17 @@
 """The interpreter: a JAX trace whose tracers are mutable arrays.
 
 Every primitive bound with a mutable array as input is processed by
-:meth:`MutTrace.process_primitive`: by default the inputs are unwrapped to
+``MutTrace.process_primitive``: by default the inputs are unwrapped to
 their current values, the primitive is bound on the parent trace, and each
 output becomes a new mutable array. So every ``jax.numpy`` / ``jax.lax``
 function accepts mutable arrays as they are, and everything computed inside
 is mutable too. Modules above this one register their own rule for a
-primitive with :func:`register` (Quax's ``_rules``): :mod:`mutjax._boundary`
+primitive with ``register`` (Quax's ``_rules``): ``mutjax._boundary``
 does so for ``jit``, ``checkpoint`` and the ``lax`` loops.
 
-``x[idx] = v`` is :meth:`MutArray.__setitem__` -> :func:`mutjax._assign.write`,
+``x[idx] = v`` is ``MutArray.__setitem__`` -> ``mutjax._assign.write``,
 which reads as a straight line through the modules below (analysis, value,
-lowering, cell). ``mutable`` itself lives in :mod:`mutjax._mutable`.
+lowering, cell). ``mutable`` itself lives in ``mutjax._mutable``.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def current_mut_trace() -> MutTrace | None:
 
 
 class _NumpyProtocols:
-    """NumPy's dispatch for mutable arrays, installed by :mod:`mutjax._numpy_api`.
+    """NumPy's dispatch for mutable arrays, installed by ``mutjax._numpy_api``.
 
     That module sits above this one (it computes with ``jax.numpy`` and
     wraps results as mutable arrays), so it fills these slots when imported
@@ -174,13 +174,46 @@ numpy_protocols = _NumpyProtocols()
 
 
 class MutArray(_compat.Tracer, Handle):
-    """A mutable array: a tracer of :class:`MutTrace` pointing at a cell.
+    """The array type your function sees inside `mutjax.mutable`.
 
-    ``_view`` is None for a base array, or the view chain
-    (:class:`mutjax._views.View`) through which this array sees its base.
-    ``_origin`` is ``(array, index)`` for a view read as ``array[index]``
-    (see :func:`mutjax._assign.write`).
+    It supports NumPy's indexing and assignment (``x[i] = v``, ``x[m] += 1``,
+    ``x[idx][j] = v``), in-place operators, live views (a basic slice, ``.T``,
+    ``.reshape`` and ``.view`` write through to their base, as in NumPy),
+    NumPy's methods (``x.sort()``, ``x.fill(0)``, ``x.sum()``) and NumPy's
+    functions (``np.add.at(x, i, 1)``, ``np.cumsum(x, out=x)``). It is a JAX
+    tracer, so ``jax.numpy`` functions accept it too. Its shape and dtype are
+    static; its values are traced. When the mutable function returns, every
+    mutable array in its result becomes a ``jax.Array``. You never build one
+    yourself; ``isinstance(x, mutjax.MutableArray)`` tells whether code runs
+    inside a mutable scope.
+
+    Example:
+        ```python
+        import jax.numpy as jnp
+        import numpy as np
+        import mutjax
+
+        @mutjax.mutable
+        def f(x):
+            assert isinstance(x, mutjax.MutableArray)
+            row = x[0]  # a live view, as in NumPy
+            row[:] = -1.0
+            x[1:] *= 2
+            np.add.at(x, (2, [0, 0]), 1.0)  # repeated indices accumulate
+            return x
+
+        expected = np.arange(6.0).reshape(3, 2)
+        expected[0] = -1.0
+        expected[1:] *= 2
+        np.add.at(expected, (2, [0, 0]), 1.0)
+        assert np.array_equal(f(jnp.arange(6.0).reshape(3, 2)), expected)
+        ```
     """
+
+    # `_cell` holds the value; `_view` is None for a base array, or the view
+    # chain (`mutjax._views.View`) through which this array sees its base's
+    # cell; `_origin` is `(array, index)` for a view read as `array[index]`
+    # (see `mutjax._assign.write`).
 
     __slots__ = ("_cell", "_view", "_aval", "_cache_version", "_cache", "_origin")
     __array_priority__ = 2000

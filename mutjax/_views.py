@@ -1,6 +1,6 @@
 """Views: a mutable array seen through a chain of view-producing operations.
 
-A view is a tracer bound to a base cell plus a :class:`View`: the ops that
+A view is a tracer bound to a base cell plus a ``View``: the ops that
 turn the base's current value into the view's value. Reads materialize the
 chain on the current base value; writes go back through the chain to one
 update of the base.

@@ -1,13 +1,13 @@
 """Fixed-width windows at traced starts: ``E[i:i + 2]`` where ``i``'s range keeps it in bounds.
 
 A slice whose bounds are traced has, in general, a length known only at run
-time (:mod:`mutjax._masked`). But ``E[i:i + c]`` with a static width ``c``
+time (``mutjax._masked``). But ``E[i:i + c]`` with a static width ``c``
 has length ``c`` wherever ``0 <= i`` and ``i + c <= n``; when the static
-interval of ``i`` (a loop index, :mod:`mutjax._ranges`) proves both, the
+interval of ``i`` (a loop index, ``mutjax._ranges``) proves both, the
 slice is a plain window: read with one ``dynamic_slice`` of static size,
 written with one ``dynamic_update_slice``. It is a live view of its base, as
-NumPy's slice is (:class:`WindowOp` is one more op of a view chain,
-:mod:`mutjax._views`). Anything not proven stays a value of run-time length,
+NumPy's slice is (``WindowOp`` is one more op of a view chain,
+``mutjax._views``). Anything not proven stays a value of run-time length,
 which is NumPy's result everywhere.
 """
 

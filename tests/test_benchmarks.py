@@ -77,6 +77,7 @@ def test_count_eqns_recurses_into_loop_bodies():
     assert run.count_eqns(closed) >= top + 2  # sin and add inside the body
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_chart_and_page(tmp_path):
     paths = {ext: tmp_path / f"out.{ext}" for ext in ("json", "svg", "md")}
     run.main(["--quick", "--reps", "1"] + [f"--{e}={p}" for e, p in paths.items()])
@@ -93,6 +94,7 @@ def test_quick_run_writes_json_chart_and_page(tmp_path):
     assert "| kernel |" in page and "cores" in page and jax.__version__ in page
 
 
+@pytest.mark.slow
 def test_loop_and_masked_benchmarks_agree_with_the_hand_written_kernels(capsys):
     # The scripts compare mutjax's output with the hand-written kernels'
     # (assert_allclose) before printing a ratio; run them at tiny sizes.

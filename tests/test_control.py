@@ -747,6 +747,7 @@ def test_vmap_batched_trip_count():
     _batched_check(kernel, f32(4, 6), np.array([1, 3, 6, 0], np.int32))
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(
     n=st.integers(2, 6),

@@ -131,3 +131,89 @@ def test_no_planning_words(area):
         if PLANNING.search(line)
     ]
     assert not hits, "planning words (say what the code does instead):\n" + "\n".join(hits)
+
+
+# -- the API reference: every public name has a docstring with a runnable example.
+
+
+def _source_docstrings(module) -> dict[str, str]:
+    """The docstrings of a module's constants (a string right after ``NAME = ...``)."""
+    import ast
+
+    body = ast.parse(pathlib.Path(module.__file__).read_text()).body
+    return {
+        target.id: node.value.value
+        for stmt, node in zip(body, body[1:])
+        if isinstance(stmt, ast.Assign)
+        for target in stmt.targets
+        if isinstance(target, ast.Name)
+        and isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    }
+
+
+def _public_docstrings() -> dict[str, str | None]:
+    """Qualified public name -> its own docstring (None where it has none)."""
+    import inspect
+
+    import mutjax._creation
+    import mutjax.numpy
+    import mutjax.testing
+    import mutjax.testing._assert
+
+    def own(obj):
+        # A class without a docstring of its own must not borrow its base's.
+        doc = obj.__dict__.get("__doc__") if inspect.isclass(obj) else obj.__doc__
+        return inspect.cleandoc(doc) if doc else None
+
+    constants = _source_docstrings(mutjax.testing._assert)
+    found = {f"mutjax.{n}": own(getattr(mutjax, n)) for n in mutjax.__all__}
+    for n in [*mutjax._creation.NAMES, "ndarray"]:
+        found[f"mutjax.numpy.{n}"] = own(getattr(mutjax.numpy, n))
+    for n in mutjax.testing.__all__:
+        obj = getattr(mutjax.testing, n)
+        is_api = callable(obj) or inspect.ismodule(obj)
+        found[f"mutjax.testing.{n}"] = own(obj) if is_api else constants.get(n)
+    return found
+
+
+PUBLIC = _public_docstrings()
+
+
+def test_every_public_name_is_found():
+    # mutjax's 21 names, mutjax.numpy's 23 creation functions and `ndarray`,
+    # mutjax.testing's 9: a slip in finding them must not make the tests vacuous.
+    assert len(PUBLIC) == 21 + 24 + 9, sorted(PUBLIC)
+    assert {"mutjax.mutable", "mutjax.numpy.zeros", "mutjax.testing.MODES"} <= set(PUBLIC)
+
+
+def _examples(doc: str) -> list[str]:
+    """The ```python blocks of a docstring's ``Example:`` / ``Examples:`` section."""
+    match = re.search(r"^Examples?:\n((?:[ \t]+.*\n|\n)+)", doc + "\n", flags=re.M)
+    if not match:
+        return []
+    import textwrap
+
+    section = textwrap.dedent(match.group(1))
+    return re.findall(r"^```python\n(.*?)^```", section, flags=re.S | re.M)
+
+
+def test_every_public_name_has_an_example():
+    missing = [name for name, doc in PUBLIC.items() if not doc or not _examples(doc)]
+    assert not missing, f"public names without an Example: section: {missing}"
+    assert sum(len(_examples(doc or "")) for doc in PUBLIC.values()) >= len(PUBLIC)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_docstring_examples_run(name, tmp_path):
+    blocks = _examples(PUBLIC[name] or "")
+    assert blocks, f"{name} has no example"
+    namespace: dict = {"__name__": f"doc_{name}"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mutjax.LoopConversionWarning)
+        for n, block in enumerate(blocks, 1):
+            # A file of its own, so that `loops=True` can read the source.
+            source = tmp_path / f"{name.replace('.', '_')}_example{n}.py"
+            source.write_text(block)
+            exec(compile(block, str(source), "exec"), namespace)  # our own docs

@@ -16,6 +16,7 @@ def test_there_are_at_least_eight_examples():
     assert len(SCRIPTS) >= 8, [p.name for p in SCRIPTS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_example_runs_and_matches_numpy(script, capsys):
     # In process (runpy) rather than a subprocess: JAX is imported once.
@@ -24,6 +25,7 @@ def test_example_runs_and_matches_numpy(script, capsys):
     assert "NumPy" in out and "mutjax" in out, out
 
 
+@pytest.mark.slow
 def test_example_property_test_file_passes():
     tests = runpy.run_path(str(EXAMPLES / "test_my_kernel.py"))
     names = [n for n in tests if n.startswith("test_")]

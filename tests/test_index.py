@@ -57,6 +57,7 @@ def test_basic_read_matches_numpy(data):
     _run_both(lambda a: a[idx].copy() if isinstance(a, np.ndarray) else a[idx], x)
 
 
+@pytest.mark.slow
 @given(array_and_basic_index(), st.data())
 def test_basic_assignment_matches_numpy(data, draw):
     x, idx = data
@@ -72,6 +73,7 @@ def test_basic_assignment_matches_numpy(data, draw):
     _run_both(kernel, x, value)
 
 
+@pytest.mark.slow
 @given(array_and_basic_index(), st.sampled_from(["+=", "*=", "-="]), st.data())
 def test_basic_augmented_assignment_matches_numpy(data, op, draw):
     x, idx = data

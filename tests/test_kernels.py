@@ -171,6 +171,7 @@ def matmul_out(a, b, c):
 # -- tests ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_lu_partial_pivoting():
     A = rnd(5, 5, seed=1)
     assert_matches_numpy(
@@ -198,6 +199,7 @@ def test_floyd_warshall():
     assert_matches_numpy(floyd_warshall, D, modes=EAGER_JIT)
 
 
+@pytest.mark.slow
 @settings(max_examples=5)
 @given(
     s=st.lists(st.integers(0, 2), min_size=1, max_size=4),

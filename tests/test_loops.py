@@ -255,6 +255,7 @@ def test_jaxpr_size_does_not_grow(kernel, make) -> None:
 # -- transformations ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_grad_through_triangular_loops() -> None:
     def loss(A):
         lu(A)
@@ -272,6 +273,7 @@ def test_grad_through_triangular_loops() -> None:
     np.testing.assert_allclose(g, fd, rtol=2e-3, atol=2e-3)
 
 
+@pytest.mark.slow
 def test_grad_of_a_jit_already_traced_without_grad() -> None:
     # `g = jax.jit(f)`; `g(a)` traces the triangular loops as exact-trip while
     # loops; `jax.grad(g)` then reuses that trace. The loops' derivative is
@@ -434,6 +436,7 @@ def test_condition_decided_by_index_ranges_stays_python() -> None:
     assert "cond" not in primitives(kernel, jnp.zeros((6, 6)))
 
 
+@pytest.mark.slow
 @given(
     lo=st.integers(-3, 3),
     hi=st.integers(-3, 6),
@@ -551,6 +554,7 @@ def test_iterating_zip_is_unrolled_with_warning() -> None:
         check_loops(kernel, rand(3, 4), np.zeros(3, np.float32), modes=("jit",))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("error")  # a race shows up as a failed conversion
 def test_conversion_from_several_threads() -> None:
     # Conversion and tracing of converted code share state (malt's globals,

@@ -44,6 +44,7 @@ def _eqns(fun, *args):
 # -- duplicates: last write wins, augmented assignment does not accumulate ----
 
 
+@pytest.mark.slow
 @given(
     # Up to 40 rows with up to 12 updates: both the dense and the sparse
     # lowering of traced duplicates (see _lower.DENSE_WRITE_RATIO).
@@ -316,8 +317,24 @@ CAST_DTYPES = [
 ]
 
 
-@pytest.mark.parametrize("src", CAST_DTYPES)
-@pytest.mark.parametrize("dst", CAST_DTYPES)
+def _cast_pairs():
+    # The default run checks every dtype once as source and once as
+    # destination (each with its neighbour in the list); the full run (`-m ""`)
+    # checks all 81 pairs.
+    n = len(CAST_DTYPES)
+    return [
+        pytest.param(
+            src,
+            dst,
+            id=f"{np.dtype(src).name}-{np.dtype(dst).name}",
+            marks=() if (j - i) % n == 1 else pytest.mark.slow,
+        )
+        for i, src in enumerate(CAST_DTYPES)
+        for j, dst in enumerate(CAST_DTYPES)
+    ]
+
+
+@pytest.mark.parametrize(("src", "dst"), _cast_pairs())
 def test_setitem_casts_every_dtype_pair_like_numpy(src, dst):
     vals = np.array([0, 1, 2.7, 5.5, 100.2, 3], np.float64)
     if np.dtype(src).kind not in "fc":
@@ -453,6 +470,7 @@ def test_values_that_do_not_broadcast_raise_value_error():
 # -- a real kernel: traced pivots, scalar bools, mixed indices ---------------------
 
 
+@pytest.mark.slow
 def test_lu_with_row_swaps_matches_numpy():
     def lu(A):
         n = A.shape[0]

@@ -158,6 +158,7 @@ def _kernel_cases(n):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", ["trisolve", "backsolve", "levinson", "levinson_ops", "lu", "lu_right", "cholesky"]
 )
@@ -195,6 +196,7 @@ def _both(kernel, *extra):
     return rolled, unrolled
 
 
+@pytest.mark.slow
 def test_grad_and_vmap_of_trisolve_and_levinson():
     n = 5
     cases = _kernel_cases(n)
@@ -221,6 +223,7 @@ def test_grad_and_vmap_of_trisolve_and_levinson():
         )
 
 
+@pytest.mark.slow
 def test_jacfwd_and_vmap_of_lu_and_cholesky():
     # Reverse mode cannot run through a lax.fori_loop with traced bounds (a JAX
     # limit, not ours): the nested loops are differentiated in forward mode.
@@ -373,6 +376,7 @@ def _check_op(name, op, n, k, seed):
         same(g, e, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(OPS))
 @FEW
 @given(n=st.sampled_from([1, 4]), data=st.data(), seed=st.integers(0, 2**16))
@@ -507,6 +511,7 @@ def _slice_kernel(pattern, step_static):
     return _SLICE_KERNELS[key]
 
 
+@pytest.mark.slow
 @given(
     n=st.sampled_from([0, 1, 5]),
     start=st.one_of(st.none(), st.integers(-8, 8)),
@@ -796,6 +801,7 @@ def c_cholesky(A, L, fori):
     return L
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["trisolve", "levinson", "lu", "cholesky"])
 def test_solver_kernels_with_mutjax_fori_loop(name):
     n = 5

@@ -231,6 +231,7 @@ def _at_funs(name: str) -> Any:
     return _AT_FUNS[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "dtype"), _BINARY_AT)
 @settings(max_examples=8)
 @given(
@@ -554,6 +555,7 @@ def test_grad_and_vmap_through_numpy_api():
     np.testing.assert_allclose(got, [_ufunc_kernel(r.copy()) for r in xs], rtol=1e-5)
 
 
+@pytest.mark.slow
 @settings(max_examples=10)
 @given(
     a=st.integers(0, 4),

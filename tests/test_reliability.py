@@ -177,6 +177,7 @@ def _array(dtype: Any, nonzero: bool) -> np.ndarray:
     return np.array([max(lo, min(hi, t)) for t in vals], dtype=dtype)
 
 
+@pytest.mark.slow
 @given(int_operations())
 def test_python_int_operands_follow_nep50(case: tuple[Any, str, str, int]) -> None:
     dtype, name, form, v = case
@@ -335,6 +336,7 @@ def test_flat_writes(idx: Any, value: Any, transposed: bool) -> None:
     check(_flat_write(idx, value, transposed), np.arange(6.0, dtype=np.float32).reshape(2, 3))
 
 
+@pytest.mark.slow
 @given(
     shape=st.sampled_from([(6,), (2, 3), (3, 1, 2)]),
     transposed=st.booleans(),
@@ -404,6 +406,7 @@ def test_writes_into_a_masked_copy_change_the_copy_only(k: int) -> None:
     check(_masked_copy_kernel(k), np.array([5.0, 1.0, 3.0, 0.0, 4.0, 7.0], np.float32))
 
 
+@pytest.mark.slow
 @given(
     data=st.lists(st.integers(-5, 5), min_size=1, max_size=7),
     k=st.integers(-8, 7),

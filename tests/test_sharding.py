@@ -561,6 +561,7 @@ def outcomes() -> dict[str, str]:
     return json.loads(lines[-1][len("OUTCOMES ") :])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CHECKS))
 def test_with_8_devices(name, outcomes):
     assert outcomes[name] == "ok", outcomes[name]

@@ -94,6 +94,7 @@ def test_arrays_of_each_dtype(dtype):
 # -- the assertion passes on correct kernels ---------------------------------------
 
 
+@pytest.mark.slow
 @given(data=st.data())
 # Each example compiles three times (eager, jit, vmap): half the profile's count.
 @settings(max_examples=max(1, settings.default.max_examples // 2))

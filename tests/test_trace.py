@@ -297,6 +297,7 @@ TRANSFORMS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(TRANSFORMS))
 def test_transforms_match_hand_written_at(name):
     t = TRANSFORMS[name]
@@ -326,6 +327,7 @@ def test_linearize():
     np.testing.assert_allclose(f_jvp(W), f2(W), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_check_grads_both_modes():
     check_grads(lambda x: MK(x, W), (X,), order=2, modes=["fwd", "rev"], atol=1e-2, rtol=1e-2)
 
@@ -603,6 +605,7 @@ def _mutjax_loop(n, body):
     return mutjax.fori_loop(0, n, lambda k, t: body(t), jnp.float32(0))
 
 
+@pytest.mark.slow
 @given(st.lists(_ELEMENT_OPS, max_size=12))
 @example([("read", 0, 1), ("row", 0, 0), ("write", 2, 2), ("read", 0, 1)])
 @example([("read", 1, 1), ("view", 1, 1), ("write", 0, 0), ("read", 1, 1)])
@@ -670,6 +673,7 @@ def _pending_program(ops, loop):
     return kernel
 
 
+@pytest.mark.slow
 @given(
     st.lists(_PENDING_OPS, max_size=14),
     hnp.arrays(np.int32, 4, elements=st.integers(-5, 4)),

@@ -11,13 +11,13 @@ loop body as a function and the Python locals it rebinds handed over through
 Loops whose bodies have Python side effects (``print``, ``list.append``, a
 ``return``, ``yield``, ``global``) are not safe to trace once: they are marked
 before malt sees them and run as Python loops, with a warning naming the
-file and line, or raise :class:`LoopConversionError` when their trip count or
+file and line, or raise ``LoopConversionError`` when their trip count or
 condition is traced.
 
-- :mod:`._analysis` reads the source: side effects, cheap branches;
-- :mod:`._rewrite` marks loops and branches in the AST before malt;
-- :mod:`._operators` are what converted code calls, deciding at trace time;
-- :mod:`._convert` runs malt's transformer, under one lock.
+- ``._analysis`` reads the source: side effects, cheap branches;
+- ``._rewrite`` marks loops and branches in the AST before malt;
+- ``._operators`` are what converted code calls, deciding at trace time;
+- ``._convert`` runs malt's transformer, under one lock.
 """
 
 from ._convert import _LOCK as _LOCK

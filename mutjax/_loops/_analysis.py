@@ -1,7 +1,7 @@
 """Reading a function's source: what makes a loop body or a branch unsafe or cheap.
 
 Pure functions of the AST (and, for the helper functions a branch calls, of
-their source): no tracing, no malt. :mod:`._rewrite` asks them which loops
+their source): no tracing, no malt. ``._rewrite`` asks them which loops
 and branches to mark before malt converts the function.
 """
 

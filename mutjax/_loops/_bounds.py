@@ -4,7 +4,7 @@ Under ``jit`` a traced index out of bounds cannot raise (reads clamp, writes
 drop), and a converted loop's index is traced even when the function runs
 eagerly. So an eager call (no transformation around ``mutable``) collects
 the bounds checks that the body's reads and writes record
-(:func:`mutjax._checks.check_indices`), folds them into a flag carried by the
+(``mutjax._checks.check_indices``), folds them into a flag carried by the
 loop (whether an index was out of bounds, and the first such index, its axis
 and that axis' size), and raises after the loop as NumPy would have, with
 NumPy's message. A loop nested in such a loop hands its flag to the
@@ -47,7 +47,7 @@ def push() -> None:
 
 
 def pop(flag: Flag) -> Flag:
-    """``flag`` with the checks collected since :func:`push` folded in."""
+    """``flag`` with the checks collected since ``push`` folded in."""
     bad, payload = flag
     collected = _scope.local.index_checks.pop()
     for entry in collected or ():

@@ -1,12 +1,12 @@
 """What converted code calls in place of NumPy's creation functions, ``math``, ``np.random``.
 
 Every call in converted code goes through ``converted_call``, which asks
-:func:`substitute` first. The stand-in is chosen by the identity of the
+``substitute`` first. The stand-in is chosen by the identity of the
 callable, so it does not matter which name the module bound NumPy to
 (``import numpy as np``, ``import numpy``, ``from numpy import zeros``):
 
 - NumPy's array-creation functions and ``np.ndarray(shape, dtype)`` make
-  mutable arrays, as :mod:`mutjax.numpy`'s do (:mod:`mutjax._creation`), so a
+  mutable arrays, as ``mutjax.numpy``'s do (``mutjax._creation``), so a
   kernel's own scratch buffers hold traced values;
 - ``math.sqrt``, ``math.exp``, ... compute with ``jax.numpy`` when an argument
   is traced (``math`` would ask for a Python float, which a traced value

@@ -1,15 +1,15 @@
 """Converting a function: malt's transformer with mutjax's operators.
 
-:func:`convert` hands a user function to malt's transformer, set up once
-(:func:`_transformer`) with mutjax's operators in place of malt's ``ag__``
-ones and :class:`._rewrite.MarkUnsafe` run on the source first. Functions it
-cannot convert run as Python, with a :class:`LoopConversionWarning`. Every
-call that converted code makes goes through :func:`converted_call`: NumPy's
+``convert`` hands a user function to malt's transformer, set up once
+(``_transformer``) with mutjax's operators in place of malt's ``ag__``
+ones and ``._rewrite.MarkUnsafe`` run on the source first. Functions it
+cannot convert run as Python, with a ``LoopConversionWarning``. Every
+call that converted code makes goes through ``converted_call``: NumPy's
 creation functions, ``math`` and ``np.random`` get their stand-ins
-(:mod:`._calls`), the user's own functions are converted when first called
+(``._calls``), the user's own functions are converted when first called
 (once per function), everything else (standard library, installed packages)
 runs as it is. The converted code is compiled under the user's file name and
-line numbers (:func:`_relocate`), so tracebacks and messages name the user's
+line numbers (``_relocate``), so tracebacks and messages name the user's
 code.
 """
 

@@ -56,11 +56,65 @@ from . import _bounds, _carry
 
 
 class LoopConversionError(_errors.MutjaxError):
-    """A Python loop or branch cannot be converted and cannot run as Python."""
+    """A Python loop or branch cannot be converted and cannot run as Python.
+
+    Raised by `mutjax.jit` and ``mutable(fun, loops=True)`` for a loop whose
+    trip count (or a branch whose test) is traced and whose body has
+    something a compiled loop cannot hold: a ``print``, a ``list.append``, a
+    ``return`` or a ``yield``. The message names the file, the line and what
+    to change. A `MutjaxError`; the guide [Python loops][what-is-not-converted-and-what-happens] lists what converts.
+
+    Example:
+        ```python
+        import numpy as np
+        import mutjax
+
+        def count(x, n):
+            for i in range(n):  # n is traced under mutjax.jit
+                print(i)
+                x[i] = i
+            return x
+
+        try:
+            mutjax.jit(count)(np.zeros(3), 2)
+        except mutjax.LoopConversionError as err:
+            message = str(err)
+        assert "jax.debug.print" in message
+        ```
+    """
 
 
 class LoopConversionWarning(UserWarning):
-    """A Python loop or function was left unconverted (it runs as Python)."""
+    """A Python loop or function was left unconverted (it runs as Python).
+
+    Emitted by `mutjax.jit` and ``mutable(fun, loops=True)`` where a loop
+    with a static trip count has a body a compiled loop cannot hold (a
+    ``print``, a ``list.append``...), or where a function's source cannot
+    be read (a lambda, code typed at a REPL or built by ``exec``). The
+    result is the same; only the loop is unrolled under ``jax.jit``. A
+    ``UserWarning``: ``warnings.simplefilter("error",
+    mutjax.LoopConversionWarning)`` turns it into an error.
+
+    Example:
+        ```python
+        import warnings
+
+        import numpy as np
+        import mutjax
+
+        def show(x):
+            for i in range(3):
+                print(i)  # a Python side effect: the loop runs as Python
+                x[i] = i
+            return x
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = mutjax.jit(show)(np.zeros(3))
+        assert out.tolist() == [0.0, 1.0, 2.0]
+        assert caught[0].category is mutjax.LoopConversionWarning
+        ```
+    """
 
 
 def _is_traced(x: Any) -> bool:

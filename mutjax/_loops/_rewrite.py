@@ -1,8 +1,8 @@
 """mutjax's pass over a function's AST before malt converts it.
 
-:class:`MarkUnsafe` wraps the iterable or test of each loop and ``if`` in a
+``MarkUnsafe`` wraps the iterable or test of each loop and ``if`` in a
 call of one of mutjax's operators, so that the operators know at trace time
-what :mod:`._analysis` read in the source: ``ag__.unsafe`` (a body with
+what ``._analysis`` read in the source: ``ag__.unsafe`` (a body with
 Python side effects: run as Python), ``ag__.located`` (the file and line of
 a loop, for messages) and ``ag__.cheap`` (a branch that may run predicated,
 its array writes rewritten into ``ag__.pset`` / ``ag__.paug``).

@@ -2,7 +2,7 @@
 
 Once a loop index is traced, ``L[i, :i]`` has ``i`` elements and JAX cannot
 form it. ``x[a:b]`` with a traced bound and ``x[m]`` with a traced boolean
-``m`` therefore give a :class:`MaskedArray`: data of a static *maximal* shape
+``m`` therefore give a ``MaskedArray``: data of a static *maximal* shape
 plus, per axis of run-time length, a validity vector and the run-time length.
 Operations keep it masked; reductions, ``dot`` and writes look only at the
 valid positions, so no dynamic shape is ever formed.

@@ -1,10 +1,10 @@
 """The state of a masked value: its data, layouts and origin, and what it refuses.
 
-:class:`MaskedBase` holds ``data`` of a static *maximal* shape and, per axis,
-None (a static axis) or an :class:`Axis` of run-time length. The operations
+``MaskedBase`` holds ``data`` of a static *maximal* shape and, per axis,
+None (a static axis) or an ``Axis`` of run-time length. The operations
 (elementwise, reductions, products, indexing) take this class and build their
-results with :meth:`MaskedBase._with`, so they sit below
-:class:`mutjax.MaskedArray`, which adds NumPy's operators on top of them.
+results with ``MaskedBase._with``, so they sit below
+``mutjax.MaskedArray``, which adds NumPy's operators on top of them.
 
 Masked positions always hold a finite filler: every operation that mixes
 positions (reductions, ``dot``, shifts, writes) selects the valid positions

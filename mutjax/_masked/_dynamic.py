@@ -69,7 +69,7 @@ def slice_bounds(d: _index.DynSlice, n: int) -> tuple[Any, Any, Any]:
 
 
 def _traced_step_bounds(d: _index.DynSlice, step: Any, n: int) -> tuple[Any, Any, Any]:
-    """:func:`slice_bounds` for a traced step: both signs computed, selected at run time."""
+    """``slice_bounds`` for a traced step: both signs computed, selected at run time."""
     stepv = i32(step)
     s_up, _, l_up = slice_bounds(_index.DynSlice(d.start, d.stop, 1), n)
     s_dn, _, l_dn = slice_bounds(_index.DynSlice(d.start, d.stop, -1), n)

@@ -1,10 +1,10 @@
-"""Indexing a masked value: ``[::-1]`` and :func:`flip`, integers, ``None`` and ``...``.
+"""Indexing a masked value: ``[::-1]`` and ``flip``, integers, ``None`` and ``...``.
 
 What keeps the run-time axes intact works: reversing the valid elements,
 dropping a static or front-packed axis with an integer (a negative one counts
 from the run-time end), inserting axes. Anything else (a slice, an array
 index) is refused. A masked *copy* (``m = x[x > 3]``) also takes writes at an
-integer position of its one run-time axis (:func:`setitem`), as NumPy's copy
+integer position of its one run-time axis (``setitem``), as NumPy's copy
 does.
 """
 

@@ -1,4 +1,4 @@
-"""One axis of run-time length: its layout (:class:`Axis`) and the ``lax`` steps along it.
+"""One axis of run-time length: its layout (``Axis``) and the ``lax`` steps along it.
 
 Layouts of a run-time axis:
 

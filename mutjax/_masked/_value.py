@@ -25,13 +25,42 @@ from ._reduce import UFUNC_REDUCTIONS, argreduce, norm, reduce
 class MaskedArray(MaskedBase):
     """A value whose length along some axes is known only at run time.
 
-    ``data`` has a static maximal shape; ``axes`` holds, per axis, None (a
-    static axis) or an :class:`Axis`. Instances come from reading a traced
-    slice or a traced boolean mask of a mutable array; they support NumPy's
-    elementwise operators and ufuncs, ``np.flip`` / ``[::-1]``, reductions,
-    ``dot`` / ``@`` / ``vdot`` and assignment into a traced slice or mask.
-    Whatever needs the exact shape raises :class:`mutjax.DynamicShapeError`.
+    Reading a slice with a traced bound (``L[i, :i]`` in a loop over ``i``)
+    or a traced boolean mask (``x[x > 0]`` under ``jax.jit``) gives a
+    ``MaskedArray``: JAX cannot form an array of that length, so mutjax keeps
+    the value at its largest possible length together with which elements
+    are valid. You use it as the NumPy array it stands for: NumPy's
+    elementwise operators and ufuncs, ``np.flip`` / ``[::-1]``, reductions
+    (``sum``, ``max``, ``argmin``, ``np.linalg.norm``...), ``dot`` / ``@`` /
+    ``vdot`` and assignment into a traced slice or mask (``x[:i] = v``,
+    ``x[:i] -= y[:i]``) all look only at the valid elements. A traced slice is
+    a view of the array it was read from: its in-place operators write
+    there. What needs the exact shape (returning it from the mutable
+    function, ``.shape``, a reshape, a new axis) raises
+    `mutjax.DynamicShapeError` naming the line that read it. The guide
+    [Dynamic shapes and traced bounds][what-you-get-maskedarray] says what works and why.
+
+    Example:
+        ```python
+        import numpy as np
+        import mutjax
+
+        @mutjax.jit
+        def forward_substitution(L, b):
+            x = np.zeros_like(b)
+            for i in range(b.shape[0]):
+                # L[i, :i] and x[:i] are MaskedArrays: i is traced in the loop
+                x[i] = (b[i] - L[i, :i] @ x[:i]) / L[i, i]
+            return x
+
+        L = np.tril(np.arange(1.0, 10.0).reshape(3, 3))
+        b = np.array([1.0, 2.0, 3.0])
+        np.testing.assert_allclose(forward_substitution(L, b), np.linalg.solve(L, b), rtol=1e-5)
+        ```
     """
+
+    # The value is `data` (the static maximal shape) and `axes`: per axis
+    # None (a static axis) or an `Axis` (validity vector and run-time length).
 
     __slots__ = ()
     __array_priority__ = 3000
@@ -142,11 +171,11 @@ class MaskedArray(MaskedBase):
     # -- reductions and products ------------------------------------------------------
 
     def sum(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
-        """NumPy's ``sum`` over the valid elements (see :func:`reduce`)."""
+        """NumPy's ``sum`` over the valid elements (see ``reduce``)."""
         return reduce("sum", self, axis=axis, dtype=dtype, keepdims=keepdims)
 
     def prod(self, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
-        """NumPy's ``prod`` over the valid elements (see :func:`reduce`)."""
+        """NumPy's ``prod`` over the valid elements (see ``reduce``)."""
         return reduce("prod", self, axis=axis, dtype=dtype, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Any:
@@ -178,7 +207,7 @@ class MaskedArray(MaskedBase):
         return argreduce("argmin", self, axis)
 
     def dot(self, other: Any) -> Any:
-        """NumPy's ``dot`` (see :func:`dot`)."""
+        """NumPy's ``dot`` (see ``dot``)."""
         return dot(self, other)
 
     def __matmul__(self, other: Any) -> Any:

@@ -1,9 +1,9 @@
 """Tools to property-test your own kernels against NumPy.
 
-:func:`assert_matches_numpy` runs one kernel body under NumPy and under mutjax
+``assert_matches_numpy`` runs one kernel body under NumPy and under mutjax
 (eagerly, under ``jax.jit``, under ``jax.vmap`` and optionally ``jax.grad``)
 and reports the first disagreement. The hypothesis strategies
-(:func:`arrays`, :func:`indices` and friends, :func:`values_for`) generate the
+(``arrays``, ``indices`` and friends, ``values_for``) generate the
 inputs. Only the strategies need hypothesis; it is imported when one of them
 is first used (``pip install 'mutjax[test]'``).
 """

@@ -12,7 +12,20 @@ import numpy as np
 from .._mutable import mutable
 
 MODES = ("eager", "jit", "vmap")
-"""The modes :func:`assert_matches_numpy` runs by default."""
+"""The modes `assert_matches_numpy` runs by default: ``("eager", "jit", "vmap")``.
+
+Example:
+    ```python
+    import numpy as np
+    from mutjax.testing import MODES, assert_matches_numpy
+
+    def double_tail(x):
+        x[1:] *= 2
+
+    # the default modes and jax.jit(jax.vmap(...)) too
+    assert_matches_numpy(double_tail, np.arange(4.0), modes=(*MODES, "jit_vmap"))
+    ```
+"""
 
 _KNOWN_MODES = ("eager", "jit", "vmap", "jit_vmap")
 
@@ -262,7 +275,8 @@ def assert_matches_numpy(
         kernel: a function written for NumPy arrays; it may mutate its
             arguments and return anything (arrays, tuples, None).
         *args: the inputs, NumPy or JAX arrays or pytrees containing them.
-        modes: which of ``"eager"``, ``"jit"``, ``"vmap"``, ``"jit_vmap"`` to run.
+        modes: which of ``"eager"``, ``"jit"``, ``"vmap"``, ``"jit_vmap"`` to run;
+            by default `MODES`, ``("eager", "jit", "vmap")``.
         grad: also compare ``jax.grad`` through mutjax with central
             differences of the NumPy kernel (in float64), element by element,
             for every floating-point array argument. The differentiated scalar
@@ -293,6 +307,30 @@ def assert_matches_numpy(
             expected and the obtained value; or when mutjax raises where NumPy
             does not, or does not raise the exception type NumPy raises.
         ValueError: an unknown mode, or a vmap mode without array arguments.
+
+    Example:
+        ```python
+        import numpy as np
+        from mutjax.testing import assert_matches_numpy
+
+        def smooth(u, passes):  # a NumPy kernel: mutates u, returns a scalar
+            for _ in range(passes):
+                u[1:-1] = 0.25 * u[:-2] + 0.5 * u[1:-1] + 0.25 * u[2:]
+            return u.max()
+
+        u = np.linspace(0.0, 1.0, 8, dtype=np.float32) ** 2
+        assert_matches_numpy(smooth, u, 2)  # eager, jit and vmap
+        assert_matches_numpy(smooth, u, 2, modes=("jit",), grad=True)
+
+        def wrong(u):
+            u[0] = 1.0 if isinstance(u, np.ndarray) else 2.0
+
+        try:
+            assert_matches_numpy(wrong, u, modes=("eager",))
+        except AssertionError as err:
+            message = str(err)
+        assert "expected np.float32(1.0), got np.float32(2.0)" in message
+        ```
     """
     for mode in modes:
         if mode not in _KNOWN_MODES:

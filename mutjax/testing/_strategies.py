@@ -1,7 +1,7 @@
 """Hypothesis strategies for arrays, index expressions and assigned values.
 
 Every index a strategy draws is one NumPy accepts for the given shape, and
-every value :func:`values_for` draws broadcasts to that index's result, so a
+every value ``values_for`` draws broadcasts to that index's result, so a
 property test can assert "mutjax gives NumPy's answer" without filtering.
 """
 
@@ -59,6 +59,23 @@ def arrays(
 
     Returns:
         A strategy of ``np.ndarray``.
+
+    Example:
+        ```python
+        import numpy as np
+        from hypothesis import given, settings
+        from mutjax.testing import arrays, assert_matches_numpy
+
+        def double(x):
+            x *= 2
+
+        @settings(max_examples=5, deadline=None)
+        @given(arrays(np.float32, max_dims=2))
+        def test_double(x):
+            assert_matches_numpy(double, x, modes=("eager",))
+
+        test_double()
+        ```
     """
     if shape is None:
         shape = hnp.array_shapes(
@@ -82,6 +99,23 @@ def basic_indices(
 
     Returns:
         A strategy of indices (an int, a slice, ``...``, ``None`` or a tuple).
+
+    Example:
+        ```python
+        import numpy as np
+        from hypothesis import given, settings
+        from mutjax.testing import assert_matches_numpy, basic_indices
+
+        def write(x, idx):
+            x[idx] = -1.0
+
+        @settings(max_examples=5, deadline=None)
+        @given(basic_indices((4, 3)))
+        def test_write(idx):
+            assert_matches_numpy(write, np.zeros((4, 3), np.float32), idx, modes=("eager",))
+
+        test_write()
+        ```
     """
     return hnp.basic_indices(  # type: ignore[call-overload]
         tuple(shape), min_dims=0, allow_newaxis=allow_newaxis, allow_ellipsis=allow_ellipsis
@@ -121,6 +155,23 @@ def integer_array_indices(
 
     Returns:
         A strategy of tuples of integer arrays, one per indexed leading axis.
+
+    Example:
+        ```python
+        import numpy as np
+        from hypothesis import given, settings
+        from mutjax.testing import assert_matches_numpy, integer_array_indices
+
+        def add_one(x, idx):
+            x[idx] += 1  # repeated indices: NumPy's last write wins
+
+        @settings(max_examples=5, deadline=None)
+        @given(integer_array_indices((5, 2)))
+        def test_add_one(idx):
+            assert_matches_numpy(add_one, np.zeros((5, 2), np.float32), idx, modes=("eager",))
+
+        test_add_one()
+        ```
     """
     shape = tuple(shape)
     usable = 0
@@ -142,6 +193,23 @@ def mask_indices(draw: Any, shape: tuple[int, ...]) -> np.ndarray:
 
     Returns:
         A strategy of boolean arrays whose shape is a prefix of ``shape``.
+
+    Example:
+        ```python
+        import numpy as np
+        from hypothesis import given, settings
+        from mutjax.testing import assert_matches_numpy, mask_indices
+
+        def clear(x, mask):
+            x[mask] = 0.0
+
+        @settings(max_examples=5, deadline=None)
+        @given(mask_indices((3, 2)))
+        def test_clear(mask):
+            assert_matches_numpy(clear, np.ones((3, 2), np.float32), mask, modes=("eager",))
+
+        test_clear()
+        ```
     """
     shape = tuple(shape)
     k = draw(st.integers(1, len(shape)))
@@ -160,6 +228,24 @@ def mixed_indices(draw: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
 
     Returns:
         A strategy of index tuples valid for ``shape``.
+
+    Example:
+        ```python
+        import numpy as np
+        from hypothesis import given, settings
+        from mutjax.testing import assert_matches_numpy, mixed_indices
+
+        def read(x, idx):
+            return x[idx]
+
+        @settings(max_examples=5, deadline=None)
+        @given(mixed_indices((3, 4)))
+        def test_read(idx):
+            assert_matches_numpy(read, np.arange(12.0, dtype=np.float32).reshape(3, 4), idx,
+                                 modes=("eager",))
+
+        test_read()
+        ```
     """
     shape = tuple(shape)
     kinds = [
@@ -206,6 +292,24 @@ def indices(shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
     Returns:
         A strategy of indices valid for ``shape`` (NumPy accepts them both in
         ``x[idx]`` and in ``x[idx] = v``).
+
+    Example:
+        ```python
+        import numpy as np
+        from hypothesis import given, settings
+        from mutjax.testing import assert_matches_numpy, indices
+
+        def negate(x, idx):
+            x[idx] = -x[idx]
+
+        @settings(max_examples=5, deadline=None)
+        @given(indices((4, 3)))
+        def test_negate(idx):
+            x = np.arange(12.0, dtype=np.float32).reshape(4, 3)
+            assert_matches_numpy(negate, x, idx, modes=("eager",))
+
+        test_negate()
+        ```
     """
     shape = tuple(shape)
     kinds = [basic_indices(shape)]
@@ -233,11 +337,32 @@ def values_for(
 
     Args:
         shape: the shape of the array being assigned to.
-        index: the index (for example drawn from :func:`indices`).
+        index: the index (for example drawn from ``indices``).
         dtype: the dtype of the values (default float32).
 
     Returns:
         A strategy of ``np.ndarray`` (possibly 0-d).
+
+    Example:
+        ```python
+        import numpy as np
+        from hypothesis import given, settings
+        from hypothesis import strategies as st
+        from mutjax.testing import assert_matches_numpy, indices, values_for
+
+        def assign(x, idx, v):
+            x[idx] = v
+
+        @settings(max_examples=5, deadline=None)
+        @given(st.data())
+        def test_assign(data):
+            shape = (4, 3)
+            idx = data.draw(indices(shape))
+            v = data.draw(values_for(shape, idx))
+            assert_matches_numpy(assign, np.zeros(shape, np.float32), idx, v, modes=("eager",))
+
+        test_assign()
+        ```
     """
     target = _result_shape(tuple(shape), index)
     keep = draw(st.integers(0, len(target)))
