@@ -125,12 +125,21 @@ def _same_array(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], trace:
         isinstance(x, MutArray)
         and x._trace.tag is trace.tag
         and (dtype is None or np.dtype(dtype) == np.dtype(x.dtype))
+        and (name != "ascontiguousarray" or x.ndim > 0)
     )
+
+
+# NumPy functions jax.numpy has no namesake for, and what computes them.
+_JNP_STANDINS: dict[str, Callable[..., Any]] = {
+    "asanyarray": jnp.asarray,
+    # NumPy's ascontiguousarray gives at least one dimension.
+    "ascontiguousarray": lambda a, dtype=None, **kw: jnp.atleast_1d(jnp.asarray(a, dtype)),
+}
 
 
 def _make(name: str) -> Callable[..., Any]:
     np_fun = getattr(np, name)
-    jnp_fun = getattr(jnp, name, None)
+    jnp_fun = _JNP_STANDINS.get(name, getattr(jnp, name, None))
 
     @functools.wraps(np_fun)
     def create(*args: Any, **kwargs: Any) -> Any:

@@ -16,11 +16,10 @@ The creation functions, each taking NumPy's arguments:
 |---|---|
 | ``zeros``, ``ones``, ``empty``, ``full`` | a new mutable array of the shape |
 | ``zeros_like``, ``ones_like``, ``empty_like``, ``full_like`` | a new mutable array shaped like an array |
-| ``array``, ``asarray``, ``copy`` | a mutable array of the data (``asarray`` of a mutable array of the same dtype is that array) |
+| ``array``, ``asarray``, ``asanyarray``, ``ascontiguousarray``, ``copy`` | a mutable array of the data (``asarray`` and the other ``as*`` of a mutable array of the same dtype is that array) |
 | ``arange``, ``linspace``, ``logspace``, ``geomspace`` | a mutable array of the range |
 | ``eye``, ``identity``, ``tri``, ``indices``, ``fromfunction``, ``frombuffer`` | a mutable array of the result |
 | ``ndarray(shape, dtype)`` | a mutable scratch buffer, as ``empty`` |
-| ``asanyarray``, ``ascontiguousarray`` | NumPy's own (``jax.numpy`` has none): use ``asarray`` |
 
 Example:
     ```python

@@ -640,3 +640,23 @@ def test_readme_kernel_under_mutjax_jit_matches_numpy() -> None:
     A = rand(6, 6, seed=3)
     check(lu_pivot, A, rtol=1e-4, atol=1e-4)
     assert loop_primitives(mutjax.jit(lu_pivot), A)
+
+
+def test_asanyarray_and_ascontiguousarray_inside_a_scope_match_numpy():
+    def kernel(x, xp):
+        a = xp.asanyarray(x)
+        a[0] = 7.0  # the same array: writes through
+        b = xp.ascontiguousarray(x * 2)
+        b[1] = 1.0
+        c = xp.ascontiguousarray(x[0])  # at least one dimension
+        return b, c
+
+    import mutjax.numpy as mnp
+
+    x = np.arange(3.0, dtype=np.float32)
+    expected = kernel(x.copy(), np), x.copy()
+    expected[1][0] = 7.0
+    got = jax.jit(mutjax.mutable(lambda x: (kernel(x, mnp), x)))(jnp.asarray(x))
+    for g, e in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(expected)):
+        assert np.shape(g) == np.shape(e)
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e))
