@@ -44,7 +44,9 @@ def unwrap_index(idx: Any, tag: Any) -> Any:
     """Replace mutable arrays inside an index by their current values."""
     if isinstance(idx, Handle):
         return unwrap(idx, tag)
-    if type(idx) is tuple:
+    if isinstance(idx, tuple):
+        # A tuple subclass (a namedtuple) is a tuple of entries, as in NumPy;
+        # from here on it is a plain tuple.
         return tuple(unwrap_index(i, tag) for i in idx)
     if isinstance(idx, slice):
         return slice(*(unwrap_index(p, tag) for p in (idx.start, idx.stop, idx.step)))

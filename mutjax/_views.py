@@ -425,8 +425,7 @@ def gives_view(ix: Index, idx: Any) -> bool:
     """
     if not is_view_index(ix) or ix.scalar:
         return False
-    items = idx if type(idx) is tuple else (idx,)
-    return not any(isinstance(i, np.ndarray) and i.ndim == 0 for i in items)
+    return not any(_index.is_scalar_array(i) for i in _index.entries_of(idx))
 
 
 # -- NumPy's layout rules -------------------------------------------------------------

@@ -1,0 +1,204 @@
+"""Edge cases of index parsing and lowering, each against NumPy.
+
+Tuple subclasses and ``__array__`` objects as indices, 64-bit index values
+with x64 off, traced indices into empty axes, index dtypes with x64 on,
+checkify's bounds messages through views, and 0-d index arrays (a 0-d
+*array* result, not a scalar).
+"""
+
+import collections
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_same
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import mutjax
+
+ERRORS = (IndexError, ValueError, TypeError)
+
+
+def _numpy(kernel, args):
+    """``kernel`` under NumPy on copies of ``args``: (result, args after) or the exception.
+
+    A 0-d array argument is passed as a NumPy scalar, the NumPy twin of a JAX
+    scalar (a 0-d NumPy array as an index gives a copy, a scalar a view).
+    """
+    copies = [
+        (a[()] if a.ndim == 0 else a.copy()) if isinstance(a, np.ndarray) else a for a in args
+    ]
+    try:
+        out = kernel(*copies)
+    except ERRORS as e:
+        return e
+    return out, copies
+
+
+def _mutjax_variants(kernel, static_argnums=()):
+    return [
+        ("eager", mutjax.mutable(kernel, return_args=True)),
+        ("jit", jax.jit(mutjax.mutable(kernel, return_args=True), static_argnums=static_argnums)),
+    ]
+
+
+def run_both(kernel, *args, static_argnums=()):
+    """Same kernel under NumPy, mutjax and ``jit(mutjax)``: same values, or same exception type.
+
+    NumPy arrays among ``args`` are passed as JAX arrays to mutjax (traced
+    under jit); other arguments are passed as they are. The result and the
+    first argument afterwards are compared (the others are indices, which
+    JAX may narrow).
+    """
+    expected = _numpy(kernel, args)
+    jargs = [
+        jnp.asarray(a) if isinstance(a, np.ndarray) and i not in static_argnums else a
+        for i, a in enumerate(args)
+    ]
+    for name, f in _mutjax_variants(kernel, static_argnums):
+        if isinstance(expected, Exception):
+            # (NumPy's UFuncTypeError is a TypeError)
+            with pytest.raises(next(t for t in ERRORS if isinstance(expected, t))):
+                f(*jargs)
+            continue
+        out, got_args, _ = f(*jargs)
+        want_out, want_args = expected
+        assert_same((out, got_args[0]), (want_out, want_args[0]), name)
+
+
+def _copy(r):
+    # A view returned from the kernel would show the writes after it.
+    return r.copy() if hasattr(r, "copy") else r
+
+
+# -- tuple subclasses: a tuple of entries, as in NumPy --------------------------------
+
+
+class T(tuple):
+    pass
+
+
+class Reversed(tuple):
+    """A tuple subclass with its own iteration: NumPy unpacks it through ``__iter__``."""
+
+    def __iter__(self):
+        return iter(tuple(reversed(tuple.__getitem__(self, slice(None)))))
+
+
+Pair = collections.namedtuple("Pair", "row col")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [T, lambda t: Pair(*t), Reversed],
+    ids=["subclass", "namedtuple", "own-iter"],
+)
+def test_tuple_subclass_is_a_tuple_of_entries(make):
+    def kernel(a):
+        a[make(([1], [2]))] = 7
+        r = _copy(a[make(([1], [2]))])
+        a[make((0, slice(1, None)))] += 1
+        return r
+
+    run_both(kernel, np.zeros((3, 4), np.float32))
+
+
+def test_tuple_subclass_as_one_entry_is_an_index_array():
+    # Inside a tuple, a tuple (subclass or not) is one array-like entry.
+    def kernel(a):
+        a[(T(([1], [1])),)] = 5
+        return _copy(a[(T(([1, 2], [0, 1])), 0)])
+
+    run_both(kernel, np.arange(12, dtype=np.int32).reshape(3, 4))
+
+
+@st.composite
+def shape_and_index(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    kind = draw(st.sampled_from(["basic", "array"]))
+    if kind == "basic":
+        idx = draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True, allow_ellipsis=True))
+    else:
+        idx = draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(max_dims=2)))
+    return shape, idx if isinstance(idx, tuple) else (idx,)
+
+
+@given(shape_and_index())
+def test_tuple_subclass_matches_numpy_for_any_index(data):
+    shape, idx = data
+
+    def kernel(a):
+        r = _copy(a[T(idx)])
+        a[T(idx)] = -1
+        return r
+
+    run_both(kernel, np.arange(int(np.prod(shape)), dtype=np.int32).reshape(shape))
+
+
+# -- objects with __array__ ------------------------------------------------------------
+
+
+class ArrayLike:
+    def __init__(self, value):
+        self.value = value
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype)
+
+
+class IndexAndArray(ArrayLike):
+    """``__index__`` wins over ``__array__`` in NumPy's prepare_index."""
+
+    def __index__(self):
+        return 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[0, 2], [[1], [0]], [True, False, True, False], [], 1, [0.5], [7]],
+    ids=["ints", "2d", "mask", "empty", "0d", "float", "out-of-bounds"],
+)
+def test_array_protocol_object_as_index(value):
+    def kernel(a):
+        r = _copy(a[0, ArrayLike(value)])
+        a[0, ArrayLike(value)] = 3
+        a[ArrayLike(value)] += 1
+        return r
+
+    run_both(kernel, np.arange(12, dtype=np.float32).reshape(3, 4))
+
+
+def test_index_method_wins_over_array_protocol():
+    def kernel(a):
+        a[IndexAndArray([0, 2])] = 5
+        return _copy(a[IndexAndArray([0, 2])])
+
+    run_both(kernel, np.zeros((3, 2), np.int32))
+
+
+def test_array_protocol_0d_index_gives_a_copy():
+    # A 0-d array converted from `__array__` is NumPy's HAS_SCALAR_ARRAY:
+    # `a[AL(1)]` is a copy, so writing into it leaves `a` alone.
+    def kernel(a):
+        row = a[ArrayLike(1)]
+        row[0] = 99
+        return _copy(row)
+
+    run_both(kernel, np.arange(6, dtype=np.int32).reshape(2, 3))
+
+
+@given(
+    hnp.arrays(
+        np.int64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=4), elements=st.integers(-5, 4)
+    )
+)
+def test_array_protocol_index_matches_numpy(idx):
+    def kernel(a):
+        r = _copy(a[ArrayLike(idx)])
+        a[ArrayLike(idx)] = -1
+        return r
+
+    run_both(kernel, np.arange(20, dtype=np.int32).reshape(5, 4))
