@@ -434,8 +434,16 @@ def _slice_part(s: slice, axis: int, size: int) -> Part:
     return Part("slice", axis, normalize_slice(slice(start, stop, step), size), prepared)
 
 
+def _empty_axis(axis: int) -> IndexError:
+    # No index is valid on an axis of length 0, so a traced one is refused
+    # now, in JAX's words (the value is not known).
+    return IndexError(f"index is out of bounds for axis {axis} with size 0")
+
+
 def _int_part(e: Expanded, axis: int, size: int, has_array: bool) -> Part:
     static = e.kind == "int"
+    if not static and size == 0:
+        raise _empty_axis(axis)  # NumPy checks integers at once, even among arrays
     value = _check_int(e.value, axis, size) if static else e.value
     if not has_array:
         return Part("int", axis, Int(value), (value,))
@@ -445,7 +453,9 @@ def _int_part(e: Expanded, axis: int, size: int, has_array: bool) -> Part:
 
 def _array_part(e: Expanded, axis: int, size: int) -> Part:
     if e.kind == "tarray":
-        return Part("adv", axis, e.value, (e.value,))
+        # On an empty axis, refused only where the broadcast is not empty.
+        err = _empty_axis(axis) if size == 0 else None
+        return Part("adv", axis, e.value, (e.value,), err)
     value, err = _check_array(e.value, axis, size)
     return Part("adv", axis, value, (value,), err)
 

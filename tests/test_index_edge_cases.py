@@ -202,3 +202,73 @@ def test_array_protocol_index_matches_numpy(idx):
         return r
 
     run_both(kernel, np.arange(20, dtype=np.int32).reshape(5, 4))
+
+
+# -- traced indices into an empty axis -------------------------------------------------
+
+
+def _traced_both(kernel, x, i):
+    """NumPy with ``i`` concrete; mutjax eager, and jit with ``i`` traced."""
+    run_both(kernel, x, np.asarray(i))
+
+
+@pytest.mark.parametrize(
+    "shape,index",
+    [
+        ((0,), lambda i: i),
+        ((0, 3), lambda i: i),
+        ((0, 0), lambda i: i),
+        ((3, 0), lambda i: (slice(None), i)),
+        ((0, 3), lambda i: (i, slice(1, None))),
+        ((0, 3), lambda i: i[None]),
+        ((0, 3), lambda i: (i, i[None])),
+        ((2, 0), lambda i: (i[None] * 0, i)),
+    ],
+)
+@pytest.mark.parametrize("i", [0, -1, 2])
+def test_traced_index_into_empty_axis_raises_index_error(shape, index, i):
+    def read(x, i):
+        return _copy(x[index(i)])
+
+    def write(x, i):
+        x[index(i)] = 1
+        return x.sum()
+
+    x = np.zeros(shape, np.float32)
+    _traced_both(read, x, i)
+    _traced_both(write, x, i)
+
+
+def test_traced_index_array_with_empty_broadcast_into_empty_axis():
+    # NumPy checks the bounds of index arrays over their broadcast: an
+    # empty broadcast indexes nothing, so it is valid on an empty axis.
+    def kernel(x, i):
+        idx = i[:0]
+        r = _copy(x[idx])
+        x[idx] = 1
+        return r
+
+    _traced_both(kernel, np.zeros((0, 3), np.float32), np.array([0, 1]))
+
+
+@given(
+    hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=3),
+    st.integers(-3, 3),
+    st.data(),
+)
+def test_traced_integer_matches_numpy_on_any_shape(shape, i, data):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    idx = (slice(None),) * axis
+
+    def read(x, i):
+        return _copy(x[idx + (i,)])
+
+    def write(x, i):
+        x[idx + (i,)] = 2
+        return x.sum()
+
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    if shape[axis] == 0 or -shape[axis] <= i < shape[axis]:
+        # (out of bounds on a non-empty axis, a traced index clamps / drops)
+        _traced_both(read, x, i)
+        _traced_both(write, x, i)
