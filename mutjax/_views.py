@@ -370,6 +370,8 @@ def compose(ix1: Index, ix2: Index) -> Index | None:
             known = None
             if not isinstance(k, int):
                 k = _lower.normalize_traced(k, e1.length, e2.known)
+                # The base position may not fit the index's dtype (int8 into 300).
+                k = _lower.fit_index(k, ix1.shape[o])
                 if e2.known is not None and e2.known[0] >= 0:
                     ends = [e1.start + e1.step * b for b in e2.known]
                     known = (min(ends), max(ends))

@@ -272,3 +272,92 @@ def test_traced_integer_matches_numpy_on_any_shape(shape, i, data):
         # (out of bounds on a non-empty axis, a traced index clamps / drops)
         _traced_both(read, x, i)
         _traced_both(write, x, i)
+
+
+# -- index dtypes with x64 on ----------------------------------------------------------
+
+INDEX_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64]
+
+
+def _window_kernels():
+    def reads(a, i, j):
+        v = a[1:]
+        return (
+            _copy(a[i]),
+            _copy(a[i, 1]),
+            _copy(a[1, j]),
+            _copy(a[i, 1:3]),
+            _copy(a[1:, j]),
+            _copy(a[i, j]),
+            _copy(v[i]),
+            _copy(v[i][j]),
+            _copy(a[:, 1:][j][i]),
+        )
+
+    def writes(a, i, j):
+        a[i, 1] = -1
+        a[1, j] = -2
+        a[i, 1:3] = -3
+        a[i, ::2] = -4
+        a[i, j] = -5
+        v = a[1:]
+        v[i, 0] = -6
+        w = a[:, 1:][j]
+        w[i] = -7
+        a[i][::2][j] = -8
+        return a.sum()
+
+    return [reads, writes]
+
+
+@pytest.mark.parametrize("kernel", _window_kernels(), ids=lambda k: k.__name__)
+@pytest.mark.parametrize("dt_i", INDEX_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("dt_j", [np.int32, np.int64, np.uint64], ids=lambda d: np.dtype(d).name)
+def test_mixed_index_dtypes_with_x64(kernel, dt_i, dt_j):
+    with jax.enable_x64(True):
+        a = np.arange(60, dtype=np.float64).reshape(3, 4, 5)
+        run_both(kernel, a, np.asarray(1, dt_i), np.asarray(1, dt_j))
+
+
+@given(
+    st.sampled_from(INDEX_DTYPES),
+    st.sampled_from(INDEX_DTYPES),
+    st.integers(0, 2),
+    st.integers(-3, 2),
+    st.booleans(),
+)
+def test_index_dtypes_with_x64_match_numpy(dt_i, dt_j, i, j, view):
+    j = j % 3 if np.dtype(dt_j).kind == "u" else j  # in bounds: traced writes drop
+
+    def kernel(a, i, j):
+        t = a[1:] if view else a
+        r = _copy(t[i, 2:, j])
+        t[i, ::2, j] = -1
+        t[j, i] = -2
+        return r
+
+    with jax.enable_x64(True):
+        run_both(
+            kernel,
+            np.arange(120, dtype=np.int64).reshape(4, 6, 5),
+            np.asarray(i, dt_i),
+            np.asarray(j, dt_j),
+        )
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.uint8, np.int16])
+@pytest.mark.parametrize("x64", [False, True])
+def test_narrow_index_dtype_on_a_long_axis(dt, x64):
+    # An int8 -3 on an axis of 600 is 597, which int8 cannot hold.
+    i = -3 if np.dtype(dt).kind == "i" else 3
+
+    def kernel(a, i):
+        v = a[290:]
+        r = (_copy(a[i]), _copy(v[i]))
+        v[i] = -1
+        a[i] = -2
+        a[i, ::2] = -3
+        return r
+
+    with jax.enable_x64(x64):
+        run_both(kernel, np.arange(1800, dtype=np.float32).reshape(600, 3), np.asarray(i, dt))
