@@ -128,6 +128,7 @@ def read(target: Any, idx: Any) -> Any:
     with _compat.set_current_trace(parent):
         ix = _analyze(target, raw, for_write=False)
         if _views.gives_view(ix, raw):
+            _lower.check_traced(ix)  # in the terms written, before composing
             view = _views.view_of(target._view, _views.BasicOp(ix))
             aval = target._aval.update(shape=ix.result_shape)
             return trace.view(target._cell, view, aval, origin=(target, raw))
@@ -250,6 +251,7 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
     if target._view is None:
         new_base = _lower.write(cell.value, ix, value)
     elif _views.is_view_index(ix):
+        _lower.check_traced(ix)  # in the view's terms, before composing
         new_base = _views.view_of(target._view, _views.BasicOp(ix)).write(cell.value, value)
     else:
         sub = _lower.write(target._read(), ix, value)

@@ -180,9 +180,15 @@ def _dynamic_window(
     return lax.dynamic_slice(a, idx, slice_sizes, allow_negative_indices=False)
 
 
-def basic_read(a: Any, ix: Index) -> Any:
-    """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
-    check_traced(ix)
+def basic_read(a: Any, ix: Index, check: bool = True) -> Any:
+    """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced).
+
+    ``check``: record the bounds check of ``ix``'s traced integers. A view
+    chain passes False: its composed index is in the base's terms, and the
+    index the user wrote was checked when it was applied to the view.
+    """
+    if check:
+        check_traced(ix)
     if 0 in ix.result_shape:
         return lax.full(ix.result_shape, 0, a.dtype)
     starts, sizes, steps, rev = _window(ix)
@@ -198,11 +204,15 @@ def basic_read(a: Any, ix: Index) -> Any:
     return a
 
 
-def basic_write(a: Any, ix: Index, v: Any) -> Any:
-    """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype."""
+def basic_write(a: Any, ix: Index, v: Any, check: bool = True) -> Any:
+    """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype.
+
+    ``check``: as for :func:`basic_read`.
+    """
     if 0 in ix.result_shape or ix.empty_new:
         return a
-    check_traced(ix)
+    if check:
+        check_traced(ix)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]

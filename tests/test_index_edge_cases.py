@@ -16,6 +16,7 @@ from helpers import assert_same
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from jax.experimental import checkify
 
 import mutjax
 
@@ -361,3 +362,64 @@ def test_narrow_index_dtype_on_a_long_axis(dt, x64):
 
     with jax.enable_x64(x64):
         run_both(kernel, np.arange(1800, dtype=np.float32).reshape(600, 3), np.asarray(i, dt))
+
+
+# -- checkify through views ------------------------------------------------------------
+
+
+def _numpy_message(kernel, x, i):
+    try:
+        kernel(x.copy(), i)
+    except IndexError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize(
+    "shape,view",
+    [
+        ((4,), lambda x: x[1:]),
+        ((4,), lambda x: x[::-1][1:]),
+        ((4, 4), lambda x: x[1:, ::2]),
+        ((4, 4), lambda x: x[1:, ::2][0]),
+        ((4, 4), lambda x: x.T[2:]),
+    ],
+)
+@pytest.mark.parametrize("op", ["write", "read", "iadd"])
+@pytest.mark.parametrize("i", [3, -4, 2, 7])
+def test_checkify_reports_in_the_views_terms(shape, view, op, i):
+    def kernel(x, i):
+        v = view(x)
+        if op == "write":
+            v[i] = 5
+        elif op == "iadd":
+            v[i] += 5
+        else:
+            return v[i].sum()
+        return x.sum()
+
+    want = _numpy_message(kernel, np.zeros(shape, np.float32), i)
+    f = checkify.checkify(jax.jit(mutjax.mutable(kernel)), errors=checkify.index_checks)
+    err, _ = f(jnp.zeros(shape), i)
+    got = err.get()
+    if want is None:
+        assert got is None, got
+    else:
+        assert got is not None and want in got, (want, got)
+
+
+@given(st.integers(0, 5), st.integers(-8, 8), st.integers(-8, 8))
+def test_checkify_view_message_matches_numpy(start, i, j):
+    def kernel(x, i, j):
+        v = x[start:]
+        v[i, j] = 1
+        return x.sum()
+
+    want = None
+    try:
+        kernel(np.zeros((6, 5), np.float32), i, j)
+    except IndexError as e:
+        want = str(e)
+    f = checkify.checkify(jax.jit(mutjax.mutable(kernel)), errors=checkify.index_checks)
+    got = f(jnp.zeros((6, 5)), i, j)[0].get()
+    assert (got is None) if want is None else (got is not None and want in got), (want, got)
