@@ -147,7 +147,21 @@ def read(target: Any, idx: Any) -> Any:
         out = _lower.read(value, ix)
         if key is not None:
             cell.know(key, parent, out)
+        if not ix.result_shape and not ix.scalar:
+            return _array0d(trace, out)
         return trace.new(out)
+
+
+def _array0d(trace: Any, value: Any) -> Any:
+    """A 0-d copy that NumPy makes an array, not a scalar (``x[..., np.array(0)]``).
+
+    A plain 0-d mutable array stands for a NumPy scalar, whose ``+=``
+    rebinds; a 0-d array's ``+=`` is in place and refuses a value of shape
+    (1,). So the copy is a mutable array of its own, seen through an
+    identity view.
+    """
+    copy = trace.new(value)
+    return trace.view(copy._cell, _views.view_of(None, _views.identity(())), copy._aval)
 
 
 def _masked_read(trace: Any, value: Any, ix: _index.Index, target: Any) -> _masked.MaskedArray:

@@ -231,7 +231,7 @@ class View:
         _append(ops, op)
         if not ops:
             # Every op cancelled (``x.T.T``): the identity view of the base.
-            ops = [_identity(_in_shape(self.ops[0]))]
+            ops = [identity(_in_shape(self.ops[0]))]
         return View(tuple(ops))
 
 
@@ -243,7 +243,7 @@ def _in_shape(op: Any) -> tuple[int, ...]:
     return op.in_shape
 
 
-def _identity(shape: tuple[int, ...]) -> BasicOp:
+def identity(shape: tuple[int, ...]) -> BasicOp:
     return BasicOp(_index.analyze((), shape))
 
 
@@ -735,6 +735,7 @@ __all__ = [
     "diagonal",
     "expand_dims",
     "gives_view",
+    "identity",
     "index_key",
     "is_view_index",
     "moveaxis",

@@ -423,3 +423,53 @@ def test_checkify_view_message_matches_numpy(start, i, j):
     f = checkify.checkify(jax.jit(mutjax.mutable(kernel)), errors=checkify.index_checks)
     got = f(jnp.zeros((6, 5)), i, j)[0].get()
     assert (got is None) if want is None else (got is not None and want in got), (want, got)
+
+
+# -- 0-d index arrays: a 0-d array, not a scalar ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "index,shape",
+    [
+        ((Ellipsis, np.array(0)), (1,)),
+        ((np.array(0), Ellipsis), (1,)),
+        ((Ellipsis, 0), (1,)),
+        (np.array(0), (1,)),
+        (0, (1,)),
+        ((np.array(0), np.array(1)), (1, 2)),
+        ((Ellipsis, np.array(0), np.array(1)), (1, 2)),
+        ((np.array(0), Ellipsis, 1), (1, 2)),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("value", [np.array([0.0]), np.array(2.0), 1.5, np.array([[1.0]])])
+def test_inplace_on_0d_index_result(index, shape, value):
+    # NumPy: with an integer on every axis and nothing else the result is a
+    # scalar, whose `+=` rebinds; otherwise (`...`, a 0-d array among them)
+    # a 0-d array, whose `+=` is in place and refuses a value of shape (1,).
+    def kernel(a):
+        a[index] += value
+        return a.sum()
+
+    run_both(kernel, np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_0d_index_array_result_is_a_copy_with_in_place_semantics(dtype):
+    def kernel(a):
+        t = a[..., np.array(1)]
+        t += 2  # in place on the copy
+        u = t
+        u += 1  # `t` too: same object
+        return _copy(t), _copy(a[..., np.array(1)])
+
+    run_both(kernel, np.arange(3, dtype=dtype))
+
+
+def test_0d_index_array_int_copy_refuses_a_float_in_place():
+    def kernel(a):
+        t = a[..., np.array(1)]
+        t += 1.5
+        return _copy(t)
+
+    run_both(kernel, np.arange(3, dtype=np.int32))
