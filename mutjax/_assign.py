@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 from . import _compat, _elements, _errors, _index, _lower, _masked, _ranges, _values, _views
 from ._scope import Handle
@@ -40,10 +41,40 @@ def unwrap(x: Any, tag: Any) -> Any:
     return x._read() if _ours(x, tag) else x
 
 
+def copy_in(handle: Any, given: Any) -> Any:
+    """``handle``, a new mutable array holding ``jnp.asarray(given)``, told what it lost.
+
+    With x64 off, JAX narrows a NumPy int64 / uint64 input to 32 bits, so
+    ``2**32 + 1`` becomes 1. NumPy would refuse that value as an index, and
+    it is known now: while the array is unchanged, an index reads the exact
+    NumPy value instead (see :func:`unwrap_index`).
+    """
+    if not isinstance(given, (np.ndarray, np.generic)):
+        return handle  # a JAX value was narrowed (or not) before it reached us
+    arr = np.asarray(given)
+    cell = handle._cell
+    dt = np.dtype(cell.aval.dtype)
+    if arr.dtype.kind in "iu" and arr.dtype != dt and arr.size:
+        info = np.iinfo(dt)
+        if arr.min() < info.min or arr.max() > info.max:
+            cell.exact = (cell.value, arr)
+    return handle
+
+
+def _index_value(x: Any, tag: Any) -> Any:
+    """A mutable array inside an index: its exact NumPy input while unchanged, else its value."""
+    if not _ours(x, tag):
+        return x
+    exact = x._cell.exact
+    if x._view is None and exact is not None and exact[0] is x._cell.value:
+        return exact[1]
+    return x._read()
+
+
 def unwrap_index(idx: Any, tag: Any) -> Any:
     """Replace mutable arrays inside an index by their current values."""
     if isinstance(idx, Handle):
-        return unwrap(idx, tag)
+        return _index_value(idx, tag)
     if isinstance(idx, tuple):
         # A tuple subclass (a namedtuple) is a tuple of entries, as in NumPy;
         # from here on it is a plain tuple.

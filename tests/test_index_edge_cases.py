@@ -205,6 +205,67 @@ def test_array_protocol_index_matches_numpy(idx):
     run_both(kernel, np.arange(20, dtype=np.int32).reshape(5, 4))
 
 
+# -- 64-bit index values with x64 off --------------------------------------------------
+
+BIG = [
+    np.int64(2**32 + 1),
+    np.uint64(2**32 + 1),
+    np.int64(-(2**32)),
+    2**32 + 1,
+    2**31,
+    np.array([2**32 + 1]),
+    np.array([1, 2**40], np.int64),
+    np.array(2**32 + 1),
+]
+
+
+@pytest.mark.parametrize("i", BIG, ids=repr)
+def test_large_index_value_passed_in_raises_index_error(i):
+    def kernel(x, i):
+        x[i] = 9
+        return _copy(x[i])
+
+    x = np.zeros(4, np.float32)
+    assert isinstance(_numpy(kernel, (x, i)), IndexError)
+    with pytest.raises(IndexError):
+        mutjax.mutable(kernel)(jnp.asarray(x), i)
+    if not isinstance(i, np.ndarray):
+        # Under jit the value is static only where the argument is (JAX
+        # itself narrows a traced NumPy int64 argument).
+        with pytest.raises(IndexError):
+            jax.jit(mutjax.mutable(kernel), static_argnums=1)(jnp.asarray(x), i)
+
+
+@pytest.mark.parametrize("i", BIG[:3], ids=repr)
+def test_large_index_value_inside_a_list_or_tuple(i):
+    def kernel(x, i):
+        return _copy(x[[0, i]]), _copy(x[0, i])
+
+    run_both(kernel, np.zeros((4, 4), np.float32), i, static_argnums=(1,))
+    with pytest.raises(IndexError):
+        mutjax.mutable(kernel)(jnp.zeros((4, 4)), i)
+
+
+@pytest.mark.parametrize(
+    "i", [np.int64(-1), np.int64(3), np.uint64(2), np.array([3, -4], np.int64)]
+)
+def test_in_range_64_bit_index_values_passed_in(i):
+    def kernel(x, i):
+        x[i] += 1
+        return _copy(x[i])
+
+    run_both(kernel, np.arange(4, dtype=np.float32), i)
+
+
+def test_large_index_value_written_first_is_the_written_value():
+    def kernel(x, i):
+        i[0] = 2
+        x[i] = 9
+        return _copy(x[i])
+
+    run_both(kernel, np.zeros(4, np.float32), np.array([2**32 + 1]))
+
+
 # -- traced indices into an empty axis -------------------------------------------------
 
 
