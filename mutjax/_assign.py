@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 from . import (
     _compat,
@@ -52,11 +53,43 @@ def unwrap(x: Any, tag: Any) -> Any:
     return x._read() if _ours(x, tag) else x
 
 
+def copy_in(handle: Any, given: Any) -> Any:
+    """``handle``, a new mutable array holding ``jnp.asarray(given)``, told what it lost.
+
+    With x64 off, JAX narrows a NumPy int64 / uint64 input to 32 bits, so
+    ``2**32 + 1`` becomes 1. NumPy would refuse that value as an index, and
+    it is known now: while the array is unchanged, an index reads the exact
+    NumPy value instead (see :func:`unwrap_index`).
+    """
+    if not isinstance(given, (np.ndarray, np.generic)):
+        return handle  # a JAX value was narrowed (or not) before it reached us
+    arr = np.asarray(given)
+    cell = handle._cell
+    dt = np.dtype(cell.aval.dtype)
+    if arr.dtype.kind in "iu" and arr.dtype != dt and arr.size:
+        info = np.iinfo(dt)
+        if arr.min() < info.min or arr.max() > info.max:
+            cell.exact = (cell.value, arr)
+    return handle
+
+
+def _index_value(x: Any, tag: Any) -> Any:
+    """A mutable array inside an index: its exact NumPy input while unchanged, else its value."""
+    if not _ours(x, tag):
+        return x
+    exact = x._cell.exact
+    if x._view is None and exact is not None and exact[0] is x._cell.value:
+        return exact[1]
+    return x._read()
+
+
 def unwrap_index(idx: Any, tag: Any) -> Any:
     """Replace mutable arrays inside an index by their current values."""
     if isinstance(idx, Handle):
-        return unwrap(idx, tag)
-    if type(idx) is tuple:
+        return _index_value(idx, tag)
+    if isinstance(idx, tuple):
+        # A tuple subclass (a namedtuple) is a tuple of entries, as in NumPy;
+        # from here on it is a plain tuple.
         return tuple(unwrap_index(i, tag) for i in idx)
     if isinstance(idx, slice):
         return slice(*(unwrap_index(p, tag) for p in (idx.start, idx.stop, idx.step)))
@@ -158,6 +191,7 @@ def read(target: Any, idx: Any) -> Any:
     with _compat.set_current_trace(parent):
         ix = _analyze(target, raw, for_write=False)
         if _views.gives_view(ix, raw):
+            _lower.check_traced(ix)  # in the terms written, before composing
             view = _views.view_of(target._view, _views.BasicOp(ix))
             aval = _sharding.view_aval(target._cell.aval, target._aval, ix.result_shape, view.read)
             return trace.view(target._cell, view, aval, origin=(target, raw))
@@ -176,7 +210,21 @@ def read(target: Any, idx: Any) -> Any:
         out = _lower.read(value, ix)
         if key is not None:
             cell.know(key, parent, out)
+        if not ix.result_shape and not ix.scalar:
+            return _array0d(trace, out)
         return trace.new(out)
+
+
+def _array0d(trace: Any, value: Any) -> Any:
+    """A 0-d copy that NumPy makes an array, not a scalar (``x[..., np.array(0)]``).
+
+    A plain 0-d mutable array stands for a NumPy scalar, whose ``+=``
+    rebinds; a 0-d array's ``+=`` is in place and refuses a value of shape
+    (1,). So the copy is a mutable array of its own, seen through an
+    identity view.
+    """
+    copy = trace.new(value)
+    return trace.view(copy._cell, _views.view_of(None, _views.identity(())), copy._aval)
 
 
 def _masked_read(trace: Any, value: Any, ix: _index.Index, target: Any) -> _masked.MaskedArray:
@@ -319,6 +367,7 @@ def _write_base(base: Any, seen: Any, ix: _index.Index, value: Any, view: Any) -
     if view is None:
         return _lower.write(base, ix, value)
     if _views.is_view_index(ix):
+        _lower.check_traced(ix)  # in the view's terms, before composing
         return _views.view_of(view, _views.BasicOp(ix)).write(base, value)
     return view.write(base, _lower.write(seen, ix, value))
 

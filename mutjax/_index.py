@@ -207,7 +207,20 @@ def _classify(item: Any) -> Parsed:
     try:
         return Parsed("int", operator.index(item))
     except TypeError:
-        raise IndexError(_VALID) from None
+        pass
+    if hasattr(item, "__array__"):
+        return _classify_array(_from_array_protocol(item))
+    raise IndexError(_VALID)
+
+
+def _from_array_protocol(item: Any) -> np.ndarray:
+    # NumPy's prepare_index converts any other object with `np.asarray`
+    # (after trying `__index__`); an empty result is an intp index array
+    # whatever its dtype.
+    arr = np.asarray(item)
+    if arr.dtype == object:
+        raise IndexError(_VALID)
+    return arr.astype(np.intp) if arr.size == 0 else arr
 
 
 def _classify_array(item: Any) -> Parsed:
@@ -236,10 +249,34 @@ def _classify_array(item: Any) -> Parsed:
     return Parsed("int", int(arr)) if arr.ndim == 0 else Parsed("array", arr)
 
 
+def entries_of(idx: Any) -> tuple[Any, ...]:
+    """The raw entries of a Python index.
+
+    NumPy reads any tuple, a subclass included (a namedtuple), as a tuple of
+    entries, through the subclass's own iteration (``unpack_indices`` in
+    ``mapping.c`` calls ``PySequence_Tuple``); anything else is one entry.
+    """
+    return tuple(idx) if isinstance(idx, tuple) else (idx,)
+
+
+def is_scalar_array(item: Any) -> bool:
+    """Whether NumPy reads entry ``item`` as a 0-d integer *array* (not an integer).
+
+    NumPy's ``HAS_SCALAR_ARRAY``: a 0-d ndarray, or an object it converts
+    with ``__array__`` (it tries ``__index__`` first). Among other entries it
+    counts as an integer, but the result is then a copy: a 0-d array, not a
+    view and not a NumPy scalar.
+    """
+    if isinstance(item, np.ndarray):
+        return item.ndim == 0
+    if _is_array_like(item) or hasattr(item, "__index__") or not hasattr(item, "__array__"):
+        return False
+    return np.ndim(np.asarray(item)) == 0
+
+
 def parse(idx: Any) -> list[Parsed]:
     """The entries of a Python index, each classified (NumPy's errors for bad ones)."""
-    items = idx if type(idx) is tuple else (idx,)
-    return [_classify(item) for item in items]
+    return [_classify(item) for item in entries_of(idx)]
 
 
 def _width(p: Parsed, ellipsis_width: int = 0) -> int:
@@ -397,8 +434,16 @@ def _slice_part(s: slice, axis: int, size: int) -> Part:
     return Part("slice", axis, normalize_slice(slice(start, stop, step), size), prepared)
 
 
+def _empty_axis(axis: int) -> IndexError:
+    # No index is valid on an axis of length 0, so a traced one is refused
+    # now, in JAX's words (the value is not known).
+    return IndexError(f"index is out of bounds for axis {axis} with size 0")
+
+
 def _int_part(e: Expanded, axis: int, size: int, has_array: bool) -> Part:
     static = e.kind == "int"
+    if not static and size == 0:
+        raise _empty_axis(axis)  # NumPy checks integers at once, even among arrays
     value = _check_int(e.value, axis, size) if static else e.value
     if not has_array:
         return Part("int", axis, Int(value), (value,))
@@ -408,7 +453,9 @@ def _int_part(e: Expanded, axis: int, size: int, has_array: bool) -> Part:
 
 def _array_part(e: Expanded, axis: int, size: int) -> Part:
     if e.kind == "tarray":
-        return Part("adv", axis, e.value, (e.value,))
+        # On an empty axis, refused only where the broadcast is not empty.
+        err = _empty_axis(axis) if size == 0 else None
+        return Part("adv", axis, e.value, (e.value,), err)
     value, err = _check_array(e.value, axis, size)
     return Part("adv", axis, value, (value,), err)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -37,6 +38,7 @@ def normalize_traced(i: Any, size: int, known: tuple[int, int] | None = None) ->
     of ``range(1, n - 1)``, and ``i - 1`` within it, are known non-negative:
     no normalization.
     """
+    i = fit_index(i, size)
     if jnp.issubdtype(i.dtype, jnp.unsignedinteger) or (known is not None and known[0] >= 0):
         return i
     # `lax` directly: `i < 0` and `i + size` would go through `jax.numpy`'s
@@ -44,6 +46,56 @@ def normalize_traced(i: Any, size: int, known: tuple[int, int] | None = None) ->
     # jitted ufuncs, a third of the trace time of a loop body's element reads.
     dt = np.dtype(i.dtype)
     return lax.select(lax.lt(i, np.zeros((), dt)), lax.add(i, np.asarray(size, dt)), i)
+
+
+def _default_int() -> np.dtype:
+    # JAX's default integer: int64 with `jax_enable_x64`, else int32.
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.int64))
+
+
+def _fits(dt: np.dtype, lo: int, hi: int) -> bool:
+    info = np.iinfo(dt)
+    return info.min <= lo and hi <= info.max
+
+
+def fit_index(i: Any, bound: int) -> Any:
+    """Traced integer ``i`` in a dtype that holds ``-bound .. bound`` (JAX's default int if not).
+
+    An int8 index on an axis of 300 is valid, but neither ``i + 300`` nor a
+    start of 300 exists in int8.
+    """
+    dt = np.dtype(i.dtype)
+    if _fits(dt, 0 if dt.kind == "u" else -bound, bound):
+        return i
+    return lax.convert_element_type(i, _default_int())
+
+
+def index_vector(idx: list[Any]) -> list[Any]:
+    """Start indices (Python ints and traced integers) all of one integer dtype.
+
+    ``dynamic_slice``, ``dynamic_update_slice`` and ``scatter`` want one
+    dtype for all of them (``index arguments to dynamic_slice must be
+    integers of the same type``), and a Python int becomes JAX's default
+    integer there: int64 with x64, next to an int32 loop index. One traced
+    dtype is kept where it holds the static starts; anything else (mixed
+    dtypes, uint64 beside a signed one, which NumPy would promote to float)
+    becomes JAX's default integer.
+    """
+    dtypes = {np.dtype(i.dtype) for i in idx if not isinstance(i, (int, np.integer))}
+    if not dtypes:
+        return idx
+    static = [int(i) for i in idx if isinstance(i, (int, np.integer))] or [0]
+    dt = dtypes.pop() if len(dtypes) == 1 else _default_int()
+    if not _fits(dt, min(static), max(static)):
+        dt = _default_int()
+    return [
+        np.asarray(i, dt)
+        if isinstance(i, (int, np.integer))
+        else i
+        if np.dtype(i.dtype) == dt
+        else lax.convert_element_type(i, dt)
+        for i in idx
+    ]
 
 
 def _within(known: tuple[int, int] | None, size: int) -> bool:
@@ -123,14 +175,20 @@ def _dynamic_window(
         normalize_traced(starts[ax], shape[ax], ix.entries[ax].known) if ax in dyn else 0
         for ax in range(len(shape))
     ]
-    idx = _common_index_dtype(idx)
+    idx = index_vector(idx)
     slice_sizes = [1 if ax in dyn else a.shape[ax] for ax in range(len(shape))]
     return lax.dynamic_slice(a, idx, slice_sizes, allow_negative_indices=False)
 
 
-def basic_read(a: Any, ix: Index) -> Any:
-    """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced)."""
-    check_traced(ix)
+def basic_read(a: Any, ix: Index, check: bool = True) -> Any:
+    """``a[ix]`` for a basic index (ints, slices, new axes; ints may be traced).
+
+    ``check``: record the bounds check of ``ix``'s traced integers. A view
+    chain passes False: its composed index is in the base's terms, and the
+    index the user wrote was checked when it was applied to the view.
+    """
+    if check:
+        check_traced(ix)
     if 0 in ix.result_shape:
         return lax.full(ix.result_shape, 0, a.dtype)
     starts, sizes, steps, rev = _window(ix)
@@ -146,20 +204,15 @@ def basic_read(a: Any, ix: Index) -> Any:
     return a
 
 
-def _common_index_dtype(idx: list[Any]) -> list[Any]:
-    """``dynamic_slice`` wants one integer dtype for all of its start indices."""
-    dtypes = {np.dtype(i.dtype) for i in idx if not isinstance(i, int)}
-    if len(dtypes) <= 1:
-        return idx
-    dt = np.result_type(*dtypes)
-    return [i if isinstance(i, int) else lax.convert_element_type(i, dt) for i in idx]
+def basic_write(a: Any, ix: Index, v: Any, check: bool = True) -> Any:
+    """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype.
 
-
-def basic_write(a: Any, ix: Index, v: Any) -> Any:
-    """``a`` with ``a[ix] = v``; ``v`` already has ``ix.result_shape`` and a's dtype."""
+    ``check``: as for :func:`basic_read`.
+    """
     if 0 in ix.result_shape or ix.empty_new:
         return a
-    check_traced(ix)
+    if check:
+        check_traced(ix)
     starts, sizes, steps, rev = _window(ix)
     shape = tuple(a.shape)
     dyn = [ax for ax, s in enumerate(starts) if not isinstance(s, int)]
@@ -181,10 +234,7 @@ def basic_write(a: Any, ix: Index, v: Any) -> Any:
     if strided:
         return _strided_write(a, ix, v, starts, sizes, steps, dyn)
     if dyn:
-        starts = _common_index_dtype(
-            [s if ax in dyn else np.int32(s) for ax, s in enumerate(starts)]
-        )
-        return lax.dynamic_update_slice(a, v, starts, allow_negative_indices=False)
+        return lax.dynamic_update_slice(a, v, index_vector(starts), allow_negative_indices=False)
     if all(s == 0 for s in starts) and tuple(sizes) == shape:
         return v  # the whole array is replaced
     return _static_update(a, v, starts)
@@ -227,7 +277,7 @@ def _strided_write(
                 else i < shape[ax]
             )
             ok = in_bounds if ok is None else ok & in_bounds
-        starts = _common_index_dtype(starts)
+        starts = index_vector(starts)
         old = lax.dynamic_slice(a, starts, sizes, allow_negative_indices=False)
     else:
         old = lax.slice(a, starts, [s + z for s, z in zip(starts, sizes)])
@@ -260,20 +310,18 @@ def _scatter_window(a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[in
         else normalize_traced(starts[ax], shape[ax], ix.entries[ax].known)
         for ax in idx_axes
     ]
-    traced = [i for i in vals if not isinstance(i, int)]
-    dt = np.result_type(*[np.dtype(i.dtype) for i in traced])
+    # Runs of static starts become one constant each, the traced ones a
+    # length-1 vector each.
     parts: list[Any] = []
-    for i in vals:
-        if isinstance(i, int):
+    for i in index_vector(vals):
+        if isinstance(i, np.ndarray):
             if parts and isinstance(parts[-1], list):
                 parts[-1].append(i)
             else:
                 parts.append([i])
         else:
-            if np.dtype(i.dtype) != dt:
-                i = lax.convert_element_type(i, dt)
             parts.append(lax.broadcast(i, (1,)))
-    parts = [np.asarray(p, dt) if isinstance(p, list) else p for p in parts]
+    parts = [np.stack(p) if isinstance(p, list) else p for p in parts]
     indices = parts[0] if len(parts) == 1 else lax.concatenate(parts, 0)
     window = tuple(sizes[ax] for ax in range(len(shape)) if ax not in int_axes)
     if tuple(v.shape) != window:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _boundary, _compat, _errors, _loops, _masked
+from . import _assign, _boundary, _compat, _errors, _loops, _masked
 from ._loops import _bounds
 from ._scope import Scope
 from ._trace import MutArray, MutTrace, current_mut_trace
@@ -275,7 +275,7 @@ def _call_by_reference(
             return x
         if _is_array_leaf(x):
             with _compat.set_current_trace(trace.parent_trace):
-                return trace.new(jnp.asarray(x))
+                return _assign.copy_in(trace.new(jnp.asarray(x)), x)
         return x
 
     args, kwargs = jax.tree_util.tree_map(lift, (args, kwargs))
@@ -313,13 +313,17 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
     # that e.g. grad's tracers and plain constants are treated alike.
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
     is_arr = [_is_array_leaf(x) and not _narrowed(x) for x in leaves]
+    inputs = leaves
     leaves = [jnp.asarray(x) if a else x for x, a in zip(leaves, is_arr)]
     tag = _compat.TraceTag()
     try:
         with _compat.take_current_trace() as parent, _boundary.open_scope():
             trace = MutTrace(parent, tag, scope)
             scope.trace = trace
-            wrapped = [trace.new(x) if a else x for x, a in zip(leaves, is_arr)]
+            wrapped = [
+                _assign.copy_in(trace.new(x), i) if a else x
+                for x, i, a in zip(leaves, inputs, is_arr)
+            ]
             args, kwargs = jax.tree_util.tree_unflatten(treedef, wrapped)
             with _compat.set_current_trace(trace), _numpy_errors():
                 out = fun(*args, **kwargs)

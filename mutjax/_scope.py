@@ -122,7 +122,8 @@ class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
     __slots__ = (
-        "_value", "pending", "scope", "version", "aval", "elements", "serial", "__weakref__",
+        "_value", "pending", "scope", "version", "aval", "elements", "serial", "exact",
+        "__weakref__",
     )  # fmt: skip
 
     def __init__(self, value: Any, scope: Scope, aval: Any) -> None:
@@ -140,6 +141,9 @@ class Cell:
         # Known elements of ``value``: (value, trace, {static index: scalar}).
         # See ``element`` and ``know``.
         self.elements: tuple[Any, Any, dict[tuple[int, ...], Any]] | None = None
+        # (value, NumPy array): the exact NumPy input that ``value`` narrowed
+        # (x64 off), valid while ``value`` is current. See mutjax._assign.copy_in.
+        self.exact: tuple[Any, Any] | None = None
 
     def element(self, key: tuple[int, ...], trace: Any) -> Any:
         """The scalar at static ``key`` of the current value, if already known in ``trace``.

@@ -52,11 +52,13 @@ class BasicOp:
     def shape(self) -> tuple[int, ...]:
         return self.index.result_shape
 
+    # No bounds checks here: the index the user wrote was checked in the
+    # terms they wrote it in (mutjax._assign), before it was composed.
     def read(self, a: Any) -> Any:
-        return _lower.basic_read(a, self.index)
+        return _lower.basic_read(a, self.index, check=False)
 
     def write(self, a: Any, sub: Any) -> Any:
-        return _lower.basic_write(a, self.index, sub)
+        return _lower.basic_write(a, self.index, sub, check=False)
 
     def strides(self, strides: tuple[int, ...]) -> tuple[int, ...]:
         out = []
@@ -229,7 +231,7 @@ class View:
         _append(ops, op)
         if not ops:
             # Every op cancelled (``x.T.T``): the identity view of the base.
-            ops = [_identity(_in_shape(self.ops[0]))]
+            ops = [identity(_in_shape(self.ops[0]))]
         return View(tuple(ops))
 
 
@@ -241,7 +243,7 @@ def _in_shape(op: Any) -> tuple[int, ...]:
     return op.in_shape
 
 
-def _identity(shape: tuple[int, ...]) -> BasicOp:
+def identity(shape: tuple[int, ...]) -> BasicOp:
     return BasicOp(_index.analyze((), shape))
 
 
@@ -370,6 +372,8 @@ def compose(ix1: Index, ix2: Index) -> Index | None:
             known = None
             if not isinstance(k, int):
                 k = _lower.normalize_traced(k, e1.length, e2.known)
+                # The base position may not fit the index's dtype (int8 into 300).
+                k = _lower.fit_index(k, ix1.shape[o])
                 if e2.known is not None and e2.known[0] >= 0:
                     ends = [e1.start + e1.step * b for b in e2.known]
                     known = (min(ends), max(ends))
@@ -425,8 +429,7 @@ def gives_view(ix: Index, idx: Any) -> bool:
     """
     if not is_view_index(ix) or ix.scalar:
         return False
-    items = idx if type(idx) is tuple else (idx,)
-    return not any(isinstance(i, np.ndarray) and i.ndim == 0 for i in items)
+    return not any(_index.is_scalar_array(i) for i in _index.entries_of(idx))
 
 
 # -- NumPy's layout rules -------------------------------------------------------------
@@ -733,6 +736,7 @@ __all__ = [
     "diagonal",
     "expand_dims",
     "gives_view",
+    "identity",
     "index_key",
     "is_view_index",
     "moveaxis",
