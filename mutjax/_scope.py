@@ -118,11 +118,30 @@ class Scope:
             self.intervals.clear()  # they hold tracers of a finished trace
 
 
+class Link:
+    """One direction of an alias: a cell that IS ``other`` (or a view of it) under a condition.
+
+    A name that a traced ``if`` binds to one array in one branch and to
+    another (or a new value) in the other holds, at run time, one of them:
+    converted code gives it a new cell and links that cell both ways to each
+    array it may be. ``mirror(src_value, other_value)`` is ``other``'s value
+    after a write of the linking cell: the written value where the
+    condition holds, ``other``'s own elsewhere.
+    """
+
+    __slots__ = ("other", "mirror")
+
+    def __init__(self, other: Cell, mirror: Any) -> None:
+        self.other = other
+        self.mirror = mirror
+
+
 class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
     __slots__ = (
-        "_value", "pending", "scope", "version", "aval", "elements", "serial", "__weakref__",
+        "_value", "pending", "scope", "version", "aval", "elements", "serial", "links",
+        "__weakref__",
     )  # fmt: skip
 
     def __init__(self, value: Any, scope: Scope, aval: Any) -> None:
@@ -140,6 +159,9 @@ class Cell:
         # Known elements of ``value``: (value, trace, {static index: scalar}).
         # See ``element`` and ``know``.
         self.elements: tuple[Any, Any, dict[tuple[int, ...], Any]] | None = None
+        # The cells this one may be at run time (see Link): each write here
+        # is mirrored there.
+        self.links: list[Link] = []
 
     def element(self, key: tuple[int, ...], trace: Any) -> Any:
         """The scalar at static ``key`` of the current value, if already known in ``trace``.
@@ -194,12 +216,37 @@ class Cell:
         self._record()
         self.value = value
         self.version += 1
+        if self.links:
+            self._mirror()
 
     def defer(self, add: Any) -> None:
         """A write that waits: the waiting writes become ``add(waiting)`` (None: none wait)."""
         self._record()  # (first: recording applies what waits)
         self.pending = add(self.pending)
         self.version += 1
+        if self.links:
+            self._mirror()
+
+    def _mirror(self) -> None:
+        """Carry this cell's new value to every cell linked to it, transitively.
+
+        Each linked cell gets it only where its link's condition holds, so
+        a cell reached by two paths is written once (the first path).
+        """
+        seen = {self}
+        todo = [self]
+        while todo:
+            src = todo.pop()
+            src.links = [k for k in src.links if not k.other.scope.closed]
+            for link in src.links:
+                dst = link.other
+                if dst in seen:
+                    continue
+                seen.add(dst)
+                dst._record()
+                dst.value = link.mirror(src.value, dst.value)
+                dst.version += 1
+                todo.append(dst)
 
     def swap(self, value: Any) -> None:
         """Replace the value without it counting as a write (entering or leaving a frame)."""

@@ -50,7 +50,7 @@ from .._control import fori_loop as _fori_loop
 from .._control import fori_loop_bounded as _fori_loop_bounded
 from .._control import while_loop as _while_loop
 from .._trace import MutArray, current_mut_trace
-from . import _bounds, _carry
+from . import _bounds, _carry, _choice
 
 # -- errors ------------------------------------------------------------------------
 
@@ -276,7 +276,17 @@ def _end(
         flag = _bounds.pop(flag)
         init = init[:-1]
     loop.leave(ends, watch)
-    out = _checked(loop.carried(loop.state.get()), init, loop.carried_names(), where)
+    carried = loop.carried(loop.state.get())
+    for name, v in zip(loop.carried_names(), carried):
+        if _choice.aliased(v, loop.mark):
+            # Its link's condition is a value of this body (see _choice).
+            raise _carry.RebindError(
+                f"`{name}` holds, at the end of an iteration, an array of before the "
+                "loop or a new value depending on a traced `if` in the body; make it "
+                f"a value in every branch (`{name} = np.where(c, new, {name})`) or "
+                f"copy explicitly (`{name} = {name}.copy()`)"
+            )
+    out = _checked(carried, init, loop.carried_names(), where)
     return out if flag is None else (*out, flag)
 
 
@@ -634,12 +644,13 @@ def if_stmt(cond, body, orelse, get_state, set_state, symbol_names, nouts):
         # in the other branch. Such a branch writes no array and calls no
         # function that might (checked on the source, see _rewrite), so
         # both run and the results are selected.
+        mark = _carry.made_mark()
         outs = []
         for fn in (body, orelse):
             state.set(init)
             fn()
             outs.append(state.get())
-        return state.set(_select(cond, *outs))
+        return state.set(_select(cond, *outs, state.names, mark))
     # Locals holding the same mutable array after both branches as before
     # (`x += 1` on `x = a`) are not passed through the `cond`: the branches
     # write the array itself, which the `cond` threads.
@@ -680,8 +691,11 @@ def _traced_if(cond, body, orelse, state, init, fixed, mark):
     """An ``if`` on a traced value: a ``cond`` over the locals not ``fixed`` to an array."""
     passed = tuple(s not in fixed and not isinstance(x, _undefined()) for s, x in enumerate(init))
     init_vals = _jax_scalars(tuple(x for x, p in zip(init, passed) if p))
+    # Per branch, the arrays of before the `if` that its passed locals hold
+    # at its end (the cond returns their contents, not the arrays).
+    refs: list[dict[int, Any]] = [{}, {}]
 
-    def branch(fn):
+    def branch(fn, held):
         def run(vals):
             it = iter(vals)
             state.set(tuple(next(it) if p else x for x, p in zip(init, passed)))
@@ -691,13 +705,70 @@ def _traced_if(cond, body, orelse, state, init, fixed, mark):
                 if _carry.key(out[s], mark) != k:
                     raise _BranchRebind(s)
             _check_state(out, state.names, "`if` (one branch leaves it unassigned)")
+            held.clear()
+            for s, x in enumerate(out):
+                if s in fixed:
+                    continue
+                if _carry.key(x, mark) is not _carry.VAL:
+                    held[s] = x
+                elif _choice.aliased(x, mark):
+                    raise _nested_choice(state.names[s])
             return _jax_scalars(tuple(x for s, x in enumerate(out) if s not in fixed))
 
         return run
 
-    out = iter(_cond(jnp.asarray(cond).astype(bool), branch(body), branch(orelse), init_vals))
-    state.set(tuple(init[s] if s in fixed else next(out) for s in range(len(init))))
+    c = jnp.asarray(cond).astype(bool)
+    out = iter(_cond(c, branch(body, refs[0]), branch(orelse, refs[1]), init_vals))
+    values = [init[s] if s in fixed else next(out) for s in range(len(init))]
+    for s in set(refs[0]) | set(refs[1]):
+        # Each side: the array the branch left, else the cond's value of the local.
+        x, y = refs[0].get(s, values[s]), refs[1].get(s, values[s])
+        values[s] = _choose(c, x, y, mark, state.names[s])
+    state.set(tuple(values))
     return None
+
+
+def _nested_choice(name: str) -> LoopConversionError:
+    return LoopConversionError(
+        f"mutjax: `{name}` leaves a compiled branch or loop body holding one of several "
+        "arrays chosen by a traced `if` inside it, which the compiled form cannot "
+        f"carry. Make it a value in every branch (`{name} = np.where(c, {name} * 2, "
+        f"{name})` instead of re-binding `{name}` in one branch only), or copy "
+        f"explicitly (`{name} = {name}.copy()`)."
+    )
+
+
+def if_exp(cond, if_true, if_false, expr_repr):
+    """``if_true() if cond else if_false()`` (malt's interface).
+
+    On a traced ``cond`` both sides run as the branches of a ``cond`` (a
+    side may call a function that writes an array); a side that names an
+    array of before the expression makes the result that array where the
+    side is chosen (:mod:`._choice`).
+    """
+    known = _known_test(cond)
+    if known is not None:
+        return if_true() if known else if_false()
+    mark = _carry.made_mark()
+    held: list[Any] = [None, None]
+
+    def side(fn, k):
+        def run():
+            v = fn()
+            held[k] = v if _carry.key(v, mark) is not _carry.VAL else None
+            if held[k] is None and _choice.aliased(v, mark):
+                raise _nested_choice(expr_repr)
+            return _jax_scalars((v,))[0]
+
+        return run
+
+    c = jnp.asarray(cond).astype(bool)
+    out = _cond(c, side(if_true, 0), side(if_false, 1))
+    if held[0] is None and held[1] is None:
+        return out
+    x = out if held[0] is None else held[0]
+    y = out if held[1] is None else held[1]
+    return _choose(c, x, y, mark, expr_repr)
 
 
 def _undefined() -> tuple[type, ...]:
@@ -707,17 +778,33 @@ def _undefined() -> tuple[type, ...]:
     return Undefined, UndefinedReturnValue
 
 
-def _select(cond: Any, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+def _select(
+    cond: Any, a: tuple[Any, ...], b: tuple[Any, ...], names: tuple[str, ...], mark: int
+) -> tuple[Any, ...]:
+    """Each local after a traced ``if`` whose branches ran one after the other.
+
+    A local that is (or may be) an array made before the ``if`` in either
+    branch is linked to it (:mod:`._choice`), so writes through it land in
+    the array that NumPy's run would bind it to.
+    """
     undefined = _undefined()
     out = []
-    for x, y in zip(a, b):
+    for x, y, name in zip(a, b, names):
         if isinstance(x, undefined):
             out.append(y)
         elif isinstance(y, undefined) or x is y:
             out.append(x)
         else:
-            out.append(jnp.where(cond, x, y))
+            chosen = _choose(cond, x, y, mark, name)
+            out.append(jnp.where(cond, x, y) if chosen is None else chosen)
     return tuple(out)
+
+
+def _choose(cond: Any, x: Any, y: Any, mark: int, name: str) -> Any:
+    try:
+        return _choice.choose(cond, x, y, mark, name)
+    except _choice.ChoiceError as e:
+        raise LoopConversionError(str(e)) from None
 
 
 def _py_for(iter_, extra_test, body):
@@ -880,6 +967,7 @@ def pinplace(a: Any, op: str, v: Any) -> Any:
 def _predicated(cond, body, orelse, state):
     c = _unwrap_bool(cond)
     init = state.get()
+    mark = _carry.made_mark()
     outs = []
     for fn, p in ((body, c), (orelse, jnp.logical_not(c))):
         state.set(init)
@@ -893,7 +981,7 @@ def _predicated(cond, body, orelse, state):
     for name, x, y in zip(state.names, *outs):
         if isinstance(x, undefined) != isinstance(y, undefined) and not name.startswith("retval_"):
             _check_state((x, y), (name, name), "`if` (one branch leaves it unassigned)")
-    state.set(_select(c, *outs))
+    state.set(_select(c, *outs, state.names, mark))
 
 
 def _unwrap_bool(cond: Any) -> Any:
@@ -974,6 +1062,7 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "for_stmt": for_stmt,
     "while_stmt": while_stmt,
     "if_stmt": if_stmt,
+    "if_exp": if_exp,
     "unsafe": unsafe,
     "located": located,
     "cheap": cheap,

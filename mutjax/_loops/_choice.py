@@ -1,0 +1,138 @@
+"""Names that a traced condition binds to one of several arrays: writes reach the chosen one.
+
+Under NumPy, after
+
+    x = a
+    if c > 0:
+        x = x * 2
+    x[0] = 9.0
+
+``x`` *is* ``a`` when ``c <= 0``, so the write lands in ``a``. With ``c``
+traced, trace time cannot tell which array ``x`` is. The merged name gets a
+new mutable array holding the selected contents, *linked* to each array it
+may be under the condition that chooses it (:class:`mutjax._scope.Link`):
+
+- a write through the name is mirrored into each linked array where its
+  condition holds (``a = where(c <= 0, x, a)``, through ``a``'s view if the
+  branch held one);
+- a write into a linked array is mirrored into the name's array the same
+  way, so later reads of the name see it.
+
+Links are transitive (a name chosen from names that are themselves chosen)
+and live as long as the scope that made the merged array (a loop body's
+links die with the body). What compiled loops and ``cond`` branches cannot
+carry is a name whose array is linked outside of them (its condition is a
+value of the body): :func:`aliased` finds it, and the loops refuse it
+(a loop of static length runs as Python instead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _compat, _errors
+from .._scope import Cell, Link
+from .._trace import MutArray, current_mut_trace
+from . import _carry
+
+
+class ChoiceError(_errors.MutjaxError):
+    """Base for the refusals below (a LoopConversionError where the operators raise it)."""
+
+
+def aliased(v: Any, mark: int) -> bool:
+    """True when ``v`` is, or may be at run time, an array made before ``mark``."""
+    if not isinstance(v, MutArray):
+        return False
+    if _carry.key(v, mark) is not _carry.VAL:
+        return True
+    seen = {v._cell}
+    todo = [v._cell]
+    while todo:
+        cell = todo.pop()
+        for link in cell.links:
+            other = link.other
+            if other in seen or other.scope.closed:
+                continue
+            if other.serial < mark:
+                return True
+            seen.add(other)
+            todo.append(other)
+    return False
+
+
+def _parent_value(x: Any) -> Any:
+    return x._read() if isinstance(x, MutArray) else x
+
+
+def _same(x: Any, y: Any) -> bool:
+    """True when ``x`` and ``y`` are the same mutable array (same cell, same view)."""
+    if x is y:
+        return True
+    if not (isinstance(x, MutArray) and isinstance(y, MutArray)) or x._cell is not y._cell:
+        return False
+    if x._view is None or y._view is None:
+        return x._view is None and y._view is None
+    return bool(x._view.key == y._view.key)
+
+
+def _link(cell: Cell, target: MutArray, pred: Any) -> None:
+    """Link ``cell`` (a new base) both ways to ``target`` (which it is where ``pred``)."""
+    other = target._cell
+    view = target._view
+
+    def trace() -> Any:
+        return other.scope.active.parent_trace
+
+    def into_target(src: Any, dst: Any) -> Any:
+        with _compat.set_current_trace(trace()):
+            if view is None:
+                return jnp.where(pred, src, dst)
+            return view.write(dst, jnp.where(pred, src, view.read(dst)))
+
+    def into_cell(src: Any, dst: Any) -> Any:
+        with _compat.set_current_trace(trace()):
+            return jnp.where(pred, src if view is None else view.read(src), dst)
+
+    cell.links.append(Link(other, into_target))
+    other.links.append(Link(cell, into_cell))
+
+
+def choose(pred: Any, x: Any, y: Any, mark: int, name: str) -> Any:
+    """The value of a name that is ``x`` where ``pred`` holds, else ``y``.
+
+    Returns None when neither is (nor may be) an array made before ``mark``:
+    then a select is the whole story. When both are the same array, it is
+    that array. Else a new array linked to each of them (see the module doc).
+
+    Raises:
+        ChoiceError: the candidates differ in shape or dtype (which array a
+            write would cast to is chosen at run time).
+    """
+    refs = [(v, p) for v, p in ((x, True), (y, False)) if aliased(v, mark)]
+    if not refs:
+        return None
+    if _same(x, y):
+        return x
+    trace = current_mut_trace()
+    assert trace is not None  # an aliased value is a mutable array of an open scope
+    parent = trace.parent_trace
+    with _compat.set_current_trace(parent):
+        p = jnp.asarray(_parent_value(pred)).astype(bool)
+        value = jnp.where(p, _parent_value(x), _parent_value(y))
+    avals = {(tuple(np.shape(v)), np.dtype(v.dtype)) for v in (x, y) if hasattr(v, "dtype")}
+    if len(avals) > 1 or (np.shape(value), np.dtype(value.dtype)) not in avals:
+        raise ChoiceError(
+            f"mutjax: after an `if` on a traced value, `{name}` is one array in one "
+            "branch and an array of another shape or dtype in the other, and writes "
+            f"through `{name}` would depend on which. Give both branches the same "
+            f"shape and dtype, or copy explicitly (`{name} = {name}.copy()`)."
+        )
+    merged = trace.new(value)
+    with _compat.set_current_trace(parent):
+        for v, truth in refs:
+            _link(merged._cell, v, p if truth else jnp.logical_not(p))
+    return merged
