@@ -126,14 +126,19 @@ class Link:
     converted code gives it a new cell and links that cell both ways to each
     array it may be. ``mirror(src_value, other_value)`` is ``other``'s value
     after a write of the linking cell: the written value where the
-    condition holds, ``other``'s own elsewhere.
+    condition holds, ``other``'s own elsewhere. On the new cell's side
+    (``outward``) the link also says which array it may be: ``other`` seen
+    through ``view`` (None: all of it) where ``pred`` holds.
     """
 
-    __slots__ = ("other", "mirror")
+    __slots__ = ("other", "mirror", "outward", "view", "pred")
 
-    def __init__(self, other: Cell, mirror: Any) -> None:
+    def __init__(self, other: Cell, mirror: Any, outward: bool, view: Any, pred: Any) -> None:
         self.other = other
         self.mirror = mirror
+        self.outward = outward
+        self.view = view
+        self.pred = pred
 
 
 class Cell:

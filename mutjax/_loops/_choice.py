@@ -36,18 +36,23 @@ import numpy as np
 from .. import _compat, _errors
 from .._scope import Cell, Link
 from .._trace import MutArray, current_mut_trace
-from . import _carry
 
 
 class ChoiceError(_errors.MutjaxError):
-    """Base for the refusals below (a LoopConversionError where the operators raise it)."""
+    """A name chosen at run time among arrays that writes cannot all reach."""
+
+
+def _older(v: Any, mark: int) -> bool:
+    """True when ``v`` is itself a mutable array of the scope made before ``mark``."""
+    cell = getattr(v, "_cell", None) if isinstance(v, MutArray) else None
+    return cell is not None and cell.serial < mark and not cell.scope.closed
 
 
 def aliased(v: Any, mark: int) -> bool:
     """True when ``v`` is, or may be at run time, an array made before ``mark``."""
     if not isinstance(v, MutArray):
         return False
-    if _carry.key(v, mark) is not _carry.VAL:
+    if _older(v, mark):
         return True
     seen = {v._cell}
     todo = [v._cell]
@@ -62,6 +67,58 @@ def aliased(v: Any, mark: int) -> bool:
             seen.add(other)
             todo.append(other)
     return False
+
+
+def view_key(v: MutArray) -> Any:
+    """What names ``v`` among the arrays of its scope: its cell's serial and its view."""
+    return (v._cell.serial, None if v._view is None else v._view.key)
+
+
+def targets(v: Any, mark: int) -> dict[Any, tuple[MutArray, Any]]:
+    """The arrays made before ``mark`` that ``v`` may be: key -> (array, condition).
+
+    ``v`` is the array where the condition holds (a parent-trace bool, or
+    True). Empty for a value that is none of them.
+
+    Raises:
+        ChoiceError: ``v`` may be a view of a new array that is itself
+            chosen (a case the links do not describe).
+    """
+    out: dict[Any, tuple[MutArray, Any]] = {}
+    if not isinstance(v, MutArray):
+        return out
+    if _older(v, mark):
+        return {view_key(v): (v, True)}
+
+    def visit(cell: Cell, pred: Any) -> None:
+        for link in cell.links:
+            other = link.other
+            if not link.outward or other.scope.closed:
+                continue
+            p = link.pred if pred is True else jnp.logical_and(pred, link.pred)
+            if other.serial < mark:
+                target = other.scope.active.view(other, link.view, _aval(other, link.view))
+                k = view_key(target)
+                old = out.get(k)
+                out[k] = (target, p if old is None else jnp.logical_or(old[1], p))
+            elif link.view is not None:
+                raise ChoiceError(
+                    "mutjax: a name is chosen at run time to be a view of an array "
+                    "that is itself chosen at run time; copy explicitly (`x = x.copy()`)."
+                )
+            else:
+                visit(other, p)
+
+    with _compat.set_current_trace(v._cell.scope.active.parent_trace):
+        visit(v._cell, True)
+    return out
+
+
+def _aval(cell: Cell, view: Any) -> Any:
+    if view is None:
+        return cell.aval
+    with _compat.set_current_trace(cell.scope.active.parent_trace):
+        return _compat.typeof(view.read(cell.value))
 
 
 def _parent_value(x: Any) -> Any:
@@ -97,8 +154,23 @@ def _link(cell: Cell, target: MutArray, pred: Any) -> None:
         with _compat.set_current_trace(trace()):
             return jnp.where(pred, src if view is None else view.read(src), dst)
 
-    cell.links.append(Link(other, into_target))
-    other.links.append(Link(cell, into_cell))
+    cell.links.append(Link(other, into_target, True, view, pred))
+    other.links.append(Link(cell, into_cell, False, view, pred))
+
+
+def linked(value: Any, choices: list[tuple[MutArray, Any]]) -> MutArray:
+    """A new array holding ``value`` that is each array of ``choices`` where its condition holds.
+
+    ``value`` and the conditions are parent-trace values; ``value`` must
+    already equal each array where its condition holds.
+    """
+    trace = current_mut_trace()
+    assert trace is not None  # converted code runs inside a mutable scope
+    merged = trace.new(value)
+    with _compat.set_current_trace(trace.parent_trace):
+        for target, pred in choices:
+            _link(merged._cell, target, jnp.asarray(pred, bool))
+    return merged
 
 
 def choose(pred: Any, x: Any, y: Any, mark: int, name: str) -> Any:
@@ -112,17 +184,17 @@ def choose(pred: Any, x: Any, y: Any, mark: int, name: str) -> Any:
         ChoiceError: the candidates differ in shape or dtype (which array a
             write would cast to is chosen at run time).
     """
-    refs = [(v, p) for v, p in ((x, True), (y, False)) if aliased(v, mark)]
+    refs = [(v, truth) for v, truth in ((x, True), (y, False)) if aliased(v, mark)]
     if not refs:
         return None
     if _same(x, y):
         return x
     trace = current_mut_trace()
     assert trace is not None  # an aliased value is a mutable array of an open scope
-    parent = trace.parent_trace
-    with _compat.set_current_trace(parent):
+    with _compat.set_current_trace(trace.parent_trace):
         p = jnp.asarray(_parent_value(pred)).astype(bool)
         value = jnp.where(p, _parent_value(x), _parent_value(y))
+        q = jnp.logical_not(p)
     avals = {(tuple(np.shape(v)), np.dtype(v.dtype)) for v in (x, y) if hasattr(v, "dtype")}
     if len(avals) > 1 or (np.shape(value), np.dtype(value.dtype)) not in avals:
         raise ChoiceError(
@@ -131,8 +203,4 @@ def choose(pred: Any, x: Any, y: Any, mark: int, name: str) -> Any:
             f"through `{name}` would depend on which. Give both branches the same "
             f"shape and dtype, or copy explicitly (`{name} = {name}.copy()`)."
         )
-    merged = trace.new(value)
-    with _compat.set_current_trace(parent):
-        for v, truth in refs:
-            _link(merged._cell, v, p if truth else jnp.logical_not(p))
-    return merged
+    return linked(value, [(v, p if truth else q) for v, truth in refs])

@@ -276,17 +276,9 @@ def _end(
         flag = _bounds.pop(flag)
         init = init[:-1]
     loop.leave(ends, watch)
-    carried = loop.carried(loop.state.get())
-    for name, v in zip(loop.carried_names(), carried):
-        if _choice.aliased(v, loop.mark):
-            # Its link's condition is a value of this body (see _choice).
-            raise _carry.RebindError(
-                f"`{name}` holds, at the end of an iteration, an array of before the "
-                "loop or a new value depending on a traced `if` in the body; make it "
-                f"a value in every branch (`{name} = np.where(c, new, {name})`) or "
-                f"copy explicitly (`{name} = {name}.copy()`)"
-            )
-    out = _checked(carried, init, loop.carried_names(), where)
+    values = loop.state.get()
+    loop.check_choices(values)
+    out = _checked(loop.carried(values), init, loop.carried_names(), where)
     return out if flag is None else (*out, flag)
 
 
@@ -368,6 +360,7 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
         return None
     loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
     loop.checks = _bounds.collecting()
+    loop.may_skip = static is None or extra_test is not None
     _check_state(loop.init, loop.names, "loop")
     while True:
         try:
@@ -497,8 +490,8 @@ def _static_loop(loop, iter_, static, body):
     if trips > 0:
         try:
             _widening(loop, run)
-        except _carry.Rebind:
-            if not loop.final and peel == 0:
+        except _carry.Rebind as r:
+            if (isinstance(r, _carry.Choose) or not loop.final) and peel == 0:
                 raise  # for_stmt learns the bindings and comes back
             loop.state.set(entry)
             return _unrolled(loop, iter_, static, peel, body, "its locals change binding")
@@ -596,6 +589,7 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):
     # The test became traced: the rest of the loop is one while_loop.
     loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
     loop.checks = _bounds.collecting()
+    loop.may_skip = True
     _check_state(loop.init, loop.names, "while loop")
 
     def run(init):
