@@ -25,7 +25,13 @@ being traced) live in :data:`local`.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
+
+from . import _errors
+
+# The most link hops one write may walk (see Cell._mirror).
+MAX_LINK_PATHS = 256
 
 
 class _Local(threading.local):
@@ -124,21 +130,29 @@ class Link:
     A name that a traced ``if`` binds to one array in one branch and to
     another (or a new value) in the other holds, at run time, one of them:
     converted code gives it a new cell and links that cell both ways to each
-    array it may be. ``mirror(src_value, other_value)`` is ``other``'s value
-    after a write of the linking cell: the written value where the
-    condition holds, ``other``'s own elsewhere. On the new cell's side
+    array it may be. ``mirror(src_value, other_value, acc)`` is ``(new, acc2)``:
+    ``other``'s value after a write of the linking cell (the written value
+    where ``acc`` (None: true) and the link's condition hold, ``other``'s own
+    elsewhere), and ``acc2`` the two conditions together. On the new cell's side
     (``outward``) the link also says which array it may be: ``other`` seen
     through ``view`` (None: all of it) where ``pred`` holds.
     """
 
-    __slots__ = ("other", "mirror", "outward", "view", "pred")
+    __slots__ = ("_other", "mirror", "outward", "view", "pred")
 
     def __init__(self, other: Cell, mirror: Any, outward: bool, view: Any, pred: Any) -> None:
-        self.other = other
+        # The array side holds the new cell weakly: once no name holds the
+        # new cell (nor a newer one linked to it), writes need not reach it.
+        self._other: Any = (lambda: other) if outward else weakref.ref(other)
         self.mirror = mirror
         self.outward = outward
         self.view = view
         self.pred = pred
+
+    def target(self) -> Cell | None:
+        """The linked cell, or None once it died (no longer held) or its scope closed."""
+        cell = self._other()
+        return None if cell is None or cell.scope.closed else cell
 
 
 class Cell:
@@ -233,25 +247,35 @@ class Cell:
             self._mirror()
 
     def _mirror(self) -> None:
-        """Carry this cell's new value to every cell linked to it, transitively.
+        """Carry this cell's new value to every cell it may be, along every chain of links.
 
-        Each linked cell gets it only where its link's condition holds, so
-        a cell reached by two paths is written once (the first path).
+        Along a chain each cell is written where the conditions of all the
+        chain's links hold (there it is this very array), with the value the
+        chain carries; elsewhere it keeps its own. Every chain is walked, as
+        two chains may reach one cell under different conditions.
         """
-        seen = {self}
-        todo = [self]
-        while todo:
-            src = todo.pop()
-            src.links = [k for k in src.links if not k.other.scope.closed]
-            for link in src.links:
-                dst = link.other
-                if dst in seen:
+        budget = [MAX_LINK_PATHS]
+
+        def walk(cell: Cell, value: Any, acc: Any, path: frozenset[Cell]) -> None:
+            cell.links = [k for k in cell.links if k.target() is not None]
+            for link in cell.links:
+                dst = link.target()
+                if dst is None or dst in path:
                     continue
-                seen.add(dst)
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise _errors.MutjaxError(
+                        "mutjax: a write reaches too many arrays that names chosen by "
+                        "traced `if`s may be; copy explicitly (`x = x.copy()`) where a "
+                        "name is re-bound in one branch only."
+                    )
                 dst._record()
-                dst.value = link.mirror(src.value, dst.value)
+                new, more = link.mirror(value, dst.value, acc)
+                dst.value = new
                 dst.version += 1
-                todo.append(dst)
+                walk(dst, new, more, path | {dst})
+
+        walk(self, self.value, None, frozenset((self,)))
 
     def swap(self, value: Any) -> None:
         """Replace the value without it counting as a write (entering or leaving a frame)."""

@@ -59,8 +59,8 @@ def aliased(v: Any, mark: int) -> bool:
     while todo:
         cell = todo.pop()
         for link in cell.links:
-            other = link.other
-            if other in seen or other.scope.closed:
+            other = link.target()
+            if other is None or other in seen:
                 continue
             if other.serial < mark:
                 return True
@@ -90,27 +90,28 @@ def targets(v: Any, mark: int) -> dict[Any, tuple[MutArray, Any]]:
     if _older(v, mark):
         return {view_key(v): (v, True)}
 
-    def visit(cell: Cell, pred: Any) -> None:
+    def visit(cell: Cell, pred: Any, path: frozenset[Cell]) -> None:
+        # Every chain of links from `v`, through new arrays, to an older one.
         for link in cell.links:
-            other = link.other
-            if not link.outward or other.scope.closed:
+            other = link.target()
+            if other is None or other in path:
                 continue
             p = link.pred if pred is True else jnp.logical_and(pred, link.pred)
-            if other.serial < mark:
+            if other.serial < mark and link.outward:
                 target = other.scope.active.view(other, link.view, _aval(other, link.view))
                 k = view_key(target)
                 old = out.get(k)
                 out[k] = (target, p if old is None else jnp.logical_or(old[1], p))
-            elif link.view is not None:
+            elif other.serial < mark or link.view is not None:
                 raise ChoiceError(
-                    "mutjax: a name is chosen at run time to be a view of an array "
-                    "that is itself chosen at run time; copy explicitly (`x = x.copy()`)."
+                    "mutjax: a name is chosen at run time among views of arrays that "
+                    "are themselves chosen at run time; copy explicitly (`x = x.copy()`)."
                 )
             else:
-                visit(other, p)
+                visit(other, p, path | {other})
 
     with _compat.set_current_trace(v._cell.scope.active.parent_trace):
-        visit(v._cell, True)
+        visit(v._cell, True, frozenset((v._cell,)))
     return out
 
 
@@ -141,18 +142,20 @@ def _link(cell: Cell, target: MutArray, pred: Any) -> None:
     other = target._cell
     view = target._view
 
-    def trace() -> Any:
-        return other.scope.active.parent_trace
+    def both(acc: Any) -> Any:
+        return pred if acc is None else jnp.logical_and(acc, pred)
 
-    def into_target(src: Any, dst: Any) -> Any:
-        with _compat.set_current_trace(trace()):
+    def into_target(src: Any, dst: Any, acc: Any) -> tuple[Any, Any]:
+        with _compat.set_current_trace(other.scope.active.parent_trace):
+            p = both(acc)
             if view is None:
-                return jnp.where(pred, src, dst)
-            return view.write(dst, jnp.where(pred, src, view.read(dst)))
+                return jnp.where(p, src, dst), p
+            return view.write(dst, jnp.where(p, src, view.read(dst))), p
 
-    def into_cell(src: Any, dst: Any) -> Any:
-        with _compat.set_current_trace(trace()):
-            return jnp.where(pred, src if view is None else view.read(src), dst)
+    def into_cell(src: Any, dst: Any, acc: Any) -> tuple[Any, Any]:
+        with _compat.set_current_trace(other.scope.active.parent_trace):
+            p = both(acc)
+            return jnp.where(p, src if view is None else view.read(src), dst), p
 
     cell.links.append(Link(other, into_target, True, view, pred))
     other.links.append(Link(cell, into_cell, False, view, pred))

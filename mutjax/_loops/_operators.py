@@ -716,10 +716,21 @@ def _traced_if(cond, body, orelse, state, init, fixed, mark):
     values = [init[s] if s in fixed else next(out) for s in range(len(init))]
     for s in set(refs[0]) | set(refs[1]):
         # Each side: the array the branch left, else the cond's value of the local.
+        values[s] = _fresh(values[s], mark)
         x, y = refs[0].get(s, values[s]), refs[1].get(s, values[s])
         values[s] = _choose(c, x, y, mark, state.names[s])
     state.set(tuple(values))
     return None
+
+
+def _fresh(v: Any, mark: int) -> Any:
+    """``v`` as a value: a first pass of an enclosing body (see _control._discovering)
+    runs a ``cond``'s branch as Python, so its output may be the branch's array itself."""
+    if _carry.key(v, mark) is _carry.VAL:
+        return v
+    trace = current_mut_trace()
+    assert trace is not None  # a key is only given to arrays of an open scope
+    return trace.new(_unwrap(v))
 
 
 def _nested_choice(name: str) -> LoopConversionError:
@@ -760,6 +771,7 @@ def if_exp(cond, if_true, if_false, expr_repr):
     out = _cond(c, side(if_true, 0), side(if_false, 1))
     if held[0] is None and held[1] is None:
         return out
+    out = _fresh(out, mark)
     x = out if held[0] is None else held[0]
     y = out if held[1] is None else held[1]
     return _choose(c, x, y, mark, expr_repr)
