@@ -194,11 +194,12 @@ def choose(pred: Any, x: Any, y: Any, mark: int, name: str) -> Any:
         return x
     trace = current_mut_trace()
     assert trace is not None  # an aliased value is a mutable array of an open scope
-    with _compat.set_current_trace(trace.parent_trace):
-        p = jnp.asarray(_parent_value(pred)).astype(bool)
-        value = jnp.where(p, _parent_value(x), _parent_value(y))
-        q = jnp.logical_not(p)
     avals = {(tuple(np.shape(v)), np.dtype(v.dtype)) for v in (x, y) if hasattr(v, "dtype")}
+    if len(avals) == 1:
+        with _compat.set_current_trace(trace.parent_trace):
+            p = jnp.asarray(_parent_value(pred)).astype(bool)
+            value = jnp.where(p, _parent_value(x), _parent_value(y))
+            q = jnp.logical_not(p)
     if len(avals) > 1 or (np.shape(value), np.dtype(value.dtype)) not in avals:
         raise ChoiceError(
             f"mutjax: after an `if` on a traced value, `{name}` is one array in one "

@@ -689,10 +689,19 @@ def _traced_if(cond, body, orelse, state, init, fixed, mark):
     # at its end (the cond returns their contents, not the arrays).
     refs: list[dict[int, Any]] = [{}, {}]
 
+    # A local holding an array may still be re-bound in a branch: until it
+    # is, it is that array there (writes through it reach the array, which
+    # the cond threads), not the operand copy of it.
+    own = tuple(_carry.key(x, mark) is not _carry.VAL for x in init)
+
     def branch(fn, held):
         def run(vals):
             it = iter(vals)
-            state.set(tuple(next(it) if p else x for x, p in zip(init, passed)))
+            bound = []
+            for x, p, o in zip(init, passed, own):
+                v = next(it) if p else x
+                bound.append(x if o else v)
+            state.set(tuple(bound))
             fn()
             out = state.get()
             for s, k in fixed.items():
