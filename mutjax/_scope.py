@@ -3,7 +3,9 @@
 A *scope* is the state of one ``mutable`` call. It owns the *cells* of its
 arrays: a cell holds the current value of one base array (a value of the
 parent trace). Mutable arrays point at a cell, possibly through a view chain.
-Writes replace ``cell.value``; ``version`` lets arrays cache reads. When the
+Writes replace ``cell.value``; ``version`` lets arrays cache reads; a cell
+*linked* to others (a name a traced condition chose among arrays, see
+``Link``) mirrors each write into them. When the
 ``mutable`` call returns, its scope is closed and every cell of it refuses
 further use.
 
