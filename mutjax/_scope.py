@@ -3,7 +3,9 @@
 A *scope* is the state of one ``mutable`` call. It owns the *cells* of its
 arrays: a cell holds the current value of one base array (a value of the
 parent trace). Mutable arrays point at a cell, possibly through a view chain.
-Writes replace ``cell.value``; ``version`` lets arrays cache reads. When the
+Writes replace ``cell.value``; ``version`` lets arrays cache reads; a cell
+*linked* to others (a name a traced condition chose among arrays, see
+``Link``) mirrors each write into them. When the
 ``mutable`` call returns, its scope is closed and every cell of it refuses
 further use.
 
@@ -25,7 +27,13 @@ being traced) live in ``local``.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
+
+from . import _errors
+
+# The most link hops one write may walk (see Cell._mirror).
+MAX_LINK_PATHS = 256
 
 
 class _Local(threading.local):
@@ -118,11 +126,42 @@ class Scope:
             self.intervals.clear()  # they hold tracers of a finished trace
 
 
+class Link:
+    """One direction of an alias: a cell that IS ``other`` (or a view of it) under a condition.
+
+    A name that a traced ``if`` binds to one array in one branch and to
+    another (or a new value) in the other holds, at run time, one of them:
+    converted code gives it a new cell and links that cell both ways to each
+    array it may be. ``mirror(src_value, other_value, acc)`` is ``(new, acc2)``:
+    ``other``'s value after a write of the linking cell (the written value
+    where ``acc`` (None: true) and the link's condition hold, ``other``'s own
+    elsewhere), and ``acc2`` the two conditions together. On the new cell's side
+    (``outward``) the link also says which array it may be: ``other`` seen
+    through ``view`` (None: all of it) where ``pred`` holds.
+    """
+
+    __slots__ = ("_other", "mirror", "outward", "view", "pred")
+
+    def __init__(self, other: Cell, mirror: Any, outward: bool, view: Any, pred: Any) -> None:
+        # The array side holds the new cell weakly: once no name holds the
+        # new cell (nor a newer one linked to it), writes need not reach it.
+        self._other: Any = (lambda: other) if outward else weakref.ref(other)
+        self.mirror = mirror
+        self.outward = outward
+        self.view = view
+        self.pred = pred
+
+    def target(self) -> Cell | None:
+        """The linked cell, or None once it died (no longer held) or its scope closed."""
+        cell = self._other()
+        return None if cell is None or cell.scope.closed else cell
+
+
 class Cell:
     """Storage of one base array: its current value in the parent trace."""
 
     __slots__ = (
-        "_value", "pending", "scope", "version", "aval", "elements", "serial", "exact",
+        "_value", "pending", "scope", "version", "aval", "elements", "serial", "exact", "links",
         "__weakref__",
     )  # fmt: skip
 
@@ -144,6 +183,9 @@ class Cell:
         # (value, NumPy array): the exact NumPy input that ``value`` narrowed
         # (x64 off), valid while ``value`` is current. See mutjax._assign.copy_in.
         self.exact: tuple[Any, Any] | None = None
+        # The cells this one may be at run time (see Link): each write here
+        # is mirrored there.
+        self.links: list[Link] = []
 
     def element(self, key: tuple[int, ...], trace: Any) -> Any:
         """The scalar at static ``key`` of the current value, if already known in ``trace``.
@@ -198,12 +240,47 @@ class Cell:
         self._record()
         self.value = value
         self.version += 1
+        if self.links:
+            self._mirror()
 
     def defer(self, add: Any) -> None:
         """A write that waits: the waiting writes become ``add(waiting)`` (None: none wait)."""
         self._record()  # (first: recording applies what waits)
         self.pending = add(self.pending)
         self.version += 1
+        if self.links:
+            self._mirror()
+
+    def _mirror(self) -> None:
+        """Carry this cell's new value to every cell it may be, along every chain of links.
+
+        Along a chain each cell is written where the conditions of all the
+        chain's links hold (there it is this very array), with the value the
+        chain carries; elsewhere it keeps its own. Every chain is walked, as
+        two chains may reach one cell under different conditions.
+        """
+        budget = [MAX_LINK_PATHS]
+
+        def walk(cell: Cell, value: Any, acc: Any, path: frozenset[Cell]) -> None:
+            cell.links = [k for k in cell.links if k.target() is not None]
+            for link in cell.links:
+                dst = link.target()
+                if dst is None or dst in path:
+                    continue
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise _errors.MutjaxError(
+                        "mutjax: a write reaches too many arrays that names chosen by "
+                        "traced `if`s may be; copy explicitly (`x = x.copy()`) where a "
+                        "name is re-bound in one branch only."
+                    )
+                dst._record()
+                new, more = link.mirror(value, dst.value, acc)
+                dst.value = new
+                dst.version += 1
+                walk(dst, new, more, path | {dst})
+
+        walk(self, self.value, None, frozenset((self,)))
 
     def swap(self, value: Any) -> None:
         """Replace the value without it counting as a write (entering or leaving a frame)."""

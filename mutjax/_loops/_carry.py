@@ -35,8 +35,13 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+
+from .. import _compat
 from .._scope import Handle
 from .._trace import MutArray, current_mut_trace
+from . import _choice
 
 # The key of a local carried as a value.
 VAL = "value"
@@ -172,6 +177,40 @@ class Rebind(Exception):
         self.written = written
 
 
+class Choose(Rebind):
+    """A carried local may be, at a body's end, arrays of before the loop the plan lacks.
+
+    ``found``: slot -> {key: (array, condition)} (see :func:`._choice.targets`).
+    """
+
+    def __init__(self, found: dict[int, dict[Any, tuple[MutArray, Any]]]) -> None:
+        super().__init__([], frozenset())
+        self.found = found
+
+
+class Chosen:
+    """A carried local that may be arrays of before the loop: its value and, per array, whether.
+
+    ``preds[j]`` is true where the local is the ``j``-th array of the plan's
+    ``choices`` for its slot.
+    """
+
+    __slots__ = ("value", "preds")
+
+    def __init__(self, value: Any, preds: tuple[Any, ...]) -> None:
+        self.value = value
+        self.preds = preds
+
+
+jax.tree_util.register_pytree_node(
+    Chosen, lambda c: ((c.value, c.preds), None), lambda _, ch: Chosen(*ch)
+)
+
+
+def _parent(x: Any) -> Any:
+    return x._read() if isinstance(x, MutArray) else x
+
+
 class Carry:
     """The plan of one converted loop: which locals are references, which are carried.
 
@@ -184,6 +223,9 @@ class Carry:
         self.state = state
         self.mark = made_mark()
         self.objects: dict[Any, MutArray] = {}
+        # Carried slots that may be arrays of before the loop (see Chosen):
+        # slot -> the keys of those arrays in ``objects``.
+        self.choices: dict[int, tuple[Any, ...]] = {}
         self.init = state.get()
         for v in self.init:
             k = key(v, self.mark)
@@ -194,6 +236,9 @@ class Carry:
         self.period = 1
         self.final = False
         self.checks = False  # a bounds flag rides after the carried values (see _bounds)
+        # Whether the compiled loop may run no iteration (traced bounds, a
+        # `break`, a while): a local carried from an array is then that array.
+        self.may_skip = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -201,7 +246,10 @@ class Carry:
 
     def binding(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         out = []
-        for v in values:
+        for s, v in enumerate(values):
+            if s in self.choices:
+                out.append(VAL)  # whatever array it is, `carried` says whether
+                continue
             k = key(v, self.mark)
             if k is not VAL and k not in self.objects:
                 # Arrays seen first at a body's end (a view made in the body)
@@ -212,7 +260,40 @@ class Carry:
 
     def carried(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """The values of the carried locals, in slot order."""
-        return tuple(v for v, k in zip(values, self.boundary) if k is VAL)
+        return tuple(
+            self._chosen(s, v) if s in self.choices else v
+            for s, (v, k) in enumerate(zip(values, self.boundary))
+            if k is VAL
+        )
+
+    def _targets(self, v: Any) -> dict[Any, tuple[MutArray, Any]]:
+        try:
+            return _choice.targets(v, self.mark)
+        except _choice.ChoiceError as e:
+            raise RebindError(str(e).removeprefix("mutjax: ")) from None
+
+    def _chosen(self, s: int, v: Any) -> Chosen:
+        found = self._targets(v)
+        keys = self.choices[s]
+        if set(found) - set(keys):
+            raise Choose({s: found})
+        trace = current_mut_trace()
+        assert trace is not None  # a converted loop runs in a mutable scope
+        with _compat.set_current_trace(trace.parent_trace):
+            preds = tuple(
+                jnp.asarray(_parent(found[k][1]) if k in found else False, bool) for k in keys
+            )
+        return Chosen(v, preds)
+
+    def check_choices(self, values: tuple[Any, ...]) -> None:
+        """Raise :class:`Choose` for carried locals at a body's end that may be older arrays."""
+        found = {
+            s: self._targets(v)
+            for s, (v, k) in enumerate(zip(values, self.boundary))
+            if k is VAL and s not in self.choices and _choice.aliased(v, self.mark)
+        }
+        if found:
+            raise Choose(found)
 
     def carried_names(self) -> tuple[str, ...]:
         return tuple(n for n, k in zip(self.names, self.boundary) if k is VAL)
@@ -220,7 +301,19 @@ class Carry:
     def bound(self, carried: tuple[Any, ...]) -> tuple[Any, ...]:
         """All locals at the start of a compiled iteration, from the carried values."""
         it = iter(carried)
-        return tuple(next(it) if k is VAL else self.objects[k] for k in self.boundary)
+        return tuple(
+            self.objects[k] if k is not VAL else self._link(s, next(it))
+            for s, k in enumerate(self.boundary)
+        )
+
+    def _link(self, s: int, v: Any) -> Any:
+        if not isinstance(v, Chosen):
+            return v
+        keys = self.choices[s]
+        return _choice.linked(
+            _parent(v.value),
+            [(self.objects[k], _parent(p)) for k, p in zip(keys, v.preds)],
+        )
 
     def enter(self, carried: tuple[Any, ...]) -> list[tuple[int, Any, int]]:
         """Bind the locals for a compiled iteration; returns what :meth:`leave` watches."""
@@ -247,6 +340,13 @@ class Carry:
 
     def learn(self, r: Rebind) -> None:
         """A new plan from what a traced body did; raises RebindError when there is none."""
+        if isinstance(r, Choose):
+            for s, found in r.found.items():
+                for k, (target, _) in found.items():
+                    self.objects.setdefault(k, target)
+                old = self.choices.get(s, ())
+                self.choices[s] = old + tuple(k for k in found if k not in old)
+            return
         if self.final:
             raise RebindError("the loop body binds its locals differently on another trace")
         end = r.ends[-1]
@@ -259,6 +359,10 @@ class Carry:
             if k is not VAL and end[s] is VAL and s not in r.written
         ]
         if demote:
+            if self.may_skip:
+                # With no iteration run, the local is still the array itself.
+                for s in demote:
+                    self.choices[s] = (self.boundary[s],)
             self.boundary = tuple(VAL if s in demote else k for s, k in enumerate(self.boundary))
             return
         seq = [self.boundary, *r.ends]

@@ -50,7 +50,7 @@ from .._control import fori_loop as _fori_loop
 from .._control import fori_loop_bounded as _fori_loop_bounded
 from .._control import while_loop as _while_loop
 from .._trace import MutArray, current_mut_trace
-from . import _bounds, _carry
+from . import _bounds, _carry, _choice
 
 # -- errors ------------------------------------------------------------------------
 
@@ -330,7 +330,9 @@ def _end(
         flag = _bounds.pop(flag)
         init = init[:-1]
     loop.leave(ends, watch)
-    out = _checked(loop.carried(loop.state.get()), init, loop.carried_names(), where)
+    values = loop.state.get()
+    loop.check_choices(values)
+    out = _checked(loop.carried(values), init, loop.carried_names(), where)
     return out if flag is None else (*out, flag)
 
 
@@ -412,6 +414,7 @@ def for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names, opts):
         return None
     loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
     loop.checks = _bounds.collecting()
+    loop.may_skip = static is None or extra_test is not None
     _check_state(loop.init, loop.names, "loop")
     while True:
         try:
@@ -541,8 +544,8 @@ def _static_loop(loop, iter_, static, body):
     if trips > 0:
         try:
             _widening(loop, run)
-        except _carry.Rebind:
-            if not loop.final and peel == 0:
+        except _carry.Rebind as r:
+            if (isinstance(r, _carry.Choose) or not loop.final) and peel == 0:
                 raise  # for_stmt learns the bindings and comes back
             loop.state.set(entry)
             return _unrolled(loop, iter_, static, peel, body, "its locals change binding")
@@ -640,6 +643,7 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):
     # The test became traced: the rest of the loop is one while_loop.
     loop = _carry.Carry(_carry.State(get_state, set_state, symbol_names))
     loop.checks = _bounds.collecting()
+    loop.may_skip = True
     _check_state(loop.init, loop.names, "while loop")
 
     def run(init):
@@ -688,12 +692,13 @@ def if_stmt(cond, body, orelse, get_state, set_state, symbol_names, nouts):
         # in the other branch. Such a branch writes no array and calls no
         # function that might (checked on the source, see _rewrite), so
         # both run and the results are selected.
+        mark = _carry.made_mark()
         outs = []
         for fn in (body, orelse):
             state.set(init)
             fn()
             outs.append(state.get())
-        return state.set(_select(cond, *outs))
+        return state.set(_select(cond, *outs, state.names, mark))
     # Locals holding the same mutable array after both branches as before
     # (`x += 1` on `x = a`) are not passed through the `cond`: the branches
     # write the array itself, which the `cond` threads.
@@ -734,24 +739,105 @@ def _traced_if(cond, body, orelse, state, init, fixed, mark):
     """An ``if`` on a traced value: a ``cond`` over the locals not ``fixed`` to an array."""
     passed = tuple(s not in fixed and not isinstance(x, _undefined()) for s, x in enumerate(init))
     init_vals = _jax_scalars(tuple(x for x, p in zip(init, passed) if p))
+    # Per branch, the arrays of before the `if` that its passed locals hold
+    # at its end (the cond returns their contents, not the arrays).
+    refs: list[dict[int, Any]] = [{}, {}]
 
-    def branch(fn):
+    # A local holding an array may still be re-bound in a branch: until it
+    # is, it is that array there (writes through it reach the array, which
+    # the cond threads), not the operand copy of it.
+    own = tuple(_carry.key(x, mark) is not _carry.VAL for x in init)
+
+    def branch(fn, held):
         def run(vals):
             it = iter(vals)
-            state.set(tuple(next(it) if p else x for x, p in zip(init, passed)))
+            bound = []
+            for x, p, o in zip(init, passed, own):
+                v = next(it) if p else x
+                bound.append(x if o else v)
+            state.set(tuple(bound))
             fn()
             out = state.get()
             for s, k in fixed.items():
                 if _carry.key(out[s], mark) != k:
                     raise _BranchRebind(s)
             _check_state(out, state.names, "`if` (one branch leaves it unassigned)")
+            held.clear()
+            for s, x in enumerate(out):
+                if s in fixed:
+                    continue
+                if _carry.key(x, mark) is not _carry.VAL:
+                    held[s] = x
+                elif _choice.aliased(x, mark):
+                    raise _nested_choice(state.names[s])
             return _jax_scalars(tuple(x for s, x in enumerate(out) if s not in fixed))
 
         return run
 
-    out = iter(_cond(jnp.asarray(cond).astype(bool), branch(body), branch(orelse), init_vals))
-    state.set(tuple(init[s] if s in fixed else next(out) for s in range(len(init))))
+    c = jnp.asarray(cond).astype(bool)
+    out = iter(_cond(c, branch(body, refs[0]), branch(orelse, refs[1]), init_vals))
+    values = [init[s] if s in fixed else next(out) for s in range(len(init))]
+    for s in set(refs[0]) | set(refs[1]):
+        # Each side: the array the branch left, else the cond's value of the local.
+        values[s] = _fresh(values[s], mark)
+        x, y = refs[0].get(s, values[s]), refs[1].get(s, values[s])
+        values[s] = _choose(c, x, y, mark, state.names[s])
+    state.set(tuple(values))
     return None
+
+
+def _fresh(v: Any, mark: int) -> Any:
+    """``v`` as a value: a first pass of an enclosing body (see _control._discovering)
+    runs a ``cond``'s branch as Python, so its output may be the branch's array itself."""
+    if _carry.key(v, mark) is _carry.VAL:
+        return v
+    trace = current_mut_trace()
+    assert trace is not None  # a key is only given to arrays of an open scope
+    return trace.new(_unwrap(v))
+
+
+def _nested_choice(name: str) -> LoopConversionError:
+    return LoopConversionError(
+        f"mutjax: `{name}` leaves a compiled branch or loop body holding one of several "
+        "arrays chosen by a traced `if` inside it, which the compiled form cannot "
+        f"carry. Make it a value in every branch (`{name} = np.where(c, {name} * 2, "
+        f"{name})` instead of re-binding `{name}` in one branch only), or copy "
+        f"explicitly (`{name} = {name}.copy()`)."
+    )
+
+
+def if_exp(cond, if_true, if_false, expr_repr):
+    """``if_true() if cond else if_false()`` (malt's interface).
+
+    On a traced ``cond`` both sides run as the branches of a ``cond`` (a
+    side may call a function that writes an array); a side that names an
+    array of before the expression makes the result that array where the
+    side is chosen (:mod:`._choice`).
+    """
+    known = _known_test(cond)
+    if known is not None:
+        return if_true() if known else if_false()
+    mark = _carry.made_mark()
+    held: list[Any] = [None, None]
+
+    def side(fn, k):
+        def run():
+            v = fn()
+            held[k] = v if _carry.key(v, mark) is not _carry.VAL else None
+            if held[k] is None and _choice.aliased(v, mark):
+                raise _nested_choice(expr_repr)
+            return _jax_scalars((v,))[0]
+
+        return run
+
+    c = jnp.asarray(cond).astype(bool)
+    out = _cond(c, side(if_true, 0), side(if_false, 1))
+    if held[0] is None and held[1] is None:
+        return out
+    out = _fresh(out, mark)
+    x = out if held[0] is None else held[0]
+    y = out if held[1] is None else held[1]
+    return _choose(c, x, y, mark, expr_repr)
 
 
 def _undefined() -> tuple[type, ...]:
@@ -761,17 +847,33 @@ def _undefined() -> tuple[type, ...]:
     return Undefined, UndefinedReturnValue
 
 
-def _select(cond: Any, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+def _select(
+    cond: Any, a: tuple[Any, ...], b: tuple[Any, ...], names: tuple[str, ...], mark: int
+) -> tuple[Any, ...]:
+    """Each local after a traced ``if`` whose branches ran one after the other.
+
+    A local that is (or may be) an array made before the ``if`` in either
+    branch is linked to it (:mod:`._choice`), so writes through it land in
+    the array that NumPy's run would bind it to.
+    """
     undefined = _undefined()
     out = []
-    for x, y in zip(a, b):
+    for x, y, name in zip(a, b, names):
         if isinstance(x, undefined):
             out.append(y)
         elif isinstance(y, undefined) or x is y:
             out.append(x)
         else:
-            out.append(jnp.where(cond, x, y))
+            chosen = _choose(cond, x, y, mark, name)
+            out.append(jnp.where(cond, x, y) if chosen is None else chosen)
     return tuple(out)
+
+
+def _choose(cond: Any, x: Any, y: Any, mark: int, name: str) -> Any:
+    try:
+        return _choice.choose(cond, x, y, mark, name)
+    except _choice.ChoiceError as e:
+        raise LoopConversionError(str(e)) from None
 
 
 def _py_for(iter_, extra_test, body):
@@ -934,6 +1036,7 @@ def pinplace(a: Any, op: str, v: Any) -> Any:
 def _predicated(cond, body, orelse, state):
     c = _unwrap_bool(cond)
     init = state.get()
+    mark = _carry.made_mark()
     outs = []
     for fn, p in ((body, c), (orelse, jnp.logical_not(c))):
         state.set(init)
@@ -947,7 +1050,7 @@ def _predicated(cond, body, orelse, state):
     for name, x, y in zip(state.names, *outs):
         if isinstance(x, undefined) != isinstance(y, undefined) and not name.startswith("retval_"):
             _check_state((x, y), (name, name), "`if` (one branch leaves it unassigned)")
-    state.set(_select(c, *outs))
+    state.set(_select(c, *outs, state.names, mark))
 
 
 def _unwrap_bool(cond: Any) -> Any:
@@ -1028,6 +1131,7 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "for_stmt": for_stmt,
     "while_stmt": while_stmt,
     "if_stmt": if_stmt,
+    "if_exp": if_exp,
     "unsafe": unsafe,
     "located": located,
     "cheap": cheap,
