@@ -226,3 +226,13 @@ def shard_map_extra(result: Any, wrap: Callable[[Any], Any]) -> tuple[Any, list[
 def varying_axes(aval: object) -> frozenset[str]:
     """The manual mesh axes over which a value inside ``shard_map`` varies (its vma)."""
     return aval.mat.varying  # type: ignore[attr-defined]
+
+
+def shard_map_manual_axes(params: dict[str, Any]) -> frozenset[str]:
+    """The mesh axes a ``shard_map`` equation makes manual.
+
+    jax >= 0.10.2 names the parameter ``newly_manual_axes``; 0.10.0 ``manual_axes``.
+    """
+    return frozenset(
+        params["newly_manual_axes"] if "newly_manual_axes" in params else params["manual_axes"]
+    )

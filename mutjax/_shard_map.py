@@ -108,7 +108,7 @@ def _closure_writes(trace: MutTrace, fun: Any, blocks: tuple[Any, ...]) -> list[
 def _body(trace: MutTrace, fun: Any, params: dict[str, Any], writes: _Writes) -> Any:
     """``fun`` (shard_map's own body wrapper) run on mutable blocks, its writes as outputs."""
     in_specs = tuple(params["in_specs"])
-    manual = frozenset(params["newly_manual_axes"])
+    manual = _compat.shard_map_manual_axes(params)
 
     def body(*blocks: Any) -> Any:
         cells = _closure_writes(trace, fun, blocks)

@@ -184,19 +184,30 @@ def _recorded() -> dict[str, Any]:
     return json.loads(RECORD.read_text())
 
 
+# The record is made with this JAX. Other releases (CI's lowest-versions run)
+# may stage a few equations differently inside jax.numpy's own functions, so
+# there a kernel may exceed its record by 1% (at least 2 equations, or 2 of a
+# primitive); on the recorded JAX the record is exact.
+RECORDED_JAX = "0.10.2"
+
+
+def _slack(n: int) -> int:
+    return 0 if jax.__version__ == RECORDED_JAX else max(2, n // 100)
+
+
 @pytest.mark.parametrize("kernel_id", KERNELS)
 def test_program_is_no_larger_than_recorded(kernel_id):
     recorded = _recorded().get(kernel_id)
     assert recorded is not None, f"{kernel_id} has no record: run the --record step"
     got = measure(kernel_id)
-    assert got["equations"] <= recorded["equations"], (
+    assert got["equations"] <= recorded["equations"] + _slack(recorded["equations"]), (
         f"{kernel_id}: {got['equations']} equations, {recorded['equations']} recorded"
     )
     for name, count in got["primitives"].items():
-        assert name in recorded["primitives"], (
+        assert name in recorded["primitives"] or _slack(0), (
             f"{kernel_id}: primitive {name!r} ({count}x) is not in the record"
         )
-        allowed = recorded["primitives"][name]
+        allowed = recorded["primitives"].get(name, 0) + _slack(0)
         assert count <= allowed, f"{kernel_id}: {count} {name!r}, {allowed} recorded"
 
 
@@ -219,6 +230,7 @@ def test_every_benchmark_and_example_is_in_the_kernel_set():
 
 def record() -> None:
     """Write every kernel's figures to the record and print what changed."""
+    assert jax.__version__ == RECORDED_JAX, f"record with jax {RECORDED_JAX} (see RECORDED_JAX)"
     old = _recorded() if RECORD.exists() else {}
     new = {kernel_id: measure(kernel_id) for kernel_id in KERNELS}
     for kernel_id, figures in new.items():
