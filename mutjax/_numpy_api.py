@@ -626,8 +626,11 @@ def _view_route(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
         return NotImplemented
     method = type(args[0]).__dict__.get(name)
     if method is not None:
-        if name == "transpose" and len(args) > 1:
-            return method(args[0], *(() if args[1] is None else (args[1],)), **kwargs)
+        if name == "transpose":
+            # np.transpose(a, axes) and np.transpose(a, axes=...): the method
+            # takes the axes positionally.
+            axes = args[1] if len(args) > 1 else kwargs.pop("axes", None)
+            return method(args[0], *(() if axes is None else (axes,)), **kwargs)
         return method(*args, **kwargs)
     helper = getattr(_views, name, None)
     if callable(helper):

@@ -337,8 +337,30 @@ class MutArray(_compat.Tracer, Handle):
     def T(self) -> Any:  # NumPy's name
         return _views.transpose(self)
 
+    # NumPy's method takes its axes positionally only (`np.transpose` passes
+    # `axes=` on as the one positional argument, see mutjax._numpy_api).
     def transpose(self, *axes: Any) -> Any:
         return _views.transpose(self, *axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @shape.setter
+    def shape(self, value: Any) -> None:
+        # NumPy's in-place reshape: the C-order reshape of this array as a
+        # view of the same buffer, refused where that reshape needs a copy.
+        new_shape = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
+        try:
+            y = _views.reshape(self, new_shape, copy=False)
+        except ValueError as e:
+            if "avoid creating a copy" not in str(e):
+                raise  # NumPy's own reshape errors (a size that does not fit)
+            raise AttributeError(
+                "Incompatible shape for in-place modification. "
+                "Use `.reshape()` to make a copy with the desired shape."
+            ) from None
+        self._view, self._aval, self._cache_version, self._origin = y._view, y._aval, -1, None
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         return _views.swapaxes(self, axis1, axis2)
