@@ -25,7 +25,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compat, _duplicates, _errors, _index, _inplace, _lower, _trace, _values, _views
+from . import (
+    _compat,
+    _duplicates,
+    _errors,
+    _index,
+    _inplace,
+    _lower,
+    _masked,
+    _trace,
+    _values,
+    _views,
+)
 from ._trace import MutArray, MutTrace
 
 
@@ -679,6 +690,10 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
         _values.check_fill(*args, **kwargs)
     if name == "clip" and args and _is_mut(args[0]):
         return _inplace.clip(*args, **kwargs)  # NumPy's rule for Python int bounds
+    indices = _argument(args, kwargs, 1, "indices") if name == "take" else None
+    if isinstance(indices, _masked.MaskedArray):
+        # NumPy dispatches np.take on its array only: an index of run-time length.
+        return indices.__array_function__(func, (), args, kwargs)
     if name in _VIEW_FUNCS:
         out = _view_route(name, args, kwargs)
         if out is not NotImplemented:
@@ -716,6 +731,11 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
         _assign(out, result, "same_kind", name)
         return out
     return result
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], pos: int, name: str) -> Any:
+    """A function's argument given by position or by name (None if absent)."""
+    return args[pos] if len(args) > pos else kwargs.get(name)
 
 
 def _numpy_dtypes(name: str, result: Any, kwargs: dict[str, Any]) -> Any:

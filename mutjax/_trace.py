@@ -173,6 +173,16 @@ class _NumpyProtocols:
 numpy_protocols = _NumpyProtocols()
 
 
+def _masked_index(idx: Any) -> Any:
+    """The masked value of ``x[m]`` or ``x[m, :, ...]`` (an index of run-time length), or None."""
+    items = idx if type(idx) is tuple else (idx,)
+    if not items or not isinstance(items[0], _masked.MaskedArray):
+        return None
+    if any(not (it is Ellipsis or it == slice(None)) for it in items[1:]):
+        return None  # with other index entries: the general pipeline (which refuses)
+    return items[0]
+
+
 class MutArray(_compat.Tracer, Handle):
     """A mutable array: a tracer of :class:`MutTrace` pointing at a cell.
 
@@ -307,6 +317,9 @@ class MutArray(_compat.Tracer, Handle):
             # vmap): JAX's own indexing, so that the current trace sees this
             # array as an input rather than our parent seeing its tracers.
             return _compat.Tracer.__getitem__(self, idx)
+        masked = _masked_index(idx)
+        if masked is not None:
+            return _masked.gather(self, masked)  # `x[indices[a:b]]`, a CSR row
         return _assign.read(self, idx)
 
     def __setitem__(self, idx: Any, value: Any) -> None:
