@@ -967,6 +967,22 @@ def or_(a: Callable[[], Any], b: Callable[[], Any]) -> Any:
 
 # Every name above that converted code calls as `ag__.name`; `converted_call`
 # joins them where the transformer is built.
+def if_exp(cond, if_true, if_false, expr_repr):
+    """``a if cond else b`` (malt's interface): a select on a traced ``cond``
+    when both sides may be evaluated (``ag__.cheap``, see _rewrite)."""
+    is_cheap = isinstance(cond, _Cheap)
+    cond = cond.value if is_cheap else cond
+    known = _known_test(cond)
+    if known is not None:
+        return if_true() if known else if_false()
+    if not is_cheap:
+        return if_true() if cond else if_false()  # Python's, which refuses the tracer
+    a, b = if_true(), if_false()
+    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):
+        return a if cond else b  # no select between different structures
+    return jax.tree_util.tree_map(functools.partial(jnp.where, cond), a, b)
+
+
 OPERATORS: dict[str, Callable[..., Any]] = {
     "not_": not_,
     "and_": and_,
@@ -980,4 +996,5 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "pset": pset,
     "paug": paug,
     "pinplace": pinplace,
+    "if_exp": if_exp,
 }

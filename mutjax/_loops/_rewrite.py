@@ -5,7 +5,8 @@ call of one of mutjax's operators, so that the operators know at trace time
 what :mod:`._analysis` read in the source: ``ag__.unsafe`` (a body with
 Python side effects: run as Python), ``ag__.located`` (the file and line of
 a loop, for messages) and ``ag__.cheap`` (a branch that may run predicated,
-its array writes rewritten into ``ag__.pset`` / ``ag__.paug``).
+its array writes rewritten into ``ag__.pset`` / ``ag__.paug``; the test of a
+conditional expression whose sides may both be evaluated).
 """
 
 from __future__ import annotations
@@ -105,6 +106,15 @@ class MarkUnsafe(ast.NodeTransformer):
         self.generic_visit(node)
         if why is not None:
             node.test = _wrap("unsafe", node.test, self._where(node), ast.Constant(why))
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.IfExp:
+        # `a if c else b` on a traced `c` selects, as `jnp.where(c, a, b)`,
+        # where evaluating both sides changes nothing: expressions that call
+        # nothing that writes (malt turns the rest into Python's `if`).
+        self.generic_visit(node)
+        if is_cheap([ast.Expr(node.body), ast.Expr(node.orelse)], self.namespace):
+            node.test = _wrap("cheap", node.test)
         return node
 
     def visit_If(self, node: ast.If) -> ast.If:
