@@ -88,12 +88,26 @@ class MarkUnsafe(ast.NodeTransformer):
         self.filename = filename
         self.offset = line_offset
         self.namespace = namespace
+        self._anchored = False
+
+    def visit(self, node: ast.AST) -> Any:
+        if not self._anchored and isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            # malt's copy starts with the module's `from __future__` lines:
+            # anchor the offset at the function's first line (its decorators).
+            self._anchored = True
+            decorators = getattr(node, "decorator_list", [])
+            top = min([node.lineno] + [d.lineno for d in decorators])
+            self.offset += 1 - top
+        return super().visit(node)
+
+    def _side_effect(self, stmts: list[ast.stmt], returns: bool = True) -> str | None:
+        return side_effect(stmts, returns, self.namespace, self.offset)
 
     def _where(self, node: ast.stmt) -> ast.expr:
         return ast.Constant(f"{self.filename}:{node.lineno + self.offset}")
 
     def visit_For(self, node: ast.For) -> ast.For:
-        why = side_effect(node.body + node.orelse)
+        why = self._side_effect(node.body + node.orelse)
         self.generic_visit(node)
         if why is not None:
             node.iter = _wrap("unsafe", node.iter, self._where(node), ast.Constant(why))
@@ -102,7 +116,7 @@ class MarkUnsafe(ast.NodeTransformer):
         return node
 
     def visit_While(self, node: ast.While) -> ast.While:
-        why = side_effect(node.body + node.orelse)
+        why = self._side_effect(node.body + node.orelse)
         self.generic_visit(node)
         if why is not None:
             node.test = _wrap("unsafe", node.test, self._where(node), ast.Constant(why))
@@ -121,7 +135,7 @@ class MarkUnsafe(ast.NodeTransformer):
         # malt turns a `return` in an `if` into a flag and a value: safe,
         # when the branches write no array (they are run both and selected).
         stmts = node.body + node.orelse
-        why = side_effect(stmts, returns=False)
+        why = self._side_effect(stmts, returns=False)
         returns = any(isinstance(n, ast.Return) for st in stmts for n in ast.walk(st))
         if why is None and returns and not is_cheap(stmts, self.namespace, helper=True):
             why = "has a `return` and writes an array or calls a function that might"
