@@ -10,6 +10,9 @@ mutjax's errors.
 
 from __future__ import annotations
 
+import inspect
+import warnings
+
 import jax
 import numpy as np
 import pytest
@@ -266,3 +269,36 @@ def test_conditional_expression_with_side_effect_stays_python():
     # Eagerly the loop falls back to Python, where the test is known.
     with pytest.warns(mutjax.LoopConversionWarning):
         check(_ifexp_with_side_effect, x, modes=("converted-eager",))
+
+
+# -- NumPy's functions with `out` in a loop body are not container mutations ---------
+
+
+def _ufunc_out_loop(z, c):
+    for _ in range(3):
+        np.multiply(z, z, z)
+        np.add(z, c, z)
+    return z
+
+
+def _set_add_loop(z):
+    seen = set()
+    for i in range(3):
+        seen.add(i)
+        z[i] = len(seen)
+    return z
+
+
+def test_numpy_functions_named_like_set_methods_keep_the_loop_compiled():
+    z = np.zeros(4, np.float32)
+    c = np.linspace(-0.5, 0.3, 4).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mutjax.LoopConversionWarning)
+        check(_ufunc_out_loop, z, c, modes=CONVERTED)
+
+
+def test_container_mutation_unrolls_the_loop_naming_its_file_line():
+    z = np.zeros(4, np.float32)
+    line = inspect.getsourcelines(_set_add_loop)[1] + 3  # `seen.add(i)`
+    with pytest.warns(mutjax.LoopConversionWarning, match=rf"`\.add\(\.\.\.\)` \(line {line}\)"):
+        check(_set_add_loop, z, modes=("converted",))
