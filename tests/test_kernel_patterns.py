@@ -302,3 +302,43 @@ def test_container_mutation_unrolls_the_loop_naming_its_file_line():
     line = inspect.getsourcelines(_set_add_loop)[1] + 3  # `seen.add(i)`
     with pytest.warns(mutjax.LoopConversionWarning, match=rf"`\.add\(\.\.\.\)` \(line {line}\)"):
         check(_set_add_loop, z, modes=("converted",))
+
+
+# -- fixed-width windows indexed with np.newaxis and `...` --------------------------
+
+
+def _conv2d(x, w):
+    K = w.shape[0]
+    out = np.empty((x.shape[0], x.shape[1] - K + 1, x.shape[2] - K + 1, w.shape[3]), np.float32)
+    for i in range(x.shape[1] - K + 1):
+        for j in range(x.shape[2] - K + 1):
+            out[:, i, j, :] = np.sum(
+                x[:, i : i + K, j : j + K, :, np.newaxis] * w[np.newaxis, :, :, :], axis=(1, 2, 3)
+            )
+    return out
+
+
+def _window_views(x):
+    out = np.zeros((x.shape[0] - 1, x.shape[1] - 2), np.float32)
+    for i in range(x.shape[0] - 1):
+        for j in range(x.shape[1] - 2):
+            v = x[None, ..., i : i + 2, j : j + 3]  # a live view
+            v[0, 1, 0] += 1.0
+            out[i, j] = v[0, 0, 2] + v[..., None].sum()
+    return out
+
+
+def test_windows_with_newaxis_stay_compiled():
+    rng = np.random.default_rng(6)
+    x = rng.random((2, 6, 5, 3)).astype(np.float32)
+    w = rng.random((2, 2, 3, 4)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mutjax.LoopConversionWarning)
+        check(_conv2d, x, w, modes=CONVERTED)
+
+
+def test_window_views_with_newaxis_and_ellipsis_write_through():
+    x = np.random.default_rng(7).random((5, 6)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mutjax.LoopConversionWarning)
+        check(_window_views, x, modes=CONVERTED)
