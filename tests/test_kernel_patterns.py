@@ -342,3 +342,38 @@ def test_window_views_with_newaxis_and_ellipsis_write_through():
     with warnings.catch_warnings():
         warnings.simplefilter("error", mutjax.LoopConversionWarning)
         check(_window_views, x, modes=CONVERTED)
+
+
+def _ifexp_binds_a_row(a, b, t):
+    for i in range(t.shape[0]):
+        r = a[i] if t[i] > 0 else b[i]  # NumPy: `r` is a view of `a` or of `b`
+        r[0] = -1.0
+    return a, b
+
+
+def _ifexp_binds_a_scalar(x, t):
+    for i in range(t.shape[0]):
+        s = 1.0 if t[i] > 0 else -1.0
+        v = x[i] if t[i] > 0 else -x[i]
+        x[i] = s * v
+    return x
+
+
+def test_conditional_expression_binding_a_view_refuses_a_select():
+    # A select would be a copy, and `r[0] = ...` would write neither array.
+    a = np.ones((3, 2), np.float32)
+    b = np.zeros((3, 2), np.float32)
+    t = np.array([1.0, -1.0, 2.0], np.float32)
+    with (
+        pytest.raises(jax.errors.TracerBoolConversionError),
+        pytest.warns(mutjax.LoopConversionWarning),
+    ):
+        _wrapped(_ifexp_binds_a_row, "converted")(a, b, t)
+
+
+def test_conditional_expression_binding_scalars_selects():
+    x = np.array([0.5, 3.0, 1.5], np.float32)
+    t = np.array([1.0, -1.0, 2.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mutjax.LoopConversionWarning)
+        check(_ifexp_binds_a_scalar, x, t, modes=("converted", "converted-eager"))

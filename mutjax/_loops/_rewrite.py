@@ -75,6 +75,24 @@ class _PredicateWrites(ast.NodeTransformer):
         return node
 
 
+def _used_by_value(tree: ast.AST) -> set[int]:
+    """The ids of the conditional expressions whose result only serves as a value:
+    stored into an array element (``x[i] = a if c else b``), or an operand."""
+    found: list[ast.expr | None] = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign) and all(isinstance(t, ast.Subscript) for t in n.targets):
+            found.append(n.value)
+        elif isinstance(n, ast.AugAssign):
+            found.append(n.value)
+        elif isinstance(n, ast.BinOp):
+            found += [n.left, n.right]
+        elif isinstance(n, ast.UnaryOp):
+            found.append(n.operand)
+        elif isinstance(n, ast.Compare):
+            found += [n.left, *n.comparators]
+    return {id(e) for e in found if isinstance(e, ast.IfExp)}
+
+
 class MarkUnsafe(ast.NodeTransformer):
     """Wrap the iterable / test of loops and ``if``s with side effects in ``ag__.unsafe``.
 
@@ -89,6 +107,7 @@ class MarkUnsafe(ast.NodeTransformer):
         self.offset = line_offset
         self.namespace = namespace
         self._anchored = False
+        self._by_value: set[int] = set()
 
     def visit(self, node: ast.AST) -> Any:
         if not self._anchored and isinstance(node, (ast.FunctionDef, ast.Lambda)):
@@ -98,6 +117,7 @@ class MarkUnsafe(ast.NodeTransformer):
             decorators = getattr(node, "decorator_list", [])
             top = min([node.lineno] + [d.lineno for d in decorators])
             self.offset += 1 - top
+            self._by_value = _used_by_value(node)
         return super().visit(node)
 
     def _side_effect(self, stmts: list[ast.stmt], returns: bool = True) -> str | None:
@@ -126,9 +146,11 @@ class MarkUnsafe(ast.NodeTransformer):
         # `a if c else b` on a traced `c` selects, as `jnp.where(c, a, b)`,
         # where evaluating both sides changes nothing: expressions that call
         # nothing that writes (malt turns the rest into Python's `if`).
+        # Bound to a name, returned or passed on, NumPy's result *is* one of the
+        # sides (a view stays a view): ``by_value`` tells the operator it is not.
         self.generic_visit(node)
         if is_cheap([ast.Expr(node.body), ast.Expr(node.orelse)], self.namespace):
-            node.test = _wrap("cheap", node.test)
+            node.test = _wrap("by_value" if id(node) in self._by_value else "cheap", node.test)
         return node
 
     def visit_If(self, node: ast.If) -> ast.If:
