@@ -25,7 +25,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compat, _duplicates, _errors, _index, _inplace, _lower, _trace, _values, _views
+from . import (
+    _compat,
+    _duplicates,
+    _errors,
+    _index,
+    _inplace,
+    _lower,
+    _masked,
+    _trace,
+    _values,
+    _views,
+)
 from ._trace import MutArray, MutTrace
 
 
@@ -652,8 +663,11 @@ def _view_route(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
         return NotImplemented
     method = type(args[0]).__dict__.get(name)
     if method is not None:
-        if name == "transpose" and len(args) > 1:
-            return method(args[0], *(() if args[1] is None else (args[1],)), **kwargs)
+        if name == "transpose":
+            # np.transpose(a, axes) and np.transpose(a, axes=...): the method
+            # takes the axes positionally.
+            axes = args[1] if len(args) > 1 else kwargs.pop("axes", None)
+            return method(args[0], *(() if axes is None else (axes,)), **kwargs)
         return method(*args, **kwargs)
     helper = getattr(_views, name, None)
     if callable(helper):
@@ -702,6 +716,10 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
         _values.check_fill(*args, **kwargs)
     if name == "clip" and args and _is_mut(args[0]):
         return _inplace.clip(*args, **kwargs)  # NumPy's rule for Python int bounds
+    indices = _argument(args, kwargs, 1, "indices") if name == "take" else None
+    if isinstance(indices, _masked.MaskedArray):
+        # NumPy dispatches np.take on its array only: an index of run-time length.
+        return indices.__array_function__(func, (), args, kwargs)
     if name in _VIEW_FUNCS:
         out = _view_route(name, args, kwargs)
         if out is not NotImplemented:
@@ -739,6 +757,11 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
         _assign(out, result, "same_kind", name)
         return out
     return result
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], pos: int, name: str) -> Any:
+    """A function's argument given by position or by name (None if absent)."""
+    return args[pos] if len(args) > pos else kwargs.get(name)
 
 
 def _numpy_dtypes(name: str, result: Any, kwargs: dict[str, Any]) -> Any:

@@ -173,6 +173,16 @@ class _NumpyProtocols:
 numpy_protocols = _NumpyProtocols()
 
 
+def _masked_index(idx: Any) -> Any:
+    """The masked value of ``x[m]`` or ``x[m, :, ...]`` (an index of run-time length), or None."""
+    items = idx if type(idx) is tuple else (idx,)
+    if not items or not isinstance(items[0], _masked.MaskedArray):
+        return None
+    if any(not (it is Ellipsis or it == slice(None)) for it in items[1:]):
+        return None  # with other index entries: the general pipeline (which refuses)
+    return items[0]
+
+
 class MutArray(_compat.Tracer, Handle):
     """The array type your function sees inside `mutjax.mutable`.
 
@@ -340,6 +350,9 @@ class MutArray(_compat.Tracer, Handle):
             # vmap): JAX's own indexing, so that the current trace sees this
             # array as an input rather than our parent seeing its tracers.
             return _compat.Tracer.__getitem__(self, idx)
+        masked = _masked_index(idx)
+        if masked is not None:
+            return _masked.gather(self, masked)  # `x[indices[a:b]]`, a CSR row
         return _assign.read(self, idx)
 
     def __setitem__(self, idx: Any, value: Any) -> None:
@@ -370,8 +383,30 @@ class MutArray(_compat.Tracer, Handle):
     def T(self) -> Any:  # NumPy's name
         return _views.transpose(self)
 
+    # NumPy's method takes its axes positionally only (`np.transpose` passes
+    # `axes=` on as the one positional argument, see mutjax._numpy_api).
     def transpose(self, *axes: Any) -> Any:
         return _views.transpose(self, *axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @shape.setter
+    def shape(self, value: Any) -> None:
+        # NumPy's in-place reshape: the C-order reshape of this array as a
+        # view of the same buffer, refused where that reshape needs a copy.
+        new_shape = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
+        try:
+            y = _views.reshape(self, new_shape, copy=False)
+        except ValueError as e:
+            if "avoid creating a copy" not in str(e):
+                raise  # NumPy's own reshape errors (a size that does not fit)
+            raise AttributeError(
+                "Incompatible shape for in-place modification. "
+                "Use `.reshape()` to make a copy with the desired shape."
+            ) from None
+        self._view, self._aval, self._cache_version, self._origin = y._view, y._aval, -1, None
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         return _views.swapaxes(self, axis1, axis2)

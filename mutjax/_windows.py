@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 from jax import lax
 
 from . import _compat, _ranges
@@ -79,24 +80,33 @@ def windowed(
 ) -> tuple[WindowOp, tuple[Any, ...]] | None:
     """``(window, rest)`` with ``x[raw]`` equal to ``window(x)[rest]``, or None.
 
-    Only an index of ints and slices qualifies (entry ``k`` indexes axis
-    ``k``); each ``i:i + c`` slice with a traced start proven in bounds
+    Only an index of ints, slices, ``None`` and one ``...`` qualifies; each
+    ``i:i + c`` slice with a traced start proven in bounds
     becomes part of the window and ``:`` in ``rest``.
     """
     entries = raw if isinstance(raw, tuple) else (raw,)
-    if len(entries) > len(shape) or not table:
+    real = [e for e in entries if e is not None and e is not Ellipsis]
+    if len(real) > len(shape) or sum(e is Ellipsis for e in entries) > 1 or not table:
         return None
     starts: list[Any] = [0] * len(shape)
     sizes = list(shape)
-    rest: list[Any] = list(entries)
+    rest: list[Any] = list(entries)  # `None` and `...` stay: the window has x's axes
     found = False
-    for k, e in enumerate(entries):
+    k = -1  # the axis entry `e` indexes
+    for pos, e in enumerate(entries):
+        if e is None:
+            continue
+        k += len(shape) - len(real) if e is Ellipsis else 1
         if isinstance(e, slice):
             w = _window(e, shape[k], table)
             if w is not None:
                 starts[k], sizes[k] = w
-                rest[k] = slice(None)
+                rest[pos] = slice(None)
                 found = True
+        elif e is Ellipsis:
+            continue
+        elif isinstance(e, (bool, np.bool_)):
+            return None  # a boolean index adds an axis
         elif not isinstance(e, int) and _ranges.static(e) is None and not hasattr(e, "dtype"):
             return None
         elif hasattr(e, "shape") and getattr(e, "shape", ()) != ():

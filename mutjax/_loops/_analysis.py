@@ -36,9 +36,14 @@ _INPLACE_CALLS = (
 class _SideEffects(ast.NodeVisitor):
     """Finds the first construct in a body that tracing once would lose."""
 
-    def __init__(self, returns: bool) -> None:
+    def __init__(self, returns: bool, namespace: dict[str, Any], line_offset: int) -> None:
         self.returns = returns
+        self.namespace = namespace
+        self.offset = line_offset
         self.why: str | None = None
+
+    def _line(self, node: ast.AST) -> int:
+        return getattr(node, "lineno", 0) + self.offset
 
     def visit_FunctionDef(self, node: ast.AST) -> None:
         return None  # a nested function's statements are its own, not the body's
@@ -49,7 +54,7 @@ class _SideEffects(ast.NodeVisitor):
 
     def visit_Return(self, node: ast.Return) -> None:
         if self.returns:
-            self.why = self.why or f"has a `return` (line {node.lineno})"
+            self.why = self.why or f"has a `return` (line {self._line(node)})"
 
     def visit_Yield(self, node: ast.AST) -> None:
         self.why = self.why or "has a `yield`"
@@ -64,26 +69,42 @@ class _SideEffects(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         f = node.func
         if isinstance(f, ast.Name) and f.id == "print":
-            self.why = self.why or f"calls print (line {node.lineno})"
-        elif isinstance(f, ast.Attribute) and f.attr in _MUTATING_METHODS:
+            self.why = self.why or f"calls print (line {self._line(node)})"
+        elif (
+            isinstance(f, ast.Attribute)
+            and f.attr in _MUTATING_METHODS
+            and not self._module(f.value)
+        ):
             self.why = self.why or (
-                f"calls `.{f.attr}(...)` (line {node.lineno}), a Python side effect"
+                f"calls `.{f.attr}(...)` (line {self._line(node)}), a Python side effect"
             )
         self.generic_visit(node)
 
+    def _module(self, value: ast.expr) -> bool:
+        """Whether ``value`` names a module (``np.add(a, b, out)`` is NumPy's, not ``set.add``)."""
+        return isinstance(value, ast.Name) and inspect.ismodule(self.namespace.get(value.id))
 
-def side_effect(stmts: list[ast.stmt], returns: bool = True) -> str | None:
+
+def side_effect(
+    stmts: list[ast.stmt],
+    returns: bool = True,
+    namespace: dict[str, Any] | None = None,
+    line_offset: int = 0,
+) -> str | None:
     """Why the statements cannot be traced once, or None.
 
     Args:
         stmts: a loop body or the branches of an ``if``.
         returns: whether a ``return`` counts (malt turns one in an ``if`` into
             a flag and a value, which is safe).
+        namespace: the function's globals, to tell module functions
+            (``np.add``) from a container's mutating methods (``s.add``).
+        line_offset: added to the statements' line numbers in the reason.
 
     Returns:
         The reason, worded to follow "its body" in a message, or None.
     """
-    finder = _SideEffects(returns)
+    finder = _SideEffects(returns, namespace or {}, line_offset)
     for s in stmts:
         finder.visit(s)
     return finder.why

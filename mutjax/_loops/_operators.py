@@ -1124,6 +1124,38 @@ def or_(a: Callable[[], Any], b: Callable[[], Any]) -> Any:
 
 # Every name above that converted code calls as `ag__.name`; `converted_call`
 # joins them where the transformer is built.
+class _ByValue(_Cheap):
+    """The test of an ``a if c else b`` whose result only serves as a value."""
+
+    __slots__ = ()
+
+
+def by_value(value: Any) -> _ByValue:
+    return _ByValue(value)
+
+
+def if_exp(cond, if_true, if_false, expr_repr):
+    """``a if cond else b`` (malt's interface): a select on a traced ``cond``
+    when both sides may be evaluated (``ag__.cheap`` / ``ag__.by_value``, see
+    _rewrite). A select is a new array: where the result may be used as the
+    array it is in NumPy (a view written later), an array side refuses."""
+    is_cheap = isinstance(cond, _Cheap)
+    as_value = isinstance(cond, _ByValue)
+    cond = cond.value if is_cheap else cond
+    known = _known_test(cond)
+    if known is not None:
+        return if_true() if known else if_false()
+    if not is_cheap:
+        return if_true() if cond else if_false()  # Python's, which refuses the tracer
+    a, b = if_true(), if_false()
+    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b) or (
+        not as_value
+        and any(isinstance(v, MutArray) and v.ndim > 0 for v in jax.tree_util.tree_leaves((a, b)))
+    ):
+        return a if cond else b  # Python's, which refuses the tracer
+    return jax.tree_util.tree_map(functools.partial(jnp.where, cond), a, b)
+
+
 OPERATORS: dict[str, Callable[..., Any]] = {
     "not_": not_,
     "and_": and_,
@@ -1138,4 +1170,6 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "pset": pset,
     "paug": paug,
     "pinplace": pinplace,
+    "if_exp": if_exp,
+    "by_value": by_value,
 }

@@ -5,7 +5,8 @@ call of one of mutjax's operators, so that the operators know at trace time
 what ``._analysis`` read in the source: ``ag__.unsafe`` (a body with
 Python side effects: run as Python), ``ag__.located`` (the file and line of
 a loop, for messages) and ``ag__.cheap`` (a branch that may run predicated,
-its array writes rewritten into ``ag__.pset`` / ``ag__.paug``).
+its array writes rewritten into ``ag__.pset`` / ``ag__.paug``; the test of a
+conditional expression whose sides may both be evaluated).
 """
 
 from __future__ import annotations
@@ -74,6 +75,24 @@ class _PredicateWrites(ast.NodeTransformer):
         return node
 
 
+def _used_by_value(tree: ast.AST) -> set[int]:
+    """The ids of the conditional expressions whose result only serves as a value:
+    stored into an array element (``x[i] = a if c else b``), or an operand."""
+    found: list[ast.expr | None] = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign) and all(isinstance(t, ast.Subscript) for t in n.targets):
+            found.append(n.value)
+        elif isinstance(n, ast.AugAssign):
+            found.append(n.value)
+        elif isinstance(n, ast.BinOp):
+            found += [n.left, n.right]
+        elif isinstance(n, ast.UnaryOp):
+            found.append(n.operand)
+        elif isinstance(n, ast.Compare):
+            found += [n.left, *n.comparators]
+    return {id(e) for e in found if isinstance(e, ast.IfExp)}
+
+
 class MarkUnsafe(ast.NodeTransformer):
     """Wrap the iterable / test of loops and ``if``s with side effects in ``ag__.unsafe``.
 
@@ -87,12 +106,28 @@ class MarkUnsafe(ast.NodeTransformer):
         self.filename = filename
         self.offset = line_offset
         self.namespace = namespace
+        self._anchored = False
+        self._by_value: set[int] = set()
+
+    def visit(self, node: ast.AST) -> Any:
+        if not self._anchored and isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            # malt's copy starts with the module's `from __future__` lines:
+            # anchor the offset at the function's first line (its decorators).
+            self._anchored = True
+            decorators = getattr(node, "decorator_list", [])
+            top = min([node.lineno] + [d.lineno for d in decorators])
+            self.offset += 1 - top
+            self._by_value = _used_by_value(node)
+        return super().visit(node)
+
+    def _side_effect(self, stmts: list[ast.stmt], returns: bool = True) -> str | None:
+        return side_effect(stmts, returns, self.namespace, self.offset)
 
     def _where(self, node: ast.stmt) -> ast.expr:
         return ast.Constant(f"{self.filename}:{node.lineno + self.offset}")
 
     def visit_For(self, node: ast.For) -> ast.For:
-        why = side_effect(node.body + node.orelse)
+        why = self._side_effect(node.body + node.orelse)
         self.generic_visit(node)
         if why is not None:
             node.iter = _wrap("unsafe", node.iter, self._where(node), ast.Constant(why))
@@ -101,17 +136,28 @@ class MarkUnsafe(ast.NodeTransformer):
         return node
 
     def visit_While(self, node: ast.While) -> ast.While:
-        why = side_effect(node.body + node.orelse)
+        why = self._side_effect(node.body + node.orelse)
         self.generic_visit(node)
         if why is not None:
             node.test = _wrap("unsafe", node.test, self._where(node), ast.Constant(why))
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.IfExp:
+        # `a if c else b` on a traced `c` selects, as `jnp.where(c, a, b)`,
+        # where evaluating both sides changes nothing: expressions that call
+        # nothing that writes (malt turns the rest into Python's `if`).
+        # Bound to a name, returned or passed on, NumPy's result *is* one of the
+        # sides (a view stays a view): ``by_value`` tells the operator it is not.
+        self.generic_visit(node)
+        if is_cheap([ast.Expr(node.body), ast.Expr(node.orelse)], self.namespace):
+            node.test = _wrap("by_value" if id(node) in self._by_value else "cheap", node.test)
         return node
 
     def visit_If(self, node: ast.If) -> ast.If:
         # malt turns a `return` in an `if` into a flag and a value: safe,
         # when the branches write no array (they are run both and selected).
         stmts = node.body + node.orelse
-        why = side_effect(stmts, returns=False)
+        why = self._side_effect(stmts, returns=False)
         returns = any(isinstance(n, ast.Return) for st in stmts for n in ast.walk(st))
         if why is None and returns and not is_cheap(stmts, self.namespace, helper=True):
             why = "has a `return` and writes an array or calls a function that might"

@@ -9,12 +9,14 @@ valid positions, so no dynamic shape is ever formed.
 
 The value: ``_layout`` (one run-time axis), ``_base`` (its state and
 refusals), ``_elementwise`` / ``_indexing`` / ``_reduce`` / ``_products``
-(NumPy's operations on it), ``_value`` (the operators that call them). The
+(NumPy's operations on it), ``_gather`` (an integer index of run-time
+length), ``_value`` (the operators that call them). The
 lowering: ``_dynamic`` (which indices are dynamic, traced slice bounds),
 ``_read`` and ``_write``. ``_origin`` locates the user's line for the errors.
 """
 
 from ._dynamic import is_dynamic as is_dynamic
+from ._gather import gather as gather
 from ._layout import Axis as Axis
 from ._origin import dynamic_shape_error as dynamic_shape_error
 from ._read import read as read

@@ -17,6 +17,7 @@ from jax import lax
 from .. import _errors
 from ._base import MaskedBase
 from ._elementwise import elementwise
+from ._gather import take_function
 from ._indexing import flip, getitem, setitem
 from ._products import dot, inner, matmul, outer, vdot
 from ._reduce import UFUNC_REDUCTIONS, argreduce, norm, reduce
@@ -293,4 +294,5 @@ _FUNCTIONS: dict[str, Any] = {
     "imag": _ufunc_like(jnp.imag),
     "copy": lambda a, **k: a.copy(),
     "transpose": lambda a, axes=None: a.transpose(axes),
+    "take": take_function,
 }
