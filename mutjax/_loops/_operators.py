@@ -814,6 +814,17 @@ def if_exp(cond, if_true, if_false, expr_repr):
     array of before the expression makes the result that array where the
     side is chosen (:mod:`._choice`).
     """
+    if isinstance(cond, _Cheap):
+        if _known_test(cond.value) is None:
+            out = _select_if_exp(cond, if_true, if_false)
+            if out is not _NO_SELECT:
+                return out
+            if not (_no_new_view(if_true) and _no_new_view(if_false)):
+                # A side that makes a new view (`a[i] if c else b[i]`): the
+                # branches below would have to carry it; Python's `if`
+                # refuses the traced test instead (the loop runs as Python).
+                return if_true() if cond.value else if_false()
+        cond = cond.value
     known = _known_test(cond)
     if known is not None:
         return if_true() if known else if_false()
@@ -1134,26 +1145,40 @@ def by_value(value: Any) -> _ByValue:
     return _ByValue(value)
 
 
-def if_exp(cond, if_true, if_false, expr_repr):
-    """``a if cond else b`` (malt's interface): a select on a traced ``cond``
-    when both sides may be evaluated (``ag__.cheap`` / ``ag__.by_value``, see
+_NO_SELECT = object()
+
+
+def _no_new_view(side: Callable[[], Any]) -> bool:
+    """False when a side-effect-free side makes a new view of an existing array (``a[i]``).
+
+    A name gives the same array each time it is evaluated, and a new value
+    (``a * 2``) a cell of its own; only a fresh view of an older cell differs.
+    """
+    mark = _carry.made_mark()
+    v = side()
+    return _carry.key(v, mark) is _carry.VAL or side() is v
+
+
+def _select_if_exp(cond: _Cheap, if_true: Any, if_false: Any) -> Any:
+    """``a if cond else b`` as a select, when both sides may be evaluated.
+
+    ``cond`` is wrapped by the rewrite (``ag__.cheap`` / ``ag__.by_value``, see
     _rewrite). A select is a new array: where the result may be used as the
-    array it is in NumPy (a view written later), an array side refuses."""
-    is_cheap = isinstance(cond, _Cheap)
+    array it is in NumPy (a view written later), an array side is left to
+    :func:`if_exp`'s branches (``_NO_SELECT``).
+    """
     as_value = isinstance(cond, _ByValue)
-    cond = cond.value if is_cheap else cond
-    known = _known_test(cond)
-    if known is not None:
-        return if_true() if known else if_false()
-    if not is_cheap:
-        return if_true() if cond else if_false()  # Python's, which refuses the tracer
+    test = cond.value
+    if not _is_traced(test):
+        return _NO_SELECT
     a, b = if_true(), if_false()
-    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b) or (
+    tree_a: Any = jax.tree_util.tree_structure(a)
+    if tree_a != jax.tree_util.tree_structure(b) or (
         not as_value
         and any(isinstance(v, MutArray) and v.ndim > 0 for v in jax.tree_util.tree_leaves((a, b)))
     ):
-        return a if cond else b  # Python's, which refuses the tracer
-    return jax.tree_util.tree_map(functools.partial(jnp.where, cond), a, b)
+        return _NO_SELECT
+    return jax.tree_util.tree_map(functools.partial(jnp.where, test), a, b)
 
 
 OPERATORS: dict[str, Callable[..., Any]] = {
@@ -1170,6 +1195,5 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "pset": pset,
     "paug": paug,
     "pinplace": pinplace,
-    "if_exp": if_exp,
     "by_value": by_value,
 }
