@@ -42,8 +42,8 @@ def main() -> None:
     expected = board.copy()
     expected_alive = life(expected, *[s.copy() for s in scratch], 8)
 
-    fast = jax.jit(mutjax.mutable(life, return_args=True), static_argnums=3)
-    alive, (got, _, _, _), _ = fast(board, *scratch, 8)
+    fast = jax.jit(mutjax.mutable(life, return_argnames="board"), static_argnums=3)
+    alive, got = fast(board, *scratch, 8)
     got = np.asarray(got)
 
     print("after 8 generations:")

@@ -38,31 +38,31 @@ def main() -> None:
     expected = A.copy()
     expected_perm = lu(expected)
 
-    fast = jax.jit(mutjax.mutable(lu, return_args=True))
-    perm, (got,), _ = fast(A)
+    fast = jax.jit(mutjax.mutable(lu, return_argnums=0))
+    perm, factors = fast(A)  # lu's result, then A after the call: its LU factors
 
     np.set_printoptions(precision=4, suppress=True, linewidth=120)
     print("NumPy  LU factors:\n", expected)
-    print("mutjax LU factors:\n", np.asarray(got))
+    print("mutjax LU factors:\n", np.asarray(factors))
     print("pivots  NumPy:", expected_perm, " mutjax:", np.asarray(perm))
-    err = np.abs(np.asarray(got) - expected).max()
+    err = np.abs(np.asarray(factors) - expected).max()
     print(f"max |mutjax - NumPy| = {err:.2e}")
-    L = np.tril(np.asarray(got), -1) + np.eye(6)
-    U = np.triu(np.asarray(got))
+    L = np.tril(np.asarray(factors), -1) + np.eye(6)
+    U = np.triu(np.asarray(factors))
     print(f"max |L @ U - A[perm]| = {np.abs(L @ U - A[np.asarray(perm)]).max():.2e}")
     assert err < 1e-4 and (np.asarray(perm) == expected_perm).all()
 
     # The loop converted (mutjax.jit), at a size where unrolling is hopeless.
     n = 200
     B = rng.standard_normal((n, n)).astype(np.float32)
-    converted = mutjax.jit(lu, return_args=True)
+    converted = mutjax.jit(lu, return_argnums=0)
     t = time.perf_counter()
-    perm, (got,), _ = converted(B)
-    got.block_until_ready()
+    perm, factors = converted(B)
+    factors.block_until_ready()
     first = time.perf_counter() - t
     t = time.perf_counter()
-    perm, (got,), _ = converted(B)
-    got.block_until_ready()
+    perm, factors = converted(B)
+    factors.block_until_ready()
     run = time.perf_counter() - t
     ref = B.copy()
     t = time.perf_counter()
@@ -73,7 +73,7 @@ def main() -> None:
         f"n = {n}: mutjax.jit first call {first:.2f} s, then {run * 1e3:.1f} ms; "
         f"NumPy {numpy_time * 1e3:.1f} ms; pivots agree: {agree}"
     )
-    assert agree and np.abs(np.asarray(got) - ref).max() < 1e-2
+    assert agree and np.abs(np.asarray(factors) - ref).max() < 1e-2
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ def main() -> None:
     for b in range(batch):
         expected_energy.append(simulate(expected_pos[b], vel[b].copy()))
 
-    fast = jax.jit(jax.vmap(mutjax.mutable(simulate, return_args=True)))
-    energy, (got_pos, _), _ = fast(pos, vel)
+    fast = jax.jit(jax.vmap(mutjax.mutable(simulate, return_argnums=0)))
+    energy, got_pos = fast(pos, vel)
     got_pos = np.asarray(got_pos)
 
     np.set_printoptions(precision=4, suppress=True)

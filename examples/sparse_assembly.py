@@ -32,8 +32,8 @@ def main() -> None:
     expected = np.zeros((n, n), np.float32)
     expected_rows = laplacian(expected, src, dst, weight)
 
-    fast = jax.jit(mutjax.mutable(laplacian, return_args=True))
-    rows, (got, _, _, _), _ = fast(np.zeros((n, n), np.float32), src, dst, weight)
+    fast = jax.jit(mutjax.mutable(laplacian, return_argnums=0))
+    rows, got = fast(np.zeros((n, n), np.float32), src, dst, weight)
     got = np.asarray(got)
 
     np.set_printoptions(precision=3, suppress=True, linewidth=120)

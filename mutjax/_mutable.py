@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterator
-from typing import Any, Literal, TypeVar, cast, overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast, overload
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _assign, _boundary, _compat, _errors, _loops, _masked
+from . import _assign, _boundary, _compat, _errors, _loops, _masked, _returned
 from ._loops import _bounds
+from ._returned import Selection
 from ._scope import Scope
 from ._trace import MutArray, MutTrace, current_mut_trace
 
@@ -43,32 +44,51 @@ def _narrowed(x: Any) -> bool:
     return not info.min <= int(x) <= info.max
 
 
-# With `return_args=True` the wrapper returns `(out, args, kwargs)`.
-WithArgs = Callable[..., tuple[Any, tuple[Any, ...], dict[str, Any]]]
+Argnums = int | Sequence[int] | None
+Argnames = str | Sequence[str] | None
 
 
 @overload
-def mutable(fun: F, *, return_args: Literal[False] = False, loops: bool = False) -> F: ...
+def mutable(
+    fun: F,
+    *,
+    loops: bool = False,
+    return_argnums: None = None,
+    return_argnames: None = None,
+) -> F: ...
 @overload
 def mutable(
-    fun: Callable[..., Any], *, return_args: Literal[True], loops: bool = False
-) -> WithArgs: ...
+    fun: Callable[..., Any],
+    *,
+    loops: bool = False,
+    return_argnums: Argnums = None,
+    return_argnames: Argnames = None,
+) -> Callable[..., Any]: ...
 @overload
 def mutable(
-    fun: None = None, *, return_args: Literal[False] = False, loops: bool = False
+    fun: None = None,
+    *,
+    loops: bool = False,
+    return_argnums: None = None,
+    return_argnames: None = None,
 ) -> Callable[[F], F]: ...
 @overload
 def mutable(
-    fun: None = None, *, return_args: Literal[True], loops: bool = False
-) -> Callable[[Callable[..., Any]], WithArgs]: ...
-@overload
-def mutable(
-    fun: Callable[..., Any] | None = None, *, return_args: bool = False, loops: bool = False
-) -> Any: ...
+    fun: None = None,
+    *,
+    loops: bool = False,
+    return_argnums: Argnums = None,
+    return_argnames: Argnames = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
 
+@_returned.refusing_return_args("mutjax.mutable")
 def mutable(
-    fun: Callable[..., Any] | None = None, *, return_args: bool = False, loops: bool = False
+    fun: Callable[..., Any] | None = None,
+    *,
+    loops: bool = False,
+    return_argnums: Argnums = None,
+    return_argnames: Argnames = None,
 ) -> Callable[..., Any]:
     """Make ``fun`` see its arrays as mutable NumPy-style arrays.
 
@@ -79,7 +99,7 @@ def mutable(
 
     Args:
         fun: the function to wrap. ``mutable`` can also be used as
-            ``@mutable(return_args=True)`` or ``@mutable(loops=True)``.
+            ``@mutable(loops=True)`` or ``@mutable(return_argnums=0)``.
         loops: if True, convert the Python ``for``/``while``/``if`` statements
             of ``fun`` and of the functions it calls into mutjax's loop and
             branch combinators (one compiled loop instead of an unrolled one),
@@ -87,10 +107,17 @@ def mutable(
             ``mutjax.jit(fun)`` is ``jax.jit(mutable(fun, loops=True))``; the
             guide [Python loops and branches][which-entry-point] says which
             to use and what is converted.
-        return_args: if True, the wrapper returns ``(out, args, kwargs)``: the
-            function's result followed by the final values of its positional
-            and keyword arguments. This is how an out-parameter kernel
-            (``def fill(out, v): out[...] = v``) gives its result back.
+        return_argnums: an int or a sequence of ints, as ``jax.jit``'s
+            ``static_argnums``: the positional arguments whose final values
+            the call also returns. This is how an in-place kernel
+            (``def fill(out, v): out[...] = v``) gives its result back. An
+            argnum selects its parameter even when a call passes it by
+            keyword; a negative one counts from the end of the call's
+            positional arguments; for ``def f(*args)`` it indexes the call's
+            positional arguments.
+        return_argnames: a str or a sequence of str, as ``jax.jit``'s
+            ``static_argnames``: the arguments, by name, whose final values
+            the call also returns, however the call passes them.
 
     Returns:
         A function with ``fun``'s signature. Called from outside any mutable
@@ -99,9 +126,25 @@ def mutable(
         ``jax.Array``. Called on mutable arrays from inside another mutable
         scope, it works on them by reference, as a NumPy function would.
 
+        With ``return_argnums`` or ``return_argnames`` it returns ``fun``'s
+        result followed by the final values of the selected arguments, flat,
+        argnums first, then argnames, each argument once: ``perm, A = f(A)``
+        for ``return_argnums=0``, ``out, A, b = f(A, b)`` for
+        ``return_argnums=(0, 1)``. A result that is a tuple stays one
+        element (``(p, q), A = f(A)``). When ``fun`` returns None, as
+        in-place kernels do, only the arguments come back: ``A = f(A)`` for
+        one (not a 1-tuple), ``A, b = f(A, b)`` for two.
+
     Raises:
         TypeError: ``fun`` is not callable, or is already ``jax.jit``-compiled
-            (write ``@jax.jit`` above ``@mutjax.mutable``, or use ``mutjax.jit``).
+            (write ``@jax.jit`` above ``@mutjax.mutable``, or use
+            ``mutjax.jit``); ``return_argnums`` is not an int or a sequence of
+            ints, or ``return_argnames`` not a str or a sequence of str; a
+            call did not pass a selected argument; ``return_args=`` (replaced
+            by ``return_argnums``).
+        ValueError: ``return_argnums`` or ``return_argnames`` names an
+            argument ``fun``'s signature cannot take (what ``jax.jit`` raises
+            for ``static_argnums`` and ``static_argnames``).
         mutjax.ScopeEndedError: a mutable array is used after the call that
             owns it returned.
         mutjax.ForeignTraceError: a mutable array is written inside a JAX
@@ -125,34 +168,42 @@ def mutable(
         assert cumsum(x).tolist() == [0.0, 1.0, 3.0, 6.0]
         assert x.tolist() == [0.0, 1.0, 2.0, 3.0]  # the caller's array is unchanged
 
-        @mutjax.mutable(return_args=True)
+        @mutjax.mutable(return_argnums=0)
         def fill(out, v):
-            out[...] = v
+            out[...] = v  # returns None: the call returns only `out`
 
-        _, (out, _), _ = fill(jnp.zeros(2), 7.0)
+        out = fill(jnp.zeros(2), 7.0)
         assert out.tolist() == [7.0, 7.0]
         ```
     """
     if fun is None:
-        return functools.partial(mutable, return_args=return_args, loops=loops)
-    _check_function(fun)
+        return functools.partial(
+            mutable, loops=loops, return_argnums=return_argnums, return_argnames=return_argnames
+        )
+    check_function(fun)
+    chosen = _returned.selection(fun, return_argnums, return_argnames, "mutjax.mutable")
+    return wrap(fun, loops, chosen)
+
+
+def wrap(fun: Callable[..., Any], loops: bool, chosen: Selection | None) -> Callable[..., Any]:
+    """``mutable(fun)`` for a checked ``fun`` and its resolved argument selection."""
     programs = None
     if loops:
         converted = cast(Callable[..., Any], _loops.convert(fun))  # the same call signature
         if converted is not fun:
-            programs = _EagerPrograms(converted, return_args)
+            programs = _EagerPrograms(converted, chosen)
         fun = converted
 
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         outer = current_mut_trace()
         if outer is not None:
-            return _call_by_reference(outer, fun, return_args, args, kwargs)
+            return _call_by_reference(outer, fun, chosen, args, kwargs)
         if programs is not None and _compat.is_eager():
             out = programs(args, kwargs)
             if out is not _EAGER:
                 return out
-        return _call_in_new_scope(fun, return_args, args, kwargs)
+        return _call_in_new_scope(fun, chosen, args, kwargs)
 
     return wrapper
 
@@ -170,16 +221,16 @@ class _EagerPrograms:
     ``jax.jit`` does, a call is traced once per argument structure, array
     shapes and dtypes, and static (non-array) argument values, and the
     compiled program runs afterwards. Non-array results (a Python float
-    computed from static values, the static arguments under
-    ``return_args``) come back as the trace made them. A function whose
+    computed from static values, a static argument selected by
+    ``return_argnums``) come back as the trace made them. A function whose
     top-level code needs concrete values (``int(x[0])``, a shape read from
     data, a Python ``if`` on a value outside a converted loop) raises while
     traced: that call and every later one run eagerly.
     """
 
-    def __init__(self, fun: Callable[..., Any], return_args: bool) -> None:
+    def __init__(self, fun: Callable[..., Any], chosen: Selection | None) -> None:
         self.fun = fun
-        self.return_args = return_args
+        self.chosen = chosen
         self.programs: dict[Any, Callable[[list[Any]], Any]] = {}
         self.eager_only = False
 
@@ -225,7 +276,7 @@ class _EagerPrograms:
             # as NumPy's IndexError once the values are known.
             _bounds.push()
             try:
-                out = _call_in_new_scope(self.fun, self.return_args, args, kwargs)
+                out = _call_in_new_scope(self.fun, self.chosen, args, kwargs)
             finally:
                 flag = _bounds.pop(_bounds.no_flag())
             out_leaves, out_tree = jax.tree_util.tree_flatten(out)
@@ -248,7 +299,7 @@ class _EagerPrograms:
         return program
 
 
-def _check_function(fun: Any) -> None:
+def check_function(fun: Any) -> None:
     """Refuse at decoration time what would only fail when called."""
     if not callable(fun):
         raise TypeError(
@@ -268,7 +319,7 @@ def _check_function(fun: Any) -> None:
 
 
 def _call_by_reference(
-    trace: MutTrace, fun: Callable[..., Any], return_args: bool, args: Any, kwargs: Any
+    trace: MutTrace, fun: Callable[..., Any], chosen: Selection | None, args: Any, kwargs: Any
 ) -> Any:
     def lift(x: Any) -> Any:
         if isinstance(x, MutArray) and x._trace.tag is trace.tag:
@@ -280,7 +331,7 @@ def _call_by_reference(
 
     args, kwargs = jax.tree_util.tree_map(lift, (args, kwargs))
     out = fun(*args, **kwargs)
-    return (out, args, kwargs) if return_args else out
+    return out if chosen is None else chosen.result(out, args, kwargs)
 
 
 def _unwrap_result(trace: MutTrace, x: Any) -> Any:
@@ -307,7 +358,9 @@ def _numpy_errors() -> Iterator[None]:
         raise
 
 
-def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kwargs: Any) -> Any:
+def _call_in_new_scope(
+    fun: Callable[..., Any], chosen: Selection | None, args: Any, kwargs: Any
+) -> Any:
     scope = Scope()
     # Turn NumPy inputs into JAX values before taking the current trace, so
     # that e.g. grad's tracers and plain constants are treated alike.
@@ -327,8 +380,8 @@ def _call_in_new_scope(fun: Callable[..., Any], return_args: bool, args: Any, kw
             args, kwargs = jax.tree_util.tree_unflatten(treedef, wrapped)
             with _compat.set_current_trace(trace), _numpy_errors():
                 out = fun(*args, **kwargs)
-                if return_args:
-                    out = (out, args, kwargs)
+                if chosen is not None:
+                    out = chosen.result(out, args, kwargs)
                 out = jax.tree_util.tree_map(functools.partial(_unwrap_result, trace), out)
             # Traced by jit/checkpoint inside another scope: hand the writes to
             # the inputs back to that scope (see mutjax._boundary).

@@ -67,3 +67,23 @@ def all_primitives(jaxpr: Any) -> list[str]:
         for sub in jax.extend.core.jaxprs_in_params(e.params):
             names += all_primitives(sub)
     return names
+
+
+def returning_args(n_args: int) -> dict[str, Any]:
+    """The ``mutjax.mutable`` keywords that return all ``n_args`` positional arguments."""
+    return {"return_argnums": tuple(range(n_args))} if n_args else {}
+
+
+def split_returned(got: Any, n_args: int, numpy_out: Any) -> tuple[Any, list[Any]]:
+    """``(result, [final arguments])`` from a call made with `returning_args(n_args)`.
+
+    Such a call returns only the arguments when the kernel returns None;
+    NumPy's result for the same kernel says which form to expect. A mutjax
+    call that returned something else has another structure, which the
+    comparison with NumPy's then reports.
+    """
+    if not n_args:
+        return got, []
+    if numpy_out is None:
+        return None, [got] if n_args == 1 else list(got)
+    return got[0], list(got[1:])

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mutjax
-from tests.helpers import assert_same
+from tests.helpers import assert_same, returning_args, split_returned
 
 
 def _py_fori(lower, upper, body, val, *, unroll=None):
@@ -82,11 +82,11 @@ def check(kernel, *args, modes=("eager", "jit"), rtol=1e-5, atol=1e-5):
     np_args = [np.array(a) for a in args]
     expected = (kernel(PY, *np_args), np_args)
     for mode in modes:
-        f = mutjax.mutable(lambda *a: kernel(MJ, *a), return_args=True)
+        f = mutjax.mutable(lambda *a: kernel(MJ, *a), **returning_args(len(args)))
         if mode == "jit":
             f = jax.jit(f)
-        out, final, _ = f(*[jnp.asarray(a) for a in args])
-        assert_same((out, list(final)), expected, mode, rtol, atol)
+        got = f(*[jnp.asarray(a) for a in args])
+        assert_same(split_returned(got, len(args), expected[0]), expected, mode, rtol, atol)
 
 
 def f32(*shape, seed=0):
@@ -315,7 +315,7 @@ def test_jaxpr_size_does_not_grow_with_trip_count(name):
             np.concatenate([x] * scale) if x.ndim == 1 else np.tile(x, (scale, scale))
             for x in args()
         ]
-        f = mutjax.mutable(lambda *a: kernel(MJ, *a), return_args=True)
+        f = mutjax.mutable(lambda *a: kernel(MJ, *a), **returning_args(len(a)))
         sizes.append(_eqn_count(jax.make_jaxpr(f)(*a).jaxpr))
     assert sizes[0] == sizes[1]
 
@@ -324,7 +324,7 @@ def test_while_and_scan_jaxpr_size_independent_of_length():
     for name in ("jacobi_while", "scan_histogram"):
         kernel, args = KERNELS[name]
         a = args()
-        f = mutjax.mutable(lambda *a, kernel=kernel: kernel(MJ, *a), return_args=True)
+        f = mutjax.mutable(lambda *a, kernel=kernel: kernel(MJ, *a), **returning_args(len(a)))
         small = _eqn_count(jax.make_jaxpr(f)(*a).jaxpr)
         big = [np.concatenate([x] * 5) for x in a]
         assert _eqn_count(jax.make_jaxpr(f)(*big).jaxpr) == small
@@ -523,13 +523,15 @@ def test_jvp_through_while_loop():
 
 
 def _batched_check(kernel, *batched):
-    f = mutjax.mutable(lambda *a: kernel(MJ, *a), return_args=True)
-    out, final, _ = jax.jit(jax.vmap(f))(*[jnp.asarray(b) for b in batched])
+    f = mutjax.mutable(lambda *a: kernel(MJ, *a), **returning_args(len(batched)))
+    got = jax.jit(jax.vmap(f))(*[jnp.asarray(b) for b in batched])
     for k in range(batched[0].shape[0]):
         np_args = [np.array(b[k]) for b in batched]
         expected = kernel(PY, *np_args)
         assert_same(
-            jax.tree_util.tree_map(lambda o, k=k: o[k], (out, list(final))),
+            jax.tree_util.tree_map(
+                lambda o, k=k: o[k], split_returned(got, len(batched), expected)
+            ),
             (expected, np_args),
             f"batch {k}",
             rtol=1e-4,

@@ -1,7 +1,7 @@
 """Published NumPy kernels under mutjax: never silently wrong.
 
 Every kernel of ``tests/corpus`` runs at its small ``test`` size under
-``jax.jit(mutjax.mutable(f, return_args=True))`` and with ``loops=True``, and
+``jax.jit(mutjax.mutable(f, return_argnames=arrays))`` and with ``loops=True``, and
 is compared with NumPy (result and mutated arguments: values, shapes, dtypes).
 The invariant, for every case: it matches NumPy or it raises. A case that runs
 and differs (``WRONG``) fails with what differs. Many cases raise today; that

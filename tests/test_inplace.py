@@ -101,11 +101,11 @@ def test_zero_d_copies_behave_like_numpy_scalars_in_place():
         s += 0.25
         return s
 
-    out = mutjax.mutable(k, return_args=True)(jnp.arange(3, dtype=jnp.int32))
+    out, a = mutjax.mutable(k, return_argnums=0)(jnp.arange(3, dtype=jnp.int32))
     expected = np.arange(3, dtype=np.int32)
     e_out = k(expected)
-    np.testing.assert_array_equal(out[1][0], expected)
-    np.testing.assert_allclose(out[0], e_out)
+    np.testing.assert_array_equal(a, expected)
+    np.testing.assert_allclose(out, e_out)
 
 
 def k_methods(a, b):

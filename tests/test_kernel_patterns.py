@@ -16,7 +16,7 @@ import warnings
 import jax
 import numpy as np
 import pytest
-from helpers import assert_same, canonical
+from helpers import assert_same, canonical, returning_args, split_returned
 
 import mutjax
 
@@ -26,14 +26,15 @@ MODES = ("jit", "converted", "converted-eager", "eager")
 CONVERTED = ("converted", "converted-eager", "eager")
 
 
-def _wrapped(kernel, mode):
+def _wrapped(kernel, mode, n_args):
+    options = returning_args(n_args)
     if mode == "jit":
-        return jax.jit(mutjax.mutable(kernel, return_args=True))
+        return jax.jit(mutjax.mutable(kernel, **options))
     if mode == "converted":
-        return jax.jit(mutjax.mutable(kernel, loops=True, return_args=True))
+        return jax.jit(mutjax.mutable(kernel, loops=True, **options))
     if mode == "converted-eager":
-        return mutjax.mutable(kernel, loops=True, return_args=True)
-    return mutjax.mutable(kernel, return_args=True)
+        return mutjax.mutable(kernel, loops=True, **options)
+    return mutjax.mutable(kernel, **options)
 
 
 def check(kernel, *args, modes=MODES):
@@ -41,8 +42,8 @@ def check(kernel, *args, modes=MODES):
     np_args = [np.array(a) for a in args]
     expected = canonical((kernel(*np_args), np_args))
     for mode in modes:
-        got = _wrapped(kernel, mode)(*[np.array(a) for a in args])
-        assert_same((got[0], list(got[1])), expected, what=mode)
+        got = _wrapped(kernel, mode, len(args))(*[np.array(a) for a in args])
+        assert_same(split_returned(got, len(args), expected[0]), expected, what=mode)
 
 
 def check_raises(kernel, error, *args, modes=MODES):
@@ -51,7 +52,7 @@ def check_raises(kernel, error, *args, modes=MODES):
         kernel(*[np.array(a) for a in args])
     for mode in modes:
         with pytest.raises(error) as info:
-            _wrapped(kernel, mode)(*[np.array(a) for a in args])
+            _wrapped(kernel, mode, len(args))(*[np.array(a) for a in args])
         assert str(info.value) == str(np_info.value), mode
 
 
@@ -92,7 +93,7 @@ def test_transpose_method_refuses_axes_keyword_as_numpy():
         _transpose_method_keyword(a)
     for mode in MODES:
         with pytest.raises(TypeError):
-            _wrapped(_transpose_method_keyword, mode)(a)
+            _wrapped(_transpose_method_keyword, mode, 1)(a)
 
 
 # -- `a.shape = ...`: NumPy's in-place reshape ---------------------------------------
@@ -270,10 +271,10 @@ def _numpy_or_mutjax_error(kernel, *args):
     expected = canonical((kernel(*np_args), np_args))
     for mode in ("converted", "converted-eager"):
         try:
-            got = _wrapped(kernel, mode)(*[np.array(a) for a in args])
+            got = _wrapped(kernel, mode, len(args))(*[np.array(a) for a in args])
         except mutjax.MutjaxError:
             continue
-        assert_same((got[0], list(got[1])), expected, what=mode)
+        assert_same(split_returned(got, len(args), expected[0]), expected, what=mode)
 
 
 # -- NumPy's functions with `out` in a loop body are not container mutations ---------

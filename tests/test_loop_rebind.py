@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same
+from helpers import all_primitives, assert_same, returning_args, split_returned
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,12 +38,12 @@ def check(kernel, *args, compiled=True):
         jax.tree_util.tree_map(np.asarray, out),
         [a for a in np_args if isinstance(a, np.ndarray)],
     )
-    f = jax.jit(mutjax.mutable(kernel, loops=True, return_args=True))
+    f = jax.jit(mutjax.mutable(kernel, loops=True, **returning_args(len(args))))
     jx = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
     with warnings.catch_warnings():
         if compiled:
             warnings.simplefilter("error", LoopConversionWarning)
-        got, final, _ = f(*jx)
+        got, final = split_returned(f(*jx), len(args), out)
     arrays = [np.asarray(a) for a, orig in zip(final, args) if isinstance(orig, np.ndarray)]
     assert_same((jax.tree_util.tree_map(np.asarray, got), arrays), expected, kernel.__name__)
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same
+from helpers import all_primitives, assert_same, returning_args, split_returned
 
 import mutjax
 from mutjax._loops import LoopConversionError, LoopConversionWarning
@@ -35,14 +35,14 @@ def run_all(kernel, *args, modes=("jit", "eager"), compiled=True, loop=True):
     out = jax.tree_util.tree_map(_canonical, kernel(*np_args))
     expected = (out, [a for a in np_args if isinstance(a, np.ndarray)])
     for mode in modes:
-        f = mutjax.mutable(kernel, loops=True, return_args=True)
+        f = mutjax.mutable(kernel, loops=True, **returning_args(len(args)))
         if mode == "jit":
             f = jax.jit(f)
         jx = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
         with warnings.catch_warnings():
             if compiled:
                 warnings.simplefilter("error", LoopConversionWarning)
-            out, final, _ = f(*jx)
+            out, final = split_returned(f(*jx), len(args), expected[0])
         arrays = [np.asarray(a) for a, orig in zip(final, args) if isinstance(orig, np.ndarray)]
         got = (jax.tree_util.tree_map(np.asarray, out), arrays)
         assert_same(got, jax.tree_util.tree_map(np.asarray, expected), mode)

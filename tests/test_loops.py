@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same
+from helpers import all_primitives, assert_same, returning_args, split_returned
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,11 +34,11 @@ def check_loops(kernel, *args, modes=("jit", "eager"), rtol=1e-5, atol=1e-5):
     # JAX's default type for it (32-bit unless x64 is enabled).
     expected = (jax.tree_util.tree_map(_canonical, expected_out), _arrays(np_args))
     for mode in modes:
-        f = mutjax.mutable(kernel, loops=True, return_args=True)
+        f = mutjax.mutable(kernel, loops=True, **returning_args(len(args)))
         if mode == "jit":
             f = jax.jit(f)
         jx = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
-        out, final, _ = f(*jx)
+        out, final = split_returned(f(*jx), len(args), expected_out)
         got = (jax.tree_util.tree_map(np.asarray, out), _arrays(final))
         assert_same(got, expected, mode, rtol, atol)
     return expected_out

@@ -107,7 +107,7 @@ def _kernels() -> dict[str, Trace]:
             np.zeros((7, 6), np.int32),
             _i32(6),
             _i32(5),
-            return_args=True,
+            return_argnums=0,
         ),
         "examples.cholesky.solve_mutjax": _mutable(
             "cholesky", "solve_mutjax", _f32(n, n) + n * np.eye(n, dtype=np.float32), _f32(n)
@@ -119,12 +119,12 @@ def _kernels() -> dict[str, Trace]:
             _f32(n),
             _f32(n - 1),
             np.float32(1.0),
-            return_args=True,
+            return_argnums=(0, 1),
         ),
         "examples.fit.trajectory": _mutable("fit", "trajectory", _f32(2), jnp, static_argnums=(1,)),
         "examples.fit.value_and_grad": _fit_value_and_grad,
         "examples.heat.solve_heat": _mutable(
-            "heat", "solve_heat", _f32(8, 8), 3, static_argnums=(1,), return_args=True
+            "heat", "solve_heat", _f32(8, 8), 3, static_argnums=(1,), return_argnums=0
         ),
         "examples.life.life": _mutable(
             "life",
@@ -132,11 +132,11 @@ def _kernels() -> dict[str, Trace]:
             *(np.zeros(s, np.uint8) for s in ((6, 6), (8, 8), (6, 6))),
             2,
             static_argnums=(3,),
-            return_args=True,
+            return_argnames="board",
         ),
-        "examples.lu.lu": _mutable("lu", "lu", _f32(n, n), return_args=True),
+        "examples.lu.lu": _mutable("lu", "lu", _f32(n, n), return_argnums=0),
         "examples.particles.simulate": _mutable(
-            "particles", "simulate", _f32(2, 4, 2), _f32(2, 4, 2), vmap=True, return_args=True
+            "particles", "simulate", _f32(2, 4, 2), _f32(2, 4, 2), vmap=True, return_argnums=0
         ),
         "examples.poisson_sor.solve": _mutable(
             "poisson_sor", "solve", _f32(9, 9), _f32(9, 9), 0.01, 3, static_argnums=(2, 3)
@@ -151,7 +151,7 @@ def _kernels() -> dict[str, Trace]:
             _i32(7),
             (_i32(7) + 1) % n,
             _f32(7),
-            return_args=True,
+            return_argnums=0,
         ),
         "examples.test_my_kernel.smooth": _mutable(
             "test_my_kernel", "smooth", _f32(8), 2, static_argnums=(1,)

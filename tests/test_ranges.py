@@ -124,8 +124,8 @@ def test_loop_index_that_may_leave_the_bounds_keeps_its_checks() -> None:
         return jax.lax.fori_loop(0, a.shape[0], body, (a, 0.0))
 
     x = jnp.arange(1.0, 5.0)
-    f = jax.jit(mutjax.mutable(kernel, return_args=True))
-    s, (a,), _ = f(x)
+    f = jax.jit(mutjax.mutable(kernel, return_argnums=0))
+    s, a = f(x)
     a_at, s_at = at(x)
     np.testing.assert_allclose(a, a_at)
     np.testing.assert_allclose(s, s_at)

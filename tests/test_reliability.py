@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mutjax
-from tests.helpers import _as_numpy, assert_same
+from tests.helpers import _as_numpy, assert_same, returning_args, split_returned
 from tests.helpers import canonical as _canon
 
 MODES = ("eager", "jit")
@@ -51,7 +51,7 @@ def check(
     """``kernel`` under NumPy and under mutjax: same results and final args, or same error."""
     expected, error = _numpy_run(kernel, args)
     for mode in modes:
-        f = mutjax.mutable(kernel, return_args=True)
+        f = mutjax.mutable(kernel, **returning_args(len(args)))
         if mode == "jit":
             f = jax.jit(f)
         jargs = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
@@ -62,7 +62,7 @@ def check(
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            got, final, _ = f(*jargs)
+            got, final = split_returned(f(*jargs), len(args), expected[0])
         assert_same((_as_numpy(got), list(_as_numpy(final))), expected, mode, **tol)
     return error
 

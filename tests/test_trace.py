@@ -164,8 +164,8 @@ def test_traced_scalar_indices():
     for i, j in [(0, 1), (3, 2), (-1, -4), (2, 0)]:
         expected = a.copy()
         e_out = k(expected, i, j)
-        f = jax.jit(mutjax.mutable(k, return_args=True))
-        out, (x, _, _), _ = f(jnp.asarray(a), jnp.int32(i), jnp.int32(j))
+        f = jax.jit(mutjax.mutable(k, return_argnums=0))
+        out, x = f(jnp.asarray(a), jnp.int32(i), jnp.int32(j))
         assert_same((out, x), (e_out, expected), f"i={i} j={j}")
 
 
@@ -406,20 +406,197 @@ def test_pytree_arguments_and_non_array_leaves(jit):
     assert s2.name == "s"
 
 
-def test_out_parameter_kernel_with_return_args():
-    def fill(out, v):
-        out[...] = v
+# -- return_argnums / return_argnames: the final values of arguments -------------
 
-    out, (buf, v), kwargs = mutjax.mutable(fill, return_args=True)(jnp.zeros(3), 4.0)
-    assert out is None and kwargs == {} and v == 4.0
-    np.testing.assert_array_equal(buf, [4, 4, 4])
 
-    @mutjax.mutable(return_args=True)
-    def fill2(out, *, v):
+def k_scale_rows(A, b):
+    """In place, as NumPy code often is: returns None."""
+    A *= b[:, None]
+    b[0] = A[0].sum()
+
+
+def k_pivot(A, b):
+    """In place, with a result."""
+    p = A[:, 0].argmax()
+    A[0] += A[1]
+    b[1:] = b[:-1] * 2
+    return p
+
+
+def _numpy(kernel, *args, **kwargs):
+    args = [a.copy() for a in args]
+    kwargs = {k: v.copy() for k, v in kwargs.items()}
+    return kernel(*args, **kwargs), args, kwargs
+
+
+def _entries(kernel, **options):
+    return [
+        ("eager", mutjax.mutable(kernel, **options)),
+        ("jit", jax.jit(mutjax.mutable(kernel, **options))),
+        ("mutjax.jit", mutjax.jit(kernel, **options)),
+    ]
+
+
+def test_return_argnums_of_a_kernel_returning_none_gives_only_the_arguments():
+    A, b = f32(3, 2), f32(3)
+    A0, b0 = A.copy(), b.copy()
+    _, (eA, eb), _ = _numpy(k_scale_rows, A, b)
+    for name, f in _entries(k_scale_rows, return_argnums=0):
+        got = f(A, b)  # one argument: bare, not a 1-tuple
+        assert_same(got, eA, name)
+    for name, f in _entries(k_scale_rows, return_argnums=(0, 1)):
+        gA, gb = f(A, b)
+        assert_same((gA, gb), (eA, eb), name)
+    assert_same((A, b), (A0, b0), "the caller's arrays never change")
+
+
+def test_return_argnums_follow_the_result_flat_in_the_order_given():
+    A, b = f32(3, 2), f32(3)
+    e_out, (eA, eb), _ = _numpy(k_pivot, A, b)
+    for name, f in _entries(k_pivot, return_argnums=(1, 0)):
+        out, gb, gA = f(A, b)
+        assert_same((out, gA, gb), (np.int32(e_out), eA, eb), name)
+
+    def stats(A):
+        A[0] = 1.0
+        return A.sum(), A.max()
+
+    e_pair, (eA,), _ = _numpy(stats, A)
+    for name, f in _entries(stats, return_argnums=0):
+        pair, gA = f(A)  # a tuple result stays one element
+        assert_same((pair, gA), (e_pair, eA), name)
+
+
+def test_return_argnames_and_argnums_select_a_parameter_however_it_is_passed():
+    A, b = f32(3, 2), f32(3)
+    e_out, (eA, eb), _ = _numpy(k_pivot, A, b)
+    for name, f in _entries(k_pivot, return_argnames="b"):
+        for args, kwargs in [((A, b), {}), ((A,), {"b": b}), ((), {"A": A, "b": b})]:
+            out, gb = f(*args, **kwargs)
+            assert_same((out, gb), (np.int32(e_out), eb), name)
+    by_num = mutjax.mutable(k_pivot, return_argnums=1)
+    assert_same(by_num(A, b=b), (np.int32(e_out), eb), "argnum passed by keyword")
+    # Each argument once, argnums first: (1, 0) then the name of 0 again.
+    both = mutjax.jit(k_pivot, return_argnums=(1, 0, 1), return_argnames=("A", "b"))
+    assert_same(both(A, b=b), (np.int32(e_out), eb, eA), "each once")
+
+
+def test_return_argnames_of_keyword_only_and_var_keyword_arguments():
+    def fill(out, *, v, **extra):
         out[1:] = v
+        extra["scratch"][0] = v
 
-    _, (buf,), kw = jax.jit(fill2)(jnp.zeros(3), v=jnp.float32(2))
-    np.testing.assert_array_equal(buf, [0, 2, 2])
+    buf, scratch = np.zeros(3, np.float32), np.ones(2, np.float32)
+    _, _, e = _numpy(fill, buf, v=np.float32(2), scratch=scratch)
+    for name, f in _entries(fill, return_argnums=0, return_argnames=("scratch",)):
+        gbuf, gscratch = f(buf, v=jnp.float32(2), scratch=scratch)
+        e_buf = buf.copy()
+        fill(e_buf, v=np.float32(2), scratch=scratch.copy())
+        assert_same((gbuf, gscratch), (e_buf, e["scratch"]), name)
+
+
+def test_negative_return_argnums_count_from_the_end_of_the_call():
+    A, b = f32(3, 2), f32(3)
+    _, (eA, eb), _ = _numpy(k_scale_rows, A, b)
+    for name, f in _entries(k_scale_rows, return_argnums=(-1, -2)):
+        gb, gA = f(A, b)
+        assert_same((gA, gb), (eA, eb), name)
+
+
+def test_return_argnums_index_the_positional_arguments_of_a_var_args_function():
+    def shift_all(*arrays):
+        for a in arrays:
+            a[1:] = a[:-1]
+
+    xs = [f32(4), f32(4), f32(4)]
+    _, es, _ = _numpy(shift_all, *xs)
+    for name, f in _entries(shift_all, return_argnums=(2, 0)):
+        g2, g0 = f(*xs)
+        assert_same((g0, g2), (es[0], es[2]), name)
+    with pytest.raises(TypeError, match="return_argnums"):
+        mutjax.mutable(shift_all, return_argnums=3)(*xs)
+
+
+def test_return_argnums_with_static_argnums_and_converted_loops():
+    def smooth(u, passes):
+        for _ in range(passes):
+            u[1:-1] = 0.5 * (u[:-2] + u[2:])
+
+    u = f32(6)
+    _, (eu, _), _ = _numpy(smooth, u, np.int32(3))
+    assert_same(mutjax.jit(smooth, static_argnums=1, return_argnums=0)(u, 3), eu, "jit")
+    eager = mutjax.mutable(smooth, loops=True, return_argnames="u")
+    for _ in range(2):  # the second call runs the program the first compiled
+        assert_same(eager(u, 3), eu, "eager, converted")
+    decorated = mutjax.jit(return_argnums=0, static_argnames="passes")(smooth)
+    assert_same(decorated(u, passes=3), eu, "decorator factory")
+
+
+def test_return_argnums_under_vmap_and_grad():
+    A, b = f32(4, 3, 2), f32(4, 3)
+    f = jax.vmap(mutjax.mutable(k_scale_rows, return_argnums=(0, 1)))
+    gA, gb = f(A, b)
+    for k in range(4):
+        _, (eA, eb), _ = _numpy(k_scale_rows, A[k], b[k])
+        assert_same((gA[k], gb[k]), (eA, eb), f"batch {k}")
+
+    def loss(x, buf):
+        buf[...] = x * 3
+        return (x * x).sum()
+
+    x, buf = f32(3), np.zeros(3, np.float32)
+    _, (_, e_buf), _ = _numpy(loss, x, buf)
+    grad, g_buf = jax.grad(mutjax.mutable(loss, return_argnums=1), has_aux=True)(x, buf)
+    np.testing.assert_allclose(grad, 2 * x, rtol=1e-6)
+    assert_same(g_buf, e_buf, "aux")
+
+
+def test_return_argnums_inside_another_mutable_function_work_by_reference():
+    def outer(scale_rows, A, b):
+        got = scale_rows(A, b)
+        got[2] = -1.0  # the argument itself: b changes too
+        return b.sum()
+
+    def numpy_scale_rows(A, b):
+        k_scale_rows(A, b)
+        return b
+
+    A, b = f32(3, 2), f32(3)
+    e_out, (eA, eb), _ = _numpy(lambda A, b: outer(numpy_scale_rows, A, b), A, b)
+    inner = mutjax.mutable(k_scale_rows, return_argnums=1)
+    f = mutjax.mutable(lambda A, b: outer(inner, A, b), return_argnums=(0, 1))
+    assert_same(f(A, b), (e_out, eA, eb), "by reference")
+
+
+def test_bad_return_argnums_and_argnames_raise_as_jax_jit_does():
+    def k(a, b, /, c, *, d):
+        pass
+
+    for options, static in [
+        ({"return_argnums": 3}, {"static_argnums": 3}),
+        ({"return_argnums": -4}, {"static_argnums": -4}),
+        ({"return_argnames": "z"}, {"static_argnames": "z"}),
+        ({"return_argnames": "a"}, {"static_argnames": "a"}),  # positional-only
+    ]:
+        with pytest.raises(ValueError):
+            jax.jit(k, **static)
+        for entry, name in [(mutjax.mutable, "mutjax.mutable"), (mutjax.jit, "mutjax.jit")]:
+            with pytest.raises(ValueError, match=f"^{name}: k has "):
+                entry(k, **options)
+    for options in ({"return_argnums": "a"}, {"return_argnames": 0}, {"return_argnames": [0]}):
+        with pytest.raises(TypeError, match="mutjax.mutable"):
+            mutjax.mutable(k, **options)
+    # Accepted at decoration, an argument the call did not pass has no value to return.
+    f = mutjax.mutable(lambda a, b=None: None, return_argnums=1)
+    with pytest.raises(TypeError, match="passed 1 positional arguments and not 'b' by keyword"):
+        f(jnp.zeros(2))
+
+
+def test_return_args_is_refused_with_what_replaced_it():
+    for entry, name in [(mutjax.mutable, "mutjax.mutable"), (mutjax.jit, "mutjax.jit")]:
+        for args in [(k_basic,), ()]:  # also the decorator-factory form
+            with pytest.raises(TypeError, match=f"{name}: return_args= was replaced by"):
+                entry(*args, return_args=True)
 
 
 def test_wrapper_keeps_name_doc_signature():
@@ -699,14 +876,14 @@ def test_deferred_element_writes_match_numpy(ops, idx):
 
     na, nm = a.copy(), m.copy()
     expected = _pending_program(ops, py_loop)(na, nm, idx)
-    f = jax.jit(mutjax.mutable(_pending_program(ops, mj_loop), return_args=True))
-    s, (ga, gm, _), _ = f(jnp.asarray(a), jnp.asarray(m), jnp.asarray(idx))
+    f = jax.jit(mutjax.mutable(_pending_program(ops, mj_loop), return_argnums=(0, 1)))
+    s, ga, gm = f(jnp.asarray(a), jnp.asarray(m), jnp.asarray(idx))
     assert_same((s, ga, gm), (np.float32(expected), na, nm), str(ops), rtol=1e-4, atol=1e-4)
     # Batched indices (vmap): every comparison of positions is per example.
     idx2 = np.roll(idx, 1)
     na2, nm2 = a.copy(), m.copy()
     expected2 = _pending_program(ops, py_loop)(na2, nm2, idx2)
-    s, (ga, gm, _), _ = jax.vmap(f, in_axes=(None, None, 0))(
+    s, ga, gm = jax.vmap(f, in_axes=(None, None, 0))(
         jnp.asarray(a), jnp.asarray(m), jnp.asarray(np.stack([idx, idx2]))
     )
     batch = (np.float32([expected, expected2]), np.stack([na, na2]), np.stack([nm, nm2]))
@@ -734,8 +911,8 @@ def test_deferred_element_write_out_of_bounds_drops_and_reads_clamp(where):
         a[j] = 5.0
         return a[i], a[j], a[j - 1]
 
-    f = jax.jit(mutjax.mutable(where(kernel), return_args=True))
-    (ri, rj, rj1), (a, _, _), _ = f(jnp.zeros(4), 9, 3)
+    f = jax.jit(mutjax.mutable(where(kernel), return_argnums=0))
+    (ri, rj, rj1), a = f(jnp.zeros(4), 9, 3)
     # `.at[]` semantics: the write at 9 drops; the read at 9 clamps to 3.
     np.testing.assert_array_equal(a, [0, 0, 0, 5])
     assert (float(ri), float(rj), float(rj1)) == (5.0, 5.0, 0.0)
@@ -797,8 +974,8 @@ def test_deferred_element_writes_meet_every_boundary(where):
     for i, j in [(0, 1), (1, 1), (2, -1), (-2, 0)]:
         na = x.copy()
         expected = numpy(na, i, j)
-        f = jax.jit(mutjax.mutable(where(kernel), return_args=True))
-        out, (a, _, _), _ = f(jnp.asarray(x), i, j)
+        f = jax.jit(mutjax.mutable(where(kernel), return_argnums=0))
+        out, a = f(jnp.asarray(x), i, j)
         assert_same((out, a), (expected, na), f"i={i} j={j}")
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._mutable import mutable
+
+R = TypeVar("R")  # what the kernel returns
 
 MODES = ("eager", "jit", "vmap")
 """The modes `assert_matches_numpy` runs by default: ``("eager", "jit", "vmap")``.
@@ -149,11 +151,26 @@ def _default_batch(arrays: Sequence[np.ndarray], size: int) -> list[list[np.ndar
     return batch
 
 
+def _with_final_args(
+    kernel: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[Any, tuple[Any, ...]]:
+    """``kernel(*args)`` under ``mutable``: its result and the final values of ``args``."""
+
+    def boxed(*a: Any) -> list[Any]:
+        # Never None, so every call returns the result followed by all arguments.
+        return [kernel(*a)]
+
+    got = mutable(boxed, return_argnums=tuple(range(len(args))))(*args)
+    if not args:
+        return got[0], ()
+    return got[0][0], tuple(got[1:])
+
+
 def _run_mode(
     mode: str, kernel: Callable[..., Any], split: _Split, arrays: list[np.ndarray], batch: Any
 ) -> Any:
     def f(*arrs: Any) -> Any:
-        out, args, _ = mutable(kernel, return_args=True)(*split.rebuild(arrs))
+        out, args = _with_final_args(kernel, split.rebuild(arrs))
         return out, split.array_leaves(args)
 
     if mode == "eager":
@@ -209,7 +226,7 @@ def _check_grad(
         arrs: list[Any] = list(arrays)
         for i, d in zip(diff, diff_arrays):
             arrs[i] = d
-        out, args, _ = mutable(kernel, return_args=True)(*split.rebuild(arrs))
+        out, args = _with_final_args(kernel, split.rebuild(arrs))
         return loss(jax.tree_util.tree_leaves((out, split.array_leaves(args))), jnp)
 
     grads = jax.jit(jax.grad(jax_loss, argnums=tuple(range(len(diff)))))(
@@ -238,11 +255,11 @@ def _check_grad(
 
 
 def assert_matches_numpy(
-    kernel: Callable[..., Any],
+    kernel: Callable[..., R],
     *args: Any,
     modes: Sequence[str] = MODES,
     grad: bool = False,
-    reference: Callable[..., Any] | None = None,
+    reference: Callable[..., R] | None = None,
     batch: Sequence[Sequence[Any]] | None = None,
     batch_size: int = 3,
     rtol: float = 1e-5,
@@ -250,7 +267,7 @@ def assert_matches_numpy(
     grad_rtol: float = 2e-2,
     grad_atol: float = 1e-3,
     seed: int = 0,
-) -> Any:
+) -> R | None:
     """Assert that ``kernel`` gives NumPy's answer under mutjax in every mode.
 
     ``kernel`` (or ``reference``) is run once on copies of ``args`` as NumPy
@@ -299,7 +316,9 @@ def assert_matches_numpy(
         seed: seeds the weights of the gradient check.
 
     Returns:
-        NumPy's result of ``kernel(*args)``, for further checks.
+        NumPy's result of ``kernel(*args)`` (of ``reference(*args)`` when
+        given): what the kernel returns on NumPy arrays, for further checks;
+        None when NumPy raised (and so did mutjax, in every mode).
 
     Raises:
         AssertionError: on the first disagreement, naming the mode, the output

@@ -1,9 +1,10 @@
 """Run a corpus kernel under NumPy and under mutjax, and classify the outcome.
 
 A mode is ``numpy`` (the oracle: the kernel on NumPy arrays), ``jit``
-(``jax.jit(mutjax.mutable(f, return_args=True))``), ``loops`` (the same
-with ``loops=True``) or ``eager`` (``mutjax.mutable(f, return_args=True)``
-without ``jit``: every value is concrete). The kernel's static arguments
+(``jax.jit(mutjax.mutable(f, return_argnames=arrays))``, ``arrays`` the
+names of its array arguments), ``loops`` (the same with ``loops=True``) or
+``eager`` (the same ``mutjax.mutable`` without ``jit``: every value is
+concrete). The kernel's static arguments
 (``Kernel.static``) are closed over with ``functools.partial``; every other argument is passed to the
 jitted function by keyword. An outcome is ``match``, ``WRONG`` (it ran and
 differs from NumPy without raising) or ``error`` (it raised; the exception's
@@ -102,16 +103,29 @@ def mutjax_runner(kernel: Kernel, mode: str, args: Mapping[str, Any]) -> Callabl
     static = {k: args[k] for k in kernel.static}
     dynamic = {k: v for k, v in args.items() if k not in static}
     names = array_names(args)
-    f = mutjax.mutable(kernel.fn, loops=(mode == "loops"), return_args=True)
+    f = mutjax.mutable(kernel.fn, loops=(mode == "loops"), return_argnames=names or None)
     g = functools.partial(f, **static)
     if mode != "eager":
         g = jax.jit(g)
 
     def run() -> Any:
-        out, _, final = g(**fresh(dynamic))
-        return _block(out), {n: _block(final[n]) for n in names}
+        out, final = _split(g(**fresh(dynamic)), len(names))
+        return _block(out), {n: _block(a) for n, a in zip(names, final)}
 
     return run
+
+
+def _split(got: Any, n_arrays: int) -> tuple[Any, tuple[Any, ...]]:
+    """(result, final arrays) from a call that selects ``n_arrays`` array arguments.
+
+    The call returns ``(result, *arrays)``, or only the arrays when the
+    kernel returns None: one bare array, or a tuple one shorter.
+    """
+    if not n_arrays:
+        return got, ()
+    if isinstance(got, tuple) and len(got) == n_arrays + 1:
+        return got[0], got[1:]
+    return None, (got,) if n_arrays == 1 else tuple(got)
 
 
 def runner(kernel: Kernel, mode: str, args: Mapping[str, Any]) -> Callable[[], Any]:
