@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import numpy as np
@@ -34,6 +34,15 @@ from ._scope import Cell, Scope
 from ._trace import MutTrace, current_mut_trace
 
 _tree_map = jax.tree_util.tree_map
+
+# The type variables of jax.lax's own loop signatures: T is a loop value,
+# Carry, X and Y a scan's carry, input slice and output slice; R is what a
+# branch returns.
+T = TypeVar("T")
+Carry = TypeVar("Carry")
+X = TypeVar("X")
+Y = TypeVar("Y")
+R = TypeVar("R")
 
 
 @contextlib.contextmanager
@@ -306,11 +315,11 @@ def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_t
 def fori_loop(
     lower: Any,
     upper: Any,
-    body_fun: Callable[[Any, Any], Any],
-    init_val: Any,
+    body_fun: Callable[[Any, T], T],
+    init_val: T,
     *,
     unroll: int | bool | None = None,
-) -> Any:
+) -> T:
     """``jax.lax.fori_loop`` whose body may mutate the arrays it closes over.
 
     Args:
@@ -321,8 +330,10 @@ def fori_loop(
             as ``jax.lax.fori_loop`` does.
 
     Returns:
-        The final loop value. The arrays the body wrote hold their final
-        contents.
+        The loop value after the last iteration, of the type ``T`` of
+        ``init_val``: the last ``body_fun(i, val)`` (``init_val`` when the
+        loop runs no iteration), as ``jax.lax.fori_loop`` returns it. The
+        arrays the body wrote hold their final contents.
 
     Raises:
         mutjax.ForeignTraceError: the body writes a mutable array inside a
@@ -356,12 +367,12 @@ def fori_loop(
 def fori_loop_bounded(
     lower: Any,
     upper: Any,
-    body_fun: Callable[[Any, Any], Any],
-    init_val: Any,
+    body_fun: Callable[[Any, T], T],
+    init_val: T,
     max_trip: int | None,
     *,
     unroll: int | bool | None = None,
-) -> Any:
+) -> T:
     """``fori_loop`` whose trip count is known to be at most ``max_trip`` (None: unknown).
 
     The converted loops call it (see ``_bounded_fori_loop``): with a
@@ -400,9 +411,7 @@ def fori_loop_bounded(
     return _run_threaded(trace, [body], (i0, init), run)
 
 
-def while_loop(
-    cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any
-) -> Any:
+def while_loop(cond_fun: Callable[[T], Any], body_fun: Callable[[T], T], init_val: T) -> T:
     """``jax.lax.while_loop`` whose body may mutate the arrays it closes over.
 
     Args:
@@ -410,7 +419,10 @@ def while_loop(
             ``cond_fun`` sees the arrays' current contents but must not write.
 
     Returns:
-        The final loop value; the written arrays hold their final contents.
+        The loop value when ``cond_fun`` first returns False, of the type
+        ``T`` of ``init_val``: the last ``body_fun(val)`` (``init_val`` when
+        the loop runs no iteration), as ``jax.lax.while_loop`` returns it.
+        The written arrays hold their final contents.
 
     Raises:
         mutjax.ForeignTraceError: ``cond_fun`` writes a mutable array, or
@@ -469,14 +481,14 @@ def while_loop(
 
 
 def scan(
-    f: Callable[[Any, Any], tuple[Any, Any]],
-    init: Any,
-    xs: Any = None,
+    f: Callable[[Carry, X], tuple[Carry, Y]],
+    init: Carry,
+    xs: X | None = None,
     length: int | None = None,
     reverse: bool = False,
     unroll: int | bool = 1,
     _split_transpose: bool = False,
-) -> tuple[Any, Any]:
+) -> tuple[Carry, Y]:
     """``jax.lax.scan`` whose body may mutate the arrays it closes over.
 
     Args:
@@ -488,8 +500,10 @@ def scan(
             ``mutjax.scan`` takes every argument ``jax.lax.scan`` takes.
 
     Returns:
-        ``(final_carry, stacked_ys)`` as ``jax.lax.scan``; the written arrays
-        hold their final contents.
+        The pair ``(carry, ys)``, as ``jax.lax.scan`` returns it: ``carry``
+        the final carry, of ``init``'s type ``Carry``; ``ys`` the ``y``
+        outputs of ``f`` (type ``Y``) stacked along a new leading axis of
+        the scan's length. The written arrays hold their final contents.
 
     Raises:
         TypeError: ``f`` does not return a ``(carry, y)`` pair
@@ -553,7 +567,7 @@ def scan(
     return _run_threaded(trace, [_user_body(f)], (init, x0), run)
 
 
-def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
+def switch(index: Any, branches: Sequence[Callable[..., R]], *operands: Any) -> R:
     """``jax.lax.switch`` whose branches may mutate the arrays they close over.
 
     Args:
@@ -562,8 +576,10 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
             threaded through every branch's outputs.
 
     Returns:
-        The chosen branch's result; the written arrays hold the contents the
-        chosen branch left.
+        What ``branches[index](*operands)`` returns (type ``R``: every
+        branch returns the same structure, shapes and dtypes, as
+        ``jax.lax.switch`` requires); None for branches that only write. The
+        written arrays hold the contents the chosen branch left.
 
     Raises:
         mutjax.ForeignTraceError: a branch writes a mutable array inside a
@@ -611,9 +627,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     return _run_threaded(trace, [_user_body(b) for b in branches], operands, run)
 
 
-def cond(
-    pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any], *operands: Any
-) -> Any:
+def cond(pred: Any, true_fun: Callable[..., R], false_fun: Callable[..., R], *operands: Any) -> R:
     """``jax.lax.cond`` whose branches may mutate the arrays they close over.
 
     Args:
@@ -622,8 +636,11 @@ def cond(
             arrays are selected elementwise, as ``jax.lax.cond`` does.
 
     Returns:
-        The chosen branch's result; the written arrays hold the contents the
-        chosen branch left.
+        What ``true_fun(*operands)`` returns if ``pred`` is true, else what
+        ``false_fun(*operands)`` returns (type ``R``: both return the same
+        structure, shapes and dtypes, as ``jax.lax.cond`` requires); None
+        for branches that only write. The written arrays hold the contents
+        the chosen branch left.
 
     Raises:
         TypeError: ``pred`` is None, not a scalar, or not a boolean or number

@@ -154,7 +154,8 @@ def integer_array_indices(
         max_side: the longest axis of that broadcast shape.
 
     Returns:
-        A strategy of tuples of integer arrays, one per indexed leading axis.
+        (SearchStrategy[tuple[np.ndarray, ...]]): A strategy of tuples of
+            integer arrays, one per indexed leading axis.
 
     Example:
         ```python
@@ -192,7 +193,8 @@ def mask_indices(draw: Any, shape: tuple[int, ...]) -> np.ndarray:
         shape: the shape of the array to index (at least one axis).
 
     Returns:
-        A strategy of boolean arrays whose shape is a prefix of ``shape``.
+        (SearchStrategy[np.ndarray]): A strategy of boolean arrays whose shape
+            is a prefix of ``shape``.
 
     Example:
         ```python
@@ -227,7 +229,8 @@ def mixed_indices(draw: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
         shape: the shape of the array to index.
 
     Returns:
-        A strategy of index tuples valid for ``shape``.
+        (SearchStrategy[tuple[Any, ...]]): A strategy of index tuples valid
+            for ``shape``.
 
     Example:
         ```python
@@ -341,7 +344,7 @@ def values_for(
         dtype: the dtype of the values (default float32).
 
     Returns:
-        A strategy of ``np.ndarray`` (possibly 0-d).
+        (SearchStrategy[np.ndarray]): A strategy of ``np.ndarray`` (possibly 0-d).
 
     Example:
         ```python
