@@ -9,30 +9,29 @@ for library code (the Python loops guide's "Which entry point" says which to use
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import jax
 import jax.stages
 
 from . import _mutable, _returned
-from ._mutable import Argnames, Argnums
 
 
 @overload
 def jit(
     fun: Callable[..., Any],
     *,
-    return_argnums: Argnums = None,
-    return_argnames: Argnames = None,
+    return_argnums: int | Sequence[int] | None = None,
+    return_argnames: str | Sequence[str] | None = None,
     **jit_kwargs: Any,
 ) -> jax.stages.Wrapped: ...
 @overload
 def jit(
     fun: None = None,
     *,
-    return_argnums: Argnums = None,
-    return_argnames: Argnames = None,
+    return_argnums: int | Sequence[int] | None = None,
+    return_argnames: str | Sequence[str] | None = None,
     **jit_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], jax.stages.Wrapped]: ...
 
@@ -41,8 +40,8 @@ def jit(
 def jit(
     fun: Callable[..., Any] | None = None,
     *,
-    return_argnums: Argnums = None,
-    return_argnames: Argnames = None,
+    return_argnums: int | Sequence[int] | None = None,
+    return_argnames: str | Sequence[str] | None = None,
     **jit_kwargs: Any,
 ) -> jax.stages.Wrapped | Callable[[Callable[..., Any]], jax.stages.Wrapped]:
     """Compile a NumPy-style function: ``jax.jit(mutjax.mutable(fun, loops=True))``.

@@ -44,10 +44,6 @@ def _narrowed(x: Any) -> bool:
     return not info.min <= int(x) <= info.max
 
 
-Argnums = int | Sequence[int] | None
-Argnames = str | Sequence[str] | None
-
-
 @overload
 def mutable(
     fun: F,
@@ -61,8 +57,8 @@ def mutable(
     fun: Callable[..., Any],
     *,
     loops: bool = False,
-    return_argnums: Argnums = None,
-    return_argnames: Argnames = None,
+    return_argnums: int | Sequence[int] | None = None,
+    return_argnames: str | Sequence[str] | None = None,
 ) -> Callable[..., Any]: ...
 @overload
 def mutable(
@@ -77,8 +73,8 @@ def mutable(
     fun: None = None,
     *,
     loops: bool = False,
-    return_argnums: Argnums = None,
-    return_argnames: Argnames = None,
+    return_argnums: int | Sequence[int] | None = None,
+    return_argnames: str | Sequence[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
 
@@ -87,8 +83,8 @@ def mutable(
     fun: Callable[..., Any] | None = None,
     *,
     loops: bool = False,
-    return_argnums: Argnums = None,
-    return_argnames: Argnames = None,
+    return_argnums: int | Sequence[int] | None = None,
+    return_argnames: str | Sequence[str] | None = None,
 ) -> Callable[..., Any]:
     """Make ``fun`` see its arrays as mutable NumPy-style arrays.
 
