@@ -557,6 +557,17 @@ def run(names: list[str] | None, quick: bool) -> dict[str, Any]:
     return {"meta": meta, "geomean": geo, "kernels": rows}
 
 
+def _rounded(value: Any) -> Any:
+    """Floats to four significant digits: the timings' noise is larger."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
@@ -572,7 +583,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     md_path = opts.md or (PAGE_PATH if full else None)
     if json_path:
         with open(json_path, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump(_rounded(results), f, indent=1)
             f.write("\n")
     if md_path:
         with open(md_path, "w") as f:

@@ -84,7 +84,9 @@ def test_quick_run_of_two_kernels_writes_json_and_page(tmp_path):
     assert [r["corpus_name"] for r in results["kernels"]] == ["lu", "nussinov"]
     for r in results["kernels"]:
         assert r["hand"]["first"] > 0 and r["mutjax"]["run"] > 0 and r["numpy_run"] > 0
-        assert r["first_ratio"] == r["mutjax"]["first"] / r["hand"]["first"]
+        assert r["first_ratio"] == pytest.approx(
+            r["mutjax"]["first"] / r["hand"]["first"], rel=1e-3
+        )
     assert "| LU | N=6 |" in page and "| Nussinov | N=6 |" in page
     assert "**geomean**" in page and "cores" in page and jax.__version__ in page
     assert "Load average" in page and "BSD-3-Clause" in page
