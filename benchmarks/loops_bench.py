@@ -356,6 +356,8 @@ NUMBA_WHY = {
 
 
 def numba_notes(results: dict[str, Any]) -> str:
+    if results["meta"]["versions"]["numba"] == "not installed":
+        return "- Numba was not installed for this run."
     notes = [
         f"- {r['kernel']}: {r['numba']['status']}"
         + (f" ({r['numba']['reason']})" if r["numba"].get("reason") else "")

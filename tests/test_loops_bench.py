@@ -72,6 +72,16 @@ def test_numba_compiles_nussinov_and_reports_floyd_warshall():
     assert "outer" in rows["floyd-warshall"]["reason"]
 
 
+def test_without_numba_the_columns_say_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(loops_bench, "numba", None)
+    results, page = _run_quick(tmp_path, "--only", "floyd-warshall")
+    assert results["kernels"][0]["numba"] == {"status": "not installed"}
+    assert results["meta"]["versions"]["numba"] == "not installed"
+    row = next(line for line in page.splitlines() if line.startswith("| Floyd-Warshall | N=7"))
+    assert row.endswith("| - | - |")
+    assert "Numba was not installed" in page
+
+
 def _run_quick(tmp_path, *extra):
     paths = {"json": tmp_path / "loops.json", "md": tmp_path / "loops.md"}
     argv = ["--quick", "--json", str(paths["json"]), "--md", str(paths["md"]), *extra]
