@@ -21,7 +21,7 @@ SIZES = ["test", pytest.param("published", marks=pytest.mark.slow)]
 
 
 def _check(case, version, size):
-    args = case.kernel.init(case.kernel.sizes[size])
+    args = case.kernel.init(loops_bench.case_size(case, quick=size == "test"))
     expected = loops_bench.oracle(case, args)
     out = version(case)(**loops_bench.device_args(case, args))
     return loops_bench.check(case, expected, out, args)

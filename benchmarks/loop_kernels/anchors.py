@@ -352,3 +352,18 @@ def nussinov(N, seq):
         return lax.fori_loop(i + 1, N, lambda j, t: cell(i, j, t), t)
 
     return (lax.fori_loop(0, N, row, jnp.zeros((N, N), jnp.int32)),)
+
+
+def floyd_warshall_c(n, path):
+    # PolyBench/C's loop nest, element by element (the conditional as a select)
+    def k_loop(k, path):
+        def i_loop(i, path):
+            def j_loop(j, path):
+                via = path[i, k] + path[k, j]
+                return _put(path, jnp.where(path[i, j] < via, path[i, j], via), i, j)
+
+            return lax.fori_loop(0, n, j_loop, path)
+
+        return lax.fori_loop(0, n, i_loop, path)
+
+    return (lax.fori_loop(0, n, k_loop, path),)
