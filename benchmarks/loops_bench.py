@@ -1,10 +1,11 @@
 """Published loop kernels under ``mutjax.jit`` against the same kernels hand-written in JAX.
 
 Each kernel of :mod:`benchmarks.loop_kernels` (NPBench's NumPy ports of
-PolyBench/C 4.2.1, from ``tests/corpus``) runs unchanged under NumPy, under
-``mutjax.jit`` (Python loops converted to compiled loops) and, when Numba is
-installed, under ``numba.njit``; its anchor is the same algorithm hand-written
-with ``lax.fori_loop`` and ``.at[]`` (:mod:`benchmarks.loop_kernels.anchors`).
+PolyBench/C 4.2.1 and one PolyBench/C loop nest, from ``tests/corpus``)
+runs unchanged under NumPy, under ``mutjax.jit`` (Python loops converted to
+compiled loops) and, when Numba is installed, under ``numba.njit``; its
+anchor is the same algorithm hand-written with ``lax.fori_loop`` and
+in-place updates (:mod:`benchmarks.loop_kernels.anchors`).
 Every result is checked against NumPy's before any time is reported. The
 anchor and mutjax are measured side by side, interleaved, in one process:
 the first call (trace, compile and the first run, from a fresh function) and
@@ -57,6 +58,7 @@ from benchmarks.loop_kernels.variants import (  # noqa: E402, F401
     nussinov_loops,
     seidel_loops,
 )
+from tests.corpus import Kernel  # noqa: E402
 from tests.corpus.harness import Oracle, compare, fresh, run_case  # noqa: E402
 
 try:
@@ -71,7 +73,7 @@ PAGE_PATH = os.path.join(ROOT, "docs", "loops-benchmark.md")
 # -- the three compiled versions of a case --------------------------------------------
 
 
-def _outputs(kernel, out: Any, final: Mapping[str, Any]) -> tuple[Any, ...]:
+def _outputs(kernel: Kernel, out: Any, final: Mapping[str, Any]) -> tuple[Any, ...]:
     """The kernel's result leaves, then the arguments it mutates: what every version returns."""
     return (*jax.tree_util.tree_leaves(out), *(final[n] for n in kernel.mutates))
 
