@@ -18,7 +18,8 @@ Run (from the repository root)::
 
 ``--json PATH`` and ``--md PATH`` choose where the results go (a full run
 defaults to ``benchmarks/loops_results.json`` and ``docs/loops-benchmark.md``,
-a quick run writes nothing unless asked); ``--only lu,adi`` runs some kernels.
+a quick run writes nothing unless asked); ``--only lu,adi`` runs some kernels;
+``--page-from benchmarks/loops_results.json`` renders the page from saved results.
 """
 
 from __future__ import annotations
@@ -595,8 +596,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--only", help="comma-separated kernels (corpus names or labels)")
     p.add_argument("--json", help="where the results go (JSON)")
     p.add_argument("--md", help="where the docs page goes (markdown)")
+    p.add_argument("--page-from", help="render the page from this JSON; run nothing")
     opts = p.parse_args(argv)
-    results = run(opts.only.split(",") if opts.only else None, opts.quick)
+    if opts.page_from:
+        with open(opts.page_from) as f:
+            results = json.load(f)
+        with open(opts.md or PAGE_PATH, "w") as f:
+            f.write(render_page(results))
+        return results
+    # Rounded before anything is written, so that the page renders from the JSON alone.
+    results = _rounded(run(opts.only.split(",") if opts.only else None, opts.quick))
     print()
     print(table(results))
     full = not opts.quick and not opts.only
@@ -604,7 +613,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     md_path = opts.md or (PAGE_PATH if full else None)
     if json_path:
         with open(json_path, "w") as f:
-            json.dump(_rounded(results), f, indent=1)
+            json.dump(results, f, indent=1)
             f.write("\n")
     if md_path:
         with open(md_path, "w") as f:

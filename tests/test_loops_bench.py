@@ -10,6 +10,7 @@ The quick run of the script writes its JSON and its page.
 from __future__ import annotations
 
 import json
+import pathlib
 
 import jax
 import pytest
@@ -109,3 +110,13 @@ def test_quick_run_writes_json_and_page(tmp_path):
     assert results["meta"]["quick"] and results["meta"]["cores"] >= 1
     for case in CASES:
         assert f"| {case.label} |" in page
+
+
+def test_the_page_is_rendered_from_the_committed_results():
+    root = pathlib.Path(loops_bench.ROOT)
+    results = json.loads((root / "benchmarks" / "loops_results.json").read_text())
+    assert len(results["kernels"]) == len(CASES)
+    assert (root / "docs" / "loops-benchmark.md").read_text() == loops_bench.render_page(results), (
+        "docs/loops-benchmark.md is out of date with benchmarks/loops_results.json: run "
+        "`python benchmarks/loops_bench.py --page-from benchmarks/loops_results.json`"
+    )
