@@ -95,12 +95,12 @@ def test_quick_run_writes_json_chart_and_page(tmp_path):
 
 
 @pytest.mark.slow
-def test_loop_and_masked_benchmarks_agree_with_the_hand_written_kernels(capsys):
-    # The scripts compare mutjax's output with the hand-written kernels'
-    # (assert_allclose) before printing a ratio; run them at tiny sizes.
-    from benchmarks import loops_bench, masked_lu
+def test_masked_benchmark_agrees_with_the_hand_written_kernel(capsys):
+    # The script compares mutjax's output with the hand-written kernel's
+    # (assert_allclose) before printing a ratio; run it at a tiny size. The
+    # loop benchmark has its own tests: tests/test_loops_bench.py.
+    from benchmarks import masked_lu
 
-    loops_bench.main(small=True)
     masked_lu.main([8])
-    out = capsys.readouterr().out
-    assert "Nussinov n=50" in out and "LU n=70" in out and "Seidel-2D" in out
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert any(row[:1] == ["8"] and len(row) == 5 for row in rows)
