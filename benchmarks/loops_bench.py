@@ -82,16 +82,25 @@ def _outputs(kernel: Kernel, out: Any, final: Mapping[str, Any]) -> tuple[Any, .
 def mutjax_version(case: Case) -> Callable[..., Any]:
     """``mutjax.jit(kernel)``, keeping the kernel's result and the arguments it mutates.
 
-    ``mutjax.jit(f, return_args=True)`` is ``jax.jit(mutjax.mutable(f,
-    loops=True, return_args=True))``; the selection lives inside the one
+    ``mutjax.jit(f, return_argnames=names)`` is ``jax.jit(mutjax.mutable(f,
+    loops=True, return_argnames=names))``; the selection lives inside the one
     ``jax.jit`` so that neither side returns arrays the other does not.
     """
     kernel = case.kernel
-    f = mutjax.mutable(kernel.fn, loops=True, return_args=True)
+    names = tuple(kernel.mutates)
+    f = mutjax.mutable(kernel.fn, loops=True, return_argnames=names or None)
 
     def run(**kw: Any) -> tuple[Any, ...]:
-        out, _, final = f(**kw)
-        return _outputs(kernel, out, final)
+        got = f(**kw)
+        # The call gives (result, *mutated), or only the mutated arguments
+        # when the kernel returns None: one bare array, or a tuple one shorter.
+        if not names:
+            out, mutated = got, ()
+        elif isinstance(got, tuple) and len(got) == len(names) + 1:
+            out, mutated = got[0], got[1:]
+        else:
+            out, mutated = None, (got,) if len(names) == 1 else tuple(got)
+        return _outputs(kernel, out, dict(zip(names, mutated)))
 
     return jax.jit(run, static_argnames=kernel.static)
 
@@ -442,8 +451,8 @@ shared machine):
   the NumPy code updates several times is kept in a local first), under
   `jax.jit`.
 - **mutjax**: the published kernel, unchanged, under
-  `mutjax.jit(kernel, return_args=True)` (that is
-  `jax.jit(mutjax.mutable(kernel, loops=True, return_args=True))`), keeping,
+  `mutjax.jit(kernel, return_argnames=mutated)` (that is
+  `jax.jit(mutjax.mutable(kernel, loops=True, return_argnames=mutated))`), keeping,
   inside the same `jax.jit`, the kernel's result and the arguments it
   mutates: what the anchor returns.
 - **first**: one call of a fresh jitted function (trace, lower, compile and
