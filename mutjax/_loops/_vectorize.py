@@ -1,0 +1,454 @@
+"""A converted loop whose iterations are independent runs as one batched operation.
+
+A loop over a static range is traced once, as a function of its index ``t``
+and of the values of the arrays it writes (the carry ``_control`` threads).
+When its jaxpr shows that
+
+- each written array gets, in every iteration, one window (every write of
+  it the same ``dynamic_update_slice`` position and size), whose start along
+  some axis is ``a*t + b`` with ``|a|`` at least the window's width there,
+  inside the array for every ``t`` of the range, and whose other starts do
+  not depend on the arrays or locals the loop carries: two iterations then
+  write disjoint windows;
+- a written array is read only at that same window (before the write it is
+  still the array's value from before the loop, after it the iteration's own
+  write), and used in no other way;
+- no value the loop writes depends on the carried locals, and no carried
+  local is read before the body assigns it (``s += x[i]`` keeps the loop),
+
+then every iteration reads only values from before the loop, so they may
+all run at once: the body under ``jax.vmap`` over the indices, with one
+``dynamic_update_slice`` of the stacked windows per array when they are
+contiguous (``a = ±1``, width 1, the other starts the same for all ``t``),
+one scatter with unique indices otherwise. The locals get the last
+iteration's values, as Python leaves them. Anything not proved this way
+runs as ``fori_loop`` of the same jaxpr (``_plan`` returns None).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _compat, _control, _ranges
+from .._scope import Cell
+from .._trace import MutTrace, current_mut_trace
+
+# A start index known as ``a*t + b`` of the loop index ``t``: ("affine", a, b);
+# any other, by the jaxpr variable computing it: ("var", var).
+_Start = tuple[Any, ...]
+
+
+@dataclasses.dataclass
+class _Write:
+    """Where one iteration writes one array: the same window at every write."""
+
+    starts: tuple[_Start, ...]  # per axis, keyed as _Start
+    atoms: tuple[Any, ...]  # the jaxpr atoms computing the starts
+    shape: tuple[int, ...]  # the window's shape
+    axis: int = 0  # the axis along which iterations' windows are disjoint
+    contiguous: bool = False  # one block of adjacent windows (see module doc)
+    read: bool = False  # the body reads the window's value before the loop
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What ``_rows`` needs: per written array its window, per equation its role."""
+
+    writes: list[_Write]
+    roles: dict[int, tuple[str, int]]  # equation number -> ("write" | "read", array)
+
+
+def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
+    """``mutjax.fori_loop`` over static bounds, as one batched operation where provably equal.
+
+    Args:
+        lower, upper: Python ints with ``lower < upper``.
+        body_fun, init_val: as for ``mutjax.fori_loop``.
+
+    Returns:
+        The final loop value; the arrays the body wrote hold their final contents.
+    """
+    trace = current_mut_trace()
+    if trace is None or _control._discovering(trace):
+        return _control.fori_loop(lower, upper, body_fun, init_val)
+    init = _control._unwrap(trace, init_val)
+    span = (lower, upper - 1)
+
+    def body(inner: MutTrace, i: Any, val: Any) -> Any:
+        _ranges.register(trace.scope.root.intervals, i, *span)
+        return _control._unwrap(inner, body_fun(i, _control._wrap(inner, val)))
+
+    with _compat.set_current_trace(trace.parent_trace):
+        i0 = jax.ShapeDtypeStruct((), jnp.result_type(lower, upper))
+
+    def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
+        def step(i: Any, values: list[Any], val: Any) -> Any:
+            return threaded[0](values, i, val)
+
+        closed, out_shape = jax.make_jaxpr(step, return_shape=True)(i0, start, init)
+        out_tree = jax.tree_util.tree_structure(out_shape)
+        plan = _plan(closed, len(start), lower, upper)
+        if plan is None:
+            return _sequential(closed, out_tree, lower, upper, start, init)
+        return _batched(closed, plan, out_tree, lower, upper, start, init)
+
+    return _control._run_threaded(trace, [body], (i0, init), run)
+
+
+def _sequential(
+    closed: Any, out_tree: Any, lower: int, upper: int, start: list[Any], init: Any
+) -> Any:
+    """The loop as ``jax.lax.fori_loop`` of the traced body (what the loop was before)."""
+    fun, consts = _compat.hoist_consts(closed)
+
+    def lax_body(i: Any, state: Any) -> Any:
+        out = fun(*consts, i, *jax.tree_util.tree_leaves(state))
+        return jax.tree_util.tree_unflatten(out_tree, out)
+
+    return jax.lax.fori_loop(lower, upper, lax_body, (start, init))
+
+
+# -- the proof -----------------------------------------------------------------------
+
+
+def _is_var(x: Any) -> bool:
+    return not isinstance(x, _compat.Literal)
+
+
+def _static_int(x: Any) -> int | None:
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return int(x)
+    if isinstance(x, (np.ndarray, np.generic)) or _compat.is_concrete_array(x):
+        a = np.asarray(x)
+        if a.shape == () and np.issubdtype(a.dtype, np.integer):
+            return int(a)
+    return None
+
+
+def _affine(jaxpr: Any, consts: Sequence[Any], lower: int, upper: int) -> dict[Any, Any]:
+    """The integer scalars of ``jaxpr`` known as ``a*t + b`` of its first input ``t``.
+
+    ``t`` runs over ``range(lower, upper)``. A negative index's wrap-around
+    (``select_n(x < 0, x, x + n)``) of an ``x`` never negative there is ``x``.
+    """
+    known: dict[Any, tuple[int, int]] = {jaxpr.invars[0]: (1, 0)}
+    for v, c in zip(jaxpr.constvars, consts):
+        s = _static_int(c)
+        if s is not None:
+            known[v] = (0, s)
+    negative: dict[Any, tuple[int, int]] = {}  # `x < 0` -> the form of x
+
+    def form(x: Any) -> tuple[int, int] | None:
+        if not _is_var(x):
+            s = _static_int(x.val)
+            return None if s is None else (0, s)
+        return known.get(x)
+
+    for eqn in jaxpr.eqns:
+        if len(eqn.outvars) != 1 or _compat.typeof_var(eqn.outvars[0]).shape != ():
+            continue
+        name, out = eqn.primitive.name, eqn.outvars[0]
+        if name == "select_n" and len(eqn.invars) == 3 and eqn.invars[0] in negative:
+            f = negative[eqn.invars[0]]
+            if form(eqn.invars[1]) == f and min(f[0] * lower, f[0] * (upper - 1)) + f[1] >= 0:
+                known[out] = f
+            continue
+        forms = [form(x) for x in eqn.invars]
+        if any(f is None for f in forms):
+            continue
+        if name == "lt" and forms[1] == (0, 0):
+            negative[out] = forms[0]
+            continue
+        combined = _combine(name, forms, eqn.params)
+        if combined is not None and np.issubdtype(_compat.typeof_var(out).dtype, np.integer):
+            known[out] = combined
+    return known
+
+
+def _combine(name: str, forms: list[Any], params: dict[str, Any]) -> tuple[int, int] | None:
+    if name == "add":
+        return forms[0][0] + forms[1][0], forms[0][1] + forms[1][1]
+    if name == "sub":
+        return forms[0][0] - forms[1][0], forms[0][1] - forms[1][1]
+    if name == "neg":
+        return -forms[0][0], -forms[0][1]
+    if name == "mul" and (forms[0][0] == 0 or forms[1][0] == 0):
+        k, f = (forms[0][1], forms[1]) if forms[0][0] == 0 else (forms[1][1], forms[0])
+        return k * f[0], k * f[1]
+    if name == "convert_element_type" and np.issubdtype(params["new_dtype"], np.integer):
+        return forms[0]
+    return None
+
+
+def _tainted(jaxpr: Any, roots: set[Any]) -> set[Any]:
+    """The variables of ``jaxpr`` computed from any of ``roots``."""
+    out = set(roots)
+    for eqn in jaxpr.eqns:
+        if any(_is_var(x) and x in out for x in eqn.invars):
+            out.update(eqn.outvars)
+    return out
+
+
+def _key(atoms: Sequence[Any], affine: dict[Any, Any], state: set[Any]) -> tuple | None:
+    """The starts of a window as _Start keys; None if one depends on the carried state."""
+    keys = []
+    for x in atoms:
+        if not _is_var(x):
+            keys.append(("affine", 0, _static_int(x.val)))
+        elif x in state:
+            return None
+        elif x in affine:
+            keys.append(("affine", *affine[x]))
+        else:
+            keys.append(("var", x))
+    return tuple(keys)
+
+
+def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -> _Plan | None:
+    """Each written array's versions in the body: one window written, only it read."""
+    cells = jaxpr.invars[1 : 1 + n_cells]
+    version = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
+    head = list(cells)
+    writes: list[_Write | None] = [None] * n_cells
+    roles: dict[int, tuple[str, int]] = {}
+    reads: list[tuple[int, tuple, bool]] = []
+    for e, eqn in enumerate(jaxpr.eqns):
+        touched = [x for x in eqn.invars if _is_var(x) and x in version]
+        if not touched:
+            continue
+        name, first = eqn.primitive.name, eqn.invars[0]
+        if len(touched) != 1 or touched[0] is not first:
+            return None
+        c = version[first]
+        if name == "dynamic_update_slice":
+            starts = _key(eqn.invars[2:], affine, state)
+            shape = tuple(_compat.typeof_var(eqn.invars[1]).shape)
+            if first is not head[c] or starts is None:
+                return None
+            w = writes[c]
+            if w is not None and (w.starts, w.shape) != (starts, shape):
+                return None
+            writes[c] = w or _Write(starts, tuple(eqn.invars[2:]), shape)
+            head[c] = eqn.outvars[0]
+            version[head[c]] = c
+            roles[e] = ("write", c)
+        elif name == "dynamic_slice":
+            starts = _key(eqn.invars[1:], affine, state)
+            if starts is None:
+                return None
+            reads.append((c, (starts, tuple(eqn.params["slice_sizes"])), first is cells[c]))
+            roles[e] = ("read", c)
+        else:
+            return None
+    if any(h is not o for h, o in zip(head, jaxpr.outvars[:n_cells])):
+        return None
+    if any(_is_var(o) and o in version for o in jaxpr.outvars[n_cells:]):
+        return None
+    done = [w for w in writes if w is not None]
+    if len(done) != n_cells:
+        return None
+    for c, window, original in reads:
+        if window != (done[c].starts, done[c].shape):
+            return None
+        done[c].read |= original
+    return _Plan(done, roles)
+
+
+def _disjoint(w: _Write, dims: Sequence[int], lower: int, upper: int, moving: set[Any]) -> bool:
+    """Choose the axis along which the windows of two iterations never overlap.
+
+    The windows must lie inside the array along it for every index (a
+    ``dynamic_update_slice`` would clamp one that does not, onto its neighbour).
+    """
+    for k, s in enumerate(w.starts):
+        if s[0] != "affine" or abs(s[1]) < max(w.shape[k], 1) or s[1] == 0:
+            continue
+        ends = (s[1] * lower + s[2], s[1] * (upper - 1) + s[2])
+        if min(ends) < 0 or max(ends) + w.shape[k] > dims[k]:
+            continue
+        w.axis = k
+        others = [x for j, x in enumerate(w.atoms) if j != k and _is_var(x)]
+        w.contiguous = abs(s[1]) == 1 and w.shape[k] == 1 and not any(x in moving for x in others)
+        return True
+    return False
+
+
+def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
+    """The proof that the loop's iterations are independent (see the module doc), or None."""
+    jaxpr = closed.jaxpr
+    if jaxpr.effects or n_cells == 0:
+        return None
+    carried = set(jaxpr.invars[1 + n_cells :])
+    state = _tainted(jaxpr, set(jaxpr.invars[1:]))
+    plan = _chains(jaxpr, n_cells, _affine(jaxpr, closed.consts, lower, upper), state)
+    if plan is None:
+        return None
+    from_carry = _tainted(jaxpr, carried)
+    updates = [jaxpr.eqns[e].invars[1] for e, (role, _) in plan.roles.items() if role == "write"]
+    if any(_is_var(u) and u in from_carry for u in updates):
+        return None
+    for v_in, v_out in zip(jaxpr.invars[1 + n_cells :], jaxpr.outvars[n_cells:]):
+        if v_out is not v_in and _is_var(v_out) and v_out in from_carry:
+            return None  # a local the next iteration reads: a loop-carried value
+    moving = _tainted(jaxpr, {jaxpr.invars[0]})
+    cells = jaxpr.invars[1 : 1 + n_cells]
+    for w, c in zip(plan.writes, cells):
+        if not _disjoint(w, _compat.typeof_var(c).shape, lower, upper, moving):
+            return None
+    return plan
+
+
+# -- the batched run ---------------------------------------------------------------------
+
+
+class _Version:
+    """A written array's value inside ``_rows``: its window as before the loop, or as written."""
+
+    __slots__ = ("cell", "window")
+
+    def __init__(self, cell: int, window: Any) -> None:
+        self.cell = cell
+        self.window = window  # None: the array as before the loop
+
+
+def _rows(
+    closed: Any,
+    plan: _Plan,
+    t: Any,
+    before: dict[int, Any],
+    arrays: list[Any],
+    carried: list[Any],
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """One iteration's windows, their starts and its locals: the body, written arrays aside.
+
+    ``before[c]``: the window of array ``c`` before the loop, where it is
+    contiguous and read; otherwise a read slices ``arrays[c]``.
+    """
+    jaxpr = closed.jaxpr
+    n = len(plan.writes)
+    env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
+    env[jaxpr.invars[0]] = t
+    env.update((v, _Version(c, None)) for c, v in enumerate(jaxpr.invars[1 : 1 + n]))
+    env.update(zip(jaxpr.invars[1 + n :], carried))
+
+    def read(x: Any) -> Any:
+        return env[x] if _is_var(x) else x.val
+
+    for e, eqn in enumerate(jaxpr.eqns):
+        role = plan.roles.get(e)
+        if role is None:
+            env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
+        elif role[0] == "write":
+            env[eqn.outvars[0]] = _Version(role[1], read(eqn.invars[1]))
+        else:
+            src = read(eqn.invars[0])
+            if src.window is not None:
+                env[eqn.outvars[0]] = src.window
+            elif src.cell in before:
+                env[eqn.outvars[0]] = before[src.cell]
+            else:
+                starts = [read(x) for x in eqn.invars[1:]]
+                sizes = eqn.params["slice_sizes"]
+                env[eqn.outvars[0]] = jax.lax.dynamic_slice(
+                    arrays[src.cell], starts, sizes, allow_negative_indices=False
+                )
+    windows = [read(v).window for v in jaxpr.outvars[:n]]
+    starts = [jnp.stack([jnp.asarray(read(x), jnp.int32) for x in w.atoms]) for w in plan.writes]
+    return windows, starts, [read(v) for v in jaxpr.outvars[n:]]
+
+
+def _first_starts(closed: Any, atoms: Sequence[Any], t: int) -> list[Any]:
+    """The values of ``atoms`` (starts that no carried value feeds) at index ``t``."""
+    jaxpr = closed.jaxpr
+    needed = {x for x in atoms if _is_var(x)}
+    wanted = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in needed for v in eqn.outvars):
+            wanted.append(eqn)
+            needed.update(x for x in eqn.invars if _is_var(x))
+    env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
+    env[jaxpr.invars[0]] = jnp.asarray(t, _compat.typeof_var(jaxpr.invars[0]).dtype)
+
+    def read(x: Any) -> Any:
+        return env[x] if _is_var(x) else x.val
+
+    for eqn in reversed(wanted):
+        env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
+    return [read(x) for x in atoms]
+
+
+def _block_starts(closed: Any, w: _Write, lower: int, upper: int) -> list[Any]:
+    starts = _first_starts(closed, w.atoms, lower)
+    _, a, b = w.starts[w.axis]
+    starts[w.axis] = min(a * lower + b, a * (upper - 1) + b)
+    return starts
+
+
+def _stacked_before(array: Any, w: _Write, starts: list[Any], trips: int) -> Any:
+    """The windows of a contiguous write as they are before the loop, one per iteration."""
+    shape = list(w.shape)
+    shape[w.axis] = trips
+    # the starts are the body's own, already normalized (no negative index)
+    block = jax.lax.dynamic_slice(array, starts, shape, allow_negative_indices=False)
+    rows = jnp.moveaxis(block, w.axis, 0).reshape((trips, *w.shape))
+    return rows[::-1] if w.starts[w.axis][1] < 0 else rows
+
+
+def _write_block(array: Any, w: _Write, rows: Any, starts: list[Any]) -> Any:
+    if w.starts[w.axis][1] < 0:
+        rows = rows[::-1]
+    block = jnp.moveaxis(jnp.squeeze(rows, w.axis + 1), 0, w.axis)
+    return jax.lax.dynamic_update_slice(array, block, starts, allow_negative_indices=False)
+
+
+def _scatter(array: Any, w: _Write, rows: Any, starts: Any) -> Any:
+    """Every iteration's window written at once; the windows are disjoint (see _disjoint)."""
+    trips = rows.shape[0]
+    index = []
+    for d, size in enumerate(w.shape):
+        # a dynamic_update_slice clamps its start so that the window fits
+        s = jnp.clip(starts[:, d], 0, array.shape[d] - size)
+        grid = s.reshape((trips,) + (1,) * len(w.shape)) + jnp.arange(size).reshape(
+            (1,) * (d + 1) + (size,) + (1,) * (len(w.shape) - d - 1)
+        )
+        index.append(jnp.broadcast_to(grid, rows.shape))
+    return array.at[tuple(index)].set(rows, unique_indices=True)
+
+
+def _batched(
+    closed: Any, plan: _Plan, out_tree: Any, lower: int, upper: int, start: list[Any], init: Any
+) -> Any:
+    """Every iteration at once (the body under ``jax.vmap``), then one write per array."""
+    trips = upper - lower
+    ts = jnp.arange(lower, upper, dtype=_compat.typeof_var(closed.jaxpr.invars[0]).dtype)
+    carried = jax.tree_util.tree_leaves(init)
+    blocks = {
+        c: _block_starts(closed, w, lower, upper)
+        for c, w in enumerate(plan.writes)
+        if w.contiguous
+    }
+    before = {
+        c: _stacked_before(start[c], w, blocks[c], trips)
+        for c, w in enumerate(plan.writes)
+        if w.contiguous and w.read
+    }
+
+    def one(t: Any, rows: dict[int, Any]) -> Any:
+        return _rows(closed, plan, t, rows, start, carried)
+
+    windows, starts, locals_ = jax.vmap(one)(ts, before)
+    values = [
+        _write_block(start[c], w, windows[c], blocks[c])
+        if w.contiguous
+        else _scatter(start[c], w, windows[c], starts[c])
+        for c, w in enumerate(plan.writes)
+    ]
+    last = [x[-1] for x in locals_]
+    _, carry = jax.tree_util.tree_unflatten(out_tree, [*values, *last])
+    return values, carry
