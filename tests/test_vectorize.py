@@ -198,13 +198,16 @@ def test_batched_kernel_under_vmap(kernel, args):
     got = jax.vmap(mutjax.jit(kernel))(*stacked)
     for k in range(3):
         expected = kernel(*[np.array(a) for a in batch[k]])
-        assert_same(jax.tree_util.tree_map(lambda g: g[k], got), expected, f"element {k}")
+        element = jax.tree_util.tree_map(lambda g, k=k: g[k], got)
+        assert_same(element, expected, f"element {k}")
 
 
 @pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
 def test_batched_grad_equals_sequential_grad(kernel, args, monkeypatch):
     expected_out = kernel(*[np.array(a) for a in args])
-    shapes = [np.shape(o) for o in (expected_out if isinstance(expected_out, tuple) else (expected_out,))]
+    shapes = [
+        np.shape(o) for o in (expected_out if isinstance(expected_out, tuple) else (expected_out,))
+    ]
     loss = weighted(kernel, shapes)
     argnums = tuple(range(len(args)))
     got = jax.grad(loss, argnums)(*args)

@@ -117,6 +117,10 @@ def _sequential(
 # -- the proof -----------------------------------------------------------------------
 
 
+def _aval(x: Any) -> Any:
+    return _compat.typeof_var(x)
+
+
 def _is_var(x: Any) -> bool:
     return not isinstance(x, _compat.Literal)
 
@@ -146,12 +150,12 @@ def _affine(jaxpr: Any, consts: Sequence[Any], lower: int, upper: int) -> dict[A
 
     def form(x: Any) -> tuple[int, int] | None:
         if not _is_var(x):
-            s = _static_int(x.val)
-            return None if s is None else (0, s)
+            v = _static_int(x.val)
+            return None if v is None else (0, v)
         return known.get(x)
 
     for eqn in jaxpr.eqns:
-        if len(eqn.outvars) != 1 or _compat.typeof_var(eqn.outvars[0]).shape != ():
+        if len(eqn.outvars) != 1 or _aval(eqn.outvars[0]).shape != ():
             continue
         name, out = eqn.primitive.name, eqn.outvars[0]
         if name == "select_n" and len(eqn.invars) == 3 and eqn.invars[0] in negative:
@@ -159,14 +163,15 @@ def _affine(jaxpr: Any, consts: Sequence[Any], lower: int, upper: int) -> dict[A
             if form(eqn.invars[1]) == f and min(f[0] * lower, f[0] * (upper - 1)) + f[1] >= 0:
                 known[out] = f
             continue
-        forms = [form(x) for x in eqn.invars]
-        if any(f is None for f in forms):
+        maybe = [form(x) for x in eqn.invars]
+        forms = [f for f in maybe if f is not None]
+        if len(forms) != len(maybe):
             continue
         if name == "lt" and forms[1] == (0, 0):
             negative[out] = forms[0]
             continue
         combined = _combine(name, forms, eqn.params)
-        if combined is not None and np.issubdtype(_compat.typeof_var(out).dtype, np.integer):
+        if combined is not None and np.issubdtype(_aval(out).dtype, np.integer):
             known[out] = combined
     return known
 
@@ -195,9 +200,11 @@ def _tainted(jaxpr: Any, roots: set[Any]) -> set[Any]:
     return out
 
 
-def _key(atoms: Sequence[Any], affine: dict[Any, Any], state: set[Any]) -> tuple | None:
+def _key(
+    atoms: Sequence[Any], affine: dict[Any, Any], state: set[Any]
+) -> tuple[_Start, ...] | None:
     """The starts of a window as _Start keys; None if one depends on the carried state."""
-    keys = []
+    keys: list[_Start] = []
     for x in atoms:
         if not _is_var(x):
             keys.append(("affine", 0, _static_int(x.val)))
@@ -210,54 +217,74 @@ def _key(atoms: Sequence[Any], affine: dict[Any, Any], state: set[Any]) -> tuple
     return tuple(keys)
 
 
+class _Versions:
+    """The versions of the written arrays met while walking a body's equations."""
+
+    def __init__(self, cells: Sequence[Any], affine: dict[Any, Any], state: set[Any]) -> None:
+        self.cells = list(cells)
+        self.of = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
+        self.head = list(cells)
+        self.writes: list[_Write | None] = [None] * len(cells)
+        self.roles: dict[int, tuple[str, int]] = {}
+        self.reads: list[tuple[int, tuple[Any, ...], bool]] = []
+        self.affine = affine
+        self.state = state
+
+    def touches(self, eqn: Any) -> bool:
+        return any(_is_var(x) and x in self.of for x in eqn.invars)
+
+    def step(self, e: int, eqn: Any) -> bool:
+        """Record equation ``e``, which uses a version; False if it is not a window's write or read."""
+        first = eqn.invars[0]
+        if sum(_is_var(x) and x in self.of for x in eqn.invars) != 1 or first not in self.of:
+            return False
+        c = self.of[first]
+        name = eqn.primitive.name
+        if name == "dynamic_update_slice":
+            starts = _key(eqn.invars[2:], self.affine, self.state)
+            shape = tuple(_aval(eqn.invars[1]).shape)
+            w = self.writes[c]
+            if first is not self.head[c] or starts is None:
+                return False
+            if w is not None and (w.starts, w.shape) != (starts, shape):
+                return False
+            self.writes[c] = w or _Write(starts, tuple(eqn.invars[2:]), shape)
+            self.head[c] = eqn.outvars[0]
+            self.of[eqn.outvars[0]] = c
+            self.roles[e] = ("write", c)
+            return True
+        if name == "dynamic_slice":
+            starts = _key(eqn.invars[1:], self.affine, self.state)
+            window = (starts, tuple(eqn.params["slice_sizes"]))
+            self.reads.append((c, window, first is self.cells[c]))
+            self.roles[e] = ("read", c)
+            return starts is not None
+        return False
+
+    def plan(self, outvars: Sequence[Any]) -> _Plan | None:
+        """The plan once every equation is walked: each array written, read at its window."""
+        n = len(self.cells)
+        if any(h is not o for h, o in zip(self.head, outvars[:n])):
+            return None
+        if any(_is_var(o) and o in self.of for o in outvars[n:]):
+            return None
+        done = [w for w in self.writes if w is not None]
+        if len(done) != n:
+            return None
+        for c, window, original in self.reads:
+            if window != (done[c].starts, done[c].shape):
+                return None
+            done[c].read |= original
+        return _Plan(done, self.roles)
+
+
 def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -> _Plan | None:
     """Each written array's versions in the body: one window written, only it read."""
-    cells = jaxpr.invars[1 : 1 + n_cells]
-    version = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
-    head = list(cells)
-    writes: list[_Write | None] = [None] * n_cells
-    roles: dict[int, tuple[str, int]] = {}
-    reads: list[tuple[int, tuple, bool]] = []
+    versions = _Versions(jaxpr.invars[1 : 1 + n_cells], affine, state)
     for e, eqn in enumerate(jaxpr.eqns):
-        touched = [x for x in eqn.invars if _is_var(x) and x in version]
-        if not touched:
-            continue
-        name, first = eqn.primitive.name, eqn.invars[0]
-        if len(touched) != 1 or touched[0] is not first:
+        if versions.touches(eqn) and not versions.step(e, eqn):
             return None
-        c = version[first]
-        if name == "dynamic_update_slice":
-            starts = _key(eqn.invars[2:], affine, state)
-            shape = tuple(_compat.typeof_var(eqn.invars[1]).shape)
-            if first is not head[c] or starts is None:
-                return None
-            w = writes[c]
-            if w is not None and (w.starts, w.shape) != (starts, shape):
-                return None
-            writes[c] = w or _Write(starts, tuple(eqn.invars[2:]), shape)
-            head[c] = eqn.outvars[0]
-            version[head[c]] = c
-            roles[e] = ("write", c)
-        elif name == "dynamic_slice":
-            starts = _key(eqn.invars[1:], affine, state)
-            if starts is None:
-                return None
-            reads.append((c, (starts, tuple(eqn.params["slice_sizes"])), first is cells[c]))
-            roles[e] = ("read", c)
-        else:
-            return None
-    if any(h is not o for h, o in zip(head, jaxpr.outvars[:n_cells])):
-        return None
-    if any(_is_var(o) and o in version for o in jaxpr.outvars[n_cells:]):
-        return None
-    done = [w for w in writes if w is not None]
-    if len(done) != n_cells:
-        return None
-    for c, window, original in reads:
-        if window != (done[c].starts, done[c].shape):
-            return None
-        done[c].read |= original
-    return _Plan(done, roles)
+    return versions.plan(jaxpr.outvars)
 
 
 def _disjoint(w: _Write, dims: Sequence[int], lower: int, upper: int, moving: set[Any]) -> bool:
@@ -299,7 +326,7 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
     moving = _tainted(jaxpr, {jaxpr.invars[0]})
     cells = jaxpr.invars[1 : 1 + n_cells]
     for w, c in zip(plan.writes, cells):
-        if not _disjoint(w, _compat.typeof_var(c).shape, lower, upper, moving):
+        if not _disjoint(w, _aval(c).shape, lower, upper, moving):
             return None
     return plan
 
@@ -373,7 +400,7 @@ def _first_starts(closed: Any, atoms: Sequence[Any], t: int) -> list[Any]:
             wanted.append(eqn)
             needed.update(x for x in eqn.invars if _is_var(x))
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
-    env[jaxpr.invars[0]] = jnp.asarray(t, _compat.typeof_var(jaxpr.invars[0]).dtype)
+    env[jaxpr.invars[0]] = jnp.asarray(t, _aval(jaxpr.invars[0]).dtype)
 
     def read(x: Any) -> Any:
         return env[x] if _is_var(x) else x.val
@@ -426,12 +453,10 @@ def _batched(
 ) -> Any:
     """Every iteration at once (the body under ``jax.vmap``), then one write per array."""
     trips = upper - lower
-    ts = jnp.arange(lower, upper, dtype=_compat.typeof_var(closed.jaxpr.invars[0]).dtype)
+    ts = jnp.arange(lower, upper, dtype=_aval(closed.jaxpr.invars[0]).dtype)
     carried = jax.tree_util.tree_leaves(init)
     blocks = {
-        c: _block_starts(closed, w, lower, upper)
-        for c, w in enumerate(plan.writes)
-        if w.contiguous
+        c: _block_starts(closed, w, lower, upper) for c, w in enumerate(plan.writes) if w.contiguous
     }
     before = {
         c: _stacked_before(start[c], w, blocks[c], trips)
