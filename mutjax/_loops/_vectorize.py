@@ -39,6 +39,9 @@ from .. import _compat, _control, _ranges
 from .._scope import Cell
 from .._trace import MutTrace, current_mut_trace
 
+# The named scope of a loop run as one batched operation.
+SCOPE = "mutjax_batched_loop"
+
 # A start index known as ``a*t + b`` of the loop index ``t``: ("affine", a, b);
 # any other, by the jaxpr variable computing it: ("var", var).
 _Start = tuple[Any, ...]
@@ -96,7 +99,9 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
         plan = _plan(closed, len(start), lower, upper)
         if plan is None:
             return _sequential(closed, out_tree, lower, upper, start, init)
-        return _batched(closed, plan, out_tree, lower, upper, start, init)
+        # The name shows in the jaxpr's name stacks and the compiled program's op names.
+        with jax.named_scope(SCOPE):
+            return _batched(closed, plan, out_tree, lower, upper, start, init)
 
     return _control._run_threaded(trace, [body], (i0, init), run)
 
