@@ -187,16 +187,32 @@ BATCHED = [
     (two_arrays, (A5,)),
 ]
 IDS = [k.__name__ for k, _ in BATCHED]
+# A masked window (`X[:, i:]`) is a copy of its array per iteration: batched,
+# these kernels stay loops once that copy outgrows the arrays (see MAX_GROWTH).
+MASKED = {covariance, lower_triangular_matmul}
+
+
+@pytest.fixture
+def unbounded(monkeypatch):
+    """Batch loops whatever the size of their batched values."""
+
+    def allow(kernel):
+        if kernel in MASKED:
+            monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)
+
+    return allow
 
 
 @pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
-def test_batched_kernel_has_no_loop_and_matches_numpy(kernel, args):
+def test_batched_kernel_has_no_loop_and_matches_numpy(kernel, args, unbounded):
+    unbounded(kernel)
     assert kinds(kernel, *args) == {"batched"}
     check(kernel, *args)
 
 
 @pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
-def test_batched_kernel_under_vmap(kernel, args):
+def test_batched_kernel_under_vmap(kernel, args, unbounded):
+    unbounded(kernel)
     batch = [[a * (k + 1) - k for a in args] for k in range(3)]
     stacked = [jnp.stack(b) for b in zip(*batch)]
     got = jax.vmap(mutjax.jit(kernel))(*stacked)
@@ -207,7 +223,8 @@ def test_batched_kernel_under_vmap(kernel, args):
 
 
 @pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
-def test_batched_grad_equals_sequential_grad(kernel, args, monkeypatch):
+def test_batched_grad_equals_sequential_grad(kernel, args, monkeypatch, unbounded):
+    unbounded(kernel)
     expected_out = kernel(*[np.array(a) for a in args])
     shapes = [
         np.shape(o) for o in (expected_out if isinstance(expected_out, tuple) else (expected_out,))
@@ -228,9 +245,17 @@ def test_matvec_grad_is_numpy_s():
     np.testing.assert_allclose(g_x, A5.T @ w, rtol=1e-5, atol=1e-6)
 
 
-def test_one_matmul_for_covariance():
-    prims = primitives(covariance, _f32(7, 5))
-    assert "dot_general" in prims and not LOOPS & prims
+def test_covariance_is_one_batched_product(monkeypatch):
+    monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)
+    prims = all_primitives(jax.make_jaxpr(mutjax.jit(covariance))(_f32(7, 5)).jaxpr)
+    assert prims.count("dot_general") == 1 and not LOOPS & set(prims)
+
+
+@pytest.mark.parametrize("kernel", [covariance, lower_triangular_matmul])
+def test_large_masked_window_copies_stay_loops(kernel):
+    args = (_f32(40, 30),) if kernel is covariance else (_f32(30, 30), _f32(30, 20))
+    assert LOOPS & kinds(kernel, *args)
+    check(kernel, *args, rtol=1e-4, atol=1e-4)
 
 
 @settings(max_examples=8, deadline=None)

@@ -65,6 +65,10 @@ class _Plan:
 
     writes: list[_Write]
     roles: dict[int, tuple[str, int]]  # equation number -> ("write" | "read", array)
+    # Reads of arrays the loop does not write, at windows adjacent from one
+    # iteration to the next (``A[i]``): equation number -> window. They are
+    # sliced as one block before the body runs (under vmap, a gather).
+    blocks: dict[int, _Write] = dataclasses.field(default_factory=dict)
 
 
 def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
@@ -318,7 +322,8 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
         return None
     carried = set(jaxpr.invars[1 + n_cells :])
     state = _tainted(jaxpr, set(jaxpr.invars[1:]))
-    plan = _chains(jaxpr, n_cells, _affine(jaxpr, closed.consts, lower, upper), state)
+    affine = _affine(jaxpr, closed.consts, lower, upper)
+    plan = _chains(jaxpr, n_cells, affine, state)
     if plan is None:
         return None
     from_carry = _tainted(jaxpr, carried)
@@ -333,7 +338,54 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
     for w, c in zip(plan.writes, cells):
         if not _disjoint(w, _aval(c).shape, lower, upper, moving):
             return None
+    versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
+    batched = (moving | _tainted(jaxpr, set(cells))) - versions  # a version is only its window
+    if not _affordable(jaxpr, upper - lower, batched):
+        return None
+    for e, eqn in enumerate(jaxpr.eqns):
+        if eqn.primitive.name == "dynamic_slice" and e not in plan.roles:
+            block = _block(eqn, affine, state, moving, lower, upper)
+            if block is not None:
+                plan.blocks[e] = block
     return plan
+
+
+def _block(
+    eqn: Any, affine: dict[Any, Any], state: set[Any], moving: set[Any], lower: int, upper: int
+) -> _Write | None:
+    """The window of a ``dynamic_slice`` of a loop-invariant array, if adjacent across iterations."""
+    operand = eqn.invars[0]
+    if not _is_var(operand) or operand in state or operand in moving:
+        return None
+    starts = _key(eqn.invars[1:], affine, state)
+    if starts is None:
+        return None
+    w = _Write(starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
+    if not _disjoint(w, _aval(operand).shape, lower, upper, moving) or not w.contiguous:
+        return None
+    return w
+
+
+# How much larger than the largest array a loop touches one value of its
+# batched body may be. A masked window (`X[:, i:]`) is a copy of its array per
+# iteration: batched, covariance at n = 400 made a 256 MB value and ran 8x
+# slower than the loop on CPU, whose copy stays in cache.
+MAX_GROWTH = 4
+
+
+def _affordable(jaxpr: Any, trips: int, batched: set[Any]) -> bool:
+    """No value of the batched body (``trips`` copies of each in ``batched``) is too large."""
+
+    def size(v: Any) -> int:
+        return int(np.prod(_aval(v).shape, dtype=np.int64)) if hasattr(_aval(v), "shape") else 1
+
+    largest = max((size(v) for v in (*jaxpr.constvars, *jaxpr.invars)), default=1)
+    return all(
+        trips * size(v) <= MAX_GROWTH * largest
+        for eqn in jaxpr.eqns
+        for v in eqn.outvars
+        if v in batched
+    )
 
 
 # -- the batched run ---------------------------------------------------------------------
@@ -354,13 +406,15 @@ def _rows(
     plan: _Plan,
     t: Any,
     before: dict[int, Any],
+    blocks: dict[int, Any],
     arrays: list[Any],
     carried: list[Any],
 ) -> tuple[list[Any], list[Any], list[Any]]:
     """One iteration's windows, their starts and its locals: the body, written arrays aside.
 
     ``before[c]``: the window of array ``c`` before the loop, where it is
-    contiguous and read; otherwise a read slices ``arrays[c]``.
+    contiguous and read; otherwise a read slices ``arrays[c]``. ``blocks[e]``:
+    this iteration's window of the ``e``-th equation's read (see ``_Plan.blocks``).
     """
     jaxpr = closed.jaxpr
     n = len(plan.writes)
@@ -374,7 +428,9 @@ def _rows(
 
     for e, eqn in enumerate(jaxpr.eqns):
         role = plan.roles.get(e)
-        if role is None:
+        if e in plan.blocks:
+            env[eqn.outvars[0]] = blocks[e]
+        elif role is None:
             env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
         elif role[0] == "write":
             env[eqn.outvars[0]] = _Version(role[1], read(eqn.invars[1]))
@@ -395,8 +451,8 @@ def _rows(
     return windows, starts, [read(v) for v in jaxpr.outvars[n:]]
 
 
-def _first_starts(closed: Any, atoms: Sequence[Any], t: int) -> list[Any]:
-    """The values of ``atoms`` (starts that no carried value feeds) at index ``t``."""
+def _outside(closed: Any, atoms: Sequence[Any], t: int) -> list[Any]:
+    """The values of ``atoms`` at index ``t``, computed before the body (no carried value feeds them)."""
     jaxpr = closed.jaxpr
     needed = {x for x in atoms if _is_var(x)}
     wanted = []
@@ -416,7 +472,7 @@ def _first_starts(closed: Any, atoms: Sequence[Any], t: int) -> list[Any]:
 
 
 def _block_starts(closed: Any, w: _Write, lower: int, upper: int) -> list[Any]:
-    starts = _first_starts(closed, w.atoms, lower)
+    starts = _outside(closed, w.atoms, lower)
     _, a, b = w.starts[w.axis]
     starts[w.axis] = min(a * lower + b, a * (upper - 1) + b)
     return starts
@@ -460,21 +516,25 @@ def _batched(
     trips = upper - lower
     ts = jnp.arange(lower, upper, dtype=_aval(closed.jaxpr.invars[0]).dtype)
     carried = jax.tree_util.tree_leaves(init)
-    blocks = {
+    at = {
         c: _block_starts(closed, w, lower, upper) for c, w in enumerate(plan.writes) if w.contiguous
     }
     before = {
-        c: _stacked_before(start[c], w, blocks[c], trips)
+        c: _stacked_before(start[c], w, at[c], trips)
         for c, w in enumerate(plan.writes)
         if w.contiguous and w.read
     }
+    blocks = {}
+    for e, w in plan.blocks.items():
+        (operand,) = _outside(closed, [closed.jaxpr.eqns[e].invars[0]], lower)
+        blocks[e] = _stacked_before(operand, w, _block_starts(closed, w, lower, upper), trips)
 
-    def one(t: Any, rows: dict[int, Any]) -> Any:
-        return _rows(closed, plan, t, rows, start, carried)
+    def one(t: Any, rows: dict[int, Any], windows: dict[int, Any]) -> Any:
+        return _rows(closed, plan, t, rows, windows, start, carried)
 
-    windows, starts, locals_ = jax.vmap(one)(ts, before)
+    windows, starts, locals_ = jax.vmap(one)(ts, before, blocks)
     values = [
-        _write_block(start[c], w, windows[c], blocks[c])
+        _write_block(start[c], w, windows[c], at[c])
         if w.contiguous
         else _scatter(start[c], w, windows[c], starts[c])
         for c, w in enumerate(plan.writes)
