@@ -359,3 +359,22 @@ LOOPED = [
 def test_dependent_iterations_stay_loops(kernel, args):
     assert LOOPS & kinds(kernel, *args)
     check(kernel, *args, rtol=1e-4)
+
+
+def row_sums(A):
+    y = np.zeros(A.shape[0], dtype=A.dtype)
+    for i in range(A.shape[0]):
+        s = 0.0
+        for k in range(A.shape[1]):
+            s += A[i, k]  # a carried scalar: the inner loop stays a loop
+        y[i] = s
+    return y
+
+
+def test_inner_reduction_loop_runs_batched():
+    A = _f32(5, 4)
+    assert kinds(row_sums, A) == {"batched", "scan"}
+    check(row_sums, A)
+    w = _f32(5)
+    g = jax.grad(lambda A: jnp.sum(w * mutjax.jit(row_sums)(A)))(A)
+    np.testing.assert_allclose(g, np.broadcast_to(w[:, None], A.shape), rtol=1e-6)

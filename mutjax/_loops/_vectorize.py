@@ -167,8 +167,9 @@ def _affine(jaxpr: Any, consts: Sequence[Any], lower: int, upper: int) -> dict[A
         if len(eqn.outvars) != 1 or _aval(eqn.outvars[0]).shape != ():
             continue
         name, out = eqn.primitive.name, eqn.outvars[0]
-        if name == "select_n" and len(eqn.invars) == 3 and eqn.invars[0] in negative:
-            f = negative[eqn.invars[0]]
+        test = eqn.invars[0] if eqn.invars else None
+        if name == "select_n" and len(eqn.invars) == 3 and _is_var(test) and test in negative:
+            f = negative[test]
             if form(eqn.invars[1]) == f and min(f[0] * lower, f[0] * (upper - 1)) + f[1] >= 0:
                 known[out] = f
             continue
@@ -245,7 +246,8 @@ class _Versions:
     def step(self, e: int, eqn: Any) -> bool:
         """Record equation ``e``, which uses a version; False if it is not a window's write or read."""
         first = eqn.invars[0]
-        if sum(_is_var(x) and x in self.of for x in eqn.invars) != 1 or first not in self.of:
+        uses = sum(_is_var(x) and x in self.of for x in eqn.invars)
+        if uses != 1 or not _is_var(first) or first not in self.of:
             return False
         c = self.of[first]
         name = eqn.primitive.name
