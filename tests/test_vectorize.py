@@ -378,3 +378,11 @@ def test_inner_reduction_loop_runs_batched():
     w = _f32(5)
     g = jax.grad(lambda A: jnp.sum(w * mutjax.jit(row_sums)(A)))(A)
     np.testing.assert_allclose(g, np.broadcast_to(w[:, None], A.shape), rtol=1e-6)
+
+
+def test_benchmark_quick_mode_agrees_with_its_anchor():
+    from benchmarks import vectorize_bench
+
+    rows = vectorize_bench.measure(8, 1)  # asserts mutjax equals the lax.fori_loop port
+    assert [r["kernel"] for r in rows] == list(vectorize_bench._inputs(8))
+    assert "| matvec |" in vectorize_bench.table(rows, 8)
