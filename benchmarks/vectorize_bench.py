@@ -3,9 +3,10 @@
 Each kernel is plain NumPy code whose loop iterations are independent; under
 ``mutjax.jit`` it compiles to the body under ``jax.vmap`` (see
 ``mutjax/_loops/_vectorize.py``). The anchor is the same loop hand-ported to
-``jax.lax.fori_loop`` with ``.at[].set``. Both are measured side by side in
-one process, interleaved: the first call (trace and compile included) and
-the median of the following calls. Ratios are mutjax / anchor.
+``jax.lax.fori_loop`` with ``.at[].set``; the kernel written as whole-array
+``jax.numpy`` is timed too, for scale. All are measured side by side in one
+process, interleaved: the first call (trace and compile included) and the
+median of the following calls. Ratios are mutjax / anchor.
 
 Run: ``python -m benchmarks.vectorize_bench`` (``--quick`` for small sizes).
 """
@@ -110,18 +111,54 @@ def elementwise_2d_lax(A, B):
     return jax.lax.fori_loop(0, A.shape[0], outer, jnp.zeros(A.shape, A.dtype))
 
 
-def _inputs(n: int) -> dict[str, tuple[Callable[..., Any], Callable[..., Any], tuple[Any, ...]]]:
+# -- and written as whole-array JAX, what the batched loop should match ----------------------
+
+
+def matvec_jnp(A, x):
+    return A @ x
+
+
+def per_row_jnp(img):
+    return jnp.tanh(img) * 2.0 + img.sum(axis=1, keepdims=True)
+
+
+def covariance_jnp(data):
+    return jnp.triu(data.T @ data / (data.shape[0] - 1.0))
+
+
+def lower_triangular_matmul_jnp(L, B):
+    return jnp.tril(L) @ B
+
+
+def elementwise_2d_jnp(A, B):
+    return A * B.T
+
+
+_Case = tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], tuple[Any, ...]]
+
+
+def _inputs(n: int) -> dict[str, _Case]:
     rng = np.random.default_rng(0)
 
     def f32(*shape: int) -> Any:
         return jnp.asarray(rng.standard_normal(shape).astype(np.float32))
 
     return {
-        "matvec": (matvec, matvec_lax, (f32(n, n), f32(n))),
-        "per_row": (per_row, per_row_lax, (f32(n, n),)),
-        "covariance": (covariance, covariance_lax, (f32(n, n),)),
-        "trmm-like": (lower_triangular_matmul, lower_triangular_matmul_lax, (f32(n, n), f32(n, n))),
-        "elementwise 2-D": (elementwise_2d, elementwise_2d_lax, (f32(n, n), f32(n, n))),
+        "matvec": (matvec, matvec_lax, matvec_jnp, (f32(n, n), f32(n))),
+        "per_row": (per_row, per_row_lax, per_row_jnp, (f32(n, n),)),
+        "covariance": (covariance, covariance_lax, covariance_jnp, (f32(n, n),)),
+        "trmm-like": (
+            lower_triangular_matmul,
+            lower_triangular_matmul_lax,
+            lower_triangular_matmul_jnp,
+            (f32(n, n), f32(n, n)),
+        ),
+        "elementwise 2-D": (
+            elementwise_2d,
+            elementwise_2d_lax,
+            elementwise_2d_jnp,
+            (f32(n, n),) * 2,
+        ),
     }
 
 
@@ -138,23 +175,30 @@ def _run(f: Callable[..., Any], args: tuple[Any, ...]) -> float:
 
 
 def measure(n: int, repeats: int) -> list[dict[str, Any]]:
-    """One row per kernel: first-call and run times of mutjax and the anchor, and ratios."""
+    """One row per kernel: first-call and run times of mutjax and the anchor, and ratios.
+
+    ``run_whole_ms``: the kernel written as whole-array JAX, for scale.
+    """
     rows = []
-    for name, (kernel, anchor, args) in _inputs(n).items():
-        ours, theirs = mutjax.jit(kernel), jax.jit(anchor)
+    for name, (kernel, anchor, whole, args) in _inputs(n).items():
+        ours, theirs, vectorized = mutjax.jit(kernel), jax.jit(anchor), jax.jit(whole)
         first_ours, first_theirs = _first(ours, args), _first(theirs, args)
-        np.testing.assert_allclose(ours(*args), theirs(*args), rtol=1e-3, atol=1e-3)
-        runs: tuple[list[float], list[float]] = ([], [])
-        for _ in range(repeats):  # interleaved: both see the same machine load
+        _first(vectorized, args)
+        for other in (theirs, vectorized):
+            np.testing.assert_allclose(ours(*args), other(*args), rtol=1e-3, atol=1e-3)
+        runs: tuple[list[float], list[float], list[float]] = ([], [], [])
+        for _ in range(repeats):  # interleaved: all see the same machine load
             runs[0].append(_run(ours, args))
             runs[1].append(_run(theirs, args))
-        run_ours, run_theirs = (float(np.median(r)) for r in runs)
+            runs[2].append(_run(vectorized, args))
+        run_ours, run_theirs, run_whole = (float(np.median(r)) for r in runs)
         rows.append(
             {
                 "kernel": name,
                 "run_mutjax_ms": run_ours * 1e3,
                 "run_lax_ms": run_theirs * 1e3,
                 "run_ratio": run_ours / run_theirs,
+                "run_whole_ms": run_whole * 1e3,
                 "first_mutjax_s": first_ours,
                 "first_lax_s": first_theirs,
                 "first_ratio": first_ours / first_theirs,
@@ -166,14 +210,15 @@ def measure(n: int, repeats: int) -> list[dict[str, Any]]:
 def table(rows: list[dict[str, Any]], n: int) -> str:
     lines = [
         f"n = {n}, {jax.devices()[0].platform}; ratio = mutjax / lax.fori_loop port",
-        "| kernel | run mutjax (ms) | run lax (ms) | run ratio "
+        "| kernel | run mutjax (ms) | run lax (ms) | run ratio | whole-array jnp (ms) "
         "| first call mutjax (s) | first call lax (s) | first ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['kernel']} | {r['run_mutjax_ms']:.3f} | {r['run_lax_ms']:.3f} "
-            f"| {r['run_ratio']:.2f} | {r['first_mutjax_s']:.2f} | {r['first_lax_s']:.2f} "
+            f"| {r['run_ratio']:.2f} | {r['run_whole_ms']:.3f} "
+            f"| {r['first_mutjax_s']:.2f} | {r['first_lax_s']:.2f} "
             f"| {r['first_ratio']:.2f} |"
         )
     return "\n".join(lines)
