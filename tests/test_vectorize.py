@@ -17,6 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mutjax
+
+# The benchmark's kernels, as NumPy code, are the tests' kernels too.
+from benchmarks.vectorize_bench import elementwise_2d, lower_triangular_matmul, matvec, per_row
 from mutjax._loops import _vectorize
 
 LOOPS = {"while", "scan"}
@@ -63,20 +66,6 @@ def weighted(kernel, n_out):
 # -- kernels that run as one batched operation ---------------------------------------------
 
 
-def matvec(A, x):
-    y = np.zeros(A.shape[0], dtype=A.dtype)
-    for i in range(A.shape[0]):
-        y[i] = A[i] @ x
-    return y
-
-
-def per_row(img):
-    out = np.empty_like(img)
-    for i in range(img.shape[0]):
-        out[i, :] = np.tanh(img[i]) * 2.0 + img[i].sum()
-    return out
-
-
 def covariance(data):
     n, m = data.shape
     data -= data.mean(axis=0)
@@ -84,21 +73,6 @@ def covariance(data):
     for i in range(m):
         cov[i, i:] = data[:, i] @ data[:, i:] / (n - 1.0)
     return cov
-
-
-def lower_triangular_matmul(L, B):
-    C = np.zeros_like(B)
-    for i in range(L.shape[0]):
-        C[i, :] = L[i, : i + 1] @ B[: i + 1, :]
-    return C
-
-
-def elementwise_2d(A, B):
-    C = np.zeros(A.shape, dtype=A.dtype)
-    for i in range(A.shape[0]):
-        for j in range(A.shape[1]):
-            C[i, j] = A[i, j] * B[j, i]
-    return C
 
 
 def shifted(x):
