@@ -103,6 +103,22 @@ def strided(x):
     return y
 
 
+def pairs(x):
+    y = np.zeros_like(x)
+    for i in range(0, x.shape[0], 2):
+        y[i] = x[i] - x[i + 1]
+        y[i + 1] = x[i] + x[i + 1] * y[i]
+    return y
+
+
+def two_columns(A):
+    C = np.zeros((A.shape[0], 2), dtype=A.dtype)
+    for i in range(A.shape[0]):
+        C[i, 0] = A[i].sum()
+        C[i, 1] = A[i].max()
+    return C
+
+
 def every_third(x):
     y = np.zeros_like(x)
     for i in range(1, x.shape[0], 3):
@@ -155,6 +171,8 @@ BATCHED = [
     (diagonal, (x5,)),
     (strided, (_f32(6),)),
     (every_third, (_f32(7),)),
+    (pairs, (_f32(6),)),
+    (two_columns, (A5,)),
     (conditional, (x5,)),
     (update_in_place, (A5, x5)),
     (last_locals, (A5, x5)),
@@ -310,6 +328,15 @@ def trmm_in_place(A, B):
     return B
 
 
+def overlapping_pairs(x):
+    # the next iteration's y[i] overwrites this one's y[i + 1]
+    y = np.zeros(x.shape[0] + 1, dtype=x.dtype)
+    for i in range(x.shape[0]):
+        y[i] = x[i]
+        y[i + 1] = -x[i]
+    return y
+
+
 def whole_array_read(x):
     y = np.zeros_like(x)
     for i in range(x.shape[0]):
@@ -326,6 +353,7 @@ LOOPED = [
     (with_break, (x5,)),
     (trmm_in_place, (_f32(4, 4), _f32(4, 3))),
     (whole_array_read, (x5,)),
+    (overlapping_pairs, (x5,)),
 ]
 
 

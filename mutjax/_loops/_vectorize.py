@@ -4,21 +4,24 @@ A loop over a static range is traced once, as a function of its index ``t``
 and of the values of the arrays it writes (the carry ``_control`` threads).
 When its jaxpr shows that
 
-- each written array gets, in every iteration, one window (every write of
-  it the same ``dynamic_update_slice`` position and size), whose start along
-  some axis is ``a*t + b`` with ``|a|`` at least the window's width there,
-  inside the array for every ``t`` of the range, and whose other starts do
-  not depend on the arrays or locals the loop carries: two iterations then
-  write disjoint windows;
-- a written array is read only at that same window (before the write it is
+- each written array gets, in every iteration, the same windows (each write
+  of it one ``dynamic_update_slice`` at one of them), no two of one
+  iteration overlapping; their starts along some axis are ``a*t + b_j``, one
+  ``a`` for all, the ``b_j`` and widths within ``|a|`` of each other, inside
+  the array for every ``t`` of the range, and their other starts do not
+  depend on the arrays or locals the loop carries: two iterations then write
+  disjoint windows;
+- a written array is read only at those windows (before a write there it is
   still the array's value from before the loop, after it the iteration's own
   write), and used in no other way;
 - no value the loop writes depends on the carried locals, and no carried
-  local is read before the body assigns it (``s += x[i]`` keeps the loop),
+  local is read before the body assigns it (``s += x[i]`` keeps the loop);
+- no value of the batched body is much larger than the arrays (see
+  ``MAX_GROWTH``),
 
 then every iteration reads only values from before the loop, so they may
 all run at once: the body under ``jax.vmap`` over the indices, with one
-``dynamic_update_slice`` of the stacked windows per array when they are
+``dynamic_update_slice`` of the stacked windows per window when they are
 contiguous (``a = ±1``, width 1, the other starts the same for all ``t``),
 one scatter with unique indices otherwise. The locals get the last
 iteration's values, as Python leaves them. Anything not proved this way
@@ -49,8 +52,9 @@ _Start = tuple[Any, ...]
 
 @dataclasses.dataclass
 class _Write:
-    """Where one iteration writes one array: the same window at every write."""
+    """One window that every iteration writes in one array (an array may have several)."""
 
+    cell: int  # which written array
     starts: tuple[_Start, ...]  # per axis, keyed as _Start
     atoms: tuple[Any, ...]  # the jaxpr atoms computing the starts
     shape: tuple[int, ...]  # the window's shape
@@ -61,10 +65,10 @@ class _Write:
 
 @dataclasses.dataclass
 class _Plan:
-    """What ``_rows`` needs: per written array its window, per equation its role."""
+    """What ``_rows`` needs: the windows written, per equation its role."""
 
     writes: list[_Write]
-    roles: dict[int, tuple[str, int]]  # equation number -> ("write" | "read", array)
+    roles: dict[int, tuple[str, int]]  # equation number -> ("write" | "read", window)
     # Reads of arrays the loop does not write, at windows adjacent from one
     # iteration to the next (``A[i]``): equation number -> window. They are
     # sliced as one block before the body runs (under vmap, a gather).
@@ -234,14 +238,20 @@ class _Versions:
         self.cells = list(cells)
         self.of = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
         self.head = list(cells)
-        self.writes: list[_Write | None] = [None] * len(cells)
+        self.writes: list[_Write] = []
         self.roles: dict[int, tuple[str, int]] = {}
-        self.reads: list[tuple[int, tuple[Any, ...], bool]] = []
+        self.reads: list[tuple[int, int, tuple[Any, ...], bool]] = []
         self.affine = affine
         self.state = state
 
     def touches(self, eqn: Any) -> bool:
         return any(_is_var(x) and x in self.of for x in eqn.invars)
+
+    def _window(self, c: int, starts: tuple[_Start, ...], shape: tuple[int, ...]) -> int | None:
+        for j, w in enumerate(self.writes):
+            if w.cell == c and (w.starts, w.shape) == (starts, shape):
+                return j
+        return None
 
     def step(self, e: int, eqn: Any) -> bool:
         """Record equation ``e``, which uses a version; False if it is not a window's write or read."""
@@ -254,39 +264,39 @@ class _Versions:
         if name == "dynamic_update_slice":
             starts = _key(eqn.invars[2:], self.affine, self.state)
             shape = tuple(_aval(eqn.invars[1]).shape)
-            w = self.writes[c]
             if first is not self.head[c] or starts is None:
                 return False
-            if w is not None and (w.starts, w.shape) != (starts, shape):
-                return False
-            self.writes[c] = w or _Write(starts, tuple(eqn.invars[2:]), shape)
+            j = self._window(c, starts, shape)
+            if j is None:
+                j = len(self.writes)
+                self.writes.append(_Write(c, starts, tuple(eqn.invars[2:]), shape))
             self.head[c] = eqn.outvars[0]
             self.of[eqn.outvars[0]] = c
-            self.roles[e] = ("write", c)
+            self.roles[e] = ("write", j)
             return True
         if name == "dynamic_slice":
             starts = _key(eqn.invars[1:], self.affine, self.state)
             window = (starts, tuple(eqn.params["slice_sizes"]))
-            self.reads.append((c, window, first is self.cells[c]))
-            self.roles[e] = ("read", c)
+            self.reads.append((e, c, window, first is self.cells[c]))
             return starts is not None
         return False
 
     def plan(self, outvars: Sequence[Any]) -> _Plan | None:
-        """The plan once every equation is walked: each array written, read at its window."""
+        """The plan once every equation is walked: each array written, read at its windows."""
         n = len(self.cells)
         if any(h is not o for h, o in zip(self.head, outvars[:n])):
             return None
         if any(_is_var(o) and o in self.of for o in outvars[n:]):
             return None
-        done = [w for w in self.writes if w is not None]
-        if len(done) != n:
+        if {w.cell for w in self.writes} != set(range(n)):
             return None
-        for c, window, original in self.reads:
-            if window != (done[c].starts, done[c].shape):
+        for e, c, (starts, shape), original in self.reads:
+            j = self._window(c, starts, shape)
+            if j is None:
                 return None
-            done[c].read |= original
-        return _Plan(done, self.roles)
+            self.roles[e] = ("read", j)
+            self.writes[j].read |= original
+        return _Plan(self.writes, self.roles)
 
 
 def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -> _Plan | None:
@@ -298,21 +308,43 @@ def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -
     return versions.plan(jaxpr.outvars)
 
 
-def _disjoint(w: _Write, dims: Sequence[int], lower: int, upper: int, moving: set[Any]) -> bool:
+def _apart(v: _Write, w: _Write) -> bool:
+    """Two windows of one iteration never overlap: some axis puts them apart."""
+    for d, (p, q) in enumerate(zip(v.starts, w.starts)):
+        if p[0] == q[0] == "affine" and p[1] == q[1]:
+            if p[2] + v.shape[d] <= q[2] or q[2] + w.shape[d] <= p[2]:
+                return True
+    return False
+
+
+def _disjoint(
+    ws: Sequence[_Write], dims: Sequence[int], lower: int, upper: int, moving: set[Any]
+) -> bool:
     """Choose the axis along which the windows of two iterations never overlap.
 
-    The windows must lie inside the array along it for every index (a
-    ``dynamic_update_slice`` would clamp one that does not, onto its neighbour).
+    ``ws``: the windows of one array. Along that axis each starts at
+    ``a*t + b_j`` with one ``a``, and all lie within ``|a|`` of each other,
+    so that two iterations' windows are apart; inside one iteration each two
+    are apart on some axis. The windows must lie inside the array along it
+    for every index (a ``dynamic_update_slice`` would clamp one that does not,
+    onto its neighbour).
     """
-    for k, s in enumerate(w.starts):
-        if s[0] != "affine" or abs(s[1]) < max(w.shape[k], 1) or s[1] == 0:
+    if not all(_apart(v, w) for i, v in enumerate(ws) for w in ws[i + 1 :]):
+        return False
+    for k in range(len(dims)):
+        forms = [w.starts[k] for w in ws]
+        if any(f[0] != "affine" for f in forms) or len({f[1] for f in forms}) != 1:
             continue
-        ends = (s[1] * lower + s[2], s[1] * (upper - 1) + s[2])
-        if min(ends) < 0 or max(ends) + w.shape[k] > dims[k]:
+        a = forms[0][1]
+        lo = min(f[2] for f in forms)
+        hi = max(f[2] + w.shape[k] for f, w in zip(forms, ws))
+        ends = (a * lower, a * (upper - 1))
+        if a == 0 or hi - lo > abs(a) or min(ends) + lo < 0 or max(ends) + hi > dims[k]:
             continue
-        w.axis = k
-        others = [x for j, x in enumerate(w.atoms) if j != k and _is_var(x)]
-        w.contiguous = abs(s[1]) == 1 and w.shape[k] == 1 and not any(x in moving for x in others)
+        for w in ws:
+            w.axis = k
+            others = [x for j, x in enumerate(w.atoms) if j != k and _is_var(x)]
+            w.contiguous = abs(a) == 1 and w.shape[k] == 1 and not any(x in moving for x in others)
         return True
     return False
 
@@ -337,8 +369,9 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
             return None  # a local the next iteration reads: a loop-carried value
     moving = _tainted(jaxpr, {jaxpr.invars[0]})
     cells = jaxpr.invars[1 : 1 + n_cells]
-    for w, c in zip(plan.writes, cells):
-        if not _disjoint(w, _aval(c).shape, lower, upper, moving):
+    for c, cell in enumerate(cells):
+        ws = [w for w in plan.writes if w.cell == c]
+        if not _disjoint(ws, _aval(cell).shape, lower, upper, moving):
             return None
     versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
     batched = (moving | _tainted(jaxpr, set(cells))) - versions  # a version is only its window
@@ -362,8 +395,8 @@ def _block(
     starts = _key(eqn.invars[1:], affine, state)
     if starts is None:
         return None
-    w = _Write(starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
-    if not _disjoint(w, _aval(operand).shape, lower, upper, moving) or not w.contiguous:
+    w = _Write(-1, starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
+    if not _disjoint([w], _aval(operand).shape, lower, upper, moving) or not w.contiguous:
         return None
     return w
 
@@ -396,11 +429,11 @@ def _affordable(jaxpr: Any, trips: int, batched: set[Any]) -> bool:
 class _Version:
     """A written array's value inside ``_rows``: its window as before the loop, or as written."""
 
-    __slots__ = ("cell", "window")
+    __slots__ = ("cell", "windows")
 
-    def __init__(self, cell: int, window: Any) -> None:
+    def __init__(self, cell: int, windows: dict[int, Any]) -> None:
         self.cell = cell
-        self.window = window  # None: the array as before the loop
+        self.windows = windows  # window number -> as written; the others as before the loop
 
 
 def _rows(
@@ -414,15 +447,15 @@ def _rows(
 ) -> tuple[list[Any], list[Any], list[Any]]:
     """One iteration's windows, their starts and its locals: the body, written arrays aside.
 
-    ``before[c]``: the window of array ``c`` before the loop, where it is
-    contiguous and read; otherwise a read slices ``arrays[c]``. ``blocks[e]``:
+    ``before[j]``: window ``j`` before the loop, where it is contiguous and
+    read; otherwise a read slices its array in ``arrays``. ``blocks[e]``:
     this iteration's window of the ``e``-th equation's read (see ``_Plan.blocks``).
     """
     jaxpr = closed.jaxpr
-    n = len(plan.writes)
+    n = len(arrays)
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
     env[jaxpr.invars[0]] = t
-    env.update((v, _Version(c, None)) for c, v in enumerate(jaxpr.invars[1 : 1 + n]))
+    env.update((v, _Version(c, {})) for c, v in enumerate(jaxpr.invars[1 : 1 + n]))
     env.update(zip(jaxpr.invars[1 + n :], carried))
 
     def read(x: Any) -> Any:
@@ -435,20 +468,23 @@ def _rows(
         elif role is None:
             env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
         elif role[0] == "write":
-            env[eqn.outvars[0]] = _Version(role[1], read(eqn.invars[1]))
-        else:
             src = read(eqn.invars[0])
-            if src.window is not None:
-                env[eqn.outvars[0]] = src.window
-            elif src.cell in before:
-                env[eqn.outvars[0]] = before[src.cell]
+            written = {**src.windows, role[1]: read(eqn.invars[1])}
+            env[eqn.outvars[0]] = _Version(src.cell, written)
+        else:
+            src, j = read(eqn.invars[0]), role[1]
+            if j in src.windows:
+                env[eqn.outvars[0]] = src.windows[j]
+            elif j in before:
+                env[eqn.outvars[0]] = before[j]
             else:
                 starts = [read(x) for x in eqn.invars[1:]]
                 sizes = eqn.params["slice_sizes"]
                 env[eqn.outvars[0]] = jax.lax.dynamic_slice(
                     arrays[src.cell], starts, sizes, allow_negative_indices=False
                 )
-    windows = [read(v).window for v in jaxpr.outvars[:n]]
+    final = [read(v) for v in jaxpr.outvars[:n]]
+    windows = [final[w.cell].windows[j] for j, w in enumerate(plan.writes)]
     starts = [jnp.stack([jnp.asarray(read(x), jnp.int32) for x in w.atoms]) for w in plan.writes]
     return windows, starts, [read(v) for v in jaxpr.outvars[n:]]
 
@@ -514,16 +550,16 @@ def _scatter(array: Any, w: _Write, rows: Any, starts: Any) -> Any:
 def _batched(
     closed: Any, plan: _Plan, out_tree: Any, lower: int, upper: int, start: list[Any], init: Any
 ) -> Any:
-    """Every iteration at once (the body under ``jax.vmap``), then one write per array."""
+    """Every iteration at once (the body under ``jax.vmap``), then one write per window."""
     trips = upper - lower
     ts = jnp.arange(lower, upper, dtype=_aval(closed.jaxpr.invars[0]).dtype)
     carried = jax.tree_util.tree_leaves(init)
     at = {
-        c: _block_starts(closed, w, lower, upper) for c, w in enumerate(plan.writes) if w.contiguous
+        j: _block_starts(closed, w, lower, upper) for j, w in enumerate(plan.writes) if w.contiguous
     }
     before = {
-        c: _stacked_before(start[c], w, at[c], trips)
-        for c, w in enumerate(plan.writes)
+        j: _stacked_before(start[w.cell], w, at[j], trips)
+        for j, w in enumerate(plan.writes)
         if w.contiguous and w.read
     }
     blocks = {}
@@ -535,12 +571,13 @@ def _batched(
         return _rows(closed, plan, t, rows, windows, start, carried)
 
     windows, starts, locals_ = jax.vmap(one)(ts, before, blocks)
-    values = [
-        _write_block(start[c], w, windows[c], at[c])
-        if w.contiguous
-        else _scatter(start[c], w, windows[c], starts[c])
-        for c, w in enumerate(plan.writes)
-    ]
+    values = list(start)
+    for j, w in enumerate(plan.writes):  # disjoint windows: any order
+        c = w.cell
+        if w.contiguous:
+            values[c] = _write_block(values[c], w, windows[j], at[j])
+        else:
+            values[c] = _scatter(values[c], w, windows[j], starts[j])
     last = [x[-1] for x in locals_]
     _, carry = jax.tree_util.tree_unflatten(out_tree, [*values, *last])
     return values, carry
