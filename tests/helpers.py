@@ -59,6 +59,20 @@ def benchmark_setup(kernel: Any) -> tuple[tuple[Any, ...], dict[str, Callable[..
     return args, variants
 
 
+def loop_kinds(jaxpr: Any) -> set[str]:
+    """How the loops of ``jaxpr`` run: ``while``/``scan`` loops, and ``batched`` for
+    converted loops run as one batched operation (their named scope)."""
+    kinds = set()
+    for e in jaxpr.eqns:
+        if e.primitive.name in ("while", "scan"):
+            kinds.add(e.primitive.name)
+        if "mutjax_batched_loop" in str(e.source_info.name_stack):
+            kinds.add("batched")
+        for sub in jax.extend.core.jaxprs_in_params(e.params):
+            kinds |= loop_kinds(sub)
+    return kinds
+
+
 def all_primitives(jaxpr: Any) -> list[str]:
     """Primitive names of ``jaxpr``'s equations, sub-jaxprs (loop bodies) included."""
     names = []

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same, returning_args, split_returned
+from helpers import all_primitives, assert_same, loop_kinds, returning_args, split_returned
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy import empty, zeros
@@ -387,7 +387,7 @@ def test_mutjax_jit_as_decorator() -> None:
         return x
 
     np.testing.assert_array_equal(fill(jnp.zeros(4)), [0.0, 1.0, 4.0, 9.0])
-    assert loop_primitives(fill, jnp.zeros(4))
+    assert loop_kinds(jax.make_jaxpr(fill)(jnp.zeros(4)).jaxpr)  # a loop, not unrolled
 
 
 # -- 4. errors point at the user's code --------------------------------------------------

@@ -50,7 +50,7 @@ from .._control import fori_loop as _fori_loop
 from .._control import fori_loop_bounded as _fori_loop_bounded
 from .._control import while_loop as _while_loop
 from .._trace import MutArray, current_mut_trace
-from . import _bounds, _carry, _choice
+from . import _bounds, _carry, _choice, _vectorize
 
 # -- errors ------------------------------------------------------------------------
 
@@ -537,9 +537,10 @@ def _static_loop(loop, iter_, static, body):
                 ends.append(loop.binding(loop.state.get()))
             return _end(loop, watch, ends, init, "loop")
 
+        # Independent iterations run as one batched operation (see _vectorize).
         if direct:
-            return _fori_loop(static[peel], static.stop, f_body, init)
-        return _fori_loop(0, trips, f_body, init)
+            return _vectorize.fori_loop(static[peel], static.stop, f_body, init)
+        return _vectorize.fori_loop(0, trips, f_body, init)
 
     if trips > 0:
         try:

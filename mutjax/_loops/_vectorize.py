@@ -1,0 +1,583 @@
+"""A converted loop whose iterations are independent runs as one batched operation.
+
+A loop over a static range is traced once, as a function of its index ``t``
+and of the values of the arrays it writes (the carry ``_control`` threads).
+When its jaxpr shows that
+
+- each written array gets, in every iteration, the same windows (each write
+  of it one ``dynamic_update_slice`` at one of them), no two of one
+  iteration overlapping; their starts along some axis are ``a*t + b_j``, one
+  ``a`` for all, the ``b_j`` and widths within ``|a|`` of each other, inside
+  the array for every ``t`` of the range, and their other starts do not
+  depend on the arrays or locals the loop carries: two iterations then write
+  disjoint windows;
+- a written array is read only at those windows (before a write there it is
+  still the array's value from before the loop, after it the iteration's own
+  write), and used in no other way;
+- no value the loop writes depends on the carried locals, and no carried
+  local is read before the body assigns it (``s += x[i]`` keeps the loop);
+- no value of the batched body is much larger than the arrays (see
+  ``MAX_GROWTH``),
+
+then every iteration reads only values from before the loop, so they may
+all run at once: the body under ``jax.vmap`` over the indices, with one
+``dynamic_update_slice`` of the stacked windows per window when they are
+contiguous (``a = ±1``, width 1, the other starts the same for all ``t``),
+one scatter with unique indices otherwise. The locals get the last
+iteration's values, as Python leaves them. Anything not proved this way
+runs as ``fori_loop`` of the same jaxpr (``_plan`` returns None).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _compat, _control, _ranges
+from .._scope import Cell
+from .._trace import MutTrace, current_mut_trace
+
+# The named scope of a loop run as one batched operation.
+SCOPE = "mutjax_batched_loop"
+
+# A start index known as ``a*t + b`` of the loop index ``t``: ("affine", a, b);
+# any other, by the jaxpr variable computing it: ("var", var).
+_Start = tuple[Any, ...]
+
+
+@dataclasses.dataclass
+class _Write:
+    """One window that every iteration writes in one array (an array may have several)."""
+
+    cell: int  # which written array
+    starts: tuple[_Start, ...]  # per axis, keyed as _Start
+    atoms: tuple[Any, ...]  # the jaxpr atoms computing the starts
+    shape: tuple[int, ...]  # the window's shape
+    axis: int = 0  # the axis along which iterations' windows are disjoint
+    contiguous: bool = False  # one block of adjacent windows (see module doc)
+    read: bool = False  # the body reads the window's value before the loop
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What ``_rows`` needs: the windows written, per equation its role."""
+
+    writes: list[_Write]
+    roles: dict[int, tuple[str, int]]  # equation number -> ("write" | "read", window)
+    # Reads of arrays the loop does not write, at windows adjacent from one
+    # iteration to the next (``A[i]``): equation number -> window. They are
+    # sliced as one block before the body runs (under vmap, a gather).
+    blocks: dict[int, _Write] = dataclasses.field(default_factory=dict)
+
+
+def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
+    """``mutjax.fori_loop`` over static bounds, as one batched operation where provably equal.
+
+    Args:
+        lower, upper: Python ints with ``lower < upper``.
+        body_fun, init_val: as for ``mutjax.fori_loop``.
+
+    Returns:
+        The final loop value; the arrays the body wrote hold their final contents.
+    """
+    trace = current_mut_trace()
+    if trace is None or _control._discovering(trace):
+        return _control.fori_loop(lower, upper, body_fun, init_val)
+    init = _control._unwrap(trace, init_val)
+    span = (lower, upper - 1)
+
+    def body(inner: MutTrace, i: Any, val: Any) -> Any:
+        _ranges.register(trace.scope.root.intervals, i, *span)
+        return _control._unwrap(inner, body_fun(i, _control._wrap(inner, val)))
+
+    with _compat.set_current_trace(trace.parent_trace):
+        i0 = jax.ShapeDtypeStruct((), jnp.result_type(lower, upper))
+
+    def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
+        def step(i: Any, values: list[Any], val: Any) -> Any:
+            return threaded[0](values, i, val)
+
+        closed, out_shape = jax.make_jaxpr(step, return_shape=True)(i0, start, init)
+        out_tree = jax.tree_util.tree_structure(out_shape)
+        plan = _plan(closed, len(start), lower, upper)
+        if plan is None:
+            return _sequential(closed, out_tree, lower, upper, start, init)
+        # The name shows in the jaxpr's name stacks and the compiled program's op names.
+        with jax.named_scope(SCOPE):
+            return _batched(closed, plan, out_tree, lower, upper, start, init)
+
+    return _control._run_threaded(trace, [body], (i0, init), run)
+
+
+def _sequential(
+    closed: Any, out_tree: Any, lower: int, upper: int, start: list[Any], init: Any
+) -> Any:
+    """The loop as ``jax.lax.fori_loop`` of the traced body (what the loop was before)."""
+    fun, consts = _compat.hoist_consts(closed)
+
+    def lax_body(i: Any, state: Any) -> Any:
+        out = fun(*consts, i, *jax.tree_util.tree_leaves(state))
+        return jax.tree_util.tree_unflatten(out_tree, out)
+
+    return jax.lax.fori_loop(lower, upper, lax_body, (start, init))
+
+
+# -- the proof -----------------------------------------------------------------------
+
+
+def _aval(x: Any) -> Any:
+    return _compat.typeof_var(x)
+
+
+def _is_var(x: Any) -> bool:
+    return not isinstance(x, _compat.Literal)
+
+
+def _static_int(x: Any) -> int | None:
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return int(x)
+    if isinstance(x, (np.ndarray, np.generic)) or _compat.is_concrete_array(x):
+        a = np.asarray(x)
+        if a.shape == () and np.issubdtype(a.dtype, np.integer):
+            return int(a)
+    return None
+
+
+def _affine(jaxpr: Any, consts: Sequence[Any], lower: int, upper: int) -> dict[Any, Any]:
+    """The integer scalars of ``jaxpr`` known as ``a*t + b`` of its first input ``t``.
+
+    ``t`` runs over ``range(lower, upper)``. A negative index's wrap-around
+    (``select_n(x < 0, x, x + n)``) of an ``x`` never negative there is ``x``.
+    """
+    known: dict[Any, tuple[int, int]] = {jaxpr.invars[0]: (1, 0)}
+    for v, c in zip(jaxpr.constvars, consts):
+        s = _static_int(c)
+        if s is not None:
+            known[v] = (0, s)
+    negative: dict[Any, tuple[int, int]] = {}  # `x < 0` -> the form of x
+
+    def form(x: Any) -> tuple[int, int] | None:
+        if not _is_var(x):
+            v = _static_int(x.val)
+            return None if v is None else (0, v)
+        return known.get(x)
+
+    for eqn in jaxpr.eqns:
+        if len(eqn.outvars) != 1 or _aval(eqn.outvars[0]).shape != ():
+            continue
+        name, out = eqn.primitive.name, eqn.outvars[0]
+        test = eqn.invars[0] if eqn.invars else None
+        if name == "select_n" and len(eqn.invars) == 3 and _is_var(test) and test in negative:
+            f = negative[test]
+            if form(eqn.invars[1]) == f and min(f[0] * lower, f[0] * (upper - 1)) + f[1] >= 0:
+                known[out] = f
+            continue
+        maybe = [form(x) for x in eqn.invars]
+        forms = [f for f in maybe if f is not None]
+        if len(forms) != len(maybe):
+            continue
+        if name == "lt" and forms[1] == (0, 0):
+            negative[out] = forms[0]
+            continue
+        combined = _combine(name, forms, eqn.params)
+        if combined is not None and np.issubdtype(_aval(out).dtype, np.integer):
+            known[out] = combined
+    return known
+
+
+def _combine(name: str, forms: list[Any], params: dict[str, Any]) -> tuple[int, int] | None:
+    if name == "add":
+        return forms[0][0] + forms[1][0], forms[0][1] + forms[1][1]
+    if name == "sub":
+        return forms[0][0] - forms[1][0], forms[0][1] - forms[1][1]
+    if name == "neg":
+        return -forms[0][0], -forms[0][1]
+    if name == "mul" and (forms[0][0] == 0 or forms[1][0] == 0):
+        k, f = (forms[0][1], forms[1]) if forms[0][0] == 0 else (forms[1][1], forms[0])
+        return k * f[0], k * f[1]
+    if name == "convert_element_type" and np.issubdtype(params["new_dtype"], np.integer):
+        return forms[0]
+    return None
+
+
+def _tainted(jaxpr: Any, roots: set[Any]) -> set[Any]:
+    """The variables of ``jaxpr`` computed from any of ``roots``."""
+    out = set(roots)
+    for eqn in jaxpr.eqns:
+        if any(_is_var(x) and x in out for x in eqn.invars):
+            out.update(eqn.outvars)
+    return out
+
+
+def _key(
+    atoms: Sequence[Any], affine: dict[Any, Any], state: set[Any]
+) -> tuple[_Start, ...] | None:
+    """The starts of a window as _Start keys; None if one depends on the carried state."""
+    keys: list[_Start] = []
+    for x in atoms:
+        if not _is_var(x):
+            keys.append(("affine", 0, _static_int(x.val)))
+        elif x in state:
+            return None
+        elif x in affine:
+            keys.append(("affine", *affine[x]))
+        else:
+            keys.append(("var", x))
+    return tuple(keys)
+
+
+class _Versions:
+    """The versions of the written arrays met while walking a body's equations."""
+
+    def __init__(self, cells: Sequence[Any], affine: dict[Any, Any], state: set[Any]) -> None:
+        self.cells = list(cells)
+        self.of = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
+        self.head = list(cells)
+        self.writes: list[_Write] = []
+        self.roles: dict[int, tuple[str, int]] = {}
+        self.reads: list[tuple[int, int, tuple[Any, ...], bool]] = []
+        self.affine = affine
+        self.state = state
+
+    def touches(self, eqn: Any) -> bool:
+        return any(_is_var(x) and x in self.of for x in eqn.invars)
+
+    def _window(self, c: int, starts: tuple[_Start, ...], shape: tuple[int, ...]) -> int | None:
+        for j, w in enumerate(self.writes):
+            if w.cell == c and (w.starts, w.shape) == (starts, shape):
+                return j
+        return None
+
+    def step(self, e: int, eqn: Any) -> bool:
+        """Record equation ``e``, which uses a version; False if it is not a window's write or read."""
+        first = eqn.invars[0]
+        uses = sum(_is_var(x) and x in self.of for x in eqn.invars)
+        if uses != 1 or not _is_var(first) or first not in self.of:
+            return False
+        c = self.of[first]
+        name = eqn.primitive.name
+        if name == "dynamic_update_slice":
+            starts = _key(eqn.invars[2:], self.affine, self.state)
+            shape = tuple(_aval(eqn.invars[1]).shape)
+            if first is not self.head[c] or starts is None:
+                return False
+            j = self._window(c, starts, shape)
+            if j is None:
+                j = len(self.writes)
+                self.writes.append(_Write(c, starts, tuple(eqn.invars[2:]), shape))
+            self.head[c] = eqn.outvars[0]
+            self.of[eqn.outvars[0]] = c
+            self.roles[e] = ("write", j)
+            return True
+        if name == "dynamic_slice":
+            starts = _key(eqn.invars[1:], self.affine, self.state)
+            window = (starts, tuple(eqn.params["slice_sizes"]))
+            self.reads.append((e, c, window, first is self.cells[c]))
+            return starts is not None
+        return False
+
+    def plan(self, outvars: Sequence[Any]) -> _Plan | None:
+        """The plan once every equation is walked: each array written, read at its windows."""
+        n = len(self.cells)
+        if any(h is not o for h, o in zip(self.head, outvars[:n])):
+            return None
+        if any(_is_var(o) and o in self.of for o in outvars[n:]):
+            return None
+        if {w.cell for w in self.writes} != set(range(n)):
+            return None
+        for e, c, (starts, shape), original in self.reads:
+            j = self._window(c, starts, shape)
+            if j is None:
+                return None
+            self.roles[e] = ("read", j)
+            self.writes[j].read |= original
+        return _Plan(self.writes, self.roles)
+
+
+def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -> _Plan | None:
+    """Each written array's versions in the body: one window written, only it read."""
+    versions = _Versions(jaxpr.invars[1 : 1 + n_cells], affine, state)
+    for e, eqn in enumerate(jaxpr.eqns):
+        if versions.touches(eqn) and not versions.step(e, eqn):
+            return None
+    return versions.plan(jaxpr.outvars)
+
+
+def _apart(v: _Write, w: _Write) -> bool:
+    """Two windows of one iteration never overlap: some axis puts them apart."""
+    for d, (p, q) in enumerate(zip(v.starts, w.starts)):
+        if p[0] == q[0] == "affine" and p[1] == q[1]:
+            if p[2] + v.shape[d] <= q[2] or q[2] + w.shape[d] <= p[2]:
+                return True
+    return False
+
+
+def _disjoint(
+    ws: Sequence[_Write], dims: Sequence[int], lower: int, upper: int, moving: set[Any]
+) -> bool:
+    """Choose the axis along which the windows of two iterations never overlap.
+
+    ``ws``: the windows of one array. Along that axis each starts at
+    ``a*t + b_j`` with one ``a``, and all lie within ``|a|`` of each other,
+    so that two iterations' windows are apart; inside one iteration each two
+    are apart on some axis. The windows must lie inside the array along it
+    for every index (a ``dynamic_update_slice`` would clamp one that does not,
+    onto its neighbour).
+    """
+    if not all(_apart(v, w) for i, v in enumerate(ws) for w in ws[i + 1 :]):
+        return False
+    for k in range(len(dims)):
+        forms = [w.starts[k] for w in ws]
+        if any(f[0] != "affine" for f in forms) or len({f[1] for f in forms}) != 1:
+            continue
+        a = forms[0][1]
+        lo = min(f[2] for f in forms)
+        hi = max(f[2] + w.shape[k] for f, w in zip(forms, ws))
+        ends = (a * lower, a * (upper - 1))
+        if a == 0 or hi - lo > abs(a) or min(ends) + lo < 0 or max(ends) + hi > dims[k]:
+            continue
+        for w in ws:
+            w.axis = k
+            others = [x for j, x in enumerate(w.atoms) if j != k and _is_var(x)]
+            w.contiguous = abs(a) == 1 and w.shape[k] == 1 and not any(x in moving for x in others)
+        return True
+    return False
+
+
+def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
+    """The proof that the loop's iterations are independent (see the module doc), or None."""
+    jaxpr = closed.jaxpr
+    if jaxpr.effects or n_cells == 0:
+        return None
+    carried = set(jaxpr.invars[1 + n_cells :])
+    state = _tainted(jaxpr, set(jaxpr.invars[1:]))
+    affine = _affine(jaxpr, closed.consts, lower, upper)
+    plan = _chains(jaxpr, n_cells, affine, state)
+    if plan is None:
+        return None
+    from_carry = _tainted(jaxpr, carried)
+    updates = [jaxpr.eqns[e].invars[1] for e, (role, _) in plan.roles.items() if role == "write"]
+    if any(_is_var(u) and u in from_carry for u in updates):
+        return None
+    for v_in, v_out in zip(jaxpr.invars[1 + n_cells :], jaxpr.outvars[n_cells:]):
+        if v_out is not v_in and _is_var(v_out) and v_out in from_carry:
+            return None  # a local the next iteration reads: a loop-carried value
+    moving = _tainted(jaxpr, {jaxpr.invars[0]})
+    cells = jaxpr.invars[1 : 1 + n_cells]
+    for c, cell in enumerate(cells):
+        ws = [w for w in plan.writes if w.cell == c]
+        if not _disjoint(ws, _aval(cell).shape, lower, upper, moving):
+            return None
+    versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
+    batched = (moving | _tainted(jaxpr, set(cells))) - versions  # a version is only its window
+    if not _affordable(jaxpr, upper - lower, batched):
+        return None
+    for e, eqn in enumerate(jaxpr.eqns):
+        if eqn.primitive.name == "dynamic_slice" and e not in plan.roles:
+            block = _block(eqn, affine, state, moving, lower, upper)
+            if block is not None:
+                plan.blocks[e] = block
+    return plan
+
+
+def _block(
+    eqn: Any, affine: dict[Any, Any], state: set[Any], moving: set[Any], lower: int, upper: int
+) -> _Write | None:
+    """The window of a ``dynamic_slice`` of a loop-invariant array, if adjacent across iterations."""
+    operand = eqn.invars[0]
+    if not _is_var(operand) or operand in state or operand in moving:
+        return None
+    starts = _key(eqn.invars[1:], affine, state)
+    if starts is None:
+        return None
+    w = _Write(-1, starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
+    if not _disjoint([w], _aval(operand).shape, lower, upper, moving) or not w.contiguous:
+        return None
+    return w
+
+
+# How much larger than the largest array a loop touches one value of its
+# batched body may be. A masked window (`X[:, i:]`) is a copy of its array per
+# iteration: batched, covariance at n = 400 made a 256 MB value and ran 8x
+# slower than the loop on CPU, whose copy stays in cache.
+MAX_GROWTH = 4
+
+
+def _affordable(jaxpr: Any, trips: int, batched: set[Any]) -> bool:
+    """No value of the batched body (``trips`` copies of each in ``batched``) is too large."""
+
+    def size(v: Any) -> int:
+        return int(np.prod(_aval(v).shape, dtype=np.int64)) if hasattr(_aval(v), "shape") else 1
+
+    largest = max((size(v) for v in (*jaxpr.constvars, *jaxpr.invars)), default=1)
+    return all(
+        trips * size(v) <= MAX_GROWTH * largest
+        for eqn in jaxpr.eqns
+        for v in eqn.outvars
+        if v in batched
+    )
+
+
+# -- the batched run ---------------------------------------------------------------------
+
+
+class _Version:
+    """A written array's value inside ``_rows``: its window as before the loop, or as written."""
+
+    __slots__ = ("cell", "windows")
+
+    def __init__(self, cell: int, windows: dict[int, Any]) -> None:
+        self.cell = cell
+        self.windows = windows  # window number -> as written; the others as before the loop
+
+
+def _rows(
+    closed: Any,
+    plan: _Plan,
+    t: Any,
+    before: dict[int, Any],
+    blocks: dict[int, Any],
+    arrays: list[Any],
+    carried: list[Any],
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """One iteration's windows, their starts and its locals: the body, written arrays aside.
+
+    ``before[j]``: window ``j`` before the loop, where it is contiguous and
+    read; otherwise a read slices its array in ``arrays``. ``blocks[e]``:
+    this iteration's window of the ``e``-th equation's read (see ``_Plan.blocks``).
+    """
+    jaxpr = closed.jaxpr
+    n = len(arrays)
+    env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
+    env[jaxpr.invars[0]] = t
+    env.update((v, _Version(c, {})) for c, v in enumerate(jaxpr.invars[1 : 1 + n]))
+    env.update(zip(jaxpr.invars[1 + n :], carried))
+
+    def read(x: Any) -> Any:
+        return env[x] if _is_var(x) else x.val
+
+    for e, eqn in enumerate(jaxpr.eqns):
+        role = plan.roles.get(e)
+        if e in plan.blocks:
+            env[eqn.outvars[0]] = blocks[e]
+        elif role is None:
+            env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
+        elif role[0] == "write":
+            src = read(eqn.invars[0])
+            written = {**src.windows, role[1]: read(eqn.invars[1])}
+            env[eqn.outvars[0]] = _Version(src.cell, written)
+        else:
+            src, j = read(eqn.invars[0]), role[1]
+            if j in src.windows:
+                env[eqn.outvars[0]] = src.windows[j]
+            elif j in before:
+                env[eqn.outvars[0]] = before[j]
+            else:
+                starts = [read(x) for x in eqn.invars[1:]]
+                sizes = eqn.params["slice_sizes"]
+                env[eqn.outvars[0]] = jax.lax.dynamic_slice(
+                    arrays[src.cell], starts, sizes, allow_negative_indices=False
+                )
+    final = [read(v) for v in jaxpr.outvars[:n]]
+    windows = [final[w.cell].windows[j] for j, w in enumerate(plan.writes)]
+    starts = [jnp.stack([jnp.asarray(read(x), jnp.int32) for x in w.atoms]) for w in plan.writes]
+    return windows, starts, [read(v) for v in jaxpr.outvars[n:]]
+
+
+def _outside(closed: Any, atoms: Sequence[Any], t: int) -> list[Any]:
+    """The values of ``atoms`` at index ``t``, computed before the body (no carried value feeds them)."""
+    jaxpr = closed.jaxpr
+    needed = {x for x in atoms if _is_var(x)}
+    wanted = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in needed for v in eqn.outvars):
+            wanted.append(eqn)
+            needed.update(x for x in eqn.invars if _is_var(x))
+    env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
+    env[jaxpr.invars[0]] = jnp.asarray(t, _aval(jaxpr.invars[0]).dtype)
+
+    def read(x: Any) -> Any:
+        return env[x] if _is_var(x) else x.val
+
+    for eqn in reversed(wanted):
+        env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
+    return [read(x) for x in atoms]
+
+
+def _block_starts(closed: Any, w: _Write, lower: int, upper: int) -> list[Any]:
+    starts = _outside(closed, w.atoms, lower)
+    _, a, b = w.starts[w.axis]
+    starts[w.axis] = min(a * lower + b, a * (upper - 1) + b)
+    return starts
+
+
+def _stacked_before(array: Any, w: _Write, starts: list[Any], trips: int) -> Any:
+    """The windows of a contiguous write as they are before the loop, one per iteration."""
+    shape = list(w.shape)
+    shape[w.axis] = trips
+    # the starts are the body's own, already normalized (no negative index)
+    block = jax.lax.dynamic_slice(array, starts, shape, allow_negative_indices=False)
+    rows = jnp.moveaxis(block, w.axis, 0).reshape((trips, *w.shape))
+    return rows[::-1] if w.starts[w.axis][1] < 0 else rows
+
+
+def _write_block(array: Any, w: _Write, rows: Any, starts: list[Any]) -> Any:
+    if w.starts[w.axis][1] < 0:
+        rows = rows[::-1]
+    block = jnp.moveaxis(jnp.squeeze(rows, w.axis + 1), 0, w.axis)
+    return jax.lax.dynamic_update_slice(array, block, starts, allow_negative_indices=False)
+
+
+def _scatter(array: Any, w: _Write, rows: Any, starts: Any) -> Any:
+    """Every iteration's window written at once; the windows are disjoint (see _disjoint)."""
+    trips = rows.shape[0]
+    index = []
+    for d, size in enumerate(w.shape):
+        # a dynamic_update_slice clamps its start so that the window fits
+        s = jnp.clip(starts[:, d], 0, array.shape[d] - size)
+        grid = s.reshape((trips,) + (1,) * len(w.shape)) + jnp.arange(size).reshape(
+            (1,) * (d + 1) + (size,) + (1,) * (len(w.shape) - d - 1)
+        )
+        index.append(jnp.broadcast_to(grid, rows.shape))
+    return array.at[tuple(index)].set(rows, unique_indices=True)
+
+
+def _batched(
+    closed: Any, plan: _Plan, out_tree: Any, lower: int, upper: int, start: list[Any], init: Any
+) -> Any:
+    """Every iteration at once (the body under ``jax.vmap``), then one write per window."""
+    trips = upper - lower
+    ts = jnp.arange(lower, upper, dtype=_aval(closed.jaxpr.invars[0]).dtype)
+    carried = jax.tree_util.tree_leaves(init)
+    at = {
+        j: _block_starts(closed, w, lower, upper) for j, w in enumerate(plan.writes) if w.contiguous
+    }
+    before = {
+        j: _stacked_before(start[w.cell], w, at[j], trips)
+        for j, w in enumerate(plan.writes)
+        if w.contiguous and w.read
+    }
+    blocks = {}
+    for e, w in plan.blocks.items():
+        (operand,) = _outside(closed, [closed.jaxpr.eqns[e].invars[0]], lower)
+        blocks[e] = _stacked_before(operand, w, _block_starts(closed, w, lower, upper), trips)
+
+    def one(t: Any, rows: dict[int, Any], windows: dict[int, Any]) -> Any:
+        return _rows(closed, plan, t, rows, windows, start, carried)
+
+    windows, starts, locals_ = jax.vmap(one)(ts, before, blocks)
+    values = list(start)
+    for j, w in enumerate(plan.writes):  # disjoint windows: any order
+        c = w.cell
+        if w.contiguous:
+            values[c] = _write_block(values[c], w, windows[j], at[j])
+        else:
+            values[c] = _scatter(values[c], w, windows[j], starts[j])
+    last = [x[-1] for x in locals_]
+    _, carry = jax.tree_util.tree_unflatten(out_tree, [*values, *last])
+    return values, carry

@@ -1,0 +1,390 @@
+"""Converted loops whose iterations are independent run as one batched operation.
+
+Each kernel is plain NumPy code. It runs on NumPy (the oracle) and under
+``mutjax.jit``; values, shapes and dtypes must agree. The vectorizable ones
+must compile to a program without a loop, differentiate as the sequential
+loop does, and work under ``jax.vmap``; the others must stay loops.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import all_primitives, assert_same, loop_kinds
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mutjax
+
+# The benchmark's kernels, as NumPy code, are the tests' kernels too.
+from benchmarks.vectorize_bench import elementwise_2d, lower_triangular_matmul, matvec, per_row
+from mutjax._loops import _vectorize
+
+LOOPS = {"while", "scan"}
+
+rng = np.random.default_rng(0)
+
+
+def _f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def primitives(kernel, *args):
+    return set(all_primitives(jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr))
+
+
+def kinds(kernel, *args):
+    return loop_kinds(jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr)
+
+
+def check(kernel, *args, rtol=1e-5, atol=1e-5):
+    """``kernel`` under mutjax.jit equals NumPy: its result and its final arguments."""
+    np_args = [np.array(a) for a in args]
+    expected = (kernel(*np_args), np_args)
+    got = mutjax.jit(kernel, return_args=True)(*args)
+    assert_same((got[0], list(got[1])), expected, kernel.__name__, rtol, atol)
+
+
+def sequential(monkeypatch):
+    """Make every loop sequential (the proof fails): the loop the batched run replaces."""
+    monkeypatch.setattr(_vectorize, "_plan", lambda *a: None)
+
+
+def weighted(kernel, n_out):
+    weights = [jnp.asarray(_f32(*s)) for s in n_out]
+
+    def loss(*args):
+        out = mutjax.jit(kernel)(*args)
+        out = out if isinstance(out, tuple) else (out,)
+        return sum(jnp.sum(w * o) for w, o in zip(weights, out))
+
+    return loss
+
+
+# -- kernels that run as one batched operation ---------------------------------------------
+
+
+def covariance(data):
+    n, m = data.shape
+    data -= data.mean(axis=0)
+    cov = np.zeros((m, m), dtype=data.dtype)
+    for i in range(m):
+        cov[i, i:] = data[:, i] @ data[:, i:] / (n - 1.0)
+    return cov
+
+
+def shifted(x):
+    y = np.zeros(x.shape[0] + 1, dtype=x.dtype)
+    for i in range(x.shape[0]):
+        y[i + 1] = x[i] * 2.0
+    return y
+
+
+def reversed_range(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0] - 1, -1, -1):
+        y[i] = x[i] * i
+    return y
+
+
+def diagonal(x):
+    D = np.zeros((x.shape[0], x.shape[0]), dtype=x.dtype)
+    for i in range(x.shape[0]):
+        D[i, i] = x[i] + 1.0
+    return D
+
+
+def strided(x):
+    y = np.zeros_like(x)
+    for i in range(0, x.shape[0], 2):
+        y[i : i + 2] = x[i : i + 2] * i
+    return y
+
+
+def pairs(x):
+    y = np.zeros_like(x)
+    for i in range(0, x.shape[0], 2):
+        y[i] = x[i] - x[i + 1]
+        y[i + 1] = x[i] + x[i + 1] * y[i]
+    return y
+
+
+def two_columns(A):
+    C = np.zeros((A.shape[0], 2), dtype=A.dtype)
+    for i in range(A.shape[0]):
+        C[i, 0] = A[i].sum()
+        C[i, 1] = A[i].max()
+    return C
+
+
+def every_third(x):
+    y = np.zeros_like(x)
+    for i in range(1, x.shape[0], 3):
+        y[i] = x[i] - x[i - 1]
+    return y
+
+
+def conditional(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            y[i] = x[i] * 3.0
+    return y
+
+
+def update_in_place(A, x):
+    for i in range(A.shape[0]):
+        A[i] = A[i] * x[i] + 1.0
+        A[i] += A[i].sum()
+    return A
+
+
+def last_locals(A, x):
+    y = np.zeros(A.shape[0], dtype=A.dtype)
+    t, i = 0.0, 0  # a compiled loop's locals need a value before it
+    for i in range(A.shape[0]):
+        t = A[i] @ x
+        y[i] = t
+    return y, t + i  # the last iteration's t and i
+
+
+def two_arrays(A):
+    lo = np.zeros(A.shape[0], dtype=A.dtype)
+    hi = np.zeros(A.shape[0], dtype=A.dtype)
+    for i in range(A.shape[0]):
+        lo[i] = A[i].min()
+        hi[i] = A[i].max() - lo[i]
+    return lo, hi
+
+
+A5, x5 = _f32(5, 5), _f32(5)
+BATCHED = [
+    (matvec, (A5, x5)),
+    (per_row, (_f32(4, 6),)),
+    (covariance, (_f32(7, 5),)),
+    (lower_triangular_matmul, (_f32(5, 5), _f32(5, 3))),
+    (elementwise_2d, (_f32(3, 4), _f32(4, 3))),
+    (shifted, (x5,)),
+    (reversed_range, (x5,)),
+    (diagonal, (x5,)),
+    (strided, (_f32(6),)),
+    (every_third, (_f32(7),)),
+    (pairs, (_f32(6),)),
+    (two_columns, (A5,)),
+    (conditional, (x5,)),
+    (update_in_place, (A5, x5)),
+    (last_locals, (A5, x5)),
+    (two_arrays, (A5,)),
+]
+IDS = [k.__name__ for k, _ in BATCHED]
+# A masked window (`X[:, i:]`) is a copy of its array per iteration: batched,
+# these kernels stay loops once that copy outgrows the arrays (see MAX_GROWTH).
+MASKED = {covariance, lower_triangular_matmul}
+
+
+@pytest.fixture
+def unbounded(monkeypatch):
+    """Batch loops whatever the size of their batched values."""
+
+    def allow(kernel):
+        if kernel in MASKED:
+            monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)
+
+    return allow
+
+
+@pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
+def test_batched_kernel_has_no_loop_and_matches_numpy(kernel, args, unbounded):
+    unbounded(kernel)
+    assert kinds(kernel, *args) == {"batched"}
+    check(kernel, *args)
+
+
+@pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
+def test_batched_kernel_under_vmap(kernel, args, unbounded):
+    unbounded(kernel)
+    batch = [[a * (k + 1) - k for a in args] for k in range(3)]
+    stacked = [jnp.stack(b) for b in zip(*batch)]
+    got = jax.vmap(mutjax.jit(kernel))(*stacked)
+    for k in range(3):
+        expected = kernel(*[np.array(a) for a in batch[k]])
+        element = jax.tree_util.tree_map(lambda g, k=k: g[k], got)
+        assert_same(element, expected, f"element {k}")
+
+
+@pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
+def test_batched_grad_equals_sequential_grad(kernel, args, monkeypatch, unbounded):
+    unbounded(kernel)
+    expected_out = kernel(*[np.array(a) for a in args])
+    shapes = [
+        np.shape(o) for o in (expected_out if isinstance(expected_out, tuple) else (expected_out,))
+    ]
+    loss = weighted(kernel, shapes)
+    argnums = tuple(range(len(args)))
+    got = jax.grad(loss, argnums)(*args)
+    sequential(monkeypatch)
+    assert LOOPS & primitives(kernel, *args)
+    expected = jax.grad(loss, argnums)(*args)
+    assert_same(got, expected, kernel.__name__, rtol=1e-4, atol=1e-5)
+
+
+def test_matvec_grad_is_numpy_s():
+    w = _f32(5)
+    g_A, g_x = jax.grad(lambda A, x: jnp.sum(w * mutjax.jit(matvec)(A, x)), (0, 1))(A5, x5)
+    np.testing.assert_allclose(g_A, np.outer(w, x5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g_x, A5.T @ w, rtol=1e-5, atol=1e-6)
+
+
+def test_covariance_is_one_batched_product(monkeypatch):
+    monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)
+    prims = all_primitives(jax.make_jaxpr(mutjax.jit(covariance))(_f32(7, 5)).jaxpr)
+    assert prims.count("dot_general") == 1 and not LOOPS & set(prims)
+
+
+@pytest.mark.parametrize("kernel", [covariance, lower_triangular_matmul])
+def test_large_masked_window_copies_stay_loops(kernel):
+    args = (_f32(40, 30),) if kernel is covariance else (_f32(30, 30), _f32(30, 20))
+    assert LOOPS & kinds(kernel, *args)
+    check(kernel, *args, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 6), offset=st.integers(0, 3))
+def test_offset_writes(n, offset):
+    def kernel(x):
+        y = np.zeros(x.shape[0] + 3, dtype=x.dtype)
+        for i in range(x.shape[0]):
+            y[i + offset] = x[i] * 2.0 + i
+        return y
+
+    x = _f32(n)
+    assert not LOOPS & primitives(kernel, x)
+    check(kernel, x)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.integers(1, 6), m=st.integers(1, 4))
+def test_matvec_sizes(n, m):
+    A, x = _f32(n, m), _f32(m)
+    assert not LOOPS & primitives(matvec, A, x)
+    check(matvec, A, x)
+
+
+# -- kernels that must stay loops ------------------------------------------------------------
+
+
+def recurrence(x):
+    y = np.zeros_like(x)
+    for i in range(1, x.shape[0]):
+        y[i] = y[i - 1] + x[i]
+    return y
+
+
+def reads_next(y, x):
+    for i in range(x.shape[0] - 1):
+        y[i] = y[i + 1] + x[i]
+    return y
+
+
+def same_element(x):
+    y = np.zeros(2, dtype=x.dtype)
+    for i in range(x.shape[0]):
+        y[0] = x[i]
+    return y
+
+
+def carried_scalar(x):
+    s = 0.0
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        s += x[i]
+        y[i] = s
+    return y, s
+
+
+def data_dependent(x, b):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        y[b[i]] = x[i]
+    return y
+
+
+def with_break(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        if i == 3:
+            break
+        y[i] = x[i]
+    return y
+
+
+def trmm_in_place(A, B):
+    # each row reads the rows below it, which later iterations write
+    for i in range(B.shape[0]):
+        for j in range(B.shape[1]):
+            B[i, j] += A[i + 1 :, i] @ B[i + 1 :, j]
+    return B
+
+
+def overlapping_pairs(x):
+    # the next iteration's y[i] overwrites this one's y[i + 1]
+    y = np.zeros(x.shape[0] + 1, dtype=x.dtype)
+    for i in range(x.shape[0]):
+        y[i] = x[i]
+        y[i + 1] = -x[i]
+    return y
+
+
+def whole_array_read(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        y[i] = y.sum() + x[i]
+    return y
+
+
+LOOPED = [
+    (recurrence, (x5,)),
+    (reads_next, (_f32(5), _f32(5))),
+    (same_element, (x5,)),
+    (carried_scalar, (x5,)),
+    (data_dependent, (x5, np.array([4, 0, 2, 2, 1], np.int32))),
+    (with_break, (x5,)),
+    (trmm_in_place, (_f32(4, 4), _f32(4, 3))),
+    (whole_array_read, (x5,)),
+    (overlapping_pairs, (x5,)),
+]
+
+
+@pytest.mark.parametrize(("kernel", "args"), LOOPED, ids=[k.__name__ for k, _ in LOOPED])
+def test_dependent_iterations_stay_loops(kernel, args):
+    assert LOOPS & kinds(kernel, *args)
+    check(kernel, *args, rtol=1e-4)
+
+
+def row_sums(A):
+    y = np.zeros(A.shape[0], dtype=A.dtype)
+    for i in range(A.shape[0]):
+        s = 0.0
+        for k in range(A.shape[1]):
+            s += A[i, k]  # a carried scalar: the inner loop stays a loop
+        y[i] = s
+    return y
+
+
+def test_inner_reduction_loop_runs_batched():
+    A = _f32(5, 4)
+    assert kinds(row_sums, A) == {"batched", "scan"}
+    check(row_sums, A)
+    w = _f32(5)
+    g = jax.grad(lambda A: jnp.sum(w * mutjax.jit(row_sums)(A)))(A)
+    np.testing.assert_allclose(g, np.broadcast_to(w[:, None], A.shape), rtol=1e-6)
+
+
+def test_benchmark_quick_mode_agrees_with_its_anchor():
+    from benchmarks import vectorize_bench
+
+    rows = vectorize_bench.measure(8, 1)  # asserts mutjax equals the lax.fori_loop port
+    assert [r["kernel"] for r in rows] == list(vectorize_bench._inputs(8))
+    assert "| matvec |" in vectorize_bench.table(rows, 8)
