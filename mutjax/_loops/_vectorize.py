@@ -104,7 +104,12 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
 
         closed, out_shape = jax.make_jaxpr(step, return_shape=True)(i0, start, init)
         out_tree = jax.tree_util.tree_structure(out_shape)
-        plan = _plan(closed, len(start), lower, upper)
+        try:
+            plan = _plan(closed, len(start), lower, upper)
+        except Exception:  # a jaxpr the proof does not know stays a loop
+            # The proof only ever answers "batched" or "a loop"; running the
+            # traced body as a loop is always right, whatever the proof met.
+            plan = None
         if plan is None:
             return _sequential(closed, out_tree, lower, upper, start, init)
         # The name shows in the jaxpr's name stacks and the compiled program's op names.
