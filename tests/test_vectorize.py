@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same, loop_kinds
+from helpers import all_primitives, assert_same, loop_kinds, returning_args, split_returned
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,8 +43,8 @@ def check(kernel, *args, rtol=1e-5, atol=1e-5):
     """``kernel`` under mutjax.jit equals NumPy: its result and its final arguments."""
     np_args = [np.array(a) for a in args]
     expected = (kernel(*np_args), np_args)
-    got = mutjax.jit(kernel, return_args=True)(*args)
-    assert_same((got[0], list(got[1])), expected, kernel.__name__, rtol, atol)
+    got = mutjax.jit(kernel, **returning_args(len(args)))(*args)
+    assert_same(split_returned(got, len(args), expected[0]), expected, kernel.__name__, rtol, atol)
 
 
 def sequential(monkeypatch):
