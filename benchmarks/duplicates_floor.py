@@ -13,9 +13,11 @@ in: a reduction (scatter-max of positions, ``segment_max``) or a stable sort.
 This script times each such building block and each whole construction in one
 process, repetitions interleaved, every one divided by the raw
 (nondeterministic) scatter of the values, which is the benchmark's anchor.
-Every construction is checked against NumPy before it is timed. The packed
-64-bit construction needs ``jax_enable_x64``, so it runs, with its own raw
-scatter to divide by, in a subprocess. Writes ``benchmarks/duplicates_floor.json``;
+Every construction is checked against NumPy before it is timed. Two groups
+run in subprocesses, each with its own raw scatter to divide by: the packed
+64-bit construction (it needs ``jax_enable_x64``), and the one-scatter winner
+table with glibc's malloc told to reuse big blocks (``REUSE_BIG_BLOCKS``),
+which shows what the page faults of big fresh temporaries cost. Writes ``benchmarks/duplicates_floor.json``;
 ``benchmarks/report.py`` puts its table on the benchmarks page.
 """
 
@@ -146,8 +148,12 @@ def blocks(n: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
         "segment_max": ("`jax.ops.segment_max` of positions", segment, False),
         "gather_dense": ("gather `v[table]` + select, one per element", gather_dense, False),
         "gather_sparse": ("gather `table[idx]`, one per update", gather_sparse, False),
-        "dense": ("winner table + gather + select (mutjax's lowering)", dense, True),
-        "mutjax": ("`x[idx] = v` under `mutjax.mutable`", mutjax.mutable(mut), True),
+        "dense": ("one winner-table scatter-max + gather + select", dense, True),
+        "mutjax": (
+            "`x[idx] = v` under `mutjax.mutable`: the table in 256K-update chunks",
+            mutjax.mutable(mut),
+            True,
+        ),
         "segment_dense": ("`segment_max` + gather + select", segment_then_gather, True),
         "winners_scatter": (
             "winner table + gather `table[idx]` + unique scatter",
@@ -239,16 +245,32 @@ def measure(
     return out
 
 
-def _x64_child(size: tuple[int, int], reps: int) -> dict[str, dict[str, Any]]:
+# Big blocks reused by glibc's malloc instead of mapped afresh at every call
+# (its default stops reusing blocks above 32 MiB).
+REUSE_BIG_BLOCKS = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
+
+
+def _child(group: str, size: tuple[int, int], reps: int) -> dict[str, dict[str, Any]]:
+    env = dict(os.environ, **(REUSE_BIG_BLOCKS if group == "reuse" else {}))
     proc = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--x64-child", f"{size[0]},{size[1]}"]
+        [sys.executable, os.path.abspath(__file__), "--child", group, f"{size[0]},{size[1]}"]
         + ["--reps", str(reps)],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
+        env=env,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def reuse(n: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
+    """Run with big blocks reused: what the one-scatter table costs without page faults."""
+    b = blocks(n)
+    return {
+        f"{name}_reuse": (f"{b[name][0]}, big blocks reused", b[name][1], b[name][2])
+        for name in ("raw", "max_i32", "dense", "mutjax")
+    }
 
 
 def _ratios(rows: dict[str, dict[str, Any]], anchor: dict[str, Any]) -> None:
@@ -265,10 +287,11 @@ def run(size: tuple[int, int], reps: int) -> dict[str, Any]:
     slow = measure({"raw": blocks(size[0])["raw"], **sorts(size[0])}, size, 3)
     anchor = slow.pop("raw")
     _ratios(slow, anchor)
-    x64 = _x64_child(size, reps)
-    _ratios(x64, x64["raw_x64"])
     rows.update(slow)
-    rows.update(x64)
+    for group, anchor in (("x64", "raw_x64"), ("reuse", "raw_reuse")):
+        more = _child(group, size, reps)
+        _ratios(more, more[anchor])
+        rows.update(more)
     return {
         "size": list(size),
         "reps": reps,
@@ -301,13 +324,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="tiny sizes, 3 repetitions")
     p.add_argument("--reps", type=int, help="repetitions per operation (default 15, quick 3)")
     p.add_argument("--json", default=JSON)
-    p.add_argument("--x64-child", help=argparse.SUPPRESS)
+    p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     reps = a.reps if a.reps is not None else (3 if a.quick else 15)
-    if a.x64_child:
-        jax.config.update("jax_enable_x64", True)
-        n, k = (int(s) for s in a.x64_child.split(","))
-        print(json.dumps(measure(packed(n), (n, k), reps)))
+    if a.child:
+        group, size = a.child
+        n, k = (int(s) for s in size.split(","))
+        if group == "x64":
+            jax.config.update("jax_enable_x64", True)
+        print(json.dumps(measure((packed if group == "x64" else reuse)(n), (n, k), reps)))
         return
     results = run(SIZES["quick" if a.quick else "full"], reps)
     print("\n".join(table(results)))

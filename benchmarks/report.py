@@ -22,6 +22,7 @@ HEADERS = (
     "mutjax",
     "mutjax/best",
     "by min",
+    "1st call/best",
     "goal",
 )
 LABEL = {"numpy": "NumPy", "at": ".at[]", "ref": "new_ref", "mutjax": "mutjax"}
@@ -55,6 +56,24 @@ def fmt_ratio(kernel: dict[str, Any]) -> str:
     return f"{r:.2f}x {'.at[]' if kernel['best_anchor'] == 'at' else 'new_ref'}"
 
 
+def fmt_compile_ratio(kernel: dict[str, Any]) -> str:
+    """mutjax's first call (trace, lower, compile) over the best anchor's."""
+    c = kernel.get("compile") or {}
+    if c.get("ratio") is None:
+        return "n/a"
+    return f"{c['ratio']:.2f}x {LABEL[c['best_anchor']]}"
+
+
+def fmt_first_call(entry: dict[str, Any] | None) -> str:
+    """Trace + lower, then compile: ``total (trace + compile)`` in milliseconds."""
+    if not entry or entry.get("status") != "ok":
+        return "n/a"
+    return (
+        f"{entry['value'] * 1e3:.0f} ms ({entry['trace_lower_s'] * 1e3:.0f} + "
+        f"{entry['compile_s'] * 1e3:.0f})"
+    )
+
+
 def fmt_met(kernel: dict[str, Any]) -> str:
     met = kernel.get("met")
     return "not measured" if met is None else ("met" if met else "MISSED")
@@ -66,21 +85,29 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
         cells = [k["name"], k["size"], MEASURE[k["kind"]]]
         cells += [fmt_value(k, k["variants"][c]) for c in COLUMNS]
         rmin = k.get("ratio_min")
-        cells += [fmt_ratio(k), "" if rmin is None else f"{rmin:.2f}x"]
+        cells += [fmt_ratio(k), "" if rmin is None else f"{rmin:.2f}x", fmt_compile_ratio(k)]
         cells += [f"{k['goal']}: {fmt_met(k)}"]
         out.append(cells)
     return out
 
 
-def table(results: dict[str, Any]) -> str:
-    """A fixed-width text table for the terminal."""
-    body = rows(results)
-    widths = [max(len(r[i]) for r in [list(HEADERS), *body]) for i in range(len(HEADERS))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths))]
+def _text_table(headers: tuple[str, ...], body: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [list(headers), *body]) for i in range(len(headers))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
+    return lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
+
+
+def table(results: dict[str, Any]) -> str:
+    """Fixed-width text tables for the terminal: the measurements, then the first calls."""
+    lines = _text_table(HEADERS, rows(results))
     lines.append(conditions(results["meta"]))
+    lines += ["", "First call: total (trace + lower, XLA compile), medians of fresh compiles"]
+    lines += _text_table(FIRST, first_rows(results))
     for k in results["kernels"]:
+        for name, e in (k.get("compile") or {}).get("variants", {}).items():
+            if e.get("status") != "ok":
+                lines.append(f"  {k['name']}/{name} first call: not available: {e.get('reason')}")
         for name, e in k["variants"].items():
             if e.get("status") != "ok":
                 lines.append(f"  {k['name']}/{name}: not available: {e.get('reason')}")
@@ -89,6 +116,20 @@ def table(results: dict[str, Any]) -> str:
             if e.get("note"):
                 lines.append(f"  {k['name']}/{name}: {e['note']}")
     return "\n".join(lines)
+
+
+FIRST = ("kernel", "compiled at", ".at[]", "new_ref", "mutjax", "mutjax/best")
+
+
+def first_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The first-call table: per JAX variant ``total ms (trace + lower, compile)``."""
+    out = []
+    for k in results["kernels"]:
+        c = k.get("compile") or {}
+        cells = [k["name"], c.get("size", "n/a")]
+        cells += [fmt_first_call(c.get("variants", {}).get(v)) for v in COLUMNS[1:]]
+        out.append([*cells, fmt_compile_ratio(k)])
+    return out
 
 
 def conditions(meta: dict[str, Any]) -> str:
@@ -108,27 +149,33 @@ def _md_row(cells: list[str]) -> str:
 # The page splits the terminal table in two, so that each fits a browser's
 # content column: what was measured, then how it compares with the goal.
 MEASURED = ("kernel", "size", "measure", "NumPy", ".at[]", "new_ref", "mutjax")
-JUDGED = ("kernel", "goal", "mutjax/best", "by min", "result")
+JUDGED = ("kernel", "goal", "mutjax/best", "by min", "1st call/best", "result")
 
 
-def _md_tables(body: list[list[str]]) -> list[str]:
+def _md_table(headers: tuple[str, ...], body: list[list[str]]) -> list[str]:
+    return [_md_row(list(headers)), _md_row(["---"] * len(headers)), *map(_md_row, body)]
+
+
+def _md_tables(body: list[list[str]], first: list[list[str]]) -> list[str]:
     col = {h: i for i, h in enumerate(HEADERS)}
     judged = []
     for r in body:
         goal, _, result = r[col["goal"]].rpartition(": ")
-        judged.append([r[col["kernel"]], goal, r[col["mutjax/best"]], r[col["by min"]], result])
+        cells = {h: r[col[h]] for h in JUDGED[:-1]} | {"goal": goal, "result": result}
+        judged.append([cells[h] for h in JUDGED])
     return [
         "Medians:",
         "",
-        _md_row(list(MEASURED)),
-        _md_row(["---"] * len(MEASURED)),
-        *[_md_row([r[col[h]] for h in MEASURED]) for r in body],
+        *_md_table(MEASURED, [[r[col[h]] for h in MEASURED] for r in body]),
         "",
-        "Against the goals:",
+        "Against the goals (1st call/best: mutjax's first call over the best anchor's):",
         "",
-        _md_row(list(JUDGED)),
-        _md_row(["---"] * len(JUDGED)),
-        *[_md_row(r) for r in judged],
+        *_md_table(JUDGED, judged),
+        "",
+        "First call, `jax.jit(f).lower(*args)` then `.compile()`: total (trace + lower, "
+        "XLA compile), medians of three fresh compiles:",
+        "",
+        *_md_table(FIRST, first),
     ]
 
 
@@ -150,7 +197,7 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
         "",
         f"**Conditions:** {conditions(meta)}.",
         "",
-        *_md_tables(rows(results)),
+        *_md_tables(rows(results), first_rows(results)),
     ]
     lines += ["", f"![mutjax and JAX anchors relative to the best JAX anchor]({svg_path})", ""]
     missing = []

@@ -192,7 +192,8 @@ def measure_memory(kernel: Kernel, size: Any) -> dict[str, Any]:
     return entries
 
 
-# Fresh compiles per variant; the median is reported.
+# Fresh compiles per variant in a full run (a quick run does one); the
+# median is reported.
 COMPILE_REPS = 3
 
 
@@ -253,6 +254,7 @@ def measure_compile(kernel: Kernel, size: Any, reps: int = COMPILE_REPS) -> dict
                 compile_s=statistics.median(co),
                 value=statistics.median(totals),
                 times=totals,
+                compile_times=co,
             )
     result: dict[str, Any] = {"size": kernel.describe(size), "variants": entries}
     anchors = [a for a in kernel.anchors if entries.get(a, {}).get("status") == "ok"]
@@ -298,11 +300,14 @@ def evaluate(kernel: Kernel, entries: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def run(names: list[str] | None, quick: bool, reps: int | None) -> dict[str, Any]:
+def run(
+    names: list[str] | None, quick: bool, reps: int | None, compile_reps: int | None = None
+) -> dict[str, Any]:
     mode = "quick" if quick else "full"
     load_before = os.getloadavg()
     t_start = time.time()
     kernels_out = []
+    creps = compile_reps if compile_reps is not None else (1 if quick else COMPILE_REPS)
     for kernel in KERNELS:
         if names and kernel.name not in names:
             continue
@@ -327,7 +332,7 @@ def run(names: list[str] | None, quick: bool, reps: int | None) -> dict[str, Any
                 "size": kernel.describe(size),
                 "variants": entries,
                 **evaluate(kernel, entries),
-                "compile": measure_compile(kernel, csize),
+                "compile": measure_compile(kernel, csize, creps),
             }
         )
     try:
@@ -368,12 +373,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="tiny sizes, 2 repetitions")
     p.add_argument("--only", help="comma-separated kernel names")
     p.add_argument("--reps", type=int, help="repetitions per variant (default 11, quick 2)")
+    p.add_argument(
+        "--compile-reps",
+        type=int,
+        help=f"fresh compiles per variant (default {COMPILE_REPS}, quick 1)",
+    )
     p.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results.json"))
     p.add_argument("--svg", default=os.path.join(ROOT, "docs", "benchmarks.svg"))
     p.add_argument("--md", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     a = p.parse_args(argv)
     names = a.only.split(",") if a.only else None
-    results = run(names, a.quick, a.reps)
+    results = run(names, a.quick, a.reps, a.compile_reps)
     print(report.table(results))
     for path in (a.json, a.svg, a.md):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
