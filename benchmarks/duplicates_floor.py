@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
 import mutjax  # noqa: E402
+from benchmarks import report  # noqa: E402
 
 SIZES = {"full": (1 << 20, 1 << 22), "quick": (1000, 4000)}
 JSON = os.path.join(ROOT, "benchmarks", "duplicates_floor.json")
@@ -304,21 +305,6 @@ def run(size: tuple[int, int], reps: int) -> dict[str, Any]:
     }
 
 
-def table(results: dict[str, Any]) -> list[str]:
-    """The component table as Markdown rows (used by the benchmarks page)."""
-    lines = [
-        "| operation | whole result | wall | / raw | CPU | / raw |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for e in results["rows"].values():
-        what = e["what"].replace("|", "\\|")
-        lines.append(
-            f"| {what} | {'yes' if e['complete'] else 'part'} | {e['value'] * 1e3:.1f} ms | "
-            f"{e['ratio']:.2f}x | {e['cpu'] * 1e3:.1f} ms | {e['cpu_ratio']:.2f}x |"
-        )
-    return lines
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes, 3 repetitions")
@@ -335,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure((packed if group == "x64" else reuse)(n), (n, k), reps)))
         return
     results = run(SIZES["quick" if a.quick else "full"], reps)
-    print("\n".join(table(results)))
+    print("\n".join(report.floor_table(results)))
     print(f"load average {results['load_before']} before / {results['load_after']} after")
     with open(a.json, "w") as f:
         json.dump(results, f, indent=1)

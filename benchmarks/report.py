@@ -179,7 +179,59 @@ def _md_tables(body: list[list[str]], first: list[list[str]]) -> list[str]:
     ]
 
 
-def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
+FLOOR_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duplicates_floor.json")
+
+
+def load_floor(path: str = FLOOR_JSON) -> dict[str, Any] | None:
+    """The results of ``benchmarks/duplicates_floor.py``, or None if it has not run."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def floor_table(floor: dict[str, Any]) -> list[str]:
+    """The duplicates components (``benchmarks/duplicates_floor.py``) as Markdown rows."""
+    lines = [
+        "| operation | whole result | wall | / raw | CPU | / raw |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for e in floor["rows"].values():
+        lines.append(
+            _md_row(
+                [
+                    e["what"],
+                    "yes" if e["complete"] else "part",
+                    f"{e['value'] * 1e3:.1f} ms",
+                    f"{e['ratio']:.2f}x",
+                    f"{e['cpu'] * 1e3:.1f} ms",
+                    f"{e['cpu_ratio']:.2f}x",
+                ]
+            )
+        )
+    return lines
+
+
+def duplicates_section(floor: dict[str, Any] | None) -> list[str]:
+    """The page's section on the cost of deterministic duplicates, with the measured components."""
+    lines = ["## Why duplicates cost what they cost", "", _DUPLICATES, ""]
+    if floor is None:
+        return lines + ["(Run `python benchmarks/duplicates_floor.py` for the table.)", ""]
+    n, k = floor["size"]
+    return lines + [
+        f"Measured by `python benchmarks/duplicates_floor.py` ({n:,} elements, {k:,} updates; "
+        f"JAX {floor['jax']}, {floor['backend']}, {floor['cores']} cores, load average "
+        f"{floor['load_before']} before / {floor['load_after']} after), medians of "
+        f"{floor['reps']} interleaved repetitions; CPU time is the process's, all threads:",
+        "",
+        *floor_table(floor),
+        "",
+    ]
+
+
+def markdown(
+    results: dict[str, Any], svg_path: str = "benchmarks.svg", floor: dict[str, Any] | None = None
+) -> str:
     """The docs page, generated from the results (do not edit the page by hand)."""
     meta = results["meta"]
     lines = [
@@ -260,7 +312,7 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
         *eq,
         "",
     ]
-    lines += [_METHOD]
+    lines += [_METHOD, *duplicates_section(floor)]
     return "\n".join(lines)
 
 
@@ -281,6 +333,13 @@ _METHOD = """## Method
   memory below 1.2 GiB" for the 1 GiB array is judged on that increase (the
   Python interpreter and JAX runtime themselves take a few hundred MiB that
   no variant can avoid); absolute peaks are in the JSON.
+- **first call**: for every JAX variant, `jax.jit(f).lower(*args)` (trace
+  and lower) and then `.compile()` (XLA), timed apart; the median of three
+  fresh compiles, JAX's caches cleared and the kernel's functions made anew
+  before each, the variants interleaved. The unrolled kernels (Gauss-Seidel,
+  eager) are compiled at a smaller size, given in the table: XLA takes about
+  half a minute for 484 unrolled updates. **1st call/best** divides mutjax's
+  first call by the best anchor's.
 - **mutjax/best** divides mutjax's median by the best (smallest) JAX anchor
   that can express the kernel and gives NumPy's answer: `.at[]` or
   `jax.new_ref`. For the trace-time goal the anchor is `.at[]` only; for the
@@ -322,15 +381,7 @@ _METHOD = """## Method
   is sliced once per sweep and later reads reuse it: about 0.6x `.at[]`
   with it, 0.85-0.90x without, and 176 equations at the test size instead
   of 272.
-- Deterministic duplicates: profiled by timing each piece alone. On XLA's CPU
-  backend a scatter-max of 4M int32 positions alone takes 1.6-2.4x a raw
-  float scatter of the same updates (the positions are an extra 16 MB
-  array, and max reads before it writes). Every order-independent
-  construction needs such a reduction (a sort takes seconds). mutjax's dense
-  lowering adds only a gather and a select to it: about 2.2x, at the floor
-  the scatter-max sets. Reaching 1.5x would mean relying on the
-  order in which XLA's CPU scatter applies duplicates, which XLA does not
-  specify; we do not.
+- Deterministic duplicates: see "Why duplicates cost what they cost" below.
 - The eager kernel also profits from known elements: `x[i - 1]` read right
   after `x[i - 1]` was written costs nothing (42 equations instead of 60).
 
@@ -359,6 +410,45 @@ _METHOD = """## Method
 """
 
 
+_DUPLICATES = """NumPy's `x[idx] = v` keeps the value written last at a repeated
+position; XLA's scatter leaves the winner unspecified, so the raw `.at[].set`
+anchor is not NumPy's answer. mutjax never relies on the order in which a
+scatter applies its updates. Its result needs two operations:
+
+1. an order-independent reduction that finds, for every element, the last
+   update writing it: a scatter-max of update positions into a winner table
+   (int32, one entry per element);
+2. the winners' values: one gather `v[table]` and a select with the old
+   values where no update landed (the dense path, at least one update per
+   four elements; no scatter of values runs at all).
+
+The floor is the sum of those two, against the anchor's one scatter. Each
+piece alone (table below): the scatter-max costs about what the raw scatter
+costs (`segment_max`, the same scatter-max, and the table with big blocks
+reused), and the gather and select add about a fifth. What cost the
+one-scatter table 2-3x was memory, not the reduction: its scatter needs the
+normalized keys (negative indices wrapped) and the positions of all 4M
+updates at once, two 16 MiB temporaries, and XLA's CPU runtime allocates
+temporaries at every call; above 32 MiB glibc's malloc maps fresh pages
+each time, and their first-touch page faults doubled the time (compare the
+rows "big blocks reused", run with `MALLOC_MMAP_THRESHOLD_` raised).
+`segment_max` escapes only because it does not wrap negative indices (it
+drops them), which NumPy's semantics forbid. So on CPU, for many updates,
+mutjax scatter-maxes the table in a loop over chunks of 256K updates
+(`lax.platform_dependent`; one scatter on other backends): every temporary
+stays at 1 MiB, and max does not depend on the chunks' order either.
+
+Rejected constructions: a stable sort of (index, position) takes seconds;
+a scatter of packed 64-bit words (position << 32 | value bits) with max
+needs `jax_enable_x64` and is slower than the table; a complex64
+scatter-max (JAX's complex max is lexicographic, so the value rides along
+with its position) makes XLA call a general comparator per update; the
+table followed by a unique scatter of the winners adds a 4M-element gather
+and a second scatter; two half tables merged by an elementwise max gain
+nothing; a 16-bit table is cheaper but 4M positions do not fit 16 bits.
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -367,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(src) as f:
         results = json.load(f)
     with open(dst, "w") as f:
-        f.write(markdown(results))
+        f.write(markdown(results, floor=load_floor()))
 
 
 if __name__ == "__main__":

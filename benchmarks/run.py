@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     with open(a.svg, "w") as f:
         f.write(chart.svg(results))
     with open(a.md, "w") as f:
-        f.write(report.markdown(results, os.path.relpath(a.svg, os.path.dirname(a.md))))
+        svg = os.path.relpath(a.svg, os.path.dirname(a.md))
+        f.write(report.markdown(results, svg, floor=report.load_floor()))
     print(f"wrote {a.json}, {a.svg}, {a.md}", file=sys.stderr)
 
 
