@@ -490,7 +490,7 @@ KERNELS: tuple[Kernel, ...] = (
         "trace time <= 0.8x .at[]",
         0.8,
         anchors=("at",),
-        compile_sizes={"full": 10, "quick": 6, "test": 6},
+        compile_sizes={"full": 8, "quick": 6, "test": 6},
     ),
     Kernel(
         "lu",
@@ -544,7 +544,7 @@ KERNELS: tuple[Kernel, ...] = (
         _sz("{:,} updates"),
         "per-update overhead <= 1.3x .at[]",
         1.3,
-        compile_sizes={"full": 100, "quick": 20, "test": 10},
+        compile_sizes={"full": 50, "quick": 20, "test": 10},
     ),
     Kernel(
         "memory",

@@ -424,19 +424,25 @@ scatter applies its updates. Its result needs two operations:
 
 The floor is the sum of those two, against the anchor's one scatter. Each
 piece alone (table below): the scatter-max costs about what the raw scatter
-costs (`segment_max`, the same scatter-max, and the table with big blocks
-reused), and the gather and select add about a fifth. What cost the
-one-scatter table 2-3x was memory, not the reduction: its scatter needs the
-normalized keys (negative indices wrapped) and the positions of all 4M
-updates at once, two 16 MiB temporaries, and XLA's CPU runtime allocates
-temporaries at every call; above 32 MiB glibc's malloc maps fresh pages
-each time, and their first-touch page faults doubled the time (compare the
-rows "big blocks reused", run with `MALLOC_MMAP_THRESHOLD_` raised).
+costs (`segment_max`, the same scatter-max; or the table with big blocks
+reused, CPU time), and the gather and select add about a fifth: a floor of
+about 1.1-1.3x. What cost the one-scatter table 2.5x was memory, not the
+reduction: its scatter needs the normalized keys (negative indices wrapped)
+and the positions of all 4M updates at once, two 16 MiB temporaries, and
+XLA's CPU runtime allocates temporaries at every call; above 32 MiB glibc's
+malloc maps fresh pages each time, and their first-touch page faults double
+the time. A raw scatter of int32 positions, with no max at all, costs as
+much as the scatter-max; run with `MALLOC_MMAP_THRESHOLD_` raised (the rows
+"big blocks reused") the scatter-max is back at the raw scatter's cost.
 `segment_max` escapes only because it does not wrap negative indices (it
 drops them), which NumPy's semantics forbid. So on CPU, for many updates,
 mutjax scatter-maxes the table in a loop over chunks of 256K updates
 (`lax.platform_dependent`; one scatter on other backends): every temporary
-stays at 1 MiB, and max does not depend on the chunks' order either.
+stays at 1 MiB, and max does not depend on the chunks' order either. That
+brings `x[idx] = v` from about 2.2-2.7x to about 1.2-1.4x the raw scatter;
+the rest of the gap to the floor is the loop's 16 steps and their slices.
+The first call pays for it: the loop compiles in about twice the time of
+one scatter.
 
 Rejected constructions: a stable sort of (index, position) takes seconds;
 a scatter of packed 64-bit words (position << 32 | value bits) with max

@@ -3,8 +3,9 @@
 NumPy's ``x[idx] = v`` with a repeated position keeps the value written last
 (in C order of the index); JAX leaves it unspecified. Every writer that can
 meet repeated positions resolves them here: advanced-index writes (a winner
-table built by one scatter-max of update positions, whose result does not
-depend on the order a backend applies updates in), static positions
+table built by scatter-max of update positions, whose result does not
+depend on the order a backend applies updates in; on CPU, many updates are
+scatter-maxed in chunks), static positions
 (resolved at trace time) and element writes that wait
 (``mutjax._elements``: a later write of the same position replaces an
 earlier one). Pure functions on parent-trace values.
