@@ -439,8 +439,12 @@ drops them), which NumPy's semantics forbid. So on CPU, for many updates,
 mutjax scatter-maxes the table in a loop over chunks of 256K updates
 (`lax.platform_dependent`; one scatter on other backends): every temporary
 stays at 1 MiB, and max does not depend on the chunks' order either. That
-brings `x[idx] = v` from about 2.2-2.7x to about 1.2-1.4x the raw scatter;
-the rest of the gap to the floor is the loop's 16 steps and their slices.
+brings `x[idx] = v` from about 2.5x to between 1.2x and 1.7x the raw scatter
+in repeated runs on 2 shared cores (load average 5-8). The raw scatter
+faults too (compare its time with big blocks reused), so the ratio moves
+with the allocator's state: with big blocks reused everywhere, the floor
+(scatter-max, gather, select) is about 1.3x and the chunked lowering
+measured about 1.5x, the rest being the loop's 16 steps and their slices.
 The first call pays for it: the loop compiles in about twice the time of
 one scatter.
 
