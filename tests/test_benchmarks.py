@@ -127,3 +127,17 @@ def test_loop_and_masked_benchmarks_agree_with_the_hand_written_kernels(capsys):
     masked_lu.main([8])
     out = capsys.readouterr().out
     assert "Nussinov n=50" in out and "LU n=70" in out and "Seidel-2D" in out
+
+
+@pytest.mark.slow
+def test_duplicates_floor_checks_every_construction_against_numpy(tmp_path):
+    # The script raises if a complete construction differs from NumPy's x[idx] = v.
+    from benchmarks import duplicates_floor, report
+
+    out = tmp_path / "floor.json"
+    duplicates_floor.main(["--quick", "--reps", "1", "--json", str(out)])
+    floor = json.loads(out.read_text())
+    rows = floor["rows"]
+    assert {"raw", "mutjax", "dense", "sorted", "packed_x64", "mutjax_reuse"} <= set(rows)
+    assert rows["raw"]["ratio"] == 1.0 and all(e["ratio"] > 0 for e in rows.values())
+    assert len(report.floor_table(floor)) == len(rows) + 2
