@@ -61,6 +61,10 @@ class Kernel:
     # what the goal says (duplicates: `scatter-max`, the winner table of the
     # deterministic last-write-wins lowering, rather than a raw scatter).
     expect_primitive: str | None = None
+    # Sizes at which the first call (trace, lower, compile) is timed, where
+    # not ``sizes``: XLA compiles unrolled updates slowly (half a minute for
+    # Gauss-Seidel's 484), and the run must stay a few minutes long.
+    compile_sizes: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------
@@ -486,6 +490,7 @@ KERNELS: tuple[Kernel, ...] = (
         "trace time <= 0.8x .at[]",
         0.8,
         anchors=("at",),
+        compile_sizes={"full": 8, "quick": 6, "test": 6},
     ),
     Kernel(
         "lu",
@@ -539,6 +544,7 @@ KERNELS: tuple[Kernel, ...] = (
         _sz("{:,} updates"),
         "per-update overhead <= 1.3x .at[]",
         1.3,
+        compile_sizes={"full": 50, "quick": 20, "test": 10},
     ),
     Kernel(
         "memory",

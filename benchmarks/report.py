@@ -22,6 +22,7 @@ HEADERS = (
     "mutjax",
     "mutjax/best",
     "by min",
+    "1st call/best",
     "goal",
 )
 LABEL = {"numpy": "NumPy", "at": ".at[]", "ref": "new_ref", "mutjax": "mutjax"}
@@ -55,6 +56,24 @@ def fmt_ratio(kernel: dict[str, Any]) -> str:
     return f"{r:.2f}x {'.at[]' if kernel['best_anchor'] == 'at' else 'new_ref'}"
 
 
+def fmt_compile_ratio(kernel: dict[str, Any]) -> str:
+    """mutjax's first call (trace, lower, compile) over the best anchor's."""
+    c = kernel.get("compile") or {}
+    if c.get("ratio") is None:
+        return "n/a"
+    return f"{c['ratio']:.2f}x {LABEL[c['best_anchor']]}"
+
+
+def fmt_first_call(entry: dict[str, Any] | None) -> str:
+    """Trace + lower, then compile: ``total (trace + compile)`` in milliseconds."""
+    if not entry or entry.get("status") != "ok":
+        return "n/a"
+    return (
+        f"{entry['value'] * 1e3:.0f} ms ({entry['trace_lower_s'] * 1e3:.0f} + "
+        f"{entry['compile_s'] * 1e3:.0f})"
+    )
+
+
 def fmt_met(kernel: dict[str, Any]) -> str:
     met = kernel.get("met")
     return "not measured" if met is None else ("met" if met else "MISSED")
@@ -66,21 +85,29 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
         cells = [k["name"], k["size"], MEASURE[k["kind"]]]
         cells += [fmt_value(k, k["variants"][c]) for c in COLUMNS]
         rmin = k.get("ratio_min")
-        cells += [fmt_ratio(k), "" if rmin is None else f"{rmin:.2f}x"]
+        cells += [fmt_ratio(k), "" if rmin is None else f"{rmin:.2f}x", fmt_compile_ratio(k)]
         cells += [f"{k['goal']}: {fmt_met(k)}"]
         out.append(cells)
     return out
 
 
-def table(results: dict[str, Any]) -> str:
-    """A fixed-width text table for the terminal."""
-    body = rows(results)
-    widths = [max(len(r[i]) for r in [list(HEADERS), *body]) for i in range(len(HEADERS))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths))]
+def _text_table(headers: tuple[str, ...], body: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [list(headers), *body]) for i in range(len(headers))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
+    return lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
+
+
+def table(results: dict[str, Any]) -> str:
+    """Fixed-width text tables for the terminal: the measurements, then the first calls."""
+    lines = _text_table(HEADERS, rows(results))
     lines.append(conditions(results["meta"]))
+    lines += ["", "First call: total (trace + lower, XLA compile), medians of fresh compiles"]
+    lines += _text_table(FIRST, first_rows(results))
     for k in results["kernels"]:
+        for name, e in (k.get("compile") or {}).get("variants", {}).items():
+            if e.get("status") != "ok":
+                lines.append(f"  {k['name']}/{name} first call: not available: {e.get('reason')}")
         for name, e in k["variants"].items():
             if e.get("status") != "ok":
                 lines.append(f"  {k['name']}/{name}: not available: {e.get('reason')}")
@@ -89,6 +116,20 @@ def table(results: dict[str, Any]) -> str:
             if e.get("note"):
                 lines.append(f"  {k['name']}/{name}: {e['note']}")
     return "\n".join(lines)
+
+
+FIRST = ("kernel", "compiled at", ".at[]", "new_ref", "mutjax", "mutjax/best")
+
+
+def first_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The first-call table: per JAX variant ``total ms (trace + lower, compile)``."""
+    out = []
+    for k in results["kernels"]:
+        c = k.get("compile") or {}
+        cells = [k["name"], c.get("size", "n/a")]
+        cells += [fmt_first_call(c.get("variants", {}).get(v)) for v in COLUMNS[1:]]
+        out.append([*cells, fmt_compile_ratio(k)])
+    return out
 
 
 def conditions(meta: dict[str, Any]) -> str:
@@ -108,31 +149,89 @@ def _md_row(cells: list[str]) -> str:
 # The page splits the terminal table in two, so that each fits a browser's
 # content column: what was measured, then how it compares with the goal.
 MEASURED = ("kernel", "size", "measure", "NumPy", ".at[]", "new_ref", "mutjax")
-JUDGED = ("kernel", "goal", "mutjax/best", "by min", "result")
+JUDGED = ("kernel", "goal", "mutjax/best", "by min", "1st call/best", "result")
 
 
-def _md_tables(body: list[list[str]]) -> list[str]:
+def _md_table(headers: tuple[str, ...], body: list[list[str]]) -> list[str]:
+    return [_md_row(list(headers)), _md_row(["---"] * len(headers)), *map(_md_row, body)]
+
+
+def _md_tables(body: list[list[str]], first: list[list[str]]) -> list[str]:
     col = {h: i for i, h in enumerate(HEADERS)}
     judged = []
     for r in body:
         goal, _, result = r[col["goal"]].rpartition(": ")
-        judged.append([r[col["kernel"]], goal, r[col["mutjax/best"]], r[col["by min"]], result])
+        cells = {h: r[col[h]] for h in JUDGED[:-1]} | {"goal": goal, "result": result}
+        judged.append([cells[h] for h in JUDGED])
     return [
         "Medians:",
         "",
-        _md_row(list(MEASURED)),
-        _md_row(["---"] * len(MEASURED)),
-        *[_md_row([r[col[h]] for h in MEASURED]) for r in body],
+        *_md_table(MEASURED, [[r[col[h]] for h in MEASURED] for r in body]),
         "",
-        "Against the goals:",
+        "Against the goals (1st call/best: mutjax's first call over the best anchor's):",
         "",
-        _md_row(list(JUDGED)),
-        _md_row(["---"] * len(JUDGED)),
-        *[_md_row(r) for r in judged],
+        *_md_table(JUDGED, judged),
+        "",
+        "First call, `jax.jit(f).lower(*args)` then `.compile()`: total (trace + lower, "
+        "XLA compile), medians of three fresh compiles:",
+        "",
+        *_md_table(FIRST, first),
     ]
 
 
-def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
+FLOOR_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duplicates_floor.json")
+
+
+def load_floor(path: str = FLOOR_JSON) -> dict[str, Any] | None:
+    """The results of ``benchmarks/duplicates_floor.py``, or None if it has not run."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def floor_table(floor: dict[str, Any]) -> list[str]:
+    """The duplicates components (``benchmarks/duplicates_floor.py``) as Markdown rows."""
+    lines = [
+        "| operation | whole result | wall | / raw | CPU | / raw |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for e in floor["rows"].values():
+        lines.append(
+            _md_row(
+                [
+                    e["what"],
+                    "yes" if e["complete"] else "part",
+                    f"{e['value'] * 1e3:.1f} ms",
+                    f"{e['ratio']:.2f}x",
+                    f"{e['cpu'] * 1e3:.1f} ms",
+                    f"{e['cpu_ratio']:.2f}x",
+                ]
+            )
+        )
+    return lines
+
+
+def duplicates_section(floor: dict[str, Any] | None) -> list[str]:
+    """The page's section on the cost of deterministic duplicates, with the measured components."""
+    lines = ["## Why duplicates cost what they cost", "", _DUPLICATES, ""]
+    if floor is None:
+        return lines + ["(Run `python benchmarks/duplicates_floor.py` for the table.)", ""]
+    n, k = floor["size"]
+    return lines + [
+        f"Measured by `python benchmarks/duplicates_floor.py` ({n:,} elements, {k:,} updates; "
+        f"JAX {floor['jax']}, {floor['backend']}, {floor['cores']} cores, load average "
+        f"{floor['load_before']} before / {floor['load_after']} after), medians of "
+        f"{floor['reps']} interleaved repetitions; CPU time is the process's, all threads:",
+        "",
+        *floor_table(floor),
+        "",
+    ]
+
+
+def markdown(
+    results: dict[str, Any], svg_path: str = "benchmarks.svg", floor: dict[str, Any] | None = None
+) -> str:
     """The docs page, generated from the results (do not edit the page by hand)."""
     meta = results["meta"]
     lines = [
@@ -150,7 +249,7 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
         "",
         f"**Conditions:** {conditions(meta)}.",
         "",
-        *_md_tables(rows(results)),
+        *_md_tables(rows(results), first_rows(results)),
     ]
     lines += ["", f"![mutjax and JAX anchors relative to the best JAX anchor]({svg_path})", ""]
     missing = []
@@ -213,7 +312,7 @@ def markdown(results: dict[str, Any], svg_path: str = "benchmarks.svg") -> str:
         *eq,
         "",
     ]
-    lines += [_METHOD]
+    lines += [_METHOD, *duplicates_section(floor)]
     return "\n".join(lines)
 
 
@@ -234,6 +333,13 @@ _METHOD = """## Method
   memory below 1.2 GiB" for the 1 GiB array is judged on that increase (the
   Python interpreter and JAX runtime themselves take a few hundred MiB that
   no variant can avoid); absolute peaks are in the JSON.
+- **first call**: for every JAX variant, `jax.jit(f).lower(*args)` (trace
+  and lower) and then `.compile()` (XLA), timed apart; the median of three
+  fresh compiles, JAX's caches cleared and the kernel's functions made anew
+  before each, the variants interleaved. The unrolled kernels (Gauss-Seidel,
+  eager) are compiled at a smaller size, given in the table: XLA takes about
+  half a minute for 484 unrolled updates. **1st call/best** divides mutjax's
+  first call by the best anchor's.
 - **mutjax/best** divides mutjax's median by the best (smallest) JAX anchor
   that can express the kernel and gives NumPy's answer: `.at[]` or
   `jax.new_ref`. For the trace-time goal the anchor is `.at[]` only; for the
@@ -275,15 +381,7 @@ _METHOD = """## Method
   is sliced once per sweep and later reads reuse it: about 0.6x `.at[]`
   with it, 0.85-0.90x without, and 176 equations at the test size instead
   of 272.
-- Deterministic duplicates: profiled by timing each piece alone. On XLA's CPU
-  backend a scatter-max of 4M int32 positions alone takes 1.6-2.4x a raw
-  float scatter of the same updates (the positions are an extra 16 MB
-  array, and max reads before it writes). Every order-independent
-  construction needs such a reduction (a sort takes seconds). mutjax's dense
-  lowering adds only a gather and a select to it: about 2.2x, at the floor
-  the scatter-max sets. Reaching 1.5x would mean relying on the
-  order in which XLA's CPU scatter applies duplicates, which XLA does not
-  specify; we do not.
+- Deterministic duplicates: see "Why duplicates cost what they cost" below.
 - The eager kernel also profits from known elements: `x[i - 1]` read right
   after `x[i - 1]` was written costs nothing (42 equations instead of 60).
 
@@ -312,6 +410,55 @@ _METHOD = """## Method
 """
 
 
+_DUPLICATES = """NumPy's `x[idx] = v` keeps the value written last at a repeated
+position; XLA's scatter leaves the winner unspecified, so the raw `.at[].set`
+anchor is not NumPy's answer. mutjax never relies on the order in which a
+scatter applies its updates. Its result needs two operations:
+
+1. an order-independent reduction that finds, for every element, the last
+   update writing it: a scatter-max of update positions into a winner table
+   (int32, one entry per element);
+2. the winners' values: one gather `v[table]` and a select with the old
+   values where no update landed (the dense path, at least one update per
+   four elements; no scatter of values runs at all).
+
+The floor is the sum of those two, against the anchor's one scatter. Each
+piece alone (table below): the scatter-max costs about what the raw scatter
+costs (`segment_max`, the same scatter-max; or the table with big blocks
+reused, CPU time), and the gather and select add about a fifth: a floor of
+about 1.1-1.3x. What cost the one-scatter table 2.5x was memory, not the
+reduction: its scatter needs the normalized keys (negative indices wrapped)
+and the positions of all 4M updates at once, two 16 MiB temporaries, and
+XLA's CPU runtime allocates temporaries at every call; above 32 MiB glibc's
+malloc maps fresh pages each time, and their first-touch page faults double
+the time. A raw scatter of int32 positions, with no max at all, costs as
+much as the scatter-max; run with `MALLOC_MMAP_THRESHOLD_` raised (the rows
+"big blocks reused") the scatter-max is back at the raw scatter's cost.
+`segment_max` escapes only because it does not wrap negative indices (it
+drops them), which NumPy's semantics forbid. So on CPU, for many updates,
+mutjax scatter-maxes the table in a loop over chunks of 256K updates
+(`lax.platform_dependent`; one scatter on other backends): every temporary
+stays at 1 MiB, and max does not depend on the chunks' order either. That
+brings `x[idx] = v` from about 2.5x to between 1.2x and 1.7x the raw scatter
+in repeated runs on 2 shared cores (load average 5-8). The raw scatter
+faults too (compare its time with big blocks reused), so the ratio moves
+with the allocator's state: with big blocks reused everywhere, the floor
+(scatter-max, gather, select) is about 1.3x and the chunked lowering
+measured about 1.5x, the rest being the loop's 16 steps and their slices.
+The first call pays for it: the loop compiles in about twice the time of
+one scatter.
+
+Rejected constructions: a stable sort of (index, position) takes seconds;
+a scatter of packed 64-bit words (position << 32 | value bits) with max
+needs `jax_enable_x64` and is slower than the table; a complex64
+scatter-max (JAX's complex max is lexicographic, so the value rides along
+with its position) makes XLA call a general comparator per update; the
+table followed by a unique scatter of the winners adds a 4M-element gather
+and a second scatter; two half tables merged by an elementwise max gain
+nothing; a 16-bit table is cheaper but 4M positions do not fit 16 bits.
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -320,7 +467,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(src) as f:
         results = json.load(f)
     with open(dst, "w") as f:
-        f.write(markdown(results))
+        f.write(markdown(results, floor=load_floor()))
 
 
 if __name__ == "__main__":

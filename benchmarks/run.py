@@ -12,6 +12,14 @@ median is reported. Each variant's result is checked against NumPy's before it
 is timed; a variant that raises or disagrees is reported as not available with
 the reason. The memory kernel runs each variant in its own subprocess
 (``benchmarks/memory.py``), since peak resident memory never goes down.
+
+Beside its measurement, every kernel's first call is timed for each JAX
+variant: trace and lower (``jax.jit(f).lower(*args)``), then XLA's compile
+(``.compile()``), the median of three fresh compiles with JAX's caches
+cleared before each and the kernel's functions made anew (mutjax keys its
+caches on the function), the variants interleaved. Unrolled kernels (trace
+and eager) are compiled at a smaller size (``Kernel.compile_sizes``): XLA
+takes about half a minute for Gauss-Seidel's 484 unrolled updates.
 """
 
 from __future__ import annotations
@@ -184,6 +192,81 @@ def measure_memory(kernel: Kernel, size: Any) -> dict[str, Any]:
     return entries
 
 
+# Fresh compiles per variant in a full run (a quick run does one); the
+# median is reported.
+COMPILE_REPS = 3
+
+
+def _compile_args(kernel: Kernel, size: Any) -> tuple[list[Any], dict[str, Any]]:
+    """Fresh variants and their arguments' shapes and dtypes (all that lowering needs)."""
+    args, variants = kernel.make(size)
+    if kernel.kind == "memory":
+        # A memory kernel is made from an element count; its variants take
+        # the array, which need not exist to be compiled for.
+        (n,) = args
+        return [jax.ShapeDtypeStruct((n,), jnp.float32)], variants
+    canon = jax.dtypes.canonicalize_dtype
+    return [jax.ShapeDtypeStruct(np.shape(a), canon(np.asarray(a).dtype)) for a in args], variants
+
+
+def measure_compile(kernel: Kernel, size: Any, reps: int = COMPILE_REPS) -> dict[str, Any]:
+    """First-call cost of each JAX variant: trace + lower, and XLA's compile (medians).
+
+    Every variant but NumPy's is timed: mutjax, the anchors, and the extra
+    variants (the ``.at[]`` code with NumPy's semantics for duplicates).
+    ``ratio`` divides mutjax's first call by the best anchor's.
+
+    Every repetition makes the kernel's functions anew and clears JAX's
+    caches before each variant, so each measurement is a real trace and a
+    real compile (a fresh ``jax.jit`` of a fresh function, no cache hit).
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for r in range(reps):
+        jargs, variants = _compile_args(kernel, size)
+        if not order:
+            order = [v for v in variants if v != "numpy"]
+            entries = {v: {"status": "ok", "trace_lower": [], "compile": []} for v in order}
+        k = r % len(order)
+        for name in order[k:] + order[:k]:
+            entry = entries[name]
+            if entry["status"] != "ok":
+                continue
+            fn = variants[name]
+            jax.clear_caches()
+            try:
+                t0 = time.perf_counter()
+                lowered = jax.jit(lambda *a, fn=fn: fn(*a)).lower(*jargs)
+                t1 = time.perf_counter()
+                lowered.compile()
+                t2 = time.perf_counter()
+            except Exception as e:  # a missing feature is reported, not fatal
+                entries[name] = {"status": "not available", "reason": _reason(e)}
+                continue
+            entry["trace_lower"].append(t1 - t0)
+            entry["compile"].append(t2 - t1)
+    for entry in entries.values():
+        if entry["status"] == "ok":
+            tl, co = entry.pop("trace_lower"), entry.pop("compile")
+            totals = [a + b for a, b in zip(tl, co)]
+            entry.update(
+                trace_lower_s=statistics.median(tl),
+                compile_s=statistics.median(co),
+                value=statistics.median(totals),
+                times=totals,
+                compile_times=co,
+            )
+    result: dict[str, Any] = {"size": kernel.describe(size), "variants": entries}
+    anchors = [a for a in kernel.anchors if entries.get(a, {}).get("status") == "ok"]
+    mut = entries.get("mutjax", {})
+    if anchors and mut.get("status") == "ok":
+        best = min(anchors, key=lambda a: entries[a]["value"])
+        result.update(best_anchor=best, ratio=mut["value"] / entries[best]["value"])
+    else:
+        result.update(best_anchor=None, ratio=None)
+    return result
+
+
 def _per_op(kernel: Kernel, size: Any) -> int:
     return int(size) if kernel.kind == "eager" else 1
 
@@ -217,11 +300,14 @@ def evaluate(kernel: Kernel, entries: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def run(names: list[str] | None, quick: bool, reps: int | None) -> dict[str, Any]:
+def run(
+    names: list[str] | None, quick: bool, reps: int | None, compile_reps: int | None = None
+) -> dict[str, Any]:
     mode = "quick" if quick else "full"
     load_before = os.getloadavg()
     t_start = time.time()
     kernels_out = []
+    creps = compile_reps if compile_reps is not None else (1 if quick else COMPILE_REPS)
     for kernel in KERNELS:
         if names and kernel.name not in names:
             continue
@@ -237,6 +323,7 @@ def run(names: list[str] | None, quick: bool, reps: int | None) -> dict[str, Any
                 for key in ("value", "min"):
                     if key in e:
                         e[key] /= per
+        csize = (kernel.compile_sizes or kernel.sizes)[mode]
         kernels_out.append(
             {
                 "name": kernel.name,
@@ -245,6 +332,7 @@ def run(names: list[str] | None, quick: bool, reps: int | None) -> dict[str, Any
                 "size": kernel.describe(size),
                 "variants": entries,
                 **evaluate(kernel, entries),
+                "compile": measure_compile(kernel, csize, creps),
             }
         )
     try:
@@ -285,12 +373,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="tiny sizes, 2 repetitions")
     p.add_argument("--only", help="comma-separated kernel names")
     p.add_argument("--reps", type=int, help="repetitions per variant (default 11, quick 2)")
+    p.add_argument(
+        "--compile-reps",
+        type=int,
+        help=f"fresh compiles per variant (default {COMPILE_REPS}, quick 1)",
+    )
     p.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results.json"))
     p.add_argument("--svg", default=os.path.join(ROOT, "docs", "benchmarks.svg"))
     p.add_argument("--md", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     a = p.parse_args(argv)
     names = a.only.split(",") if a.only else None
-    results = run(names, a.quick, a.reps)
+    results = run(names, a.quick, a.reps, a.compile_reps)
     print(report.table(results))
     for path in (a.json, a.svg, a.md):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -299,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     with open(a.svg, "w") as f:
         f.write(chart.svg(results))
     with open(a.md, "w") as f:
-        f.write(report.markdown(results, os.path.relpath(a.svg, os.path.dirname(a.md))))
+        svg = os.path.relpath(a.svg, os.path.dirname(a.md))
+        f.write(report.markdown(results, svg, floor=report.load_floor()))
     print(f"wrote {a.json}, {a.svg}, {a.md}", file=sys.stderr)
 
 

@@ -3,8 +3,9 @@
 NumPy's ``x[idx] = v`` with a repeated position keeps the value written last
 (in C order of the index); JAX leaves it unspecified. Every writer that can
 meet repeated positions resolves them here: advanced-index writes (a winner
-table built by one scatter-max of update positions, whose result does not
-depend on the order a backend applies updates in), static positions
+table built by scatter-max of update positions, whose result does not
+depend on the order a backend applies updates in; on CPU, many updates are
+scatter-maxed in chunks), static positions
 (resolved at trace time) and element writes that wait
 (``mutjax._elements``: a later write of the same position replaces an
 earlier one). Pure functions on parent-trace values.
@@ -42,27 +43,25 @@ def _take_rows(v: Any, rows: Any) -> Any:
     )
 
 
-def _winner_table(ix: Index, flat: list[Any]) -> tuple[Any, Any, Any]:
-    """For traced advanced indices: (key, valid, table).
-
-    ``key`` is each update's flat position in the indexed axes' key space,
-    ``valid`` whether its index is in bounds (None for one indexed axis: the
-    table's scatter drops out-of-bounds keys itself), and ``table`` (one entry per key) the
-    position of the last in-bounds update writing there, or -1. Built with
-    one scatter-max of positions: its result does not depend on the order in
-    which a backend applies the updates.
-    """
+def _key_dtype(ix: Index) -> np.dtype:
     n = int(np.prod(ix.adv_shape))
-    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
-    table = int(np.prod(dims))
-    dt = np.int64 if max(table, n) >= 2**31 else np.int32
+    table = int(np.prod([ix.ext_shape[ax] for ax in ix.adv_ext]))
+    return np.dtype(np.int64 if max(table, n) >= 2**31 else np.int32)
+
+
+def _keys(flat: list[Any], dims: list[int], dt: np.dtype) -> tuple[Any, Any]:
+    """Flat keys of (a chunk of) the updates, and whether each is in bounds.
+
+    ``valid`` is None for one indexed axis: the table's scatter drops
+    out-of-bounds keys itself.
+    """
     valid = None
     key = None
     for a, size in zip(flat, dims):
         a = jnp.asarray(a)
         unsigned = jnp.issubdtype(a.dtype, jnp.unsignedinteger)
-        if np.dtype(a.dtype).itemsize > np.dtype(dt).itemsize or (
-            unsigned and np.dtype(a.dtype).itemsize == np.dtype(dt).itemsize
+        if np.dtype(a.dtype).itemsize > dt.itemsize or (
+            unsigned and np.dtype(a.dtype).itemsize == dt.itemsize
         ):
             # Narrowing must not wrap an out-of-bounds index into bounds.
             lo = 0 if unsigned else -size - 1
@@ -78,23 +77,90 @@ def _winner_table(ix: Index, flat: list[Any]) -> tuple[Any, Any, Any]:
             valid = ok if valid is None else valid & ok
         key = a if key is None else key * size + a
     assert key is not None  # the callers pass at least one traced index array
-    pos = lax.iota(dt, n)
+    return key, valid
+
+
+def _scatter_positions(winners: Any, key: Any, valid: Any, start: Any) -> Any:
+    """``winners`` with the positions ``start + arange(len(key))`` scatter-maxed in at ``key``."""
+    pos = lax.iota(winners.dtype, key.shape[0])
+    if not (isinstance(start, int) and start == 0):
+        pos = pos + lax.convert_element_type(start, winners.dtype)
     if valid is not None:
         key = lax.select(valid, key, lax.full_like(key, 0))
-        pos_w = lax.select(valid, pos, lax.full_like(pos, -1))
-    else:
-        pos_w = pos
+        pos = lax.select(valid, pos, lax.full_like(pos, -1))
     dnums = lax.ScatterDimensionNumbers(
         update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
     )
-    winners = lax.scatter_max(
-        lax.full((table,), -1, dt),
-        lax.broadcast_in_dim(key, (n, 1), (0,)),
-        pos_w,
+    return lax.scatter_max(
+        winners,
+        lax.broadcast_in_dim(key, (key.shape[0], 1), (0,)),
+        pos,
         dnums,
         mode=lax.GatherScatterMode.FILL_OR_DROP,
     )
-    return key, valid, winners
+
+
+def _winner_table(ix: Index, flat: list[Any]) -> tuple[Any, Any, Any]:
+    """For traced advanced indices: (key, valid, table).
+
+    ``key`` is each update's flat position in the indexed axes' key space,
+    ``valid`` whether its index is in bounds (None for one indexed axis),
+    and ``table`` (one entry per key) the position of the last in-bounds
+    update writing there, or -1. Built with one scatter-max of positions:
+    its result does not depend on the order in which a backend applies the
+    updates.
+    """
+    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
+    dt = _key_dtype(ix)
+    key, valid = _keys(flat, dims, dt)
+    empty = lax.full((int(np.prod(dims)),), -1, dt)
+    return key, valid, _scatter_positions(empty, key, valid, 0)
+
+
+# Updates per chunk of the chunked winner table (1 MiB of int32 keys).
+WINNER_CHUNK = 1 << 18
+
+
+def _chunked_winners(ix: Index, flat: list[Any]) -> Any:
+    """The winner table of ``_winner_table``, scatter-maxed in chunks of ``WINNER_CHUNK``.
+
+    Max is order-independent, so the chunks give the same table. Why chunk:
+    the one-scatter table needs the keys and the positions of all updates
+    at once, and XLA's CPU runtime allocates such temporaries afresh at
+    every call once they pass glibc's largest reused block (32 MiB): for
+    4M updates (two 16 MiB arrays), first-touch page faults doubled the
+    time of the whole write (measured: 2.8x a raw scatter without reuse,
+    1.16x with it; ``benchmarks/duplicates_floor.py``). A loop over chunks
+    keeps every temporary at 1 MiB.
+    """
+    dims = [ix.ext_shape[ax] for ax in ix.adv_ext]
+    dt = _key_dtype(ix)
+    n = int(np.prod(ix.adv_shape))
+    m = WINNER_CHUNK
+    flat = [jnp.asarray(a) for a in flat]
+
+    def chunk(i: Any, winners: Any) -> Any:
+        start = i * m
+        part = [lax.dynamic_slice_in_dim(a, start, m) for a in flat]
+        return _scatter_positions(winners, *_keys(part, dims, dt), start)
+
+    winners = lax.fori_loop(0, n // m, chunk, lax.full((int(np.prod(dims)),), -1, dt))
+    rest = n // m * m
+    if rest < n:
+        part = [lax.slice_in_dim(a, rest, n) for a in flat]
+        winners = _scatter_positions(winners, *_keys(part, dims, dt), rest)
+    return winners
+
+
+def _dense_winners(ix: Index, flat: list[Any]) -> Any:
+    """The winner table for a dense write: chunked on CPU for many updates, else one scatter."""
+    if int(np.prod(ix.adv_shape)) < 2 * WINNER_CHUNK:
+        return _winner_table(ix, flat)[2]
+    return lax.platform_dependent(
+        *flat,
+        cpu=lambda *f: _chunked_winners(ix, list(f)),
+        default=lambda *f: _winner_table(ix, list(f))[2],
+    )
 
 
 def last_writes(ix: Index, flat: list[Any]) -> tuple[list[Any], Any, bool]:
@@ -148,7 +214,7 @@ def dense_write(a: Any, op: Any, ix: Index, v: Any, flat: list[Any]) -> Any | No
     table = int(np.prod([ext[ax] for ax in adv]))
     if int(np.prod(ix.adv_shape)) < DENSE_WRITE_RATIO * table:
         return None
-    _, _, winners = _winner_table(ix, flat)
+    winners = _dense_winners(ix, flat)
     perm = adv + rest
     if perm != tuple(range(len(ext))):
         op = lax.transpose(op, perm)

@@ -5,7 +5,8 @@ mutjax's result equals NumPy's, under ``jit`` and (for the eager and memory
 kernels) without it; and mutjax's jaxpr has no more equations than the
 hand-written ``.at[]`` version, counting recursively into every sub-jaxpr
 (loop bodies, ``jit`` calls) for both. A ``--quick`` run of the whole suite
-checks that the runner writes its JSON, chart and docs page.
+checks that the runner writes its JSON, chart and docs page, with every
+kernel's first call (trace + lower, XLA compile) beside its measurement.
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ def test_count_eqns_recurses_into_loop_bodies():
     assert run.count_eqns(closed) >= top + 2  # sin and add inside the body
 
 
+def test_first_calls_are_fresh_compiles():
+    # A cache hit would return in microseconds: every repetition must trace,
+    # lower and compile anew, for mutjax and for each anchor.
+    kernel = next(k for k in KERNELS if k.name == "prefix_sum")
+    got = run.measure_compile(kernel, kernel.sizes["test"], reps=2)
+    assert {"at", "ref", "mutjax"} <= set(got["variants"])
+    for name, e in got["variants"].items():
+        assert e["status"] == "ok", (name, e)
+        assert len(e["compile_times"]) == 2 and min(e["compile_times"]) > 1e-3, (name, e)
+        assert e["trace_lower_s"] > 0 and e["value"] >= e["compile_s"]
+    best = got["variants"][got["best_anchor"]]["value"]
+    assert got["ratio"] == got["variants"]["mutjax"]["value"] / best
+    assert best == min(got["variants"][a]["value"] for a in kernel.anchors)
+
+
 @pytest.mark.slow
 def test_quick_run_writes_json_chart_and_page(tmp_path):
     paths = {ext: tmp_path / f"out.{ext}" for ext in ("json", "svg", "md")}
@@ -89,9 +105,16 @@ def test_quick_run_writes_json_chart_and_page(tmp_path):
         assert k["variants"]["at"]["status"] == "ok", k["variants"]["at"]
         for e in k["variants"].values():
             assert e["status"] == "ok" or e["reason"]
+        first = k["compile"]["variants"]
+        assert {"at", "ref", "mutjax"} <= set(first), k["name"]
+        assert first["mutjax"]["status"] == "ok", first["mutjax"]
+        assert first["mutjax"]["compile_s"] > 0 and first["mutjax"]["trace_lower_s"] > 0
+        assert k["compile"]["ratio"] > 0, k["name"]
     assert paths["svg"].read_text().startswith("<svg")
     page = paths["md"].read_text()
     assert "| kernel |" in page and "cores" in page and jax.__version__ in page
+    assert "| kernel | compiled at | .at[] | new_ref | mutjax | mutjax/best |" in page
+    assert "1st call/best" in page and "## Why duplicates cost what they cost" in page
 
 
 @pytest.mark.slow
@@ -104,3 +127,17 @@ def test_masked_benchmark_agrees_with_the_hand_written_kernel(capsys):
     masked_lu.main([8])
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert any(row[:1] == ["8"] and len(row) == 5 for row in rows)
+
+
+@pytest.mark.slow
+def test_duplicates_floor_checks_every_construction_against_numpy(tmp_path):
+    # The script raises if a complete construction differs from NumPy's x[idx] = v.
+    from benchmarks import duplicates_floor, report
+
+    out = tmp_path / "floor.json"
+    duplicates_floor.main(["--quick", "--reps", "1", "--json", str(out)])
+    floor = json.loads(out.read_text())
+    rows = floor["rows"]
+    assert {"raw", "mutjax", "dense", "sorted", "packed_x64", "mutjax_reuse"} <= set(rows)
+    assert rows["raw"]["ratio"] == 1.0 and all(e["ratio"] > 0 for e in rows.values())
+    assert len(report.floor_table(floor)) == len(rows) + 2
