@@ -498,6 +498,8 @@ class MutArray(_compat.Tracer, Handle):
 def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArray, Any], MutArray]:
     def method(self: MutArray, other: Any) -> MutArray:
         self._check_writable()
+        if _assign.combine(self, name, other):
+            return self  # waits on an unread element: `x[i] += v` is one scatter-add
         result = op(self, other)
         rdtype = np.dtype(result.dtype)
         dtype = np.dtype(self._aval.dtype)
