@@ -291,7 +291,8 @@ def _combine_view(target: Any, name: str, other: Any) -> bool:
         if tuple(np.shape(operand)) != shape:
             lib: Any = np if isinstance(operand, np.ndarray) else jnp
             operand = lib.broadcast_to(operand, shape)
-        cell.set(_lower.combine(cell.value, view.ops[0].index, operand, name))
+        # (the index the view was read with was checked then, in its own terms)
+        cell.set(_lower.combine(cell.value, view.ops[0].index, operand, name, check=False))
     return True
 
 

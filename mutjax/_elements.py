@@ -62,14 +62,17 @@ class Unread:
         self.operand: Any = None
 
     def apply(self, _value: Any) -> Any:
+        cell = self.source[0]._cell
+        # While the array is as it was read, a static position is one of its
+        # known elements: two reads of `v[t]` in one expression read it once.
+        current = self.key is not None and cell.pending is None and cell._value is self.base
+        v = cell.element(self.key, self.parent) if current else None
         with _compat.set_current_trace(self.parent):
-            v = _lower.basic_read(self.base, self.ix)
-            if self.op is None:
-                cell = self.source[0]._cell
-                if self.key is not None and cell.pending is None and cell._value is self.base:
+            if v is None:
+                v = _lower.basic_read(self.base, self.ix)
+                if current:
                     cell.know(self.key, self.parent, v)
-                return v
-            return _OPS[self.op](v, self.operand)
+            return v if self.op is None else _OPS[self.op](v, self.operand)
 
 
 class Pending:

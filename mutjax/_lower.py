@@ -369,7 +369,7 @@ def combinable(ix: Index) -> bool:
     )
 
 
-def combine(a: Any, ix: Index, v: Any, op: str) -> Any:
+def combine(a: Any, ix: Index, v: Any, op: str, check: bool = True) -> Any:
     """``a`` with ``a[ix] = a[ix] op v`` for a :func:`combinable` basic index.
 
     One scatter with the combining ``op`` (a key of ``SCATTERS``) instead of a
@@ -377,8 +377,10 @@ def combine(a: Any, ix: Index, v: Any, op: str) -> Any:
     elements either way (``x - v`` is one IEEE operation in both), and a
     traced position out of bounds changes nothing either way (the read
     clamps, the write drops). ``v`` has ``ix.result_shape`` and ``a``'s dtype.
+    ``check``: as for :func:`basic_read`.
     """
-    check_traced(ix)
+    if check:
+        check_traced(ix)
     starts, sizes, _, _ = _window(ix)
     return _scatter_window(a, ix, v, starts, sizes, SCATTERS[op])
 
