@@ -307,15 +307,15 @@ def _operand(other: Any, target: Any, shape: tuple[int, ...]) -> Any:
     if dtype.kind not in "iufc":
         return None
     trace = target._trace
-    if type(other) is int and dtype.kind in "iuf":
-        if dtype.kind in "iu" and not np.iinfo(dtype).min <= other <= np.iinfo(dtype).max:
-            return None
-        other = float(other) if dtype.kind == "f" else other
-    if type(other) is float and dtype.kind == "f":
-        c = np.asarray(other, dtype)
-        return c if np.isfinite(c) or not np.isfinite(other) else None
     if type(other) is int and dtype.kind in "iu":
-        return np.asarray(other, dtype)
+        info = np.iinfo(dtype)
+        return np.asarray(other, dtype) if info.min <= other <= info.max else None
+    if type(other) in (int, float) and dtype.kind == "f":
+        if type(other) is int and abs(other) > 2**53:
+            return None
+        with np.errstate(over="ignore"):
+            c = np.asarray(other, dtype)
+        return c if np.isfinite(c) or not np.isfinite(other) else None
     if isinstance(other, Handle):
         if not _ours(other, trace.tag):
             return None
