@@ -209,7 +209,7 @@ def read(target: Any, idx: Any) -> Any:
                 cell_aval = cell.aval.update(shape=(), weak_type=False)
                 copy = Cell(None, trace.scope, cell_aval)
                 copy.pending = _elements.Unread(cell.value, ix, parent, (target, raw), key)
-                return trace.view(copy, None, cell_aval)
+                return trace.view(copy, None, cell_aval)  # (no view: a base array)
         value = target._read()
         if _masked.is_dynamic(ix):
             return _masked_read(trace, value, ix, None if ix.mask is not None else (target, raw))

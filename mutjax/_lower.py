@@ -346,8 +346,8 @@ def _scatter_window(
     )
 
 
-# `x[i] op= v` of one element: the scatter that combines the old element with
-# `v`, as `.at[i].add(v)` / `.subtract` / `.multiply` emit.
+# `x[i] op= v` of one element or row: the scatter that combines the old
+# elements with `v`, as `.at[i].add(v)` / `.subtract` / `.multiply` emit.
 SCATTERS: dict[str, Any] = {"add": lax.scatter_add, "sub": lax.scatter_sub, "mul": lax.scatter_mul}
 
 
