@@ -221,17 +221,30 @@ def read(target: Any, idx: Any) -> Any:
         return trace.new(out)
 
 
+def _in_body(target: Any, parent: Any) -> bool:
+    """True when ``target`` is used in a loop or branch body that ``parent`` stages.
+
+    A body of mutjax's combinators (its scope has a frame open) or of a
+    ``jax.lax`` loop or branch that runs a ``mutable`` function. A ``jit``
+    traced inside another (``make_jaxpr`` of a ``jit``, a jitted kernel
+    called from a jitted step) is staged too, but it is straight-line code.
+    """
+    if not _compat.in_staged_body(parent):
+        return False
+    return bool(target._cell.scope.root.stack) or not _compat.stages_jit(parent)
+
+
 def _unread_waits(target: Any, ix: _index.Index, parent: Any) -> bool:
     """Whether a read of one element of ``target``'s base may wait (``_elements.Unread``).
 
-    Not in a staged body, whose element writes wait themselves
+    Not in a loop or branch body, whose element writes wait themselves
     (``_elements.write``) and are answered by their own reads.
     """
     cell = target._cell
     return (
         cell.pending is None
         and _lower.combinable(ix)
-        and not _compat.in_staged_body(parent)
+        and not _in_body(target, parent)
         and not _sharding.explicit(cell.aval)
     )
 
@@ -278,7 +291,7 @@ def _combine_view(target: Any, name: str, other: Any) -> bool:
         len(view.ops) != 1
         or type(view.ops[0]) is not _views.BasicOp
         or cell.pending is not None
-        or _compat.in_staged_body(parent)
+        or _in_body(target, parent)
         or _sharding.explicit(cell.aval)
         or not _lower.combinable(view.ops[0].index)
     ):
@@ -482,10 +495,10 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
         return
     value = _prepare(value, ix, aval.dtype)
     # One element of a base array, with a value of exactly its type: a traced
-    # position waits (mutjax._elements) in a body staged inside another
-    # program (a loop or branch body), where waiting saves XLA's copies of
-    # the carried array; a static one becomes a known element. Straight-line
-    # code at the top of a jit does not wait: there every later read of a
+    # position waits (mutjax._elements) in a loop or branch body, where
+    # waiting saves XLA's copies of the carried array; a static one becomes
+    # a known element. Straight-line code does not wait, at the top of a jit
+    # or in a jit traced inside another: there every later read of a
     # waiting element is a select chain, which multiplied the program (60
     # `c[b[i]] += w[i]`: 3,638 equations and 23 s to compile waiting, 1,020
     # and 0.9 s not; `.at[]`: 600 and 1.4 s).
@@ -495,7 +508,7 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
         and _compat.typeof(value) == aval.update(shape=(), weak_type=False)
     )
     key = _element_key(ix) if element else None
-    if element and key is None and _compat.in_staged_body(parent):
+    if element and key is None and _in_body(target, parent):
         # checkify sees the index now: a waiting write whose array is never
         # read whole again is never applied.
         _lower.check_traced(ix)

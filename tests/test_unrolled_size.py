@@ -148,6 +148,17 @@ def test_no_more_equations_than_at(name):
     assert mine <= expert, f"{name}: mutjax {mine} equations, .at[] {expert}"
 
 
+@pytest.mark.parametrize("name", PATTERNS)
+def test_no_more_equations_than_at_in_a_jit_inside_another(name):
+    # A jitted kernel called from a jitted step is straight-line code too
+    # (its element writes do not wait as a loop body's do).
+    ours, theirs, args = PATTERNS[name]
+    args = tuple(jnp.asarray(a) for a in args)
+    mine = count_eqns(jax.make_jaxpr(jax.jit(mutjax.mutable(ours)))(*args))
+    expert = count_eqns(jax.make_jaxpr(jax.jit(theirs))(*args))
+    assert mine <= expert, f"{name}: mutjax {mine} equations, .at[] {expert}"
+
+
 def test_accumulate_is_one_scatter_add_per_update():
     ours, _, args = PATTERNS["accumulate x[b[i]] += w[i]"]
     jaxpr = _jaxpr(mutjax.mutable(ours), tuple(jnp.asarray(a) for a in args))
