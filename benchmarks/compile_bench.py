@@ -8,8 +8,8 @@ Usage (from the repository root)::
 Each pattern is written twice, as a NumPy user writes it (run under
 ``mutjax.mutable``) and as a JAX expert writes it with ``.at[]``, and both
 run in this one process: the jaxpr's equations (recursive, no-op markers not
-counted), the time to trace, and XLA's compile time (median of three fresh
-compiles). Results are checked equal before anything is timed.
+counted), the time to trace, and XLA's compile time (median of ``--repeats`` fresh
+compiles of each, the two interleaved). Results are checked equal before anything is timed.
 """
 
 from __future__ import annotations
@@ -119,22 +119,35 @@ def patterns(n: int) -> dict[str, tuple[Callable[..., Any], Callable[..., Any], 
     }
 
 
-def measure(f: Callable[..., Any], args: tuple[Any, ...]) -> dict[str, float]:
-    t = time.perf_counter()
-    jaxpr = jax.make_jaxpr(f)(*args)
-    trace = time.perf_counter() - t
-    compiles = []
-    for _ in range(3):
-        jax.clear_caches()
+def measure(
+    ours: Callable[..., Any], theirs: Callable[..., Any], args: tuple[Any, ...], repeats: int = 3
+) -> list[dict[str, float]]:
+    """Equations, trace time and median compile time of each, compiles interleaved.
+
+    Interleaving (ours, theirs, ours, ...) lets a loaded machine slow both
+    alike, so their ratio stays meaningful.
+    """
+    out = []
+    for f in (ours, theirs):
         t = time.perf_counter()
-        jax.jit(f).lower(*args).compile()
-        compiles.append(time.perf_counter() - t)
-    return {"eqns": count_eqns(jaxpr), "trace": trace, "compile": statistics.median(compiles)}
+        jaxpr = jax.make_jaxpr(f)(*args)
+        out.append({"eqns": count_eqns(jaxpr), "trace": time.perf_counter() - t})
+    compiles: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for k, f in enumerate((ours, theirs)):
+            jax.clear_caches()
+            t = time.perf_counter()
+            jax.jit(f).lower(*args).compile()
+            compiles[k].append(time.perf_counter() - t)
+    for row, times in zip(out, compiles):
+        row["compile"] = statistics.median(times)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=60, help="updates per pattern")
+    parser.add_argument("--repeats", type=int, default=3, help="compiles of each, interleaved")
     opts = parser.parse_args()
     print(f"n = {opts.n} updates, {os.cpu_count()} cores, jax {jax.__version__}")
     print("| pattern | eqns mutjax / .at[] | compile mutjax / .at[] | ratio |")
@@ -144,7 +157,7 @@ def main() -> None:
         got, want = jax.jit(mine)(*args), jax.jit(theirs)(*args)
         for g, e in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
             np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-5, atol=1e-5)
-        a, b = measure(mine, args), measure(theirs, args)
+        a, b = measure(mine, theirs, args, opts.repeats)
         print(
             f"| {name} | {a['eqns']} / {b['eqns']} | {a['compile']:.2f} s / {b['compile']:.2f} s "
             f"| {a['compile'] / b['compile']:.2f}x |"

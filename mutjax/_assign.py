@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -41,7 +42,7 @@ from . import (
     _views,
     _windows,
 )
-from ._scope import Handle
+from ._scope import Cell, Handle
 
 
 def _ours(x: Any, tag: Any) -> bool:
@@ -204,6 +205,11 @@ def read(target: Any, idx: Any) -> Any:
                 out = cell.element(key, parent)
             if out is not None:
                 return trace.new(out)
+            if _unread_waits(target, ix, parent):
+                cell_aval = cell.aval.update(shape=(), weak_type=False)
+                copy = Cell(None, trace.scope, cell_aval)
+                copy.pending = _elements.Unread(cell.value, ix, parent, (target, raw), key)
+                return trace.view(copy, None, cell_aval)  # (no view: a base array)
         value = target._read()
         if _masked.is_dynamic(ix):
             return _masked_read(trace, value, ix, None if ix.mask is not None else (target, raw))
@@ -213,6 +219,165 @@ def read(target: Any, idx: Any) -> Any:
         if not ix.result_shape and not ix.scalar:
             return _array0d(trace, out)
         return trace.new(out)
+
+
+def _in_body(target: Any, parent: Any) -> bool:
+    """True when ``target`` is used in a loop or branch body that ``parent`` stages.
+
+    A body of mutjax's combinators (its scope has a frame open) or of a
+    ``jax.lax`` loop or branch that runs a ``mutable`` function. A ``jit``
+    traced inside another (``make_jaxpr`` of a ``jit``, a jitted kernel
+    called from a jitted step) is staged too, but it is straight-line code.
+    """
+    if not _compat.in_staged_body(parent):
+        return False
+    return bool(target._cell.scope.root.stack) or not _compat.stages_jit(parent)
+
+
+def _unread_waits(target: Any, ix: _index.Index, parent: Any) -> bool:
+    """Whether a read of one element of ``target``'s base may wait (``_elements.Unread``).
+
+    Not in a loop or branch body, whose element writes wait themselves
+    (``_elements.write``) and are answered by their own reads.
+    """
+    cell = target._cell
+    return (
+        cell.pending is None
+        and _lower.combinable(ix)
+        and not _in_body(target, parent)
+        and not _sharding.explicit(cell.aval)
+    )
+
+
+def combine(target: Any, name: str, other: Any) -> bool:
+    """``target op= other`` as one combining scatter, or waiting to become one.
+
+    ``name`` is a key of ``mutjax._inplace.OPERATORS``. A view of a row, a
+    column or an element of its base (``mutjax._lower.combinable``) is
+    updated now; a copy of one element not read yet (``t = x[i]``) records
+    the operation, and ``x[i] = t`` then writes it (see ``_combined``).
+    True when done either way; False when it is not such a case and must be
+    computed as usual: the operation has no combining scatter, it runs in a
+    staged body, or ``other`` does not leave the result exactly ``target``'s
+    shape and dtype (NumPy's broadcasting, casting and overflow rules then
+    decide, as they do for any operand).
+    """
+    if name not in _lower.SCATTERS:
+        return False
+    if target._view is not None:
+        return _combine_view(target, name, other)
+    cell = target._cell
+    unread = cell.pending
+    if (
+        type(unread) is not _elements.Unread
+        or unread.op is not None
+        or cell.links
+        or target._trace.parent_trace is not unread.parent
+    ):
+        return False
+    operand = _operand(other, target, ())
+    if operand is None or cell.pending is not unread:
+        return False  # (reading `other` read the copy itself: `t += t`)
+    unread.op, unread.operand = name, operand
+    cell.version += 1
+    return True
+
+
+def _combine_view(target: Any, name: str, other: Any) -> bool:
+    view = target._view
+    cell = target._cell
+    parent = target._trace.parent_trace
+    if (
+        len(view.ops) != 1
+        or type(view.ops[0]) is not _views.BasicOp
+        or cell.pending is not None
+        or _in_body(target, parent)
+        or _sharding.explicit(cell.aval)
+        or not _lower.combinable(view.ops[0].index)
+    ):
+        return False
+    shape = tuple(target._aval.shape)
+    operand = _operand(other, target, shape)
+    if operand is None:
+        return False
+    with _compat.set_current_trace(parent):
+        if tuple(np.shape(operand)) != shape:
+            lib: Any = np if isinstance(operand, np.ndarray) else jnp
+            operand = lib.broadcast_to(operand, shape)
+        # (the index the view was read with was checked then, in its own terms)
+        cell.set(_lower.combine(cell.value, view.ops[0].index, operand, name, check=False))
+    return True
+
+
+def _operand(other: Any, target: Any, shape: tuple[int, ...]) -> Any:
+    """``other`` as a parent-trace value of ``target``'s dtype, if ``target op other`` is exactly that.
+
+    That is: ``other`` broadcasts to ``shape`` and has ``target``'s dtype, or
+    is a Python scalar that NumPy and JAX both convert to it first (an int
+    in range, a float that stays finite). None otherwise.
+    """
+    dtype = np.dtype(target._aval.dtype)
+    if dtype.kind not in "iufc":
+        return None
+    trace = target._trace
+    if type(other) is int and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.asarray(other, dtype) if info.min <= other <= info.max else None
+    if type(other) in (int, float) and dtype.kind == "f":
+        if type(other) is int and abs(other) > 2**53:
+            return None
+        with np.errstate(over="ignore"):
+            c = np.asarray(other, dtype)
+        return c if np.isfinite(c) or not np.isfinite(other) else None
+    if isinstance(other, Handle):
+        if not _ours(other, trace.tag):
+            return None
+        got: Any = other._aval  # type: ignore[attr-defined]
+    elif isinstance(other, (np.ndarray, np.generic)):
+        got = other
+    elif isinstance(other, jax.Array) and not (
+        isinstance(other, _compat.Tracer) and other._trace is not trace.parent_trace
+    ):
+        got = other
+    else:
+        return None
+    if np.dtype(got.dtype) != dtype or not _broadcasts(tuple(got.shape), shape):
+        return None
+    return other._read() if isinstance(other, Handle) else other  # type: ignore[attr-defined]
+
+
+def _broadcasts(got: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(got, shape) == shape
+    except ValueError:
+        return False
+
+
+def _combined(target: Any, raw: Any, value: Any) -> bool:
+    """``x[i] = t`` for ``t = x[i]; t op= v`` with nothing written in between: one scatter.
+
+    True when done: ``x`` gets the combining scatter of ``v``
+    (``mutjax._lower.combine``); ``t`` itself still waits, and is
+    read from ``x`` as it was if anything reads it later.
+    """
+    if not isinstance(value, Handle):
+        return False
+    unread = value._cell.pending  # type: ignore[attr-defined]
+    if type(unread) is not _elements.Unread or unread.op is None:
+        return False
+    cell = target._cell
+    src, src_raw = unread.source
+    if (
+        src is not target
+        or not _masked.same_index(src_raw, raw)
+        or cell.pending is not None
+        or cell._value is not unread.base
+        or target._trace.parent_trace is not unread.parent
+    ):
+        return False
+    with _compat.set_current_trace(unread.parent):
+        cell.set(_lower.combine(unread.base, unread.ix, unread.operand, unread.op))
+    return True
 
 
 def _array0d(trace: Any, value: Any) -> Any:
@@ -272,7 +437,7 @@ def write(target: Any, idx: Any, value: Any) -> None:
     window = _window(target, raw)
     if window is not None:
         return write(*window, value)
-    if _written_already(target, raw, value):
+    if _written_already(target, raw, value) or _combined(target, raw, value):
         return
     same_cell_view = (
         isinstance(value, Handle) and value._cell is target._cell and value._view is not None  # type: ignore[attr-defined]
@@ -330,10 +495,10 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
         return
     value = _prepare(value, ix, aval.dtype)
     # One element of a base array, with a value of exactly its type: a traced
-    # position waits (mutjax._elements) in a body staged inside another
-    # program (a loop or branch body), where waiting saves XLA's copies of
-    # the carried array; a static one becomes a known element. Straight-line
-    # code at the top of a jit does not wait: there every later read of a
+    # position waits (mutjax._elements) in a loop or branch body, where
+    # waiting saves XLA's copies of the carried array; a static one becomes
+    # a known element. Straight-line code does not wait, at the top of a jit
+    # or in a jit traced inside another: there every later read of a
     # waiting element is a select chain, which multiplied the program (60
     # `c[b[i]] += w[i]`: 3,638 equations and 23 s to compile waiting, 1,020
     # and 0.9 s not; `.at[]`: 600 and 1.4 s).
@@ -343,7 +508,7 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
         and _compat.typeof(value) == aval.update(shape=(), weak_type=False)
     )
     key = _element_key(ix) if element else None
-    if element and key is None and _compat.in_staged_body(parent):
+    if element and key is None and _in_body(target, parent):
         # checkify sees the index now: a waiting write whose array is never
         # read whole again is never applied.
         _lower.check_traced(ix)

@@ -179,6 +179,16 @@ def in_staged_body(trace: object) -> bool:
     )
 
 
+def stages_jit(trace: object) -> bool:
+    """True when ``trace`` stages a ``jit`` (or ``make_jaxpr``), not a loop or branch body.
+
+    Its frame's ``debug_info.traced_for`` says what it traces (``"jit"``,
+    ``"fori_loop"``, ``"scan"``, ``"while_body"``, ``"cond"``; jax >= 0.7).
+    """
+    info = getattr(getattr(trace, "frame", None), "debug_info", None)
+    return getattr(info, "traced_for", None) == "jit"
+
+
 def hoist_consts(closed: _jexc.ClosedJaxpr) -> tuple[Callable[..., Any], list[Any]]:
     """A closed jaxpr as ``(fun, consts)``: ``fun(*consts, *args)`` evaluates it.
 

@@ -15,6 +15,12 @@ would.
 
 Unrolled scalar code at static positions is served by the cell's known
 elements instead (``mutjax._scope.Cell.element``).
+
+Outside such bodies a read of one element waits too (``Unread``): the
+copy ``t = x[i]`` is made only when something reads it. Python runs
+``x[i] += v`` as ``t = x[i]; t += v; x[i] = t``, and when nothing else read
+``t`` in between, the three become the one combining scatter that
+``x.at[i].add(v)`` is (``mutjax._lower.combine``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,43 @@ from ._index import Index
 from ._scope import Cell
 
 MAX_PENDING = 8  # waiting writes per cell; more are applied first
+
+# The in-place operators whose `t op= v` may wait on an unread element.
+_OPS: dict[str, Any] = {"add": lax.add, "sub": lax.sub, "mul": lax.mul}
+
+
+class Unread:
+    """The value of a copy of one element not read yet: ``base[ix]``, then ``op`` ``operand``.
+
+    It stands as the copy's waiting write (``Cell.pending``, applied the
+    first time anything reads the copy). ``source`` is ``(array, raw index)``
+    it was read as, ``parent`` the trace ``base`` belongs to.
+    """
+
+    __slots__ = ("base", "ix", "parent", "source", "key", "op", "operand")
+    trace = None  # no trace's waiting element writes (see ``write`` and ``read``)
+
+    def __init__(self, base: Any, ix: Index, parent: Any, source: Any, key: Any) -> None:
+        self.base = base
+        self.ix = ix
+        self.parent = parent
+        self.source = source
+        self.key = key  # the static position, or None
+        self.op: str | None = None
+        self.operand: Any = None
+
+    def apply(self, _value: Any) -> Any:
+        cell = self.source[0]._cell
+        # While the array is as it was read, a static position is one of its
+        # known elements: two reads of `v[t]` in one expression read it once.
+        current = self.key is not None and cell.pending is None and cell._value is self.base
+        v = cell.element(self.key, self.parent) if current else None
+        with _compat.set_current_trace(self.parent):
+            if v is None:
+                v = _lower.basic_read(self.base, self.ix)
+                if current:
+                    cell.know(self.key, self.parent, v)
+            return v if self.op is None else _OPS[self.op](v, self.operand)
 
 
 class Pending:

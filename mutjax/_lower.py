@@ -290,7 +290,9 @@ def _strided_write(
     return lax.dynamic_update_slice(a, new, starts, allow_negative_indices=False)
 
 
-def _scatter_window(a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[int]) -> Any:
+def _scatter_window(
+    a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[int], scatter: Any = lax.scatter
+) -> Any:
     """``a[ix] = v`` with traced integers in ``ix``: one window scatter, as ``.at[]`` writes.
 
     The traced integers (normalized once for negative values) and the static
@@ -314,6 +316,8 @@ def _scatter_window(a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[in
     # length-1 vector each.
     parts: list[Any] = []
     for i in index_vector(vals):
+        if isinstance(i, (int, np.integer)):
+            i = np.asarray(i, np.int32)  # all static (a combining scatter): one constant
         if isinstance(i, np.ndarray):
             if parts and isinstance(parts[-1], list):
                 parts[-1].append(i)
@@ -331,7 +335,7 @@ def _scatter_window(a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[in
         inserted_window_dims=int_axes,
         scatter_dims_to_operand_dims=idx_axes,
     )
-    return lax.scatter(
+    return scatter(
         a,
         indices,
         v,
@@ -340,6 +344,45 @@ def _scatter_window(a: Any, ix: Index, v: Any, starts: list[Any], sizes: list[in
         unique_indices=True,
         mode=lax.GatherScatterMode.FILL_OR_DROP,
     )
+
+
+# `x[i] op= v` of one element or row: the scatter that combines the old
+# elements with `v`, as `.at[i].add(v)` / `.subtract` / `.multiply` emit.
+SCATTERS: dict[str, Any] = {"add": lax.scatter_add, "sub": lax.scatter_sub, "mul": lax.scatter_mul}
+
+
+def combinable(ix: Index) -> bool:
+    """Whether ``a[ix] op= v`` can be one combining scatter (see :func:`combine`).
+
+    An integer on at least one axis (one element, a row, a column: what an
+    update of one position at a time writes) and contiguous forward slices
+    elsewhere. A window of slices only stays a slice, the operation and a
+    ``dynamic_update_slice``, no larger than the scatter and cheaper to run.
+    """
+    entries = ix.entries
+    if not entries or ix.empty_new or NEW in ix.out or 0 in ix.result_shape:
+        return False
+    if not any(type(e) is Int for e in entries):
+        return False
+    return all(
+        type(e) is Int or (type(e) is Slice and (e.step == 1 or e.length <= 1)) for e in entries
+    )
+
+
+def combine(a: Any, ix: Index, v: Any, op: str, check: bool = True) -> Any:
+    """``a`` with ``a[ix] = a[ix] op v`` for a :func:`combinable` basic index.
+
+    One scatter with the combining ``op`` (a key of ``SCATTERS``) instead of a
+    read, the operation and a write, as ``.at[ix].add(v)`` emits: the same
+    elements either way (``x - v`` is one IEEE operation in both), and a
+    traced position out of bounds changes nothing either way (the read
+    clamps, the write drops). ``v`` has ``ix.result_shape`` and ``a``'s dtype.
+    ``check``: as for :func:`basic_read`.
+    """
+    if check:
+        check_traced(ix)
+    starts, sizes, _, _ = _window(ix)
+    return _scatter_window(a, ix, v, starts, sizes, SCATTERS[op])
 
 
 # --------------------------------------------------------------------------

@@ -498,6 +498,8 @@ class MutArray(_compat.Tracer, Handle):
 def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArray, Any], MutArray]:
     def method(self: MutArray, other: Any) -> MutArray:
         self._check_writable()
+        if _assign.combine(self, name, other):
+            return self  # one combining scatter, as `.at[i].add(v)` (or waiting to be one)
         result = op(self, other)
         rdtype = np.dtype(result.dtype)
         dtype = np.dtype(self._aval.dtype)

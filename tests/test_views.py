@@ -265,7 +265,8 @@ def test_read_only_views_see_base_writes():
 def _count_updates(f, *args):
     jaxpr = jax.make_jaxpr(mutjax.mutable(f))(*args).jaxpr
     names = [e.primitive.name for e in jaxpr.eqns]
-    return sum(n in ("dynamic_update_slice", "scatter") for n in names), names
+    updates = ("dynamic_update_slice", "scatter", "scatter-add", "scatter-sub", "scatter-mul")
+    return sum(n in updates for n in names), names
 
 
 @pytest.mark.parametrize(
