@@ -24,27 +24,39 @@ from . import _compat, _ranges
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class WindowOp:
-    """A window of static ``shape`` at ``starts`` (ints or traced ints) of ``in_shape``."""
+    """A window of static ``sizes`` at ``starts`` (ints or traced ints) of ``in_shape``.
+
+    The axes in ``drop`` (each of size 1: an integer index) are left out of
+    the view, as NumPy's integer index leaves its axis out.
+    """
 
     starts: tuple[Any, ...]
     in_shape: tuple[int, ...]
-    shape: tuple[int, ...]
+    sizes: tuple[int, ...]
+    drop: tuple[int, ...] = ()
     writable = True
     bijective = False
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(n for ax, n in enumerate(self.sizes) if ax not in self.drop)
+
     def read(self, a: Any) -> Any:
-        return lax.dynamic_slice(a, self.starts, self.shape)
+        # Every start is proven non-negative: no wrap-around select per start.
+        sub = lax.dynamic_slice(a, self.starts, self.sizes, allow_negative_indices=False)
+        return lax.reshape(sub, self.shape) if self.drop else sub
 
     def write(self, a: Any, sub: Any) -> Any:
-        return lax.dynamic_update_slice(a, sub, self.starts)
+        sub = lax.reshape(sub, self.sizes) if self.drop else sub
+        return lax.dynamic_update_slice(a, sub, self.starts, allow_negative_indices=False)
 
     def strides(self, strides: tuple[int, ...]) -> tuple[int, ...]:
-        return strides
+        return tuple(s for ax, s in enumerate(strides) if ax not in self.drop)
 
     @property
     def key(self) -> tuple[Any, ...]:
         starts = tuple(s if isinstance(s, int) else ("traced", id(s)) for s in self.starts)
-        return ("window", starts, self.shape)
+        return ("window", starts, self.sizes, self.drop)
 
 
 def _strip(x: Any) -> Any:
@@ -80,46 +92,92 @@ def windowed(
 ) -> tuple[WindowOp, tuple[Any, ...]] | None:
     """``(window, rest)`` with ``x[raw]`` equal to ``window(x)[rest]``, or None.
 
-    Only an index of ints, slices, ``None`` and one ``...`` qualifies; each
-    ``i:i + c`` slice with a traced start proven in bounds
-    becomes part of the window and ``:`` in ``rest``.
+    Only an index of ints, slices, ``None`` and one ``...`` qualifies, with
+    at least one slice. Each ``i:i + c`` slice with a traced start proven in
+    bounds, and each traced integer proven in bounds, makes it a window; the
+    static ints and unit-step static slices beside them then narrow the
+    window too (``p[1:n - 1, j - 1]`` is one ``dynamic_slice`` of exactly
+    ``n - 2`` elements, not a slice of every row and then a dynamic slice).
+    In ``rest`` a windowed slice becomes ``:`` and a windowed integer is
+    left out (the window drops its axis).
     """
     entries = raw if isinstance(raw, tuple) else (raw,)
     real = [e for e in entries if e is not None and e is not Ellipsis]
     if len(real) > len(shape) or sum(e is Ellipsis for e in entries) > 1 or not table:
         return None
+    if not any(isinstance(e, slice) for e in real) and len(real) == len(shape):
+        return None  # one element: the scalar paths read and write it
     starts: list[Any] = [0] * len(shape)
     sizes = list(shape)
     rest: list[Any] = list(entries)  # `None` and `...` stay: the window has x's axes
+    drop: list[int] = []
     found = False
     k = -1  # the axis entry `e` indexes
     for pos, e in enumerate(entries):
         if e is None:
             continue
         k += len(shape) - len(real) if e is Ellipsis else 1
-        if isinstance(e, slice):
-            w = _window(e, shape[k], table)
-            if w is not None:
-                starts[k], sizes[k] = w
-                rest[pos] = slice(None)
-                found = True
-        elif e is Ellipsis:
+        if e is Ellipsis:
             continue
-        elif isinstance(e, (bool, np.bool_)):
-            return None  # a boolean index adds an axis
-        elif not isinstance(e, int) and _ranges.static(e) is None and not hasattr(e, "dtype"):
+        kind = _kind(e)
+        if kind is None:
             return None
-        elif hasattr(e, "shape") and getattr(e, "shape", ()) != ():
-            return None  # an array index: advanced indexing, not a window
+        w = _window(e, shape[k], table) if kind == "slice" else _point(e, shape[k], table)
+        if w is not None:
+            starts[k], sizes[k] = w
+            if kind == "int":
+                drop.append(k)
+                rest[pos] = _DROPPED
+            else:
+                rest[pos] = slice(None)
+            found = found or not isinstance(w[0], int)
     if not found:
         return None
-    return WindowOp(tuple(starts), tuple(shape), tuple(sizes)), tuple(rest)
+    kept = tuple(e for e in rest if e is not _DROPPED)
+    return WindowOp(tuple(starts), tuple(shape), tuple(sizes), tuple(drop)), kept
+
+
+_DROPPED = object()  # an entry of `rest` the window has taken, axis and all
+
+
+def _kind(e: Any) -> str | None:
+    """``"slice"`` or ``"int"`` for an entry a window may hold, None for any other."""
+    if isinstance(e, slice):
+        return "slice"
+    if isinstance(e, (bool, np.bool_)):
+        return None  # a boolean index adds an axis
+    if isinstance(e, (int, np.integer)):
+        return "int"
+    if not hasattr(e, "dtype") or getattr(e, "shape", None) != ():
+        return None  # an array index: advanced indexing, not a window
+    if not np.issubdtype(np.dtype(e.dtype), np.integer):
+        return None
+    return "int"
+
+
+def _point(e: Any, n: int, table: dict[int, tuple[Any, int, int]]) -> tuple[Any, int] | None:
+    """``(start, 1)`` for an integer proven in ``[0, n)``, else None."""
+    v = _ranges.static(e)
+    if v is not None:
+        v = int(v)
+        return (v, 1) if 0 <= v < n else None  # out of bounds: NumPy's error, later
+    span = _ranges.interval(e, table)
+    if span is None or span[0] < 0 or span[1] >= n:
+        return None  # may wrap (negative) or be out of bounds: checked in full
+    return e, 1
 
 
 def _window(s: slice, n: int, table: dict[int, tuple[Any, int, int]]) -> tuple[Any, int] | None:
-    if s.step is not None and _ranges.static(s.step) != 1:
+    """``(start, width)`` for ``i:i + c`` in bounds or a unit-step static slice."""
+    bounds = [_ranges.static(b) if b is not None else None for b in (s.start, s.stop, s.step)]
+    if all(b is not None or raw is None for b, raw in zip(bounds, (s.start, s.stop, s.step))):
+        start, stop, step = slice(*(None if b is None else int(b) for b in bounds)).indices(n)
+        if step != 1:
+            return None  # a strided slice stays in `rest`, over the whole axis
+        return start, max(stop - start, 0)
+    if s.step is not None and bounds[2] != 1:
         return None
-    if s.start is None or s.stop is None or _ranges.static(s.start) is not None:
+    if s.start is None or s.stop is None or bounds[0] is not None:
         return None
     width = offset(s.stop, s.start, table)
     span = _ranges.interval(s.start, table)
