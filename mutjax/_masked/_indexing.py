@@ -36,7 +36,7 @@ def flip(m: Any, axis: Any = None) -> Any:
         if a is not None:
             # rev puts element k at n-1-k; NumPy's flip of the valid part puts it at
             # length-1-k: shift by the run-time count of masked positions.
-            data = shift(data, data.shape[ax] - a.length, ax)
+            data = shift(data, data.shape[ax] - a.length, ax, (0, data.shape[ax]))
     return m._with(data, m.axes, clean=m.clean)
 
 

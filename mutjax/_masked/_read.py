@@ -59,6 +59,9 @@ def _to_front(data: Any, ax: int, start: Any, step: Any) -> Any:
     if not (isinstance(step, int) and abs(step) == 1):
         return take(data, start + step * iota(n), ax)
     if step == 1:
-        return data if isinstance(start, int) and start == 0 else shift(data, start, ax)
+        # `slice.indices` puts the start in [0, n], and in [-1, n - 1] for a step of -1.
+        return data if isinstance(start, int) and start == 0 else shift(data, start, ax, (0, n))
     data = lax.rev(data, (ax,))
-    return data if isinstance(start, int) and start == n - 1 else shift(data, n - 1 - start, ax)
+    if isinstance(start, int) and start == n - 1:
+        return data
+    return shift(data, n - 1 - start, ax, (0, n))

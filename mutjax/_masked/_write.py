@@ -133,7 +133,7 @@ def _place(vdata: Any, ax: int, d: _index.DynSlice, n: int) -> tuple[Any, Any]:
     if isinstance(step, int) and step == 1:
         if isinstance(start, int) and start == 0:
             return vdata, t < length
-        return shift(vdata, -start, ax), (t >= start) & (t < start + length)
+        return shift(vdata, -start, ax, (-n, 0)), (t >= start) & (t < start + length)
     if isinstance(step, int) and step == -1:
         # target t holds element start - t
         return take(vdata, start - t, ax), (t <= start) & (t > start - length)
