@@ -229,9 +229,7 @@ def fdtd_by_hand(TMAX: int, ex: Any, ey: Any, hz: Any, _fict_: Any) -> Any:
         ey = ey.at[0, :].set(_fict_[t])
         ey = ey.at[1:, :].add(-0.5 * (hz[1:, :] - hz[:-1, :]))
         ex = ex.at[:, 1:].add(-0.5 * (hz[:, 1:] - hz[:, :-1]))
-        hz = hz.at[:-1, :-1].add(
-            -0.7 * (ex[:-1, 1:] - ex[:-1, :-1] + ey[1:, :-1] - ey[:-1, :-1])
-        )
+        hz = hz.at[:-1, :-1].add(-0.7 * (ex[:-1, 1:] - ex[:-1, :-1] + ey[1:, :-1] - ey[:-1, :-1]))
         return ex, ey, hz
 
     return lax.fori_loop(0, TMAX, step, (ex, ey, hz))
@@ -348,14 +346,18 @@ def main(argv: list[str] | None = None) -> None:
     opts = ap.parse_args(argv)
     repeat = 3 if opts.quick else opts.repeat
     print(f"device: {jax.devices()[0].device_kind}; best of {repeat}, interleaved")
-    print(f"{'kernel':<28} {'mutjax ms':>10} {'by hand ms':>11} {'ratio':>6} {'first s mj/hand':>16}")
+    print(
+        f"{'kernel':<28} {'mutjax ms':>10} {'by hand ms':>11} {'ratio':>6} {'first s mj/hand':>16}"
+    )
     for case in cases(opts.quick):
         if opts.only not in case.label:
             continue
         if opts.quick:
             check(case)
         fc, fh, bc, bh = measure(case.converted(), case.by_hand(), case.args, repeat)
-        print(f"{case.label:<28} {bc * 1e3:>10.3f} {bh * 1e3:>11.3f} {bc / bh:>6.2f} {fc:>7.2f}/{fh:.2f}")
+        print(
+            f"{case.label:<28} {bc * 1e3:>10.3f} {bh * 1e3:>11.3f} {bc / bh:>6.2f} {fc:>7.2f}/{fh:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -59,10 +59,8 @@ def _clamp_bound(
         v, span = v + np.int32(n), (klo + n, khi + n)
     else:
         v, span = lax.select(v < 0, v + np.int32(n), v), (min(klo + n, 0), max(khi, n - 1))
-    if span[0] < lo:
-        v = lax.max(v, np.int32(lo))
-    if span[1] > hi:
-        v = lax.min(v, np.int32(hi))
+    if span[0] < lo or span[1] > hi:
+        v = lax.clamp(np.int32(lo), v, np.int32(hi))
     return v, (min(max(span[0], lo), hi), max(min(span[1], hi), lo))
 
 

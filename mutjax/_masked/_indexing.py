@@ -99,8 +99,8 @@ def _walk(m: MaskedBase, items: list[Any]) -> tuple[Any, list[tuple[int, int]], 
 
 
 def _droppable(a: Any) -> bool:
-    """Whether an integer can index an axis of this layout (static or front-packed)."""
-    return a is None or a.kind == "front"
+    """Whether an integer can index an axis of this layout (static, or a slice's)."""
+    return a is None or a.kind in ("front", "place")
 
 
 def setitem(m: MaskedBase, idx: Any, value: Any) -> None:

@@ -6,6 +6,11 @@ Layouts of a run-time axis:
   (position ``k`` holds the ``k``-th element). Every traced slice reads this
   way, so ``L[i, :i] @ x[:i]`` or ``np.flip(r[:k]) * y[:k]`` combine position
   by position, as NumPy (which requires equal lengths) does.
+- ``"place"``: ``x[a:b]`` with a traced bound and a step of 1 keeps its
+  elements where they are, at ``a + k`` (``key`` holds the start ``a``).
+  Two values read at one start and length combine in place, and an
+  assignment back to that slice is a ``where``: ``A[k + 1:, k + 1:] -= u``
+  moves nothing. Anything else packs them to the front first (one shift).
 - ``"mask"``: ``x[m]`` keeps the elements in place (the mask's leading axes
   flattened), valid where ``m`` is true. Two values read with the same mask
   combine in place and an assignment with that mask is a ``where``; anything
@@ -31,15 +36,19 @@ from .. import _compat
 class Axis:
     """The layout of one axis whose length is known only at run time."""
 
-    kind: str  # "front" or "mask"
+    kind: str  # "front", "place" or "mask"
     valid: Any  # bool vector over the axis' static (maximal) size
     length: Any  # the run-time length (an integer scalar)
-    key: Any = None  # for "mask": the mask it was read with (compared by identity)
+    # For "mask": the mask it was read with (compared by identity); for
+    # "place": the position of the first element.
+    key: Any = None
 
     def same_layout(self, other: Axis) -> bool:
         """Whether the two axes hold their valid elements at the same positions."""
         if self.kind != other.kind:
             return False
+        if self.kind == "place":
+            return same_value(self.key, other.key) and same_value(self.length, other.length)
         return self.kind == "front" or self.key is other.key
 
 
@@ -90,6 +99,20 @@ def front(length: Any, n: int) -> Axis:
     """A front-packed axis of static size ``n`` holding ``length`` elements."""
     length = i32(length)
     return Axis("front", iota(n) < length, length)
+
+
+def in_slice(n: int, start: Any, length: Any, to_end: bool) -> Any:
+    """The positions ``start <= t < start + length`` of an axis of size ``n``
+    (``to_end``: the slice runs to the end of the axis, one comparison)."""
+    t = iota(n)
+    if isinstance(start, int) and start == 0:
+        return t < length
+    return t >= start if to_end else (t >= start) & (t < start + length)
+
+
+def runs_to_end(stop: Any, n: int) -> bool:
+    """Whether a slice bound ``stop`` (step 1) is the end of an axis of size ``n``."""
+    return stop is None or (isinstance(stop, int) and stop >= n)
 
 
 def iota(n: int) -> Any:
