@@ -5,7 +5,14 @@ time (``mutjax._masked``). But ``E[i:i + c]`` with a static width ``c``
 has length ``c`` wherever ``0 <= i`` and ``i + c <= n``; when the static
 interval of ``i`` (a loop index, ``mutjax._ranges``) proves both, the
 slice is a plain window: read with one ``dynamic_slice`` of static size,
-written with one ``dynamic_update_slice``. It is a live view of its base, as
+written with one ``dynamic_update_slice``. A loop index ``j`` proven in
+bounds is a window of width 1, and static slices beside it narrow the same
+window (``p[1:n - 1, j - 1]``, ``A[i - 1, :-2]``): the write is exactly that
+window; the read takes the traced axes whole along the static ones and
+slices statically, so that windows of one row at several offsets read the
+row once (Seidel-2D's seven windows of three rows: 0.32 ms to 0.17 ms at
+n = 50, against a slice of the whole array before each dynamic slice, which
+XLA copied every iteration). It is a live view of its base, as
 NumPy's slice is (``WindowOp`` is one more op of a view chain,
 ``mutjax._views``). Anything not proven stays a value of run-time length,
 which is NumPy's result everywhere.
@@ -42,8 +49,20 @@ class WindowOp:
         return tuple(n for ax, n in enumerate(self.sizes) if ax not in self.drop)
 
     def read(self, a: Any) -> Any:
+        # The traced axes only: windows of one row at static offsets
+        # (`A[i - 1, :-2]`, `A[i - 1, 2:]`) read the same row, which XLA reads once.
         # Every start is proven non-negative: no wrap-around select per start.
-        sub = lax.dynamic_slice(a, self.starts, self.sizes, allow_negative_indices=False)
+        static = [isinstance(s, int) for s in self.starts]
+        narrow = any(
+            st and (s, z) != (0, n)
+            for s, z, n, st in zip(self.starts, self.sizes, self.in_shape, static)
+        )
+        starts = [0 if st else s for s, st in zip(self.starts, static)]
+        sizes = [n if st else z for n, z, st in zip(self.in_shape, self.sizes, static)]
+        sub = lax.dynamic_slice(a, starts, sizes, allow_negative_indices=False)
+        if narrow:
+            lo = [s if st else 0 for s, st in zip(self.starts, static)]
+            sub = lax.slice(sub, lo, [b + z for b, z in zip(lo, self.sizes)])
         return lax.reshape(sub, self.shape) if self.drop else sub
 
     def write(self, a: Any, sub: Any) -> Any:
