@@ -138,7 +138,9 @@ def seidel_by_hand(TSTEPS: int, N: int, A: Any) -> Any:
 
 def _flip_prefix(x: Any, k: Any) -> Any:
     """``np.flip(x[:k])`` front-packed in a vector of ``x``'s size (zeros after)."""
-    return jnp.roll(jnp.where(jnp.arange(x.shape[0]) < k, x, 0)[::-1], k)
+    n = x.shape[0]
+    rev = jnp.where(jnp.arange(n) < k, x, 0)[::-1]
+    return lax.dynamic_slice(jnp.pad(rev, (0, n)), (n - k,), (n,))
 
 
 def durbin_by_hand(r: Any) -> Any:
@@ -162,12 +164,13 @@ def lu_by_hand(A: Any) -> Any:
     idx = jnp.arange(n)
 
     def row(i, A):
+        # As benchmarks/masked_lu.py writes it: a masked sum of products.
         def lower(j, A):
-            s = jnp.dot(jnp.where(idx < j, A[i], 0), jnp.where(idx < j, A[:, j], 0))
+            s = jnp.sum(jnp.where(idx < j, A[i, :] * A[:, j], 0))
             return A.at[i, j].set((A[i, j] - s) / A[j, j])
 
         def upper(j, A):
-            s = jnp.dot(jnp.where(idx < i, A[i], 0), jnp.where(idx < i, A[:, j], 0))
+            s = jnp.sum(jnp.where(idx < i, A[i, :] * A[:, j], 0))
             return A.at[i, j].add(-s)
 
         A = lax.fori_loop(0, i, lower, A)
