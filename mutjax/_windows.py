@@ -167,11 +167,17 @@ def _kind(e: Any) -> str | None:
         return None  # a boolean index adds an axis
     if isinstance(e, (int, np.integer)):
         return "int"
-    if not hasattr(e, "dtype") or getattr(e, "shape", None) != ():
-        return None  # an array index: advanced indexing, not a window
-    if not np.issubdtype(np.dtype(e.dtype), np.integer):
-        return None
-    return "int"
+    # A 0-d array that is not traced makes NumPy's result a copy, not a view;
+    # an array index of more dimensions is advanced indexing.
+    return "int" if _traced_int(e) else None
+
+
+def _traced_int(x: Any) -> bool:
+    return (
+        isinstance(x, _compat.Tracer)
+        and x.shape == ()
+        and np.issubdtype(np.dtype(x.dtype), np.integer)
+    )
 
 
 def _point(e: Any, n: int, table: dict[int, tuple[Any, int, int]]) -> tuple[Any, int] | None:
@@ -188,8 +194,13 @@ def _point(e: Any, n: int, table: dict[int, tuple[Any, int, int]]) -> tuple[Any,
 
 def _window(s: slice, n: int, table: dict[int, tuple[Any, int, int]]) -> tuple[Any, int] | None:
     """``(start, width)`` for ``i:i + c`` in bounds or a unit-step static slice."""
-    bounds = [_ranges.static(b) if b is not None else None for b in (s.start, s.stop, s.step)]
-    if all(b is not None or raw is None for b, raw in zip(bounds, (s.start, s.stop, s.step))):
+    raw = (s.start, s.stop, s.step)
+    if any(
+        b is not None and not isinstance(b, (int, np.integer)) and not _traced_int(b) for b in raw
+    ):
+        return None  # NumPy's checks and errors for the bounds: the general path
+    bounds = [None if b is None else _ranges.static(b) for b in raw]
+    if all(b is not None or r is None for b, r in zip(bounds, raw)):
         start, stop, step = slice(*(None if b is None else int(b) for b in bounds)).indices(n)
         if step != 1:
             return None  # a strided slice stays in `rest`, over the whole axis
