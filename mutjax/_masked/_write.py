@@ -54,7 +54,8 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     vdata = _window_value(v, wshape, set(bounds), dtype, bool(aligned))
     hits = []
     for ax, d in dyn:
-        end = d.step in (None, 1) and runs_to_end(d.stop, wshape[ax])
+        unit = d.step is None or (isinstance(d.step, int) and d.step == 1)
+        end = unit and runs_to_end(d.stop, wshape[ax])
         vdata, h = _place(vdata, ax, bounds[ax], wshape[ax], ax in aligned, end)
         hits.append((ax, h))
     hit = all_along(hits, len(wshape))
