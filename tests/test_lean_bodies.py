@@ -265,3 +265,21 @@ def test_two_traced_axes_in_place_and_apart_match_numpy(n, a, b, c, seed):
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_allclose(np.asarray(g), e, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("step", [-2, -1, 1, 3])
+def test_traced_step_beside_a_loop_index_bound_matches_numpy(step):
+    def f(x, y, s):
+        for k in range(x.shape[0]):
+            x[k : x.shape[0] : s] += y[k]
+            y[k:] += x[k:]
+        return x, y
+
+    rng = np.random.default_rng(step + 7)
+    x = rng.standard_normal(5).astype(np.float32)
+    y = rng.standard_normal(5).astype(np.float32)
+    expected = f(x.copy(), y.copy(), step)
+    got = jax.jit(mutjax.mutable(f, loops=True))(x, y, jnp.int32(step))
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-5, atol=1e-5)
