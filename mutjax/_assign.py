@@ -113,7 +113,10 @@ def unwrap_value(value: Any, trace: Any) -> Any:
             None
             if a is None
             else _masked.Axis(
-                a.kind, unwrap_value(a.valid, trace), unwrap_value(a.length, trace), a.key
+                a.kind,
+                unwrap_value(a.valid, trace),
+                unwrap_value(a.length, trace),
+                unwrap_value(a.key, trace) if a.kind == "place" else a.key,
             )
             for a in value.axes
         )
@@ -392,10 +395,17 @@ def _array0d(trace: Any, value: Any) -> Any:
     return trace.view(copy._cell, _views.view_of(None, _views.identity(())), copy._aval)
 
 
+def _masked_key(trace: Any, kind: str, key: Any) -> Any:
+    return trace.new(key) if kind == "place" and hasattr(key, "dtype") else key
+
+
 def _masked_read(trace: Any, value: Any, ix: _index.Index, target: Any) -> _masked.MaskedArray:
     data, parts, origin = _masked.read(value, ix)
     axes = tuple(
-        None if p is None else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), p[3])
+        None
+        if p is None
+        # A "place" axis keeps its start, a value like the length.
+        else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), _masked_key(trace, p[0], p[3]))
         for p in parts
     )
     return _masked.MaskedArray(trace.new(data), axes, origin, target, clean=True)

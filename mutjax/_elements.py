@@ -131,8 +131,8 @@ def _hit(wix: Index, ix: Index, shape: tuple[int, ...], here: list[Any]) -> Any:
                 return False
             continue
         n = shape[ax]
-        if type(p) is int:
-            ok = None
+        if type(p) is int or (ep.known is not None and -n <= ep.known[0] and ep.known[1] < n):
+            ok = None  # in bounds (a loop index's interval proves it): never dropped
         else:
             ok = (p < n) if jnp.issubdtype(p.dtype, jnp.unsignedinteger) else (p >= -n) & (p < n)
         if p is q:

@@ -59,11 +59,16 @@ class Slice:
 
 @dataclasses.dataclass(frozen=True)
 class DynSlice:
-    """A slice whose start, stop or step is traced (a run-time length)."""
+    """A slice whose start, stop or step is traced (a run-time length).
+
+    ``known``: per bound (start, stop, step), a static interval ``(lo, hi)``
+    a traced one is known to lie in (see mutjax._ranges), else None.
+    """
 
     start: Any
     stop: Any
     step: Any
+    known: tuple[tuple[int, int] | None, ...] = (None, None, None)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from . import _compat
-from ._index import Index, Int
+from ._index import DynSlice, Index, Int
 
 
 def static(x: Any) -> Any:
@@ -130,7 +130,8 @@ def register(table: dict[int, tuple[Any, int, int]], i: Any, lo: int, hi: int) -
 
 
 def annotate(ix: Index, table: dict[int, tuple[Any, int, int]]) -> Index:
-    """``ix`` with the known interval of each traced integer entry attached (``Int.known``)."""
+    """``ix`` with the known interval of each traced integer and traced slice
+    bound attached (``Int.known``, ``DynSlice.known``)."""
     if not table:
         return ix
     entries = list(ix.entries)
@@ -140,5 +141,13 @@ def annotate(ix: Index, table: dict[int, tuple[Any, int, int]]) -> Index:
             iv = interval(e.value, table)
             if iv is not None:
                 entries[ax] = Int(e.value, iv)
+                changed = True
+        elif type(e) is DynSlice:
+            known = tuple(
+                interval(b, table) if isinstance(b, _compat.Tracer) else None
+                for b in (e.start, e.stop, e.step)
+            )
+            if any(k is not None for k in known):
+                entries[ax] = dataclasses.replace(e, known=known)
                 changed = True
     return dataclasses.replace(ix, entries=tuple(entries)) if changed else ix

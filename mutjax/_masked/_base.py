@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Self
 import jax.numpy as jnp
 import numpy as np
 
-from ._layout import Axis, all_along, front, select, take
+from ._layout import Axis, all_along, front, select, shift, take
 from ._origin import dynamic_shape_error
 
 
@@ -147,7 +147,12 @@ class MaskedBase:
         data = self.data
         axes = list(self.axes)
         for ax, a in runtime_axes(self):
-            if a.kind != "front":
+            if a.kind == "place":
+                n = data.shape[ax]
+                axes[ax] = front(a.length, n)
+                # A slice's start lies in [0, n] (`slice.indices`).
+                data = shift(data, a.key, ax, (0, n))
+            elif a.kind != "front":
                 n = data.shape[ax]
                 (idx,) = jnp.nonzero(a.valid, size=n, fill_value=0)
                 axes[ax] = front(a.length, n)

@@ -33,39 +33,61 @@ def check_supported(ix: _index.Index, origin: str) -> None:
         )
 
 
-def _clamp_bound(v: Any, default: int, lo: int, hi: int, n: int) -> Any:
-    """One bound of a slice with a static step, as ``slice.indices`` clamps it."""
+Interval = tuple[int, int]
+
+
+def _clamp_bound(
+    v: Any, known: Interval | None, default: int, lo: int, hi: int, n: int
+) -> tuple[Any, Interval]:
+    """One bound of a slice with a static step, as ``slice.indices`` clamps it,
+    and a static interval holding the result.
+
+    What ``known`` (the bound's interval, see mutjax._ranges) proves is not
+    computed: a loop index already in ``[lo, hi]`` is its own bound.
+    """
     if v is None:
-        return default
+        return default, (default, default)
     if isinstance(v, int):
         v = v + n if v < 0 else v
-        return min(max(v, lo), hi)
+        v = min(max(v, lo), hi)
+        return v, (v, v)
     v = i32(v)
-    v = lax.select(v < 0, v + np.int32(n), v)
-    return lax.clamp(np.int32(lo), v, np.int32(hi))
+    klo, khi = known if known is not None else (-(2**31), 2**31 - 1)
+    if klo >= 0:
+        span = (klo, khi)
+    elif khi < 0:
+        v, span = v + np.int32(n), (klo + n, khi + n)
+    else:
+        v, span = lax.select(v < 0, v + np.int32(n), v), (min(klo + n, 0), max(khi, n - 1))
+    if span[0] < lo or span[1] > hi:
+        v = lax.clamp(np.int32(lo), v, np.int32(hi))
+    return v, (min(max(span[0], lo), hi), max(min(span[1], hi), lo))
 
 
 def slice_bounds(d: _index.DynSlice, n: int) -> tuple[Any, Any, Any]:
     """NumPy's ``slice.indices`` with traced parts: (start, step, length).
 
-    Static parts stay Python ints, so ``x[:i]`` costs one comparison.
+    Static parts stay Python ints, so ``x[:i]`` costs one comparison, and a
+    bound proven in range (``DynSlice.known``) costs none.
     """
     step = 1 if d.step is None else d.step
     if not isinstance(step, int):
         return _traced_step_bounds(d, step, n)
     if step > 0:
-        start = _clamp_bound(d.start, 0, 0, n, n)
-        stop = _clamp_bound(d.stop, n, 0, n, n)
+        start, s_iv = _clamp_bound(d.start, d.known[0], 0, 0, n, n)
+        stop, e_iv = _clamp_bound(d.stop, d.known[1], n, 0, n, n)
         span = stop if isinstance(start, int) and start == 0 else stop - start
+        least = e_iv[0] - s_iv[1]
     else:
-        start = _clamp_bound(d.start, n - 1, -1, n - 1, n)
-        stop = _clamp_bound(d.stop, -1, -1, n - 1, n)
+        start, s_iv = _clamp_bound(d.start, d.known[0], n - 1, -1, n - 1, n)
+        stop, e_iv = _clamp_bound(d.stop, d.known[1], -1, -1, n - 1, n)
         span = start - stop
+        least = s_iv[0] - e_iv[1]
     a = abs(step)
     if isinstance(span, int):
         return start, step, max(0, -(-span // a))
     length = span if a == 1 else (span + np.int32(a - 1)) // np.int32(a)
-    return start, step, lax.max(i32(length), np.int32(0))
+    return start, step, i32(length) if least >= 0 else lax.max(i32(length), np.int32(0))
 
 
 def _traced_step_bounds(d: _index.DynSlice, step: Any, n: int) -> tuple[Any, Any, Any]:

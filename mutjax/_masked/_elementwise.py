@@ -14,7 +14,7 @@ import numpy as np
 from jax import lax
 
 from ._base import MaskedBase, origin_of, runtime_axes
-from ._layout import Axis, front, resize
+from ._layout import Axis, front, resize, same_value
 from ._origin import dynamic_shape_error
 
 # Per output axis: (operand, its axis, layout) of every run-time axis there.
@@ -116,6 +116,8 @@ def _output_axis(entries: list[tuple[int, int, Axis]], datas: list[Any], size: A
     first = entries[0][2]
     if first.kind != "front" or all(a is first for _, _, a in entries):
         return first  # one read, or one mask: the same positions
+    if all(same_value(a.length, first.length) for _, _, a in entries):
+        return first  # two reads with one run-time length: nothing broadcasts
     # Two slices read apart: NumPy broadcasts one whose run-time length is
     # 1 (`A[k + 1:, k:k + 1] * A[k:k + 1, k + 1:]`), which only the run
     # time knows. Otherwise the lengths are equal (NumPy raises if not).

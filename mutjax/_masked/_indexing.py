@@ -36,7 +36,7 @@ def flip(m: Any, axis: Any = None) -> Any:
         if a is not None:
             # rev puts element k at n-1-k; NumPy's flip of the valid part puts it at
             # length-1-k: shift by the run-time count of masked positions.
-            data = shift(data, data.shape[ax] - a.length, ax)
+            data = shift(data, data.shape[ax] - a.length, ax, (0, data.shape[ax]))
     return m._with(data, m.axes, clean=m.clean)
 
 
@@ -99,8 +99,8 @@ def _walk(m: MaskedBase, items: list[Any]) -> tuple[Any, list[tuple[int, int]], 
 
 
 def _droppable(a: Any) -> bool:
-    """Whether an integer can index an axis of this layout (static or front-packed)."""
-    return a is None or a.kind == "front"
+    """Whether an integer can index an axis of this layout (static, or a slice's)."""
+    return a is None or a.kind in ("front", "place")
 
 
 def setitem(m: MaskedBase, idx: Any, value: Any) -> None:

@@ -6,6 +6,11 @@ Layouts of a run-time axis:
   (position ``k`` holds the ``k``-th element). Every traced slice reads this
   way, so ``L[i, :i] @ x[:i]`` or ``np.flip(r[:k]) * y[:k]`` combine position
   by position, as NumPy (which requires equal lengths) does.
+- ``"place"``: ``x[a:b]`` with a traced bound and a step of 1 keeps its
+  elements where they are, at ``a + k`` (``key`` holds the start ``a``).
+  Two values read at one start and length combine in place, and an
+  assignment back to that slice is a ``where``: ``A[k + 1:, k + 1:] -= u``
+  moves nothing. Anything else packs them to the front first (one shift).
 - ``"mask"``: ``x[m]`` keeps the elements in place (the mask's leading axes
   flattened), valid where ``m`` is true. Two values read with the same mask
   combine in place and an assignment with that mask is a ``where``; anything
@@ -24,27 +29,90 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _compat
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Axis:
     """The layout of one axis whose length is known only at run time."""
 
-    kind: str  # "front" or "mask"
+    kind: str  # "front", "place" or "mask"
     valid: Any  # bool vector over the axis' static (maximal) size
     length: Any  # the run-time length (an integer scalar)
-    key: Any = None  # for "mask": the mask it was read with (compared by identity)
+    # For "mask": the mask it was read with (compared by identity); for
+    # "place": the position of the first element.
+    key: Any = None
 
     def same_layout(self, other: Axis) -> bool:
         """Whether the two axes hold their valid elements at the same positions."""
         if self.kind != other.kind:
             return False
+        if self.kind == "place":
+            return same_value(self.key, other.key) and same_value(self.length, other.length)
         return self.kind == "front" or self.key is other.key
+
+
+# Deterministic scalar arithmetic: equal operands give equal results.
+_PURE = frozenset(
+    ("add", "sub", "mul", "neg", "max", "min", "abs", "clamp", "select_n", "convert_element_type")
+    + ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "div", "rem", "floor_divide")
+)
+
+
+def same_value(a: Any, b: Any, depth: int = 0) -> bool:
+    """Whether ``a`` and ``b`` are provably one value: the same object, equal
+    constants, or the same pure arithmetic on the same operands.
+
+    Two reads with one traced bound compute their run-time lengths apart
+    (``n - (k + 1)`` twice); comparing how they were computed tells that the
+    lengths are equal, where comparing the objects cannot. False means only
+    "not proven".
+    """
+    if a is b:
+        return True
+    a, b = _parent(a), _parent(b)
+    if a is b:
+        return True
+    ca = _compat.literal_value(a) if isinstance(a, _compat.Tracer) else a
+    cb = _compat.literal_value(b) if isinstance(b, _compat.Tracer) else b
+    if isinstance(ca, (int, np.integer)) and isinstance(cb, (int, np.integer)):
+        return int(ca) == int(cb)
+    if depth > 8:
+        return False
+    ea, eb = _compat.producing_equation(a), _compat.producing_equation(b)
+    if ea is None or eb is None or ea[0] != eb[0] or ea[0] not in _PURE or ea[2] != eb[2]:
+        return False
+    return len(ea[1]) == len(eb[1]) and all(
+        same_value(x, y, depth + 1) for x, y in zip(ea[1], eb[1])
+    )
+
+
+def _parent(x: Any) -> Any:
+    """A mutable array's current value (a run-time length is kept as one)."""
+    cell = getattr(x, "_cell", None)
+    if cell is None or getattr(x, "_view", None) is not None:
+        return x
+    return cell.value
 
 
 def front(length: Any, n: int) -> Axis:
     """A front-packed axis of static size ``n`` holding ``length`` elements."""
     length = i32(length)
     return Axis("front", iota(n) < length, length)
+
+
+def in_slice(n: int, start: Any, length: Any, to_end: bool) -> Any:
+    """The positions ``start <= t < start + length`` of an axis of size ``n``
+    (``to_end``: the slice runs to the end of the axis, one comparison)."""
+    t = iota(n)
+    if isinstance(start, int) and start == 0:
+        return t < length
+    return t >= start if to_end else (t >= start) & (t < start + length)
+
+
+def runs_to_end(stop: Any, n: int) -> bool:
+    """Whether a slice bound ``stop`` (step 1) is the end of an axis of size ``n``."""
+    return stop is None or (isinstance(stop, int) and stop >= n)
 
 
 def iota(n: int) -> Any:
@@ -91,16 +159,29 @@ def take(data: Any, idx: Any, axis: int) -> Any:
     return jnp.take(data, jnp.clip(idx, 0, max(n - 1, 0)), axis=axis) if n else data
 
 
-def shift(data: Any, offset: Any, axis: int) -> Any:
-    """``out[k] = data[k + offset]`` along ``axis`` (zeros where out of range)."""
+def shift(data: Any, offset: Any, axis: int, span: tuple[int, int] | None = None) -> Any:
+    """``out[k] = data[k + offset]`` along ``axis`` (zeros where out of range).
+
+    ``span``: a static interval holding ``offset``. One of a single sign pads
+    one side only, by no more than the offset can reach (a flip's offset lies
+    in ``[0, n]``: twice the length, not three times).
+    """
     n = data.shape[axis]
     if n == 0:
         return data
+    lo, hi = (-n, n) if span is None else (max(span[0], -n), min(span[1], n))
+    before, after = max(-lo, 0), max(hi, 0)
     cfg = [(0, 0, 0)] * data.ndim
-    cfg[axis] = (n, n, 0)
+    cfg[axis] = (before, after, 0)
     padded = lax.pad(data, jnp.zeros((), data.dtype), cfg)
-    start = offset + n if isinstance(offset, int) else i32(offset) + np.int32(n)
-    return lax.dynamic_slice_in_dim(padded, start, n, axis)
+    if isinstance(offset, int):
+        start = offset + before
+    else:
+        start = i32(offset) + np.int32(before) if before else i32(offset)
+    starts = [np.int32(0)] * data.ndim
+    starts[axis] = start
+    # The start is in [0, before + after] by the span: no wrap-around select.
+    return lax.dynamic_slice(padded, starts, data.shape, allow_negative_indices=False)
 
 
 def resize(data: Any, axis: int, n: int) -> Any:

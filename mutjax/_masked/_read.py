@@ -16,14 +16,15 @@ from jax import lax
 
 from .. import _index, _lower
 from ._dynamic import check_supported, slice_bounds, static_part
-from ._layout import all_along, bcast_axis, iota, select, shift, take
+from ._layout import all_along, bcast_axis, in_slice, iota, runs_to_end, select, shift, take
 from ._origin import user_line
 
 
 def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
     """``value[ix]`` for a dynamic index, as (data, per-axis layout parts, origin).
 
-    The layout parts are, per result axis, None or ``(kind, valid, length, key)``.
+    The layout parts are, per result axis, None or ``(kind, valid, length, key)``
+    (see mutjax._masked._layout).
     """
     origin = user_line()
     if ix.mask is not None:
@@ -35,6 +36,11 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
     for ax, d in dyn:
         n = data.shape[ax]
         start, step, length = slice_bounds(d, n)
+        if isinstance(step, int) and step == 1 and not (isinstance(start, int) and start == 0):
+            # Kept in place: a write back to the same slice moves nothing.
+            valid = in_slice(n, start, length, runs_to_end(d.stop, n))
+            parts[ax] = ("place", valid, length, start)
+            continue
         data = _to_front(data, ax, start, step)
         parts[ax] = ("front", iota(n) < length, length, None)
     valid = all_along([(ax, p[1]) for ax, p in enumerate(parts) if p is not None], data.ndim)
@@ -59,6 +65,9 @@ def _to_front(data: Any, ax: int, start: Any, step: Any) -> Any:
     if not (isinstance(step, int) and abs(step) == 1):
         return take(data, start + step * iota(n), ax)
     if step == 1:
-        return data if isinstance(start, int) and start == 0 else shift(data, start, ax)
+        # `slice.indices` puts the start in [0, n], and in [-1, n - 1] for a step of -1.
+        return data if isinstance(start, int) and start == 0 else shift(data, start, ax, (0, n))
     data = lax.rev(data, (ax,))
-    return data if isinstance(start, int) and start == n - 1 else shift(data, n - 1 - start, ax)
+    if isinstance(start, int) and start == n - 1:
+        return data
+    return shift(data, n - 1 - start, ax, (0, n))

@@ -15,9 +15,9 @@ import numpy as np
 from jax import lax
 
 from .. import _errors, _index, _lower, _values
-from ._base import MaskedBase
+from ._base import MaskedBase, runtime_axes
 from ._dynamic import check_supported, slice_bounds, static_part
-from ._layout import all_along, iota, resize, select, shift, take
+from ._layout import all_along, in_slice, iota, resize, runs_to_end, same_value, select, shift, take
 from ._origin import dynamic_shape_error, user_line
 
 
@@ -49,10 +49,14 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     static, dyn = static_part(ix)
     window = _lower.basic_read(value, static)
     wshape = tuple(window.shape)
-    vdata = _window_value(v, wshape, {ax for ax, _ in dyn}, dtype)
+    bounds = {ax: slice_bounds(d, wshape[ax]) for ax, d in dyn}
+    aligned = _aligned(v, wshape, bounds)
+    vdata = _window_value(v, wshape, set(bounds), dtype, bool(aligned))
     hits = []
     for ax, d in dyn:
-        vdata, h = _place(vdata, ax, d, wshape[ax])
+        unit = d.step is None or (isinstance(d.step, int) and d.step == 1)
+        end = unit and runs_to_end(d.stop, wshape[ax])
+        vdata, h = _place(vdata, ax, bounds[ax], wshape[ax], ax in aligned, end)
         hits.append((ax, h))
     hit = all_along(hits, len(wshape))
     return _lower.basic_write(value, static, select(hit, vdata, window))
@@ -104,12 +108,33 @@ def _to_mask_layout(v: MaskedBase, mask_valid: Any) -> Any:
     return take(data, src, 0)
 
 
-def _window_value(v: Any, wshape: tuple[int, ...], dyn_axes: set[int], dtype: Any) -> Any:
-    """``v`` cast and broadcast to the window, its run-time axes front-packed there."""
+def _aligned(v: Any, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, Any]]) -> set[int]:
+    """The window axes where masked ``v`` already holds its elements where the
+    slice puts them: every run-time axis of ``v`` read in place (``"place"``)
+    at the same start and length as the slice it is written to, or none."""
+    if not isinstance(v, MaskedBase) or v.ndim > len(wshape):
+        return set()
+    off = len(wshape) - v.ndim
+    out = set()
+    for ax, a in runtime_axes(v):
+        b = bounds.get(off + ax)
+        if a.kind != "place" or b is None or not (isinstance(b[1], int) and b[1] == 1):
+            return set()
+        if not (same_value(a.key, b[0]) and same_value(a.length, b[2])):
+            return set()
+        out.add(off + ax)
+    return out
+
+
+def _window_value(
+    v: Any, wshape: tuple[int, ...], dyn_axes: set[int], dtype: Any, aligned: bool
+) -> Any:
+    """``v`` cast and broadcast to the window, its run-time axes front-packed
+    there (left in place where ``aligned``)."""
     if not isinstance(v, MaskedBase):
         # An ordinary value broadcasts against the run-time axes (length 1 there).
         return _values.prepare_value(v, wshape, dtype)
-    v = v.compacted()
+    v = v if aligned else v.compacted()
     if v.ndim > len(wshape):
         raise dynamic_shape_error("assigning a value with more axes than the target", v.origin)
     off = len(wshape) - v.ndim
@@ -125,15 +150,20 @@ def _window_value(v: Any, wshape: tuple[int, ...], dyn_axes: set[int], dtype: An
     return _values.prepare_value(data, wshape, dtype)
 
 
-def _place(vdata: Any, ax: int, d: _index.DynSlice, n: int) -> tuple[Any, Any]:
-    """``vdata`` moved along ``ax`` to the positions the traced slice ``d`` hits,
-    and those positions (a bool vector of size ``n``)."""
-    start, step, length = slice_bounds(d, n)
+def _place(
+    vdata: Any, ax: int, bounds: tuple[Any, Any, Any], n: int, aligned: bool, to_end: bool
+) -> tuple[Any, Any]:
+    """``vdata`` moved along ``ax`` to the positions a traced slice of
+    ``bounds`` (start, step, length) hits, and those positions (a bool vector
+    of size ``n``); ``aligned``: ``vdata`` is there already; ``to_end``: the
+    slice runs to the end of the axis."""
+    start, step, length = bounds
     t = iota(n)
     if isinstance(step, int) and step == 1:
-        if isinstance(start, int) and start == 0:
-            return vdata, t < length
-        return shift(vdata, -start, ax), (t >= start) & (t < start + length)
+        hit = in_slice(n, start, length, to_end)
+        if aligned or (isinstance(start, int) and start == 0):
+            return vdata, hit
+        return shift(vdata, -start, ax, (-n, 0)), hit
     if isinstance(step, int) and step == -1:
         # target t holds element start - t
         return take(vdata, start - t, ax), (t <= start) & (t > start - length)
