@@ -85,14 +85,19 @@ def _promoted(
     consts = dict(zip(jaxpr.constvars, closed.consts, strict=True))
     outside = _evaluate_invariants(jaxpr, consts, [a for s in slabs for a in s.starts])
     corners = {}
+    bases = list(leaves)
     carry = list(leaves)
     for s in slabs:
         full = leaves[s.leaf]
         shape = np.shape(full)
-        corner = [_clamp(_read(outside, a), shape[d] - s.sizes[d]) for d, a in enumerate(s.starts)]
-        corner += [0] * (len(shape) - s.axes)
-        corners[s.leaf] = corner
-        carry[s.leaf] = jax.lax.dynamic_slice(full, corner, s.sizes)
+        starts = [_read(outside, a) for a in s.starts] + [0] * (len(shape) - s.axes)
+        corners[s.leaf] = [_clamp(x, shape[d] - s.sizes[d]) for d, x in enumerate(starts[: s.axes])]
+        corners[s.leaf] += starts[s.axes :]
+        update = _last_update(full, starts, s, corners[s.leaf])
+        if update is None:
+            carry[s.leaf] = jax.lax.dynamic_slice(full, corners[s.leaf], s.sizes)
+        else:
+            bases[s.leaf], carry[s.leaf] = update
     rewrite = {e: s.axes for s in slabs for e in s.accesses}
     index_dtype = jaxpr.invars[0].aval.dtype
 
@@ -106,8 +111,49 @@ def _promoted(
     final = jax.lax.fori_loop(lower, upper, step, carry, unroll=unroll)
     out = list(final)
     for leaf, corner in corners.items():
-        out[leaf] = jax.lax.dynamic_update_slice(leaves[leaf], final[leaf], corner)
+        out[leaf] = jax.lax.dynamic_update_slice(bases[leaf], final[leaf], corner)
     return jax.tree_util.tree_unflatten(tree, out)
+
+
+def _last_update(
+    full: Any, starts: list[Any], slab: _Slab, corner: list[Any]
+) -> tuple[Any, Any] | None:
+    """``(base, slab value)`` when ``full`` is ``base`` updated inside the slab alone.
+
+    The loop then starts from the slab of ``base`` with that update applied
+    and writes its last value into ``base``: the row written just before
+    the loop (syrk's ``C[i] *= beta``, Seidel's ``A[i, 1:-1] += ...``) is
+    one update of the array, not two. XLA's CPU loops copied the whole
+    array for the second (two copies of C per row of syrk).
+    """
+    eqn = _compat.producing_equation(full)
+    if eqn is None or eqn[0] != "dynamic_update_slice":
+        return None
+    base, update, *written = eqn[1]
+    axes = slab.axes
+    if len(written) != len(starts) or np.shape(update)[:axes] != slab.sizes[:axes]:
+        return None
+    if not all(_same(a, b) for a, b in zip(written[:axes], starts[:axes], strict=True)):
+        return None
+    # on the other axes the slab spans the array: the update's starts clamp as before
+    inner = [np.zeros((), np.result_type(w)) for w in written[:axes]] + written[axes:]
+    value = jax.lax.dynamic_slice(base, corner, slab.sizes)
+    return base, jax.lax.dynamic_update_slice_p.bind(value, update, *inner)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two start indices are one value: the same tracer or equal constants."""
+    if a is b:
+        return True
+    a, b = _constant(a), _constant(b)
+    return a is not None and b is not None and int(a) == int(b)
+
+
+def _constant(x: Any) -> Any:
+    if isinstance(x, (int, np.integer, np.ndarray)):
+        return x
+    value = _compat.literal_value(x)
+    return value if value is not None else _compat.to_concrete_value(x)
 
 
 def _clamp(start: Any, most: int) -> Any:
