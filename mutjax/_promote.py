@@ -19,7 +19,7 @@ their full extent, so they clamp as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import numpy as np
@@ -129,7 +129,7 @@ def _last_update(
     eqn = _compat.producing_equation(full)
     if eqn is None or eqn[0] != "dynamic_update_slice":
         return None
-    base, update, *written = eqn[1]
+    base, update, *written = cast(list[Any], eqn[1])
     axes = slab.axes
     if len(written) != len(starts) or np.shape(update)[:axes] != slab.sizes[:axes]:
         return None
@@ -313,6 +313,10 @@ def _block(jaxpr: Any, leaf: int, accesses: list[int], invariant: dict[Any, Any]
         _, atom, size = seen[0]
         starts.append(atom)
         sizes.append(size)
+    # an axis every access spans whole starts at 0 whatever its start says
+    while starts and sizes[-1] == shape[len(sizes) - 1]:
+        starts.pop()
+        sizes.pop()
     axes = len(starts)
     if axes == 0 or np.prod(sizes) == np.prod(shape[:axes]):
         return None

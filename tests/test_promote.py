@@ -205,3 +205,48 @@ def test_grad_through_a_promoted_loop() -> None:
     eps = 1e-2
     fd = (loss(C + eps * d, A) - loss(C - eps * d, A)) / (2 * eps)
     np.testing.assert_allclose(np.sum(promoted[0] * d), fd, rtol=2e-2, atol=1e-3)
+
+
+def next_row_before(C, A):
+    for i in range(C.shape[0] - 1):
+        C[i + 1, :] *= 0.5  # another row: the loop reads row i of this update
+        for k in range(A.shape[1]):
+            C[i, :] += A[i, k] * A[:, k]
+    return C
+
+
+def two_rows_before(C, A):
+    for i in range(C.shape[0] - 1):
+        C[i : i + 2, 1] = 3.0  # the update spans more rows than the slab
+        for k in range(A.shape[1]):
+            C[i, :] += A[i, k] * A[:, k]
+    return C
+
+
+def own_row_before(C, A):
+    for i in range(C.shape[0]):
+        C[i, 1:3] = -C[i, 2:4]  # inside the slab: the loop starts from it
+        for k in range(A.shape[1]):
+            C[i, :] += A[i, k] * A[:, k]
+    return C
+
+
+@pytest.mark.parametrize("kernel", [next_row_before, two_rows_before, own_row_before])
+def test_an_update_just_before_the_loop(kernel, monkeypatch) -> None:
+    folded = []
+    last_update = _promote._last_update
+
+    def spy(*args):
+        found = last_update(*args)
+        folded.append(found is not None)
+        return found
+
+    monkeypatch.setattr(_promote, "_last_update", spy)
+    C = np.arange(36, dtype=np.float32).reshape(6, 6) / 7
+    A = np.linspace(-1, 1, 24, dtype=np.float32).reshape(6, 4)
+    _check(kernel, C, A, rtol=1e-4)
+    # only an update inside the slab becomes the loop's start
+    assert folded and all(f == (kernel is own_row_before) for f in folded)
+    outer, inner = _carries(kernel, C, A)
+    assert (6, 6) in outer
+    assert (6, 6) not in inner and (1, 6) in inner
