@@ -93,6 +93,13 @@ def test_syrk_under_vmap() -> None:
     assert_same(np.asarray(got), expected, "vmap")
 
 
+def test_seidel_under_vmap_without_jit() -> None:
+    (A,) = _seidel_args()
+    As = np.stack([A, A * 2])
+    got = jax.vmap(mutjax.mutable(seidel, loops=True))(As)
+    assert_same(np.asarray(got), np.stack([seidel(a.copy()) for a in As]), "vmap")
+
+
 def row_of_loop_index(C, A):
     for i in range(C.shape[0]):
         for k in range(C.shape[0]):
