@@ -66,6 +66,20 @@ Var = _jexc.Var
 new_jaxpr_eqn = _jexc.new_jaxpr_eqn
 no_effects = _jexc.no_effects
 jaxprs_in_params = _jexc.jaxprs_in_params
+Literal = _jexc.Literal
+jaxpr_as_fun = _jexc.jaxpr_as_fun
+
+
+def bind_equation(eqn: Any, args: list[Any]) -> list[Any]:
+    """Bind jaxpr equation ``eqn`` to ``args`` as ``jax.core.eval_jaxpr`` does; its outputs.
+
+    jax 0.10.x: ``get_bind_params`` returns the parameters alone (call
+    primitives put their subfunctions among them).
+    """
+    params = eqn.primitive.get_bind_params(eqn.params)
+    with eqn.ctx.manager:
+        out = eqn.primitive.bind(*args, **params)
+    return out if eqn.primitive.multiple_results else [out]
 
 
 def typeof_var(v: object) -> _src_core.AbstractValue:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import jax
 import numpy as np
 
-from . import _compat, _errors, _ranges, _scope
+from . import _compat, _errors, _promote, _ranges, _scope
 from ._scope import Cell, Scope
 from ._trace import MutTrace, current_mut_trace
 
@@ -406,7 +406,7 @@ def fori_loop_bounded(
 
         if max_trip is not None:
             return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip)
-        return jax.lax.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
+        return _promote.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
 
     return _run_threaded(trace, [body], (i0, init), run)
 

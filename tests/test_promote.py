@@ -1,0 +1,259 @@
+"""Slab promotion: a loop touching one invariant row of an array carries only that row.
+
+Each kernel runs on NumPy (the oracle) and under ``mutjax.jit`` (and under
+``jax.vmap``); the structural tests read the carry of every loop in the
+jaxpr: a promoted inner loop carries the row, not the array.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_same
+
+import mutjax
+from mutjax import _promote
+from tests.corpus import npbench_polybench as published
+
+
+def _loop_carries(jaxpr) -> list[list[tuple[int, ...]]]:
+    """The carried shapes of every loop in ``jaxpr`` and its sub-jaxprs, outermost first."""
+    found = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "scan":
+            body = eqn.params["jaxpr"].jaxpr
+            n_consts, n_carry = eqn.params["num_consts"], eqn.params["num_carry"]
+            found.append([v.aval.shape for v in body.invars[n_consts : n_consts + n_carry]])
+        elif eqn.primitive.name == "while":
+            body = eqn.params["body_jaxpr"].jaxpr
+            found.append([v.aval.shape for v in body.invars[eqn.params["body_nconsts"] :]])
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            found += _loop_carries(sub)
+    return found
+
+
+def _carries(kernel, *args) -> list[list[tuple[int, ...]]]:
+    return _loop_carries(jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr)
+
+
+def _check(kernel, *args, rtol=1e-5, atol=1e-5):
+    """``kernel`` under ``mutjax.jit`` returns NumPy's result (values and dtype)."""
+    expected = kernel(*[np.array(a) if isinstance(a, np.ndarray) else a for a in args])
+    got = mutjax.jit(kernel)(*args)
+    assert_same(jax.tree_util.tree_map(np.asarray, got), expected, "jit", rtol, atol)
+    return expected
+
+
+def syrk(alpha, beta, C, A):
+    published.syrk(alpha, beta, C, A)
+    return C
+
+
+def seidel(A):
+    published.seidel_2d(4, A.shape[0], A)
+    return A
+
+
+def _syrk_args(n=7, m=5):
+    init = published.init_syrk({"M": m, "N": n})
+    return init["alpha"], init["beta"], init["C"], init["A"]
+
+
+def _seidel_args(n=7):
+    return (published.init_seidel_2d({"TSTEPS": 4, "N": n})["A"],)
+
+
+def test_syrk_matches_numpy_and_carries_the_row() -> None:
+    args = _syrk_args()
+    _check(syrk, *args)
+    outer, inner = _carries(syrk, *args)
+    assert (7, 7) in outer
+    assert (7, 7) not in inner and (1, 7) in inner
+
+
+def test_seidel_matches_numpy_and_carries_the_row() -> None:
+    args = _seidel_args()
+    _check(seidel, *args)
+    carries = _carries(seidel, *args)
+    innermost = carries[-1]
+    assert (7, 7) not in innermost and (1, 7) in innermost
+    # the sweep over rows reads three rows: it keeps the array
+    assert all((7, 7) in c for c in carries[:-1])
+
+
+def test_syrk_under_vmap() -> None:
+    alpha, beta, C, A = _syrk_args()
+    Cs, As = np.stack([C, C + 1]), np.stack([A, A * 2])
+    got = jax.vmap(mutjax.jit(syrk), in_axes=(None, None, 0, 0))(alpha, beta, Cs, As)
+    expected = np.stack([syrk(alpha, beta, c.copy(), a) for c, a in zip(Cs, As)])
+    assert_same(np.asarray(got), expected, "vmap")
+
+
+def test_seidel_under_vmap_without_jit() -> None:
+    (A,) = _seidel_args()
+    As = np.stack([A, A * 2])
+    got = jax.vmap(mutjax.mutable(seidel, loops=True))(As)
+    assert_same(np.asarray(got), np.stack([seidel(a.copy()) for a in As]), "vmap")
+
+
+def row_of_loop_index(C, A):
+    for i in range(C.shape[0]):
+        for k in range(C.shape[0]):
+            C[k, :] += A[i, k]  # the row moves with the inner loop
+    return C
+
+
+def other_row_too(C):
+    for i in range(1, C.shape[0]):
+        for j in range(1, C.shape[1]):
+            C[i, j] += C[i - 1, j]  # a second row of the same array
+    return C
+
+
+def reads_whole_array(C):
+    for i in range(C.shape[0]):
+        for j in range(C.shape[1]):
+            C[i, j] += C.sum() * 0.01
+    return C
+
+
+def two_rows(C):
+    for i in range(C.shape[0] - 1):
+        for j in range(C.shape[1]):
+            C[i, j] += 1.0
+            C[i + 1, j] *= 2.0
+    return C
+
+
+@pytest.mark.parametrize("kernel", [row_of_loop_index, other_row_too, reads_whole_array, two_rows])
+def test_no_promotion_where_the_body_leaves_the_row(kernel) -> None:
+    C = np.arange(20, dtype=np.float32).reshape(4, 5) / 7
+    args = (C, np.ones((4, 4), np.float32)) if kernel is row_of_loop_index else (C,)
+    _check(kernel, *args, rtol=1e-4)
+    for carry in _carries(kernel, *args):
+        assert (4, 5) in carry
+
+
+def test_user_fori_loop_body() -> None:
+    def kernel(C, v):
+        i = 2
+
+        def body(k, s):
+            C[i, :] = C[i, :] * 0.5 + v[k]
+            return s + C[i, k]
+
+        total = mutjax.fori_loop(0, 5, body, 0.0)
+        return C, total
+
+    C = np.arange(30, dtype=np.float32).reshape(6, 5)
+    v = np.linspace(0, 1, 5, dtype=np.float32)
+    Cn = C.copy()
+    total = np.float32(0.0)
+    for k in range(5):
+        Cn[2, :] = Cn[2, :] * 0.5 + v[k]
+        total = total + Cn[2, k]
+    got_C, got_total = jax.jit(mutjax.mutable(kernel))(C, v)
+    assert_same((np.asarray(got_C), np.asarray(got_total)), (Cn, total), "fori_loop")
+    carries = _loop_carries(jax.make_jaxpr(mutjax.mutable(kernel))(C, v).jaxpr)
+    assert (6, 5) not in carries[0] and (1, 5) in carries[0]
+
+
+@pytest.mark.parametrize("row", [1, 4, 5, 9, -2])
+def test_out_of_range_starts_clamp_as_dynamic_slice_does(row) -> None:
+    def run(fori, C, r):  # r is traced: a constant of the body
+        def body(k, C):
+            block = jax.lax.dynamic_slice(C, (r, 0), (2, 5))
+            return jax.lax.dynamic_update_slice(C, block * 2 + k, (r, 0))
+
+        return fori(0, 3, body, C)
+
+    C = np.arange(30, dtype=np.float32).reshape(6, 5)
+    promoted = functools.partial(run, _promote.fori_loop)
+    got = jax.jit(promoted)(C, jnp.int32(row))
+    plain = jax.jit(functools.partial(run, jax.lax.fori_loop))(C, jnp.int32(row))
+    expected = C.copy()
+    start = min(max(row if row >= 0 else row + 6, 0), 4)  # the wrapper wraps negatives
+    for k in range(3):
+        expected[start : start + 2] = expected[start : start + 2] * 2 + k
+    assert_same(np.asarray(got), expected, "promoted")
+    assert_same(np.asarray(plain), expected, "plain")
+    jaxpr = jax.make_jaxpr(promoted)(C, jnp.int32(row)).jaxpr
+    assert _loop_carries(jaxpr) == [[(), (2, 5)]]
+
+
+class _promote_disabled:
+    def __enter__(self):
+        _promote.enabled = False
+
+    def __exit__(self, *exc):
+        _promote.enabled = True
+
+
+def test_grad_through_a_promoted_loop() -> None:
+    def loss(C, A):
+        C = C + 0.0
+        out = mutjax.jit(syrk)(np.float32(1.5), np.float32(1.2), C, A)
+        return jnp.sum(jnp.sin(out))
+
+    _, _, C, A = _syrk_args(5, 4)
+    promoted = jax.grad(loss, argnums=(0, 1))(C, A)
+    with _promote_disabled():
+        jax.clear_caches()
+        plain = jax.grad(loss, argnums=(0, 1))(C, A)
+        assert all((5, 5) in c for c in _carries(syrk, np.float32(1.5), np.float32(1.2), C, A))
+    jax.clear_caches()
+    assert_same(jax.tree_util.tree_map(np.asarray, promoted), plain, "grad")
+    # and against central differences along one direction
+    d = np.random.default_rng(0).standard_normal(C.shape).astype(np.float32)
+    eps = 1e-2
+    fd = (loss(C + eps * d, A) - loss(C - eps * d, A)) / (2 * eps)
+    np.testing.assert_allclose(np.sum(promoted[0] * d), fd, rtol=2e-2, atol=1e-3)
+
+
+def next_row_before(C, A):
+    for i in range(C.shape[0] - 1):
+        C[i + 1, :] *= 0.5  # another row: the loop reads row i of this update
+        for k in range(A.shape[1]):
+            C[i, :] += A[i, k] * A[:, k]
+    return C
+
+
+def two_rows_before(C, A):
+    for i in range(C.shape[0] - 1):
+        C[i : i + 2, 1] = 3.0  # the update spans more rows than the slab
+        for k in range(A.shape[1]):
+            C[i, :] += A[i, k] * A[:, k]
+    return C
+
+
+def own_row_before(C, A):
+    for i in range(C.shape[0]):
+        C[i, 1:3] = -C[i, 2:4]  # inside the slab: the loop starts from it
+        for k in range(A.shape[1]):
+            C[i, :] += A[i, k] * A[:, k]
+    return C
+
+
+@pytest.mark.parametrize("kernel", [next_row_before, two_rows_before, own_row_before])
+def test_an_update_just_before_the_loop(kernel, monkeypatch) -> None:
+    folded = []
+    last_update = _promote._last_update
+
+    def spy(*args):
+        found = last_update(*args)
+        folded.append(found is not None)
+        return found
+
+    monkeypatch.setattr(_promote, "_last_update", spy)
+    C = np.arange(36, dtype=np.float32).reshape(6, 6) / 7
+    A = np.linspace(-1, 1, 24, dtype=np.float32).reshape(6, 4)
+    _check(kernel, C, A, rtol=1e-4)
+    # only an update inside the slab becomes the loop's start
+    assert folded and all(f == (kernel is own_row_before) for f in folded)
+    outer, inner = _carries(kernel, C, A)
+    assert (6, 6) in outer
+    assert (6, 6) not in inner and (1, 6) in inner
