@@ -79,7 +79,7 @@ def bind_equation(eqn: Any, args: list[Any]) -> list[Any]:
     params = eqn.primitive.get_bind_params(eqn.params)
     with eqn.ctx.manager:
         out = eqn.primitive.bind(*args, **params)
-    return out if eqn.primitive.multiple_results else [out]
+    return list(out) if eqn.primitive.multiple_results else [out]
 
 
 def typeof_var(v: object) -> _src_core.AbstractValue:
@@ -260,20 +260,3 @@ def shard_map_manual_axes(params: dict[str, Any]) -> frozenset[str]:
     return frozenset(
         params["newly_manual_axes"] if "newly_manual_axes" in params else params["manual_axes"]
     )
-
-
-# -- batched loops (mutjax._loops._vectorize): evaluating a jaxpr equation by equation. --
-
-Literal = _jexc.Literal
-
-
-def bind_equation(eqn: Any, invals: list[Any]) -> list[Any]:
-    """The outputs of one jaxpr equation bound to ``invals``, as ``eval_jaxpr`` binds it.
-
-    jax 0.10.x: ``Primitive.get_bind_params`` turns an equation's stored
-    params (closed jaxprs of a ``jit`` or a loop) into those ``bind`` takes.
-    """
-    params = eqn.primitive.get_bind_params(eqn.params)
-    with eqn.ctx.manager:
-        out = eqn.primitive.bind(*invals, **params)
-    return list(out) if eqn.primitive.multiple_results else [out]

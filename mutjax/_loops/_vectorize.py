@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _compat, _control, _ranges
+from .. import _compat, _control, _promote, _ranges
 from .._scope import Cell
 from .._trace import MutTrace, current_mut_trace
 
@@ -129,7 +129,8 @@ def _sequential(
         out = fun(*consts, i, *jax.tree_util.tree_leaves(state))
         return jax.tree_util.tree_unflatten(out_tree, out)
 
-    return jax.lax.fori_loop(lower, upper, lax_body, (start, init))
+    # A body touching one loop-invariant block of an array carries only it (see _promote).
+    return _promote.fori_loop(lower, upper, lax_body, (start, init))
 
 
 # -- the proof -----------------------------------------------------------------------
