@@ -236,7 +236,7 @@ def _reads_scalar(idx):
     return isinstance(np.zeros((3, 4))[idx], np.generic)
 
 
-def k_read_through(idx):
+def k_read_then_write(idx):
     scalar = _reads_scalar(idx)
 
     def kernel(x):
@@ -268,7 +268,7 @@ def k_iadd(idx):
     return kernel
 
 
-def k_chained(idx):
+def k_write_into_read(idx):
     scalar = _reads_scalar(idx)
 
     def kernel(x):
@@ -280,7 +280,7 @@ def k_chained(idx):
 
 
 @pytest.mark.parametrize("idx", ZERO_D_INDICES)
-@pytest.mark.parametrize("make", [k_read_through, k_assign, k_iadd, k_chained])
+@pytest.mark.parametrize("make", [k_read_then_write, k_assign, k_iadd, k_write_into_read])
 def test_zero_d_index_arrays_copy_on_read_and_write_on_assignment(make, idx):
     assert_matches_numpy(make(idx), i32(3, 4), modes=EAGER_JIT)
 
