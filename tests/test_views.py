@@ -206,6 +206,135 @@ def test_advanced_and_boolean_indexing_give_copies():
     assert_matches_numpy(k_copies, i32(3, 4), modes=EAGER_JIT)
 
 
+# -- 0-d index arrays ---------------------------------------------------------------
+
+# NumPy reads a 0-d integer ndarray as an advanced index, so reading through it
+# copies, beside slices too; a NumPy integer scalar is an integer (a view).
+# Each index is closed over by the kernel, so it stays a NumPy array under jit.
+ZERO_D_INDICES = [
+    pytest.param(np.array(1), id="0d"),
+    pytest.param((np.array(1), slice(1, 3)), id="0d-slice"),
+    pytest.param((slice(None), np.array(2)), id="slice-0d"),
+    pytest.param((Ellipsis, np.array(-1)), id="ellipsis-0d"),
+    pytest.param((np.array(1), None), id="0d-newaxis"),
+    pytest.param(np.array(2, np.uint8), id="0d-uint8"),
+    pytest.param((np.array(1), np.array(2)), id="0d-0d"),
+    pytest.param((1, np.array(2)), id="int-0d"),
+    pytest.param(np.int64(1), id="int64"),
+    pytest.param((np.int64(1), slice(1, 3)), id="int64-slice"),
+    pytest.param([np.array(1)], id="list-of-0d"),
+    pytest.param(np.array([1]), id="1d"),
+    pytest.param(np.array(True), id="0d-true"),
+    pytest.param(np.array(False), id="0d-false"),
+    pytest.param((np.array(1), np.array(True)), id="0d-0d-bool"),
+    pytest.param(slice(np.array(1), 3), id="0d-slice-bound"),
+]
+
+
+def _reads_scalar(idx):
+    # An integer on every axis reads a NumPy scalar, which takes no writes.
+    return isinstance(np.zeros((3, 4))[idx], np.generic)
+
+
+def k_read_then_write(idx):
+    scalar = _reads_scalar(idx)
+
+    def kernel(x):
+        v = x[idx]
+        if scalar:
+            pass
+        elif v.ndim and v.shape[0]:
+            v[0] = 99
+        else:
+            v[...] = 99
+        return x, v
+
+    return kernel
+
+
+def k_assign(idx):
+    def kernel(x):
+        x[idx] = 7
+        return x
+
+    return kernel
+
+
+def k_iadd(idx):
+    def kernel(x):
+        x[idx] += 1
+        return x
+
+    return kernel
+
+
+def k_write_into_read(idx):
+    scalar = _reads_scalar(idx)
+
+    def kernel(x):
+        if not scalar:
+            x[idx][...] = 99  # a copy is dropped, a view writes x
+        return x
+
+    return kernel
+
+
+@pytest.mark.parametrize("idx", ZERO_D_INDICES)
+@pytest.mark.parametrize("make", [k_read_then_write, k_assign, k_iadd, k_write_into_read])
+def test_zero_d_index_arrays_copy_on_read_and_write_on_assignment(make, idx):
+    assert_matches_numpy(make(idx), i32(3, 4), modes=EAGER_JIT)
+
+
+def test_zero_d_index_array_read_is_its_own_array():
+    def kernel(x):
+        v = x[np.array(1), 1:3]
+        v[0] = 5
+        x[0, 1] = -1  # a later write to x does not reach the copy either
+        return x, v
+
+    assert_matches_numpy(kernel, i32(3, 4), modes=EAGER_JIT)
+
+
+# A JAX integer (traced under jit, a jax.Array outside it, a 0-d mutable array)
+# is an integer, as the loop counter it stands for is in NumPy: a view. Its NumPy
+# twin is a NumPy integer scalar, which is what the references index with.
+
+
+def k_index_by(x, i):
+    v = x[i, 1:3]
+    v[0] = 99
+    x[i, 0] += 10
+    return x, v
+
+
+def test_traced_zero_d_integer_is_an_integer():
+    assert_matches_numpy(
+        k_index_by,
+        i32(3, 4),
+        np.array(1, np.int32),
+        modes=EAGER_JIT,
+        reference=lambda x, i: k_index_by(x, i[()]),
+    )
+
+
+def test_concrete_jax_zero_d_integer_is_an_integer():
+    i = jnp.array(2)
+    assert_matches_numpy(
+        lambda x: k_index_by(x, i),
+        i32(3, 4),
+        modes=EAGER_JIT,
+        reference=lambda x: k_index_by(x, np.int64(2)),
+    )
+
+
+def test_zero_d_mutable_integer_is_an_integer():
+    def kernel(x):
+        i = x[:, 0].argmax()  # NumPy: an integer scalar
+        return k_index_by(x, i)
+
+    assert_matches_numpy(kernel, i32(3, 4), modes=EAGER_JIT)
+
+
 def test_jnp_and_np_array_break_aliasing():
     @mutjax.mutable
     def f(x):
