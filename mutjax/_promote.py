@@ -45,7 +45,10 @@ def fori_loop(
 ) -> Any:
     """``jax.lax.fori_loop(lower, upper, body, init)``, carrying only the slabs it touches."""
     leaves, tree = jax.tree_util.tree_flatten(init)
-    index = jax.ShapeDtypeStruct((), jax.numpy.result_type(lower, upper))
+    # The index as jax.lax.fori_loop traces it (weakly typed for Python int bounds):
+    # mutjax's index analysis sees the same values either way.
+    weak = all(isinstance(b, int) for b in (lower, upper))
+    index = jax.ShapeDtypeStruct((), jax.numpy.result_type(lower, upper), weak_type=weak)
 
     out_trees: list[Any] = []
 
