@@ -272,8 +272,12 @@ class Case:
     def converted(self) -> Any:
         # `mutjax.jit(f)` is `jax.jit(mutable(f, loops=True))`; the static sizes
         # are bound after `mutable`, which needs the kernel's own module globals.
-        f = mutjax.mutable(self.fn, loops=True, return_args=True)
+        f = mutjax.mutable(self.fn, loops=True, return_argnames=self.mutated() or None)
         return jax.jit(functools.partial(f, **self.static))
+
+    def mutated(self) -> tuple[str, ...]:
+        """The arguments whose final values are outputs."""
+        return tuple(n for n in self.outputs if n != "return")
 
     def by_hand(self) -> Any:
         return jax.jit(functools.partial(self.hand, **self.static))
@@ -284,8 +288,17 @@ class Case:
         return [np.asarray(out if n == "return" else args[n]) for n in self.outputs]
 
     def pick_converted(self, got: Any) -> list[np.ndarray]:
-        out, _, kwargs = got
-        return [np.asarray(out if n == "return" else kwargs[n]) for n in self.outputs]
+        # (result, *mutated), or only the mutated arguments when the kernel returns
+        # None: one bare array, or a tuple one shorter.
+        names = self.mutated()
+        if not names:
+            out, finals = got, ()
+        elif isinstance(got, tuple) and len(got) == len(names) + 1:
+            out, finals = got[0], got[1:]
+        else:
+            out, finals = None, (got,) if len(names) == 1 else tuple(got)
+        final = dict(zip(names, finals))
+        return [np.asarray(out if n == "return" else final[n]) for n in self.outputs]
 
     def pick_by_hand(self, got: Any) -> list[np.ndarray]:
         return [np.asarray(g) for g in (got if isinstance(got, tuple) else (got,))]

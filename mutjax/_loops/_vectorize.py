@@ -96,7 +96,9 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
         return _control._unwrap(inner, body_fun(i, _control._wrap(inner, val)))
 
     with _compat.set_current_trace(trace.parent_trace):
-        i0 = jax.ShapeDtypeStruct((), jnp.result_type(lower, upper))
+        # weakly typed, as jax.lax.fori_loop traces an index of Python int bounds:
+        # the traced-slice analysis then sees the values it sees in a plain loop
+        i0 = jax.ShapeDtypeStruct((), jnp.result_type(lower, upper), weak_type=True)
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
         def step(i: Any, values: list[Any], val: Any) -> Any:
