@@ -57,6 +57,7 @@ def test_check_reports_a_wrong_anchor():
     assert "argument x" in loops_bench.check(case, expected, (out[0].at[2].add(1.0),), args)
 
 
+@pytest.mark.slow  # CI installs the `bench` extra, so this runs there
 def test_numba_compiles_nussinov_and_reports_floyd_warshall():
     pytest.importorskip("numba")
     by_name = {c.name: c for c in CASES}
