@@ -408,7 +408,8 @@ def _masked_read(trace: Any, value: Any, ix: _index.Index, target: Any) -> _mask
         else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), _masked_key(trace, p[0], p[3]))
         for p in parts
     )
-    return _masked.MaskedArray(trace.new(data), axes, origin, target, clean=True)
+    # A slice read leaves its masked positions unzeroed (see mutjax._masked._read).
+    return _masked.MaskedArray(trace.new(data), axes, origin, target, clean=ix.mask is not None)
 
 
 # -- writes ----------------------------------------------------------------------------

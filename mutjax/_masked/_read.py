@@ -2,7 +2,8 @@
 
 ``x[m]`` keeps the elements in place, valid where the traced mask ``m`` is
 true; ``x[a:b:s]`` with a traced part reads its static window and packs the
-selected elements to the front. Either way masked positions are set to 0.
+selected elements to the front. A mask read sets masked positions to 0; a
+slice read leaves them holding the array's data.
 Runs under the parent trace and returns plain arrays; the caller wraps them.
 """
 
@@ -16,7 +17,7 @@ from jax import lax
 
 from .. import _index, _lower
 from ._dynamic import check_supported, slice_bounds, static_part
-from ._layout import all_along, bcast_axis, in_slice, iota, runs_to_end, select, shift, take
+from ._layout import bcast_axis, in_slice, iota, runs_to_end, select, shift, take
 from ._origin import user_line
 
 
@@ -43,8 +44,10 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
             continue
         data = _to_front(data, ax, start, step)
         parts[ax] = ("front", iota(n) < length, length, None)
-    valid = all_along([(ax, p[1]) for ax, p in enumerate(parts) if p is not None], data.ndim)
-    return select(valid, data, np.zeros((), data.dtype)), parts, origin
+    # Masked positions keep the array's data (not clean): each operation that
+    # mixes positions selects first, and a product along a free axis needs no
+    # select at all, which keeps ``a @ X[:, i:]`` one product with ``X``.
+    return data, parts, origin
 
 
 def _read_mask(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
