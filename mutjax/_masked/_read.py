@@ -2,8 +2,7 @@
 
 ``x[m]`` keeps the elements in place, valid where the traced mask ``m`` is
 true; ``x[a:b:s]`` with a traced part reads its static window and packs the
-selected elements to the front. A mask read sets masked positions to 0; a
-slice read leaves them holding the array's data.
+selected elements to the front. Either way masked positions are set to 0.
 Runs under the parent trace and returns plain arrays; the caller wraps them.
 """
 
@@ -17,19 +16,21 @@ from jax import lax
 
 from .. import _index, _lower
 from ._dynamic import check_supported, slice_bounds, static_part
-from ._layout import bcast_axis, in_slice, iota, runs_to_end, select, shift, take
+from ._layout import all_along, bcast_axis, in_slice, iota, runs_to_end, select, shift, take
 from ._origin import user_line
 
 
-def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
-    """``value[ix]`` for a dynamic index, as (data, per-axis layout parts, origin).
+def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str, Any]:
+    """``value[ix]`` for a dynamic index, as (data, per-axis layout parts, origin, raw).
+
+    ``raw``: a slice read's data before its masked positions were zeroed (None for a mask).
 
     The layout parts are, per result axis, None or ``(kind, valid, length, key)``
     (see mutjax._masked._layout).
     """
     origin = user_line()
     if ix.mask is not None:
-        return (*_read_mask(value, ix), origin)
+        return (*_read_mask(value, ix), origin, None)
     check_supported(ix, origin)
     static, dyn = static_part(ix)
     data = _lower.basic_read(value, static)
@@ -44,10 +45,8 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
             continue
         data = _to_front(data, ax, start, step)
         parts[ax] = ("front", iota(n) < length, length, None)
-    # Masked positions keep the array's data (not clean): each operation that
-    # mixes positions selects first, and a product along a free axis needs no
-    # select at all, which keeps ``a @ X[:, i:]`` one product with ``X``.
-    return data, parts, origin
+    valid = all_along([(ax, p[1]) for ax, p in enumerate(parts) if p is not None], data.ndim)
+    return select(valid, data, np.zeros((), data.dtype)), parts, origin, data
 
 
 def _read_mask(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
