@@ -16,8 +16,8 @@ When its jaxpr shows that
   write), and used in no other way;
 - no value the loop writes depends on the carried locals, and no carried
   local is read before the body assigns it (``s += x[i]`` keeps the loop);
-- no value of the batched body is much larger than the arrays (see
-  ``MAX_GROWTH``),
+- no value of the batched body that its results use is much larger than
+  the arrays (see ``MAX_GROWTH``),
 
 then every iteration reads only values from before the loop, so they may
 all run at once: the body under ``jax.vmap`` over the indices, with one
@@ -387,7 +387,7 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
     live = _live(jaxpr)
     if not _affordable(jaxpr, upper - lower, batched & live):
         return None
-    plan.dead = {e for e, eqn in enumerate(jaxpr.eqns) if not live.intersection(eqn.outvars)}
+    plan.dead = _unused(jaxpr, live)
     for e, eqn in enumerate(jaxpr.eqns):
         if eqn.primitive.name == "dynamic_slice" and e not in plan.roles:
             block = _block(eqn, affine, state, moving, lower, upper)
@@ -430,6 +430,11 @@ def _live(jaxpr: Any) -> set[Any]:
             live.update(x for x in eqn.invars if _is_var(x))
             live.update(eqn.outvars)
     return live
+
+
+def _unused(jaxpr: Any, live: set[Any]) -> set[int]:
+    """The equations of ``jaxpr`` none of whose results is in ``live``."""
+    return {e for e, eqn in enumerate(jaxpr.eqns) if not live.intersection(eqn.outvars)}
 
 
 def _affordable(jaxpr: Any, trips: int, batched: set[Any]) -> bool:
