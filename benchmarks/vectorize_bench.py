@@ -174,13 +174,16 @@ def _run(f: Callable[..., Any], args: tuple[Any, ...]) -> float:
     return time.perf_counter() - t
 
 
-def measure(n: int, repeats: int) -> list[dict[str, Any]]:
+def measure(n: int, repeats: int, only: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per kernel: first-call and run times of mutjax and the anchor, and ratios.
 
     ``run_whole_ms``: the kernel written as whole-array JAX, for scale.
+    ``only``: the names of the kernels to run (all by default).
     """
     rows = []
     for name, (kernel, anchor, whole, args) in _inputs(n).items():
+        if only is not None and name not in only:
+            continue
         ours, theirs, vectorized = mutjax.jit(kernel), jax.jit(anchor), jax.jit(whole)
         first_ours, first_theirs = _first(ours, args), _first(theirs, args)
         _first(vectorized, args)
@@ -228,9 +231,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     parser.add_argument("-n", type=int, default=None, help="the kernels' size")
+    parser.add_argument("--kernel", action="append", help="run only this kernel (repeatable)")
     opts = parser.parse_args(argv)
     n = opts.n or (32 if opts.quick else 400)
-    print(table(measure(n, 5 if opts.quick else 30), n))
+    print(table(measure(n, 5 if opts.quick else 30, opts.kernel), n))
 
 
 if __name__ == "__main__":

@@ -400,7 +400,7 @@ def _masked_key(trace: Any, kind: str, key: Any) -> Any:
 
 
 def _masked_read(trace: Any, value: Any, ix: _index.Index, target: Any) -> _masked.MaskedArray:
-    data, parts, origin = _masked.read(value, ix)
+    data, parts, origin, raw = _masked.read(value, ix)
     axes = tuple(
         None
         if p is None
@@ -408,7 +408,8 @@ def _masked_read(trace: Any, value: Any, ix: _index.Index, target: Any) -> _mask
         else _masked.Axis(p[0], trace.new(p[1]), trace.new(p[2]), _masked_key(trace, p[0], p[3]))
         for p in parts
     )
-    return _masked.MaskedArray(trace.new(data), axes, origin, target, clean=True)
+    raw = None if raw is None else trace.new(raw)
+    return _masked.MaskedArray(trace.new(data), axes, origin, target, clean=True, raw=raw)
 
 
 # -- writes ----------------------------------------------------------------------------

@@ -179,32 +179,16 @@ BATCHED = [
     (two_arrays, (A5,)),
 ]
 IDS = [k.__name__ for k, _ in BATCHED]
-# A masked window (`X[:, i:]`) is a copy of its array per iteration: batched,
-# these kernels stay loops once that copy outgrows the arrays (see MAX_GROWTH).
-MASKED = {covariance, lower_triangular_matmul}
-
-
-@pytest.fixture
-def unbounded(monkeypatch):
-    """Batch loops whatever the size of their batched values."""
-
-    def allow(kernel):
-        if kernel in MASKED:
-            monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)
-
-    return allow
 
 
 @pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
-def test_batched_kernel_has_no_loop_and_matches_numpy(kernel, args, unbounded):
-    unbounded(kernel)
+def test_batched_kernel_has_no_loop_and_matches_numpy(kernel, args):
     assert kinds(kernel, *args) == {"batched"}
     check(kernel, *args)
 
 
 @pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
-def test_batched_kernel_under_vmap(kernel, args, unbounded):
-    unbounded(kernel)
+def test_batched_kernel_under_vmap(kernel, args):
     batch = [[a * (k + 1) - k for a in args] for k in range(3)]
     stacked = [jnp.stack(b) for b in zip(*batch)]
     got = jax.vmap(mutjax.jit(kernel))(*stacked)
@@ -215,8 +199,7 @@ def test_batched_kernel_under_vmap(kernel, args, unbounded):
 
 
 @pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
-def test_batched_grad_equals_sequential_grad(kernel, args, monkeypatch, unbounded):
-    unbounded(kernel)
+def test_batched_grad_equals_sequential_grad(kernel, args, monkeypatch):
     expected_out = kernel(*[np.array(a) for a in args])
     shapes = [
         np.shape(o) for o in (expected_out if isinstance(expected_out, tuple) else (expected_out,))
@@ -237,17 +220,91 @@ def test_matvec_grad_is_numpy_s():
     np.testing.assert_allclose(g_x, A5.T @ w, rtol=1e-5, atol=1e-6)
 
 
-def test_covariance_is_one_batched_product(monkeypatch):
-    monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)
+def test_covariance_is_one_batched_product():
     prims = all_primitives(jax.make_jaxpr(mutjax.jit(covariance))(_f32(7, 5)).jaxpr)
     assert prims.count("dot_general") == 1 and not LOOPS & set(prims)
 
 
-@pytest.mark.parametrize("kernel", [covariance, lower_triangular_matmul])
-def test_large_masked_window_copies_stay_loops(kernel):
-    args = (_f32(40, 30),) if kernel is covariance else (_f32(30, 30), _f32(30, 20))
-    assert LOOPS & kinds(kernel, *args)
+def correlation_rows(data):
+    # NPBench's correlation loop, the row half: a free-axis masked product
+    m = data.shape[1]
+    corr = np.eye(m, dtype=data.dtype)
+    for i in range(m - 1):
+        corr[i, i + 1 : m] = data[:, i] @ data[:, i + 1 : m]
+    return corr
+
+
+def upper_triangular_matmul(U, B):
+    # the masked window on the contracted axis starts at the traced index; the
+    # two windows' lengths are not proved equal, so the product packs both to
+    # the front (a copy of B per iteration) and the loop stays sequential
+    C = np.zeros_like(B)
+    for i in range(U.shape[0]):
+        C[i, :] = U[i, i:] @ B[i:, :]
+    return C
+
+
+LARGE_MASKED = [
+    (covariance, (_f32(40, 30),)),
+    (correlation_rows, (_f32(40, 30),)),
+    (lower_triangular_matmul, (_f32(30, 30), _f32(30, 20))),
+]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "args"), LARGE_MASKED, ids=[k.__name__ for k, _ in LARGE_MASKED]
+)
+def test_masked_product_loops_run_batched(kernel, args):
+    # A masked product multiplies its window's array itself: no per-iteration
+    # copy of it, so the size guard lets these loops run batched.
+    assert not LOOPS & primitives(kernel, *args)
+    assert kinds(kernel, *args) == {"batched"}
     check(kernel, *args, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "args"), LARGE_MASKED, ids=[k.__name__ for k, _ in LARGE_MASKED]
+)
+def test_masked_product_loops_grad_equals_sequential_grad(kernel, args, monkeypatch):
+    shapes = [np.shape(kernel(*[np.array(a) for a in args]))]
+    loss = weighted(kernel, shapes)
+    argnums = tuple(range(len(args)))
+    got = jax.grad(loss, argnums)(*args)
+    sequential(monkeypatch)
+    assert LOOPS & primitives(kernel, *args)
+    expected = jax.grad(loss, argnums)(*args)
+    assert_same(got, expected, kernel.__name__, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_masked_product_loops_with_non_finite_data_match_numpy(bad):
+    # inf / nan outside some iterations' windows must not reach their rows
+    # (0 * inf is nan): NumPy multiplies only the selected part.
+    L, B = _f32(6, 6), _f32(6, 4)
+    B[4, 1] = bad
+    L[1, 3] = bad  # above the diagonal: never in lower_triangular_matmul's windows
+    assert kinds(lower_triangular_matmul, L, B) == {"batched"}
+    check(lower_triangular_matmul, L, B, rtol=1e-4, atol=1e-4)
+    U = L.T.copy()
+    check(upper_triangular_matmul, U, B, rtol=1e-4, atol=1e-4)
+    data = _f32(7, 6)
+    data[2, 3] = bad
+    check(correlation_rows, data, rtol=1e-4, atol=1e-4)
+
+
+def masked_window_sums(X):
+    # the select before the sum copies X per iteration: batched, n copies
+    y = np.zeros(X.shape[1], dtype=X.dtype)
+    for i in range(X.shape[1]):
+        y[i] = (X[:, i:] * 2.0).sum()
+    return y
+
+
+def test_large_masked_window_copies_stay_loops():
+    X = _f32(40, 30)
+    assert LOOPS & kinds(masked_window_sums, X)
+    check(masked_window_sums, X, rtol=1e-4, atol=1e-4)
 
 
 @settings(max_examples=8, deadline=None)

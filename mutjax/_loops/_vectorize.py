@@ -16,8 +16,8 @@ When its jaxpr shows that
   write), and used in no other way;
 - no value the loop writes depends on the carried locals, and no carried
   local is read before the body assigns it (``s += x[i]`` keeps the loop);
-- no value of the batched body is much larger than the arrays (see
-  ``MAX_GROWTH``),
+- no value of the batched body that its results use is much larger than
+  the arrays (see ``MAX_GROWTH``),
 
 then every iteration reads only values from before the loop, so they may
 all run at once: the body under ``jax.vmap`` over the indices, with one
@@ -73,6 +73,9 @@ class _Plan:
     # iteration to the next (``A[i]``): equation number -> window. They are
     # sliced as one block before the body runs (under vmap, a gather).
     blocks: dict[int, _Write] = dataclasses.field(default_factory=dict)
+    # Equations whose results nothing uses (a slice read's zeroed copy that a
+    # product leaves unused): the batched body skips them.
+    dead: set[int] = dataclasses.field(default_factory=set)
 
 
 def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
@@ -383,8 +386,10 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
             return None
     versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
     batched = (moving | _tainted(jaxpr, set(cells))) - versions  # a version is only its window
-    if not _affordable(jaxpr, upper - lower, batched):
+    live = _live(jaxpr)
+    if not _affordable(jaxpr, upper - lower, batched & live):
         return None
+    plan.dead = _unused(jaxpr, live)
     for e, eqn in enumerate(jaxpr.eqns):
         if eqn.primitive.name == "dynamic_slice" and e not in plan.roles:
             block = _block(eqn, affine, state, moving, lower, upper)
@@ -410,14 +415,37 @@ def _block(
 
 
 # How much larger than the largest array a loop touches one value of its
-# batched body may be. A masked window (`X[:, i:]`) is a copy of its array per
-# iteration: batched, covariance at n = 400 made a 256 MB value and ran 8x
-# slower than the loop on CPU, whose copy stays in cache.
+# batched body may be. A value computed per iteration from a masked window
+# (`(X[:, i:] * 2).sum(0)`: the select before the sum) is a copy of its array
+# per iteration: batched, at n = 400 that is 256 MB, slower than the loop on
+# CPU, whose copy stays in cache. A masked product makes no such copy (it
+# multiplies the window's array itself, see mutjax._masked._products), so
+# covariance- and triangular-multiply-style loops pass.
 MAX_GROWTH = 4
 
 
+def _live(jaxpr: Any) -> set[Any]:
+    """The variables of ``jaxpr`` that its outputs depend on (the others XLA drops)."""
+    live = {v for v in jaxpr.outvars if _is_var(v)}
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.effects or any(v in live for v in eqn.outvars):
+            live.update(x for x in eqn.invars if _is_var(x))
+            live.update(eqn.outvars)
+    return live
+
+
+def _unused(jaxpr: Any, live: set[Any]) -> set[int]:
+    """The equations of ``jaxpr`` none of whose results is in ``live``."""
+    return {e for e, eqn in enumerate(jaxpr.eqns) if not live.intersection(eqn.outvars)}
+
+
 def _affordable(jaxpr: Any, trips: int, batched: set[Any]) -> bool:
-    """No value of the batched body (``trips`` copies of each in ``batched``) is too large."""
+    """No value of the batched body (``trips`` copies of each in ``batched``) is too large.
+
+    ``batched`` holds only values something uses (see ``_live``). A ``cond``'s branches are not looked
+    into: a masked product's branch for non-finite data (see
+    mutjax._masked._products) runs only when the data holds an ``inf``.
+    """
 
     def size(v: Any) -> int:
         return int(np.prod(_aval(v).shape, dtype=np.int64)) if hasattr(_aval(v), "shape") else 1
@@ -471,6 +499,8 @@ def _rows(
 
     for e, eqn in enumerate(jaxpr.eqns):
         role = plan.roles.get(e)
+        if e in plan.dead:
+            continue
         if e in plan.blocks:
             env[eqn.outvars[0]] = blocks[e]
         elif role is None:

@@ -28,7 +28,7 @@ from ._origin import dynamic_shape_error
 class MaskedBase:
     """A value whose length along some axes is known only at run time (its state)."""
 
-    __slots__ = ("_data", "axes", "origin", "target", "version", "clean")
+    __slots__ = ("_data", "_raw", "axes", "origin", "target", "version", "clean")
 
     def __init__(
         self,
@@ -37,8 +37,10 @@ class MaskedBase:
         origin: str,
         target: Any = None,
         clean: bool = False,
+        raw: Any = None,
     ) -> None:
         self._data = data
+        self._raw = raw  # a slice read's data before its masked positions were zeroed
         self.axes = tuple(axes)
         self.origin = origin
         # True when masked positions are known to hold 0 (a fresh read, a
@@ -55,8 +57,14 @@ class MaskedBase:
         target = self.target
         if target is not None and target[0]._cell.version != self.version:
             fresh = target[0][target[1]]
-            self._data, self.version = fresh._data, fresh.version
+            self._data, self._raw, self.version = fresh._data, fresh._raw, fresh.version
         return self._data
+
+    @property
+    def raw(self) -> Any:
+        """``data`` as read, masked positions not zeroed (for products: see ``_products``)."""
+        data = self.data
+        return data if self._raw is None else self._raw
 
     # -- what cannot work ----------------------------------------------------
 

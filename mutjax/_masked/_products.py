@@ -1,8 +1,23 @@
 """Products of masked values: ``dot``, ``matmul``, ``vdot``, ``inner``, ``outer``.
 
-A contracted run-time axis is summed over its valid positions only: both
-operands are zeroed there and cut to the same static size, so no dynamic
-shape is formed.
+A product takes a traced slice's data as read (``raw``: the array's own
+values at masked positions), not the zeroed copy the read also makes.
+
+A contracted run-time axis is summed over its valid positions only: the
+operands are zeroed along it (see ``_product``) and cut to the same static
+size, so no dynamic shape is formed. A masked-out position may hold ``inf``
+or ``nan``, and ``0 * inf`` is ``nan``.
+
+A run-time axis that the product does not contract (a free axis) is not
+zeroed: each output position along it comes from one position of the
+operand, so the product of the unmasked data, masked along that axis, is the
+product of the selected part, summed over the same elements in the same
+order. That keeps ``a @ X[:, i:]`` one product with ``X`` itself (the zeroed
+copy is left unused): under ``jax.vmap`` over ``i`` (a batched loop) ``X``
+stays unbatched and the stacked ``a`` make one matrix product, where zeroing
+``X`` first would copy it per iteration. The cost is in gradients only: the cotangent of the masked-out
+outputs is zero, and ``0 * inf`` makes the other operand's gradient ``nan``
+where those positions of ``X`` are not finite.
 """
 
 from __future__ import annotations
@@ -11,16 +26,70 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ._base import MaskedBase, origin_of
 from ._elementwise import elementwise
-from ._layout import Axis, resize
+from ._layout import Axis, bcast_axis, resize, select
 from ._origin import dynamic_shape_error
 from ._reduce import reduce
 
 
-def _zeroed(x: Any) -> Any:
-    return x.filled(0) if isinstance(x, MaskedBase) else x
+def _zeroed_along(x: MaskedBase, axis: int) -> Any:
+    """The data of ``x`` with its masked positions along ``axis`` set to 0 (the others as read)."""
+    layout = x.axes[axis]
+    if x.clean or layout is None:
+        return x.data if x.clean else x.raw
+    return select(bcast_axis(layout.valid, x.ndim, axis), x.raw, np.zeros((), x.dtype))
+
+
+def _raw(x: Any) -> Any:
+    return x.raw if isinstance(x, MaskedBase) else x
+
+
+def _size(x: MaskedBase) -> int:
+    return int(np.prod(x.data.shape, dtype=np.int64))
+
+
+def _product(a: MaskedBase, b: MaskedBase, ax_a: int, ax_b: int, fn: Any) -> Any:
+    """``fn`` of ``a`` and ``b``, summed over the valid positions of the contracted axes.
+
+    The smaller operand is zeroed along its contracted axis; the larger one
+    is too only where its data as read is not all finite (``0 * inf``), a
+    test made once on the whole of it, so that ``L[i, :i + 1] @ B[: i + 1]``
+    is one product with ``B`` itself when ``B`` is finite (a ``cond``: under
+    ``jax.vmap`` over ``i`` the test is not batched, and only the branch
+    taken runs).
+    """
+    n = min(a.data.shape[ax_a], b.data.shape[ax_b])
+    swap = _size(a) > _size(b)
+    small, large, ax_s, ax_l = (b, a, ax_b, ax_a) if swap else (a, b, ax_a, ax_b)
+    ds = _zeroed_along(small, ax_s)
+
+    def ordered(dl: Any, ds: Any) -> Any:
+        da, db = (dl, ds) if swap else (ds, dl)
+        return fn(resize(da, ax_a, n), resize(db, ax_b, n))
+
+    if not jnp.issubdtype(large.dtype, jnp.inexact):
+        return ordered(large.raw, ds)  # no inf: 0 * x is 0
+    if (large.clean and large.raw is large.data) or _size(large) == _size(small):
+        return ordered(_zeroed_along(large, ax_l), ds)
+    layout = large.axes[ax_l]
+    if layout is None:  # not reached: _contract calls with both contracted axes run-time
+        return ordered(large.raw, ds)
+
+    def zeroed(dl: Any, ds: Any, valid: Any) -> Any:
+        # Operands, not closures: the select must be traced into the branch.
+        return ordered(select(bcast_axis(valid, dl.ndim, ax_l), dl, np.zeros((), dl.dtype)), ds)
+
+    return lax.cond(
+        jnp.all(jnp.isfinite(large.raw)),
+        lambda dl, ds, _: ordered(dl, ds),
+        zeroed,
+        large.raw,
+        ds,
+        layout.valid,
+    )
 
 
 def _ndim(x: Any) -> int:
@@ -45,11 +114,8 @@ def _contract(a: Any, b: Any, ax_a: int, ax_b: int, fn: Any) -> Any:
     # lb is not None whenever la is not (checked above); the test only tells mypy.
     if la is not None and lb is not None and not la.same_layout(lb):
         a, b = a.compacted(), b.compacted()
-    da, db = _zeroed(a), _zeroed(b)
-    if la is not None:
-        n = min(da.shape[ax_a], db.shape[ax_b])
-        da, db = resize(da, ax_a, n), resize(db, ax_b, n)
-    out = fn(da, db)
+    # The free axes keep their masks in the result's layouts (see the module doc).
+    out = _product(a, b, ax_a, ax_b, fn) if la is not None else fn(_raw(a), _raw(b))
     axes_a, axes_b = _axes(a), _axes(b)
     del axes_a[ax_a]
     del axes_b[ax_b]

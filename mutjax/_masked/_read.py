@@ -20,15 +20,17 @@ from ._layout import all_along, bcast_axis, in_slice, iota, runs_to_end, select,
 from ._origin import user_line
 
 
-def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
-    """``value[ix]`` for a dynamic index, as (data, per-axis layout parts, origin).
+def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str, Any]:
+    """``value[ix]`` for a dynamic index, as (data, per-axis layout parts, origin, raw).
+
+    ``raw``: a slice read's data before its masked positions were zeroed (None for a mask).
 
     The layout parts are, per result axis, None or ``(kind, valid, length, key)``
     (see mutjax._masked._layout).
     """
     origin = user_line()
     if ix.mask is not None:
-        return (*_read_mask(value, ix), origin)
+        return (*_read_mask(value, ix), origin, None)
     check_supported(ix, origin)
     static, dyn = static_part(ix)
     data = _lower.basic_read(value, static)
@@ -44,7 +46,7 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str]:
         data = _to_front(data, ax, start, step)
         parts[ax] = ("front", iota(n) < length, length, None)
     valid = all_along([(ax, p[1]) for ax, p in enumerate(parts) if p is not None], data.ndim)
-    return select(valid, data, np.zeros((), data.dtype)), parts, origin
+    return select(valid, data, np.zeros((), data.dtype)), parts, origin, data
 
 
 def _read_mask(value: Any, ix: _index.Index) -> tuple[Any, list[Any]]:
