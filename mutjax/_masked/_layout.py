@@ -196,11 +196,6 @@ def front(length: Any, n: int) -> Axis:
     return Axis("front", prefix(n, length), length)
 
 
-# (trace, size, sum of terms) -> (the mask, its terms), all held weakly: an
-# entry whose mask or a term is gone is stale (a term's id may be reused).
-_PREFIXES: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
-
-
 def prefix(n: int, length: Any) -> Any:
     """``iota(n) < length``, one array for lengths provably equal (``same_value``).
 
@@ -209,24 +204,41 @@ def prefix(n: int, length: Any) -> Any:
     XLA's CPU loops keep syrk's row update in place, with three equal but
     separate ones they did not (223 us against 70 us).
     """
-    trace = getattr(length, "_trace", None) if isinstance(length, _compat.Tracer) else None
-    form = None if trace is None else _linear(length, 0)
+    return _bound_mask("lt", n, length)
+
+
+def suffix(n: int, start: Any) -> Any:
+    """``iota(n) >= start``, one array for starts provably equal (as ``prefix``)."""
+    return _bound_mask("ge", n, start)
+
+
+# (comparison, trace, size, sum of terms) -> (the mask, its terms), held
+# weakly: an entry whose mask or a term is gone is stale (an id is reused).
+_MASKS: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _bound_mask(op: str, n: int, bound: Any) -> Any:
+    trace = getattr(bound, "_trace", None) if isinstance(bound, _compat.Tracer) else None
+    form = None if trace is None else _linear(bound, 0)
     if form is None:
-        return iota(n) < length
-    key = (id(trace), n, form[1], frozenset((i, c) for i, (_, c) in form[0].items()))
-    hit = _PREFIXES.get(key)
+        return _compare(op, n, bound)
+    key = (op, id(trace), n, form[1], frozenset((i, c) for i, (_, c) in form[0].items()))
+    hit = _MASKS.get(key)
     if hit is not None:
         mask = hit[0]()
-        if mask is not None and getattr(mask, "_trace", None) is trace:
-            if all(ref() is not None for ref in hit[1]):
-                return mask
-    mask = iota(n) < length
-    if len(_PREFIXES) > 512:
-        stale = [k for k, (m, terms) in _PREFIXES.items() if m() is None]
-        for k in stale:
-            del _PREFIXES[k]
-    _PREFIXES[key] = (weakref.ref(mask), tuple(weakref.ref(t) for t, _ in form[0].values()))
+        alive = all(ref() is not None for ref in hit[1])
+        if alive and mask is not None and getattr(mask, "_trace", None) is trace:
+            return mask
+    mask = _compare(op, n, bound)
+    if len(_MASKS) > 512:
+        for k in [k for k, (m, _) in _MASKS.items() if m() is None]:
+            del _MASKS[k]
+    _MASKS[key] = (weakref.ref(mask), tuple(weakref.ref(t) for t, _ in form[0].values()))
     return mask
+
+
+def _compare(op: str, n: int, bound: Any) -> Any:
+    return iota(n) < bound if op == "lt" else iota(n) >= bound
 
 
 def in_slice(n: int, start: Any, length: Any, to_end: bool) -> Any:
@@ -234,8 +246,10 @@ def in_slice(n: int, start: Any, length: Any, to_end: bool) -> Any:
     (``to_end``: the slice runs to the end of the axis, one comparison)."""
     if isinstance(start, int) and start == 0:
         return prefix(n, length)
+    if to_end:
+        return suffix(n, start)
     t = iota(n)
-    return t >= start if to_end else (t >= start) & (t < start + length)
+    return (t >= start) & (t < start + length)
 
 
 def runs_to_end(stop: Any, n: int) -> bool:
