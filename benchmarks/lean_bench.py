@@ -272,12 +272,11 @@ class Case:
     def converted(self) -> Any:
         # `mutjax.jit(f)` is `jax.jit(mutable(f, loops=True))`; the static sizes
         # are bound after `mutable`, which needs the kernel's own module globals.
-        f = mutjax.mutable(self.fn, loops=True, return_argnames=self.mutated() or None)
+        f = mutjax.mutable(self.fn, loops=True, return_argnames=self._mutated() or None)
         return jax.jit(functools.partial(f, **self.static))
 
-    def mutated(self) -> tuple[str, ...]:
-        """The arguments whose final values are outputs."""
-        return tuple(n for n in self.outputs if n != "return")
+    def _mutated(self) -> list[str]:
+        return [n for n in self.outputs if n != "return"]
 
     def by_hand(self) -> Any:
         return jax.jit(functools.partial(self.hand, **self.static))
@@ -288,17 +287,17 @@ class Case:
         return [np.asarray(out if n == "return" else args[n]) for n in self.outputs]
 
     def pick_converted(self, got: Any) -> list[np.ndarray]:
-        # (result, *mutated), or only the mutated arguments when the kernel returns
-        # None: one bare array, or a tuple one shorter.
-        names = self.mutated()
+        # The call gives (result, *mutated), or only the mutated arguments when
+        # the kernel returns None: one bare array, or a tuple.
+        names = self._mutated()
         if not names:
-            out, finals = got, ()
+            out, mutated = got, ()
         elif isinstance(got, tuple) and len(got) == len(names) + 1:
-            out, finals = got[0], got[1:]
+            out, mutated = got[0], tuple(got[1:])
         else:
-            out, finals = None, (got,) if len(names) == 1 else tuple(got)
-        final = dict(zip(names, finals))
-        return [np.asarray(out if n == "return" else final[n]) for n in self.outputs]
+            out, mutated = None, (got,) if len(names) == 1 else tuple(got)
+        kwargs = dict(zip(names, mutated, strict=True))
+        return [np.asarray(out if n == "return" else kwargs[n]) for n in self.outputs]
 
     def pick_by_hand(self, got: Any) -> list[np.ndarray]:
         return [np.asarray(g) for g in (got if isinstance(got, tuple) else (got,))]

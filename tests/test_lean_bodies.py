@@ -54,8 +54,9 @@ def _programs(name: str) -> tuple[Any, Any]:
     """The jaxprs of the converted kernel and of the hand-written one, at test size."""
     case = _case(name)
     args = {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in case.args.items()}
+    returned = list(args)  # every array argument, mutated or not
     conv = functools.partial(
-        mutjax.mutable(case.fn, loops=True, return_argnames=case.mutated() or None), **case.static
+        mutjax.mutable(case.fn, loops=True, return_argnames=returned), **case.static
     )
     hand = functools.partial(case.hand, **case.static)
     return jax.make_jaxpr(conv)(**args).jaxpr, jax.make_jaxpr(hand)(**args).jaxpr
@@ -283,3 +284,163 @@ def test_traced_step_beside_a_loop_index_bound_matches_numpy(step):
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_allclose(np.asarray(g), e, rtol=1e-5, atol=1e-5)
+
+
+# -- run-time lengths provably equal, or broadcast at run time ---------------------------
+
+
+def _corpus_programs(name: str) -> tuple[Any, Any]:
+    """The jaxprs of a corpus kernel under ``mutjax.mutable`` and of its anchor."""
+    from benchmarks.loop_kernels import anchors
+
+    kernel = corpus.BY_NAME[name]
+    args = kernel.init(kernel.sizes["test"])
+    static = {k: args.pop(k) for k in kernel.static}
+    arrays = {k: jnp.asarray(v) for k, v in args.items()}
+    f = mutjax.mutable(kernel.fn, loops=True, return_argnames=list(kernel.mutates))
+    hand = getattr(anchors, name.replace("-", "_"))
+    conv = jax.make_jaxpr(functools.partial(f, **static))(**arrays).jaxpr
+    return conv, jax.make_jaxpr(functools.partial(hand, **static))(**arrays).jaxpr
+
+
+def _innermost_body(jaxpr: Any) -> Any:
+    """The body of the most deeply nested loop."""
+    best, depth = jaxpr, 0
+
+    def walk(j: Any, d: int) -> None:
+        nonlocal best, depth
+        for e in j.eqns:
+            for sub in jax.extend.core.jaxprs_in_params(e.params):
+                inner = d + (e.primitive.name in ("scan", "while"))
+                if inner > depth:
+                    best, depth = sub, inner
+                walk(sub, inner)
+
+    walk(jaxpr, 0)
+    return best
+
+
+def _tests_length_one(e: Any) -> bool:
+    """``n == 1`` on a scalar: the run-time test for a length-1 broadcast."""
+    if e.primitive.name != "eq" or e.outvars[0].aval.shape != ():
+        return False
+    return any(getattr(v, "val", None) is not None and int(v.val) == 1 for v in e.invars)
+
+
+def test_syrk_row_update_tests_no_length_one_broadcast():
+    # `C[i, :i + 1] += alpha * A[i, k] * A[:i + 1, k]`: both lengths are `i + 1`,
+    # computed apart; a run-time test for length 1 there kept XLA from
+    # updating the row in place (about 7x the hand-written loop).
+    conv, hand = _corpus_programs("syrk")
+    assert not [e for e, _ in _eqns(conv) if _tests_length_one(e)]
+    # The row is carried as a row (f32[n]), as the anchor carries it.
+    body = _innermost_body(conv)
+    assert all(v.aval.ndim != 2 or v.aval.shape[0] != 1 for v in body.invars)
+    # The two reads and the write back share one mask of the length `i + 1`:
+    # with three equal ones XLA's CPU loops did not update the row in place.
+    masks = [e for e in body.eqns if e.primitive.name == "lt" and e.outvars[0].aval.shape != ()]
+    assert len(masks) == 1
+    # A margin of 2: the two reads zero their masked positions (one select each).
+    assert _size(body) <= _size(_innermost_body(hand)) + 2
+
+
+def test_syrk_matches_numpy():
+    kernel = corpus.BY_NAME["syrk"]
+    args = kernel.init(kernel.sizes["test"])
+    _, expected = harness.run_case(kernel, "numpy", args)
+    outcome, _ = harness.run_case(kernel, "loops", args, expected)
+    assert outcome.status == "match", outcome.detail
+
+
+def _prefix_commuted(x, y, k, s):
+    y[: k + 1] += 2.0 * x[: 1 + k]
+
+
+def _prefix_through_shape(x, y, k, s):
+    n = y.shape[0]
+    y[: n - (n - k - 1)] -= x[: k + 1] * 0.5
+
+
+def _window_shifted(x, y, k, s):
+    y[: k + 1] += x[s : k + 1 + s]
+
+
+def _suffix_spelled_apart(x, y, k, s):
+    y[k:] += x[k - s + s : y.shape[0]] * x[k : y.shape[0]]
+
+
+def _length_one_value(x, y, k, s):
+    y[: k + 1] += x[k + s : k + s + 1]  # length 1: broadcasts over the target
+
+
+def _length_one_operand(x, y, k, s):
+    y[k] = (x[: k + 1] * x[k + s : k + s + 1]).sum()
+
+
+def _length_one_first(x, y, k, s):
+    y[: k + 1] = x[s + k : s + k + 1] * y[: k + 1] + x[:1] * 0.0
+
+
+def _lengths_equal_only_at_run_time(x, y, k, s):
+    y[: k + 1] += x[k - k : k + 1] * 3.0
+
+
+_LENGTH_OPS = [
+    _prefix_commuted,
+    _prefix_through_shape,
+    _window_shifted,
+    _suffix_spelled_apart,
+    _length_one_value,
+    _length_one_operand,
+    _length_one_first,
+    _lengths_equal_only_at_run_time,
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    op=st.sampled_from(_LENGTH_OPS),
+    s=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_equal_or_length_one_run_time_lengths_match_numpy(n, op, s, seed):
+    def f(x, y):
+        for k in range(y.shape[0]):
+            op(x, y, k, s)
+        return x, y
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n + 2).astype(np.float32)  # room for the shifted window
+    y = rng.standard_normal(n).astype(np.float32)
+    expected = f(x.copy(), y.copy())
+    got = jax.jit(mutjax.mutable(f, loops=True))(x, y)
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-4, atol=1e-4)
+
+
+_SPELLINGS = {
+    "k + 1 and 1 + k": (lambda k, n: k + 1, lambda k, n: 1 + k, True),
+    "n - k and n - (k + 1) + 1": (lambda k, n: n - k, lambda k, n: n - (k + 1) + 1, True),
+    "2 * k and k + k": (lambda k, n: 2 * k, lambda k, n: k + k, True),
+    "k + 1 and k + 2": (lambda k, n: k + 1, lambda k, n: k + 2, False),
+    "k + 1 and n - k": (lambda k, n: k + 1, lambda k, n: n - k, False),
+}
+
+
+@pytest.mark.parametrize("spelling", list(_SPELLINGS))
+def test_run_time_lengths_equal_by_construction_only(spelling):
+    # Equal lengths are proved from how they were computed, never by chance
+    # (k + 1 and n - k agree at one k only).
+    from mutjax._masked._layout import same_value
+
+    a, b, equal = _SPELLINGS[spelling]
+    seen = []
+
+    def probe(k, n):
+        seen.append(same_value(a(k, n), b(k, n)))
+        return k
+
+    jax.make_jaxpr(probe)(jnp.int32(3), jnp.int32(7))
+    assert seen == [equal]

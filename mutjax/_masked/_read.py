@@ -16,7 +16,7 @@ from jax import lax
 
 from .. import _index, _lower
 from ._dynamic import check_supported, slice_bounds, static_part
-from ._layout import all_along, bcast_axis, in_slice, iota, runs_to_end, select, shift, take
+from ._layout import all_along, bcast_axis, in_slice, iota, prefix, runs_to_end, select, shift, take
 from ._origin import user_line
 
 
@@ -44,7 +44,7 @@ def read(value: Any, ix: _index.Index) -> tuple[Any, list[Any], str, Any]:
             parts[ax] = ("place", valid, length, start)
             continue
         data = _to_front(data, ax, start, step)
-        parts[ax] = ("front", iota(n) < length, length, None)
+        parts[ax] = ("front", prefix(n, length), length, None)
     valid = all_along([(ax, p[1]) for ax, p in enumerate(parts) if p is not None], data.ndim)
     return select(valid, data, np.zeros((), data.dtype)), parts, origin, data
 
