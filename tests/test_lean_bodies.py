@@ -42,8 +42,18 @@ def _eqns(jaxpr: Any) -> Iterator[tuple[Any, Any]]:
 
 
 def _size(jaxpr: Any) -> int:
-    # checkify's hook for traced indices lowers to nothing.
-    return sum(e.primitive.name != "mutjax_index_check" for e, _ in _eqns(jaxpr))
+    # checkify's hook for traced indices lowers to nothing, and nor does an
+    # equation whose outputs nothing uses (printed `_`: a bound recomputed for
+    # a mask the trace already has).
+    return sum(
+        e.primitive.name != "mutjax_index_check" and not _dead(e, owner)
+        for e, owner in _eqns(jaxpr)
+    )
+
+
+def _dead(eqn: Any, owner: Any) -> bool:
+    used = {id(v) for e in owner.eqns for v in e.invars} | {id(v) for v in owner.outvars}
+    return not eqn.effects and all(id(v) not in used for v in eqn.outvars)
 
 
 def _case(name: str) -> lean_bench.Case:
