@@ -538,6 +538,7 @@ def _static_loop(loop, iter_, static, body):
             return _end(loop, watch, ends, init, "loop")
 
         # Independent iterations run as one batched operation (see _vectorize).
+        _scope.local.site = _site(body)
         if direct:
             return _vectorize.fori_loop(static[peel], static.stop, f_body, init)
         return _vectorize.fori_loop(0, trips, f_body, init)
@@ -556,6 +557,16 @@ def _static_loop(loop, iter_, static, body):
     for i in static[peel + trips * period :]:
         body(i)
     return None
+
+
+def _site(body: Callable[[Any], None]) -> Any:
+    """The key naming a converted loop for the combinator it calls (see mutjax._control._hint).
+
+    The code of the loop's body stands for its source loop. Two loops that
+    share it and write different arrays get no hint; a hint that proves
+    wrong only costs a trace, as the loop checks what its body writes.
+    """
+    return getattr(body, "__code__", None)
 
 
 def _why(e: Exception) -> str:
@@ -620,6 +631,8 @@ def _range_loop(loop, iter_, static, extra_test, body):
             _register(i, span)
             return run_one(i, carried, init)
 
+        if bound is None or bound > 0:
+            _scope.local.site = _site(body)
         if bound is not None:
             return _fori_loop(0, bound, m_body, init) if bound > 0 else init
         # The exact trip count; with a static maximum, differentiable later too
