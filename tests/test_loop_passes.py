@@ -15,6 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from helpers import assert_same
 
 import mutjax
@@ -110,3 +111,22 @@ def test_inner_loop_writing_more_when_traced_than_in_the_first_pass_matches_nump
     _same(
         static_branch, np.arange(1.0, 5.0, dtype=np.float32), np.arange(3.0, 7.0, dtype=np.float32)
     )
+
+
+def _stepped(step):
+    def kernel(x, lo, hi):
+        for k in range(lo, hi, step):
+            x[k] = x[k] * 2.0 + k
+        return x
+
+    return kernel
+
+
+@pytest.mark.parametrize("step", [1, -1, 2, -3])
+@pytest.mark.parametrize(("lo", "hi"), [(1, 7), (6, 0), (3, 3), (0, 8), (7, -1)])
+def test_range_with_traced_bounds_runs_numpys_trip_count(step, lo, hi):
+    kernel = _stepped(step)
+    x = np.arange(8.0, dtype=np.float32)
+    expected = kernel(x.copy(), lo, hi)
+    got = jax.jit(mutjax.mutable(kernel, loops=True))(jnp.asarray(x), lo, hi)
+    assert_same(np.asarray(got), expected, f"range({lo}, {hi}, {step})")
