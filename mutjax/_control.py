@@ -47,7 +47,11 @@ R = TypeVar("R")
 
 @contextlib.contextmanager
 def _frame(
-    trace: MutTrace, cells: Sequence[Cell], values: Sequence[Any], record: bool
+    trace: MutTrace,
+    cells: Sequence[Cell],
+    values: Sequence[Any],
+    record: bool,
+    hinted: _HintMissed | None = None,
 ) -> Iterator[tuple[MutTrace, dict[Cell, Any]]]:
     """Run a body of ``trace``'s scope under the current (body) trace.
 
@@ -56,6 +60,8 @@ def _frame(
     in the frame is undone when it closes; the written cells are the keys of
     the yielded dict. With ``record`` (a first pass, see ``_discover``)
     the body may write any array; without, only ``cells`` and its own.
+    With ``hinted`` (``cells`` come from a hint, see ``_hint``) the body
+    must write exactly ``cells``, in that order, or ``hinted`` is raised.
     """
     root = trace.scope.root
     local = Scope(root)  # arrays created in the body live only as long as it
@@ -70,7 +76,11 @@ def _frame(
     try:
         with _compat.set_current_trace(inner):
             yield inner, recorder
-        if not record:
+        if hinted is not None:
+            written = [c for c in recorder if c.scope is not local and not c.scope.closed]
+            if written != list(cells):
+                raise hinted
+        elif not record:
             _check_threaded(recorder, cells, local)
     finally:
         del checks[depth:]
@@ -104,6 +114,57 @@ def _check_threaded(recorder: dict[Cell, Any], cells: Sequence[Cell], local: Sco
             "Make every trace write the same arrays: re-bind names "
             "(`x, y = y, x`) instead of mutating a Python container in the body."
         )
+
+
+class _HintMissed(Exception):
+    """A body traced with hinted cells wrote others: its loop runs again with a first pass."""
+
+
+def _take_site() -> Any:
+    """The key of the converted loop that called this combinator (None: no converted loop)."""
+    site, _scope.local.site = _scope.local.site, None
+    return site
+
+
+@contextlib.contextmanager
+def _hinting(trace: MutTrace, site: Any) -> Iterator[None]:
+    """Record, as the hint of ``site``, the cells a body run in a first pass writes.
+
+    A combinator met in an enclosing body's first pass runs its body once
+    (see ``_discovering``); the cells that run writes (but did not create)
+    are the cells its own first pass would find. They are kept so that the
+    combinator's traced run in the enclosing body's next trace skips its own
+    first pass: one trace fewer per nesting level. The writes still go to
+    the enclosing first pass's recorder, which undoes them.
+    """
+    if site is None:
+        yield
+        return
+    root = trace.scope.root
+    made = root.made
+    recorder = root.push(root.active, True)
+    try:
+        yield
+    finally:
+        root.pop()
+        outer = root.recorders[-1]
+        for c, old in recorder.items():
+            outer.setdefault(c, old)
+    cells = [c for c in recorder if c.serial < made]
+    if site in root.hints and root.hints[site] != cells:
+        root.hints[site] = None  # the site writes different arrays in different places
+    else:
+        root.hints[site] = cells
+
+
+def _hint(trace: MutTrace, site: Any) -> list[Cell] | None:
+    """The cells recorded for ``site`` (see ``_hinting``), if all are still open."""
+    if site is None:
+        return None
+    cells = trace.scope.root.hints.get(site)
+    if cells is None or any(c.scope.closed for c in cells):
+        return None
+    return cells
 
 
 def _spec(x: Any) -> jax.ShapeDtypeStruct:
@@ -171,22 +232,30 @@ def _store(cells: Sequence[Cell], values: Sequence[Any]) -> None:
 
 
 def _threaded(
-    trace: MutTrace, bodies: Sequence[Callable[..., Any]], *args: Any
+    trace: MutTrace,
+    bodies: Sequence[Callable[..., Any]],
+    *args: Any,
+    hint: list[Cell] | None = None,
+    missed: _HintMissed | None = None,
 ) -> tuple[list[Cell], list[Callable[..., Any]]]:
     """The cells any of ``bodies`` writes, and functions running each with them threaded.
 
     ``body(inner, *args)`` returns the body's own outputs (parent-trace values).
     Each returned function takes ``(cell_values, *args)`` and returns
-    ``(new_cell_values, outputs)``.
+    ``(new_cell_values, outputs)``. With ``hint`` the cells are those, unchecked
+    by a first pass: a traced body that writes others raises ``missed``.
     """
-    written: dict[Cell, None] = {}
-    for body in bodies:
-        written.update(dict.fromkeys(_discover(trace, body, *args)))
-    cells = list(written)
+    if hint is not None:
+        cells = list(hint)
+    else:
+        written: dict[Cell, None] = {}
+        for body in bodies:
+            written.update(dict.fromkeys(_discover(trace, body, *args)))
+        cells = list(written)
 
     def threaded(body: Callable[..., Any]) -> Callable[..., Any]:
         def run(values: Sequence[Any], *a: Any) -> tuple[list[Any], Any]:
-            with _frame(trace, cells, values, record=False) as (inner, _):
+            with _frame(trace, cells, values, record=False, hinted=missed) as (inner, _):
                 out = body(inner, *a)
                 return _cell_values(inner, cells), out
 
@@ -200,6 +269,7 @@ def _run_threaded(
     bodies: Sequence[Callable[..., Any]],
     args: tuple[Any, ...],
     lax_call: Callable[[list[Cell], list[Any], list[Callable[..., Any]]], tuple[list[Any], Any]],
+    site: Any = None,
 ) -> Any:
     """Every combinator's shape: thread the written cells through one ``lax`` call.
 
@@ -207,8 +277,32 @@ def _run_threaded(
     the written ``cells``' current values ``start`` with the threaded bodies
     (see ``_threaded``) and returns their final values and its own
     outputs.
+
+    A single body of a converted loop (its ``site``, or the one a converted
+    loop set, see ``_take_site``) with a hint runs without a first pass; if
+    its trace writes other cells than the hint's, it runs again with one.
     """
-    cells, threaded = _threaded(trace, bodies, *args)
+    site = _take_site() if site is None else site
+    hint = _hint(trace, site) if len(bodies) == 1 else None
+    if hint is not None:
+        missed = _HintMissed()
+        try:
+            return _run_cells(trace, bodies, args, lax_call, hint, missed)
+        except _HintMissed as e:
+            if e is not missed:
+                raise
+    return _run_cells(trace, bodies, args, lax_call, None, None)
+
+
+def _run_cells(
+    trace: MutTrace,
+    bodies: Sequence[Callable[..., Any]],
+    args: tuple[Any, ...],
+    lax_call: Callable[[list[Cell], list[Any], list[Callable[..., Any]]], tuple[list[Any], Any]],
+    hint: list[Cell] | None,
+    missed: _HintMissed | None,
+) -> Any:
+    cells, threaded = _threaded(trace, bodies, *args, hint=hint, missed=missed)
     with _compat.set_current_trace(trace.parent_trace):
         start = [_carry_value(c) for c in cells]
         if _compat.is_eager():
@@ -378,12 +472,14 @@ def fori_loop_bounded(
     The converted loops call it (see ``_bounded_fori_loop``): with a
     bound, a loop of traced length stays differentiable in reverse mode.
     """
+    site = _take_site()
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.fori_loop(lower, upper, body_fun, init_val, unroll=unroll)
     lower, upper, init = _unwrap(trace, (lower, upper, init_val))
     if _discovering(trace):
-        return body_fun(jax.numpy.asarray(lower), init_val)
+        with _hinting(trace, site):
+            return body_fun(jax.numpy.asarray(lower), init_val)
 
     lo, hi = _ranges.static(lower), _ranges.static(upper)
     span = None
@@ -408,7 +504,7 @@ def fori_loop_bounded(
             return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip)
         return _promote.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
 
-    return _run_threaded(trace, [body], (i0, init), run)
+    return _run_threaded(trace, [body], (i0, init), run, site)
 
 
 def while_loop(cond_fun: Callable[[T], Any], body_fun: Callable[[T], T], init_val: T) -> T:

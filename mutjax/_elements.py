@@ -150,6 +150,18 @@ def _hit(wix: Index, ix: Index, shape: tuple[int, ...], here: list[Any]) -> Any:
     return hit
 
 
+def _surely_hit(wix: Index, ix: Index, shape: tuple[int, ...]) -> bool:
+    """True where ``_hit`` answers True: the same position on every axis, in bounds."""
+    for n, ep, eq in zip(shape, wix.entries, ix.entries):
+        p, q = ep.value, eq.value
+        if type(p) is int and type(q) is int:
+            if p != q:
+                return False
+        elif p is not q or not (ep.known is not None and -n <= ep.known[0] and ep.known[1] < n):
+            return False
+    return True
+
+
 def _read_after(a: Any, ix: Index, pending: list[tuple[Index, Any]]) -> Any:
     """``a[ix]`` for one element ``ix``, after the waiting element writes ``pending``.
 
@@ -158,10 +170,19 @@ def _read_after(a: Any, ix: Index, pending: list[tuple[Index, Any]]) -> Any:
     position: statically where the integers decide it, else with a select.
     A pending write out of bounds was dropped and never hits.
     """
-    v = _lower.basic_read(a, ix)
     shape = tuple(a.shape)
+    # After the last write that surely hit, neither ``a`` nor earlier writes
+    # matter: the value starts from it, and ``a`` is not read (a read traced
+    # for nothing, twice per loop body).
+    first = 0
+    for k in range(len(pending) - 1, -1, -1):
+        if _surely_hit(pending[k][0], ix, shape):
+            first, v = k + 1, pending[k][1]
+            break
+    else:
+        v = _lower.basic_read(a, ix)
     here: list[Any] = [None] * len(shape)  # the read's positions, clamped, when needed
-    for wix, w in pending:
+    for wix, w in pending[first:]:
         hit = _hit(wix, ix, shape, here)
         if hit is False:
             continue

@@ -46,6 +46,9 @@ class _Local(threading.local):
         # Per compiled body of an eager converted loop, the bounds checks its
         # indices record (None: a combinator's body, which collects none).
         self.index_checks: list[list[Any] | None] = []
+        # The converted loop about to start (a key naming its source loop, see
+        # Scope.hints); the combinator it calls takes it, so it never reaches another.
+        self.site: Any = None
 
 
 local = _Local()
@@ -66,7 +69,7 @@ class Scope:
 
     __slots__ = (
         "closed", "trace", "root", "stack", "recorders", "probing", "intervals", "made",
-        "thread", "__weakref__",
+        "thread", "hints", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, parent: Scope | None = None) -> None:
@@ -88,6 +91,12 @@ class Scope:
         # On the root only: how many cells it has made; a cell's ``serial`` is
         # its rank, so "made after this point" (inside a loop body) is a comparison.
         self.made = 0
+        # On the root only: per converted loop (its site key), the cells its
+        # body wrote, in write order, when it ran once inside an enclosing
+        # body's first pass; None when two such runs disagreed. The loop's own
+        # traced run starts from them instead of a first pass of its own, and
+        # checks that it writes exactly those (see mutjax._control).
+        self.hints: dict[Any, list[Cell] | None] = {}
 
     @property
     def active(self) -> Any:
@@ -124,6 +133,7 @@ class Scope:
         self.closed = True
         if self.root is self:
             self.intervals.clear()  # they hold tracers of a finished trace
+            self.hints.clear()
 
 
 class Link:

@@ -538,6 +538,7 @@ def _static_loop(loop, iter_, static, body):
             return _end(loop, watch, ends, init, "loop")
 
         # Independent iterations run as one batched operation (see _vectorize).
+        _scope.local.site = _site(body)
         if direct:
             return _vectorize.fori_loop(static[peel], static.stop, f_body, init)
         return _vectorize.fori_loop(0, trips, f_body, init)
@@ -556,6 +557,16 @@ def _static_loop(loop, iter_, static, body):
     for i in static[peel + trips * period :]:
         body(i)
     return None
+
+
+def _site(body: Callable[[Any], None]) -> Any:
+    """The key naming a converted loop for the combinator it calls (see mutjax._control._hint).
+
+    The code of the loop's body stands for its source loop. Two loops that
+    share it and write different arrays get no hint; a hint that proves
+    wrong only costs a trace, as the loop checks what its body writes.
+    """
+    return getattr(body, "__code__", None)
 
 
 def _why(e: Exception) -> str:
@@ -602,7 +613,11 @@ def _range_loop(loop, iter_, static, extra_test, body):
         body(i)
         return _end(loop, watch, [loop.binding(loop.state.get())], init, "loop")
 
-    trip = jnp.maximum(0, (stop - start + step - (1 if step > 0 else -1)) // step)
+    # (A unit step needs no division: `//` is a jit call of ten equations.)
+    span_ = stop - start if step == 1 else start - stop if step == -1 else None
+    if span_ is None:
+        span_ = (stop - start + step - (1 if step > 0 else -1)) // step
+    trip = jnp.maximum(0, span_)
     # Under jit alone: the exact trip count (a while loop), as hand-written
     # JAX does. Under jvp/grad: a fixed-length loop masked by a cond when the
     # trip count has a static maximum, so that reverse mode works.
@@ -620,6 +635,8 @@ def _range_loop(loop, iter_, static, extra_test, body):
             _register(i, span)
             return run_one(i, carried, init)
 
+        if bound is None or bound > 0:
+            _scope.local.site = _site(body)
         if bound is not None:
             return _fori_loop(0, bound, m_body, init) if bound > 0 else init
         # The exact trip count; with a static maximum, differentiable later too
@@ -877,7 +894,7 @@ def _select(
             out.append(x)
         else:
             chosen = _choose(cond, x, y, mark, name)
-            out.append(jnp.where(cond, x, y) if chosen is None else chosen)
+            out.append(_where(cond, x, y) if chosen is None else chosen)
     return tuple(out)
 
 
@@ -998,14 +1015,43 @@ def cheap(value: Any) -> _Cheap:
     return _Cheap(value)
 
 
+def _plain(*xs: Any) -> list[Any] | None:
+    """The types of ``xs`` when all are JAX values (traced ones, mutable arrays), else None."""
+    if not all(isinstance(x, jax.Array) for x in xs):
+        return None
+    return [jax.typeof(x) for x in xs]
+
+
+def _where(c: Any, x: Any, y: Any) -> Any:
+    """``jnp.where(c, x, y)``; ``lax.select`` where it needs no promotion or broadcast.
+
+    Predicated writes select at every write of every branch: ``jnp.where`` is a
+    ``jit`` call, traced (and lowered) each time, for one ``select_n``.
+    """
+    t = _plain(c, x, y)
+    if t is not None and t[0].shape == () and t[0].dtype == bool:
+        tx, ty = t[1], t[2]
+        if (tx.shape, tx.dtype, tx.weak_type) == (ty.shape, ty.dtype, ty.weak_type):
+            return jax.lax.select(c, x, y)
+    return jnp.where(c, x, y)
+
+
+def _both(x: Any, y: Any) -> Any:
+    """``jnp.logical_and(x, y)`` of two traced bools (``lax.bitwise_and`` when both are scalars)."""
+    t = _plain(x, y)
+    if t is not None and all(a.shape == () and a.dtype == bool for a in t):
+        return jax.lax.bitwise_and(x, y)
+    return jnp.logical_and(x, y)
+
+
 def _predicate() -> Any:
-    return functools.reduce(jnp.logical_and, _scope.local.predicates)
+    return functools.reduce(_both, _scope.local.predicates)
 
 
 def pset(a: Any, idx: Any, v: Any) -> None:
     """``a[idx] = v`` inside a predicated branch."""
     if _scope.local.predicates:
-        v = jnp.where(_predicate(), v, a[idx])
+        v = _where(_predicate(), v, a[idx])
     a[idx] = v
 
 
@@ -1023,7 +1069,7 @@ def paug(a: Any, idx: Any, op: str, v: Any) -> None:
     """``a[idx] op= v`` inside a predicated branch."""
     old = a[idx]
     if _scope.local.predicates:
-        a[idx] = jnp.where(_predicate(), _AUG[op](old, v), old)
+        a[idx] = _where(_predicate(), _AUG[op](old, v), old)
     else:
         # Python's own sequence: get, in-place operator, set.
         a[idx] = _IAUG[op](old, v)
