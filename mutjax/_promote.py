@@ -62,6 +62,13 @@ def fori_loop(
     closed = jax.make_jaxpr(flat_body)(index, *leaves)
     if out_trees[-1] != tree:  # JAX's own error for a body that changes the carry's structure
         return jax.lax.fori_loop(lower, upper, body, init, unroll=unroll)
+    return traced_fori_loop(lower, upper, closed, init, unroll=unroll)
+
+
+def traced_fori_loop(lower: Any, upper: Any, closed: Any, init: Any, *, unroll: Any = None) -> Any:
+    """``fori_loop`` of a body already traced: ``closed`` maps ``(i, *leaves(init))``
+    to the new leaves of a carry of ``init``'s structure."""
+    leaves, tree = jax.tree_util.tree_flatten(init)
     slabs = _slabs(closed.jaxpr) if enabled else []
     if not slabs:
         # the loop as traced: evaluating the jaxpr does not trace the body again

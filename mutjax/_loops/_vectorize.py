@@ -134,7 +134,10 @@ def _sequential(
         out = fun(*consts, i, *jax.tree_util.tree_leaves(state))
         return jax.tree_util.tree_unflatten(out_tree, out)
 
-    # A body touching one loop-invariant block of an array carries only it (see _promote).
+    # A body touching one loop-invariant block of an array carries only it (see
+    # _promote); the body traced here serves it, unless its carry changes structure.
+    if out_tree == jax.tree_util.tree_structure((start, init)):
+        return _promote.traced_fori_loop(lower, upper, closed, (start, init))
     return _promote.fori_loop(lower, upper, lax_body, (start, init))
 
 
