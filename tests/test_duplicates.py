@@ -107,15 +107,19 @@ def test_many_updates_on_cpu_build_the_table_in_a_loop(updates):
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="the chunked table is CPU's lowering")
-@pytest.mark.parametrize("updates", [9, 11])
-def test_the_last_chunk_overlaps_instead_of_a_remainder_scatter(updates):
-    # 9 or 11 updates in chunks of 4: the last chunk ends at the last update
-    # and shares some with the one before, so one scatter is compiled.
+@pytest.mark.parametrize(
+    ("size", "updates"), [(4, 9), (4, 11), (1024, 3048), (1024, 4095), (1500, 4001)]
+)
+def test_the_last_chunk_overlaps_instead_of_a_remainder_scatter(size, updates):
+    # Updates that are not a whole number of chunks: the last chunk ends at
+    # the last update and shares some with the one before (chunks of 1024
+    # and more share the updates evenly), so one scatter is compiled.
     f = mutjax.mutable(_set)
-    x = np.zeros(6, np.float32)
-    idx = (np.arange(updates) * 5 % 6 - 3).astype(np.int32)
+    n = 6 if size < 8 else 1000
+    x = np.zeros(n, np.float32)
+    idx = (np.arange(updates) * 5 % n - n // 2).astype(np.int32)
     v = np.arange(updates, dtype=np.float32)
-    with chunk(4):
+    with chunk(size):
         text = jax.jit(lambda *a: f(*a)).lower(x, idx, v).as_text()
         got = jax.jit(f)(x, idx, v)
     assert text.count('"stablehlo.scatter"(') == 1
