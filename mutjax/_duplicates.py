@@ -128,11 +128,11 @@ def _chunked_winners(ix: Index, flat: list[Any]) -> Any:
     table, and the last chunk may overlap the one before it: ``n`` updates
     take ``ceil(n / WINNER_CHUNK)`` steps of one compiled body, with no
     separate remainder to compile, and the chunks are sized to share the
-    updates evenly, so that fewer than one per step are scatter-maxed twice.
+    updates evenly, so that fewer than 1024 a step are scatter-maxed twice.
 
     Why chunk: the one-scatter table needs the keys and the positions of
-    all updates at once, and XLA's CPU runtime allocates such temporaries afresh at
-    every call once they pass glibc's largest reused block (32 MiB): for
+    all updates at once, and XLA's CPU runtime allocates such temporaries
+    afresh at every call once they pass glibc's largest reused block (32 MiB): for
     4M updates (two 16 MiB arrays), first-touch page faults doubled the
     time of the whole write (measured: 2.8x a raw scatter without reuse,
     1.16x with it; ``benchmarks/duplicates_floor.py``). A loop over chunks
