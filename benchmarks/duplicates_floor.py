@@ -43,6 +43,7 @@ from jax import lax  # noqa: E402
 
 import mutjax  # noqa: E402
 from benchmarks import report  # noqa: E402
+from mutjax import _duplicates  # noqa: E402
 
 SIZES = {"full": (1 << 20, 1 << 22), "quick": (1000, 4000)}
 JSON = os.path.join(ROOT, "benchmarks", "duplicates_floor.json")
@@ -65,10 +66,19 @@ def _winners(n: int, idx: Any) -> Any:
     return jnp.full(n, -1, jnp.int32).at[idx].max(_positions(idx.shape[0]))
 
 
+def winner_table(n: int, k: int) -> np.ndarray:
+    """The true winner table of the inputs, by NumPy (whose ``x[idx] = v`` is last-wins)."""
+    table = np.full(n, -1, np.int32)
+    table[inputs(n, k)[1]] = np.arange(k, dtype=np.int32)
+    return table
+
+
 # name -> (what it is, function of (x, idx, v), whether its result is x[idx] = v).
 # The building blocks compute only a part of the answer; the constructions
 # compute all of it.
-def blocks(n: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
+def blocks(n: int, k: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
+    table = jnp.asarray(winner_table(n, k))
+
     def raw(x, idx, v):
         return x.at[idx].set(v)
 
@@ -99,11 +109,28 @@ def blocks(n: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
     def segment(x, idx, v):
         return jax.ops.segment_max(_positions(idx.shape[0]), idx, num_segments=n)
 
+    def chunked_table(x, idx, v):
+        # mutjax's winner table alone, scatter-maxed in chunks as on CPU.
+        m = min(_duplicates.WINNER_CHUNK, idx.shape[0])
+
+        def chunk(i, w):
+            keys = lax.dynamic_slice_in_dim(idx, i * m, m)
+            keys = jnp.where(keys < 0, keys + n, keys)
+            return w.at[keys].max(_positions(m) + i * m, mode="drop")
+
+        return lax.fori_loop(0, idx.shape[0] // m, chunk, jnp.full(n, -1, jnp.int32))
+
     def gather_dense(x, idx, v):
-        # The dense lowering's second half, given a winner table (here idx[:n]
-        # stands in for one, so only the gather and the select are timed).
-        table = idx[:n]
+        # The dense lowering's second half, given the true winner table (a
+        # constant here, so only the gather and the select are timed). Its
+        # positions spread over all of v: 1M reads at random in 16 MiB.
         got = v.at[jnp.maximum(table, 0)].get(mode="promise_in_bounds")
+        return jnp.where(table >= 0, got, x)
+
+    def gather_local(x, idx, v):
+        # The same gather with in-order positions: what the random reads cost.
+        local = lax.iota(jnp.int32, n) * (idx.shape[0] // n)
+        got = v.at[local].get(mode="promise_in_bounds")
         return jnp.where(table >= 0, got, x)
 
     def gather_sparse(x, idx, v):
@@ -147,7 +174,21 @@ def blocks(n: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
         "max_u16": ("scatter-max of uint16 (position >> 6): a 2x smaller table", max_u16, False),
         "halves": ("two half scatter-maxes + elementwise max", halves, False),
         "segment_max": ("`jax.ops.segment_max` of positions", segment, False),
-        "gather_dense": ("gather `v[table]` + select, one per element", gather_dense, False),
+        "chunked_table": (
+            "the winner table alone, in 256K-update chunks (mutjax's on CPU)",
+            chunked_table,
+            False,
+        ),
+        "gather_dense": (
+            "gather `v[table]` + select, one per element, the true table",
+            gather_dense,
+            False,
+        ),
+        "gather_local": (
+            "the same gather + select with in-order positions",
+            gather_local,
+            False,
+        ),
         "gather_sparse": ("gather `table[idx]`, one per update", gather_sparse, False),
         "dense": ("one winner-table scatter-max + gather + select", dense, True),
         "mutjax": (
@@ -265,12 +306,12 @@ def _child(group: str, size: tuple[int, int], reps: int) -> dict[str, dict[str, 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def reuse(n: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
+def reuse(n: int, k: int) -> dict[str, tuple[str, Callable[..., Any], bool]]:
     """Run with big blocks reused: what the one-scatter table costs without page faults."""
-    b = blocks(n)
+    b = blocks(n, k)
     return {
         f"{name}_reuse": (f"{b[name][0]}, big blocks reused", b[name][1], b[name][2])
-        for name in ("raw", "max_i32", "dense", "mutjax")
+        for name in ("raw", "max_i32", "chunked_table", "gather_dense", "dense", "mutjax")
     }
 
 
@@ -282,10 +323,10 @@ def _ratios(rows: dict[str, dict[str, Any]], anchor: dict[str, Any]) -> None:
 
 def run(size: tuple[int, int], reps: int) -> dict[str, Any]:
     load_before = os.getloadavg()
-    rows = measure(blocks(size[0]), size, reps)
+    rows = measure(blocks(*size), size, reps)
     _ratios(rows, rows["raw"])
     # A sort takes seconds: a few repetitions, beside a raw scatter of their own.
-    slow = measure({"raw": blocks(size[0])["raw"], **sorts(size[0])}, size, 3)
+    slow = measure({"raw": blocks(*size)["raw"], **sorts(size[0])}, size, 3)
     anchor = slow.pop("raw")
     _ratios(slow, anchor)
     rows.update(slow)
@@ -318,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
         n, k = (int(s) for s in size.split(","))
         if group == "x64":
             jax.config.update("jax_enable_x64", True)
-        print(json.dumps(measure((packed if group == "x64" else reuse)(n), (n, k), reps)))
+        print(json.dumps(measure((packed(n) if group == "x64" else reuse(n, k)), (n, k), reps)))
         return
     results = run(SIZES["quick" if a.quick else "full"], reps)
     print("\n".join(report.floor_table(results)))

@@ -422,31 +422,48 @@ scatter applies its updates. Its result needs two operations:
    values where no update landed (the dense path, at least one update per
    four elements; no scatter of values runs at all).
 
-The floor is the sum of those two, against the anchor's one scatter. Each
-piece alone (table below): the scatter-max costs about what the raw scatter
-costs (`segment_max`, the same scatter-max; or the table with big blocks
-reused, CPU time), and the gather and select add about a fifth: a floor of
-about 1.1-1.3x. What cost the one-scatter table 2.5x was memory, not the
-reduction: its scatter needs the normalized keys (negative indices wrapped)
-and the positions of all 4M updates at once, two 16 MiB temporaries, and
-XLA's CPU runtime allocates temporaries at every call; above 32 MiB glibc's
-malloc maps fresh pages each time, and their first-touch page faults double
-the time. A raw scatter of int32 positions, with no max at all, costs as
-much as the scatter-max; run with `MALLOC_MMAP_THRESHOLD_` raised (the rows
-"big blocks reused") the scatter-max is back at the raw scatter's cost.
-`segment_max` escapes only because it does not wrap negative indices (it
-drops them), which NumPy's semantics forbid. So on CPU, for many updates,
-mutjax scatter-maxes the table in a loop over chunks of 256K updates
-(`lax.platform_dependent`; one scatter on other backends): every temporary
-stays at 1 MiB, and max does not depend on the chunks' order either. That
-brings `x[idx] = v` from about 2.5x to between 1.2x and 1.7x the raw scatter
-in repeated runs on 2 shared cores (load average 5-8). The raw scatter
-faults too (compare its time with big blocks reused), so the ratio moves
-with the allocator's state: with big blocks reused everywhere, the floor
-(scatter-max, gather, select) is about 1.3x and the chunked lowering
-measured about 1.5x, the rest being the loop's 16 steps and their slices.
-The first call pays for it: the loop compiles in about twice the time of
-one scatter.
+The floor is the sum of those two, against the anchor's one scatter, and
+mutjax's compiled program is just that: a fill of the table, a loop of
+scatter-maxes, and one fused gather and select (read with `as_text()` of the
+compiled HLO; nothing else runs). Each piece alone (table below; the rows
+"big blocks reused" are the steadiest): the table costs about what the raw
+scatter costs (0.9-1.1x; the raw scatter stores, the table reads, compares and
+stores). The gather is dearer than it looks: the winners' positions spread
+over all 4M updates (the last of about four writes, so mostly late ones),
+and 1M reads at random out of the 16 MiB of `v` cost 0.3-0.5x the raw
+scatter, against 0.1x for the same gather and select with in-order
+positions. (An earlier stand-in table, the first 1M indices, put the gather
+at a fifth.) So the floor on two cores is 1.2-1.4x, and `x[idx] = v`
+measures there: 1.2-1.5x by the fastest call, and 1.2-1.55x by CPU time,
+in seven interleaved runs on 2 shared cores (load average 1-8). Medians
+over eleven calls move between 0.8x and 1.8x on a loaded machine, a
+spread of the machine, not of the lowering: a program identical to
+mutjax's, written by hand and timed beside it, differed from it by as
+much.
+
+What cost the one-scatter table 2.5x was memory, not the reduction: its
+scatter needs the normalized keys (negative indices wrapped) and the
+positions of all 4M updates at once, two 16 MiB temporaries, and XLA's CPU
+runtime allocates temporaries at every call; above 32 MiB glibc's malloc
+maps fresh pages each time, and their first-touch page faults double the
+time. A raw scatter of int32 positions, with no max at all, costs as much as
+the scatter-max; run with `MALLOC_MMAP_THRESHOLD_` raised the scatter-max is
+back at the raw scatter's cost. `segment_max` escapes only because it does
+not wrap negative indices (it drops them), which NumPy's semantics forbid.
+So on CPU, for many updates, mutjax scatter-maxes the table in a loop over
+chunks of 256K updates (`lax.platform_dependent`; one scatter on other
+backends): every temporary stays at 1 MiB (5 MiB in all with the table,
+against the raw scatter's 16 MiB), and max does not depend on the chunks'
+order either. Max is also idempotent, so when the updates are not a whole
+number of chunks the last chunk ends at the last update and overlaps the
+one before, instead of a remainder scatter after the loop: one body
+compiles, and with 4M + 1000 updates lowering and compiling take 157 ms of
+CPU instead of 213 ms (medians of seven), the calls as fast as before. The
+chunks share the updates evenly, rounded up to 1024 (so fewer than 1024 per
+step are scatter-maxed twice): an unrounded share, 246,783 updates, made the
+loop 2.5x slower. The first call still pays for the loop: about 110 ms of
+compile against the raw scatter's 40 ms (each kernel, the loop's three and
+its counter and test, is compiled on its own).
 
 Rejected constructions: a stable sort of (index, position) takes seconds;
 a scatter of packed 64-bit words (position << 32 | value bits) with max
@@ -455,7 +472,18 @@ scatter-max (JAX's complex max is lexicographic, so the value rides along
 with its position) makes XLA call a general comparator per update; the
 table followed by a unique scatter of the winners adds a 4M-element gather
 and a second scatter; two half tables merged by an elementwise max gain
-nothing; a 16-bit table is cheaper but 4M positions do not fit 16 bits.
+nothing, and neither do two independent chunk loops (XLA's CPU runtime runs
+them one after the other: CPU time equals wall time); a 16-bit table is
+cheaper but 4M positions do not fit 16 bits. Measured by hand beside
+mutjax, not in the table: a two-operand scatter of (position, value) with
+a combiner that keeps the newer pair needs no gather and no select, but
+costs 1.8x the raw scatter in all (a hand-written lowering, since JAX has
+no such scatter); the gather split into two passes over halves of `v`, so that
+each pass reads a smaller region, 0.57x against one pass's 0.40x (four
+passes: worse); the chunk loop fully unrolled, 2.8x (XLA computes every
+chunk's keys and positions before the scatters: 35 MiB of temporaries
+again); chunks of 128K or 1M updates, a little slower than 256K or 512K,
+which tie.
 """
 
 

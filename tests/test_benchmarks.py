@@ -139,5 +139,6 @@ def test_duplicates_floor_checks_every_construction_against_numpy(tmp_path):
     floor = json.loads(out.read_text())
     rows = floor["rows"]
     assert {"raw", "mutjax", "dense", "sorted", "packed_x64", "mutjax_reuse"} <= set(rows)
+    assert {"chunked_table", "gather_dense", "gather_local", "gather_dense_reuse"} <= set(rows)
     assert rows["raw"]["ratio"] == 1.0 and all(e["ratio"] > 0 for e in rows.values())
     assert len(report.floor_table(floor)) == len(rows) + 2

@@ -3,7 +3,7 @@
 ``mutjax._duplicates`` scatter-maxes update positions into a winner table;
 for many updates on CPU it does so in a loop over chunks of
 ``WINNER_CHUNK`` updates. The chunk size is made tiny here so that small
-hypothesis examples run the chunked loop (and its remainder), and every
+hypothesis examples run the chunked loop (and its overlapping last chunk), and every
 result is compared with NumPy's ``x[idx] = v``: duplicates, negative
 indices, broadcast values, multi-dimensional and several index arrays,
 narrow and unsigned index dtypes.
@@ -104,6 +104,28 @@ def test_many_updates_on_cpu_build_the_table_in_a_loop(updates):
     np.testing.assert_array_equal(got, want)
     # Fewer updates than two chunks: one scatter, no loop.
     assert not _winner_loops(f, x, idx, v)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the chunked table is CPU's lowering")
+@pytest.mark.parametrize(
+    ("size", "updates"), [(4, 9), (4, 11), (1024, 3048), (1024, 4095), (1500, 4001)]
+)
+def test_the_last_chunk_overlaps_instead_of_a_remainder_scatter(size, updates):
+    # Updates that are not a whole number of chunks: the last chunk ends at
+    # the last update and shares some with the one before (chunks of 1024
+    # and more share the updates evenly), so one scatter is compiled.
+    f = mutjax.mutable(_set)
+    n = 6 if size < 8 else 1000
+    x = np.zeros(n, np.float32)
+    idx = (np.arange(updates) * 5 % n - n // 2).astype(np.int32)
+    v = np.arange(updates, dtype=np.float32)
+    with chunk(size):
+        text = jax.jit(lambda *a: f(*a)).lower(x, idx, v).as_text()
+        got = jax.jit(f)(x, idx, v)
+    assert text.count('"stablehlo.scatter"(') == 1
+    want = x.copy()
+    want[idx] = v
+    np.testing.assert_array_equal(got, want)
 
 
 def test_chunked_table_under_vmap_and_grad():
