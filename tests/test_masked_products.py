@@ -303,3 +303,39 @@ def test_a_custom_jvp_rule_is_differentiated_after_the_scope_returned():
     expected = 2 * np.maximum(np.asarray(x), 0)
     for f in (mutjax.jit(kernel), mutjax.mutable(kernel)):
         np.testing.assert_allclose(jax.grad(f)(x), expected, rtol=1e-6)
+
+
+def rows_from(a, X):
+    out = np.zeros((X.shape[1], X.shape[1]), dtype=X.dtype)
+    for i in range(1, X.shape[1]):
+        out[i, i:] = a @ X[:, i:]  # the same product every iteration, masked apart
+    return out
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_batched_loop_over_a_free_masked_product_reaches_no_gradient_from_unread_data(bad):
+    # Column 0 of X is never read. The loop runs batched (one product with X
+    # for all iterations, the masks batched alone): the gradient is the one
+    # of the same code on X with zeros there.
+    a = RNG.standard_normal(4).astype(np.float32)
+    X = RNG.standard_normal((4, N)).astype(np.float32)
+    X[:, 0] = bad
+    clean = X.copy()
+    clean[:, 0] = 0
+    _check_values(rows_from, a, X)
+    w = jnp.asarray(RNG.standard_normal((N, N)).astype(np.float32))
+
+    def loss(a, X):
+        return jnp.sum(w * mutjax.jit(rows_from)(a, X))
+
+    got = jax.jit(jax.grad(loss, (0, 1)))(a, X)
+    expected = jax.jit(jax.grad(loss, (0, 1)))(a, clean)
+    for g, e in zip(got, expected):
+        assert np.all(np.isfinite(g))
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def _check_values(kernel, *ops):
+    expected = kernel(*[np.array(x) for x in ops])
+    got = np.asarray(mutjax.jit(kernel)(*ops))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

@@ -123,7 +123,13 @@ def _free_masked(fn: Any, masks_a: list[tuple[int, Any]], masks_b: list[tuple[in
 
     @jax.custom_jvp
     def product(x: Any, y: Any, *valids: Any) -> Any:
-        return fn(x, y)
+        out = fn(x, y)
+        # The value depends on a mask as the tangent does, through a select of
+        # itself: under jax.vmap over the masks alone (a batched loop over a
+        # loop-invariant product) both are then batched alike, as custom_jvp
+        # requires of its rule. Unbatched, XLA removes the select.
+        first = lax.reshape(lax.slice(valids[0], (0,) * valids[0].ndim, (1,) * valids[0].ndim), ())
+        return lax.select(first, out, out)
 
     @product.defjvp
     def _(primals: Any, tangents: Any) -> Any:
