@@ -101,11 +101,17 @@ def _promoted(
         full = leaves[s.leaf]
         shape = np.shape(full)
         starts = [_read(outside, a) for a in s.starts] + [0] * (len(shape) - s.axes)
-        corners[s.leaf] = [_clamp(x, shape[d] - s.sizes[d]) for d, x in enumerate(starts[: s.axes])]
-        corners[s.leaf] += starts[s.axes :]
+        # The body's slicing equations take their starts as they are (no
+        # wrapping of negative ones) and clamp them; the slab's read and
+        # write-back do the same. A clamp or a wrap written out here is one
+        # scalar fusion per iteration of an enclosing loop that XLA's CPU
+        # backend runs on its own (Seidel-2D's row loop: 1.3x the hand-written).
+        corners[s.leaf] = starts
         update = _last_update(full, starts, s, corners[s.leaf])
         if update is None:
-            carry[s.leaf] = jax.lax.dynamic_slice(full, corners[s.leaf], s.sizes)
+            carry[s.leaf] = jax.lax.dynamic_slice(
+                full, corners[s.leaf], s.sizes, allow_negative_indices=False
+            )
         else:
             bases[s.leaf], carry[s.leaf] = update
         carry[s.leaf] = jax.lax.reshape(carry[s.leaf], _carried_shape(s))
@@ -123,7 +129,9 @@ def _promoted(
     out = list(final)
     for s in slabs:
         slab = jax.lax.reshape(final[s.leaf], s.sizes)
-        out[s.leaf] = jax.lax.dynamic_update_slice(bases[s.leaf], slab, corners[s.leaf])
+        out[s.leaf] = jax.lax.dynamic_update_slice(
+            bases[s.leaf], slab, corners[s.leaf], allow_negative_indices=False
+        )
     return jax.tree_util.tree_unflatten(tree, out)
 
 
@@ -149,7 +157,7 @@ def _last_update(
         return None
     # on the other axes the slab spans the array: the update's starts clamp as before
     inner = [np.zeros((), np.result_type(w)) for w in written[:axes]] + written[axes:]
-    value = jax.lax.dynamic_slice(base, corner, slab.sizes)
+    value = jax.lax.dynamic_slice(base, corner, slab.sizes, allow_negative_indices=False)
     return base, jax.lax.dynamic_update_slice_p.bind(value, update, *inner)
 
 
@@ -166,12 +174,6 @@ def _constant(x: Any) -> Any:
         return x
     value = _compat.literal_value(x)
     return value if value is not None else _compat.to_concrete_value(x)
-
-
-def _clamp(start: Any, most: int) -> Any:
-    """``start`` clamped to ``[0, most]``, as ``dynamic_slice`` clamps it."""
-    dtype = np.result_type(start)
-    return jax.lax.clamp(np.zeros((), dtype), start, np.asarray(most, dtype))
 
 
 def _read(env: dict[Any, Any], atom: Any) -> Any:

@@ -141,6 +141,10 @@ class MutTrace(_compat.Trace):
 def _subtrace(f, tag, scope, *args):
     # A custom_jvp / custom_vjp rule may close over mutable arrays of this
     # scope: run it under a sub-trace with the same tag so that they unwrap.
+    # A rule that jax.grad traces from the program after the scope returned
+    # (jax.nn.relu's jvp) sees plain values only.
+    if scope.closed:
+        return f(*args)
     with _compat.take_current_trace() as parent:
         trace = MutTrace(parent, tag, scope)
         with _compat.set_current_trace(trace):

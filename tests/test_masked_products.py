@@ -255,3 +255,87 @@ def test_masked_product_grad_equals_static_slicing(kernel):
     expected = jax.grad(theirs, argnums)(*ops)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def _zero_filled(kernel, ops, i):
+    """``ops`` with the parts ``kernel`` masks out at ``i`` set to 0."""
+    _, outside = KERNELS[kernel]
+    out = []
+    for x, where in zip(ops, outside):
+        x = np.array(x)
+        if where is not None:
+            x[where(i)] = 0
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan, 1e30])
+@pytest.mark.parametrize("kernel", list(KERNELS), ids=lambda k: k.__name__)
+def test_masked_out_data_reaches_no_gradient(kernel, bad):
+    # NumPy does not read the masked-out part: the gradient is the one of the
+    # same code on data that holds zeros there, whatever it holds.
+    i = 3
+    ops = _operands(kernel, np.float32, i, bad)
+    out_shape = np.shape(kernel(*_zero_filled(kernel, ops, i), i))
+    w = jnp.asarray(RNG.standard_normal(out_shape).astype(np.float32))
+    argnums = tuple(range(len(ops)))
+
+    def loss(*ops):
+        return jnp.sum(w * mutjax.jit(kernel)(*ops, jnp.int32(i)))
+
+    got = jax.jit(jax.grad(loss, argnums))(*[jnp.asarray(x) for x in ops])
+    expected = jax.jit(jax.grad(loss, argnums))(
+        *[jnp.asarray(x) for x in _zero_filled(kernel, ops, i)]
+    )
+    for g, e in zip(got, expected):
+        assert np.all(np.isfinite(g))
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_a_custom_jvp_rule_is_differentiated_after_the_scope_returned():
+    # The masked products' derivative rule, like jax.nn.relu's, is traced
+    # when jax.grad differentiates the program, after `mutable` returned.
+    def kernel(x):
+        y = jax.nn.relu(x)
+        return np.sum(y * y)
+
+    x = jnp.asarray(np.linspace(-1, 1, 5, dtype=np.float32))
+    expected = 2 * np.maximum(np.asarray(x), 0)
+    for f in (mutjax.jit(kernel), mutjax.mutable(kernel)):
+        np.testing.assert_allclose(jax.grad(f)(x), expected, rtol=1e-6)
+
+
+def rows_from(a, X):
+    out = np.zeros((X.shape[1], X.shape[1]), dtype=X.dtype)
+    for i in range(1, X.shape[1]):
+        out[i, i:] = a @ X[:, i:]  # the same product every iteration, masked apart
+    return out
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_batched_loop_over_a_free_masked_product_reaches_no_gradient_from_unread_data(bad):
+    # Column 0 of X is never read. The loop runs batched (one product with X
+    # for all iterations, the masks batched alone): the gradient is the one
+    # of the same code on X with zeros there.
+    a = RNG.standard_normal(4).astype(np.float32)
+    X = RNG.standard_normal((4, N)).astype(np.float32)
+    X[:, 0] = bad
+    clean = X.copy()
+    clean[:, 0] = 0
+    _check_values(rows_from, a, X)
+    w = jnp.asarray(RNG.standard_normal((N, N)).astype(np.float32))
+
+    def loss(a, X):
+        return jnp.sum(w * mutjax.jit(rows_from)(a, X))
+
+    got = jax.jit(jax.grad(loss, (0, 1)))(a, X)
+    expected = jax.jit(jax.grad(loss, (0, 1)))(a, clean)
+    for g, e in zip(got, expected):
+        assert np.all(np.isfinite(g))
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def _check_values(kernel, *ops):
+    expected = kernel(*[np.array(x) for x in ops])
+    got = np.asarray(mutjax.jit(kernel)(*ops))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

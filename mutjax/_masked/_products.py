@@ -15,15 +15,19 @@ product of the selected part, summed over the same elements in the same
 order. That keeps ``a @ X[:, i:]`` one product with ``X`` itself (the zeroed
 copy is left unused): under ``jax.vmap`` over ``i`` (a batched loop) ``X``
 stays unbatched and the stacked ``a`` make one matrix product, where zeroing
-``X`` first would copy it per iteration. The cost is in gradients only: the cotangent of the masked-out
-outputs is zero, and ``0 * inf`` makes the other operand's gradient ``nan``
-where those positions of ``X`` are not finite.
+``X`` first would copy it per iteration. Differentiated, that product would
+give the other operand the cotangent of the masked-out outputs (zero) times
+``X`` there, ``nan`` where ``X`` is not finite; its derivative rule
+(``_free_masked``) multiplies the tangents by the operands with their
+masked-out free positions zeroed instead, so the data NumPy does not read
+reaches no gradient, and the forward product is unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -92,6 +96,52 @@ def _product(a: MaskedBase, b: MaskedBase, ax_a: int, ax_b: int, fn: Any) -> Any
     )
 
 
+def _free_masks(x: Any, contracted: int) -> list[tuple[int, Any]]:
+    """``(axis, valid)`` of the run-time axes of ``x`` that a product leaves free."""
+    if not isinstance(x, MaskedBase) or (x.clean and x.raw is x.data):
+        return []  # the product takes the zeros it holds at its masked positions
+    return [(ax, a.valid) for ax, a in enumerate(x.axes) if a is not None and ax != contracted]
+
+
+def _free_masked(fn: Any, masks_a: list[tuple[int, Any]], masks_b: list[tuple[int, Any]]) -> Any:
+    """``fn``, a product of two operands, whose tangents see masked-out free positions as 0.
+
+    The value is ``fn``'s. Each output position along a free axis comes from
+    one position of the operand there, so zeroing the operand at masked-out
+    free positions changes only outputs that are masked out themselves; the
+    tangent uses the zeroed operands and so stays finite there (``0 * inf``).
+    The masks are arguments, not closed over: the rule runs when the program
+    is differentiated, after the mutable scope that made them has returned.
+    """
+    axes_a, axes_b = [ax for ax, _ in masks_a], [ax for ax, _ in masks_b]
+    valids = [v for _, v in masks_a + masks_b]
+
+    def zeroed(x: Any, axes: list[int], valids: list[Any]) -> Any:
+        for ax, valid in zip(axes, valids, strict=True):
+            x = select(bcast_axis(valid, x.ndim, ax), x, np.zeros((), x.dtype))
+        return x
+
+    @jax.custom_jvp
+    def product(x: Any, y: Any, *valids: Any) -> Any:
+        out = fn(x, y)
+        # The value depends on a mask as the tangent does, through a select of
+        # itself: under jax.vmap over the masks alone (a batched loop over a
+        # loop-invariant product) both are then batched alike, as custom_jvp
+        # requires of its rule. Unbatched, XLA removes the select.
+        first = lax.reshape(lax.slice(valids[0], (0,) * valids[0].ndim, (1,) * valids[0].ndim), ())
+        return lax.select(first, out, out)
+
+    @product.defjvp
+    def _(primals: Any, tangents: Any) -> Any:
+        x, y, *valids = primals
+        tx, ty = tangents[:2]
+        za = zeroed(x, axes_a, valids[: len(axes_a)])
+        zb = zeroed(y, axes_b, valids[len(axes_a) :])
+        return fn(x, y), fn(tx, zb) + fn(za, ty)
+
+    return lambda x, y: product(x, y, *valids)
+
+
 def _ndim(x: Any) -> int:
     return x.ndim if isinstance(x, MaskedBase) else np.ndim(x)
 
@@ -115,6 +165,9 @@ def _contract(a: Any, b: Any, ax_a: int, ax_b: int, fn: Any) -> Any:
     if la is not None and lb is not None and not la.same_layout(lb):
         a, b = a.compacted(), b.compacted()
     # The free axes keep their masks in the result's layouts (see the module doc).
+    masks_a, masks_b = _free_masks(a, ax_a), _free_masks(b, ax_b)
+    if masks_a or masks_b:
+        fn = _free_masked(fn, masks_a, masks_b)
     out = _product(a, b, ax_a, ax_b, fn) if la is not None else fn(_raw(a), _raw(b))
     axes_a, axes_b = _axes(a), _axes(b)
     del axes_a[ax_a]
