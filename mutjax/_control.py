@@ -79,6 +79,7 @@ def _frame(
         if hinted is not None:
             written = [c for c in recorder if c.scope is not local and not c.scope.closed]
             if written != list(cells):
+                hinted.written = written
                 raise hinted
         elif not record:
             _check_threaded(recorder, cells, local)
@@ -117,7 +118,9 @@ def _check_threaded(recorder: dict[Cell, Any], cells: Sequence[Cell], local: Sco
 
 
 class _HintMissed(Exception):
-    """A body traced with hinted cells wrote others: its loop runs again with a first pass."""
+    """A body traced with hinted cells wrote others (``written``): its loop runs again."""
+
+    written: list[Cell]
 
 
 def _take_site() -> Any:
@@ -198,6 +201,39 @@ def _discovering(trace: MutTrace) -> bool:
     nested loops are traced a number of times linear in their depth.
     """
     return trace.scope.discovering
+
+
+def _opaque(trace: MutTrace, tree: Any) -> Any:
+    """``tree`` (parent-trace values) with each leaf known at trace time made traced.
+
+    A first pass runs a nested body once, standing for every iteration of its
+    loop: a test of a loop value decided on the value of one iteration
+    (``if k == 0``) would hide the writes of the other branch, which the
+    loop's own trace then makes.
+    """
+
+    def leaf(x: Any) -> Any:
+        if _ranges.static(x) is None and _compat.literal_value(x) is None:
+            return x
+        with _compat.set_current_trace(trace.parent_trace):
+            return jax.lax.optimization_barrier(jax.numpy.asarray(x))
+
+    return _tree_map(leaf, tree)
+
+
+def _probe_index(trace: MutTrace, lower: Any, upper: Any) -> Any:
+    """The index a first pass runs a loop's body with: traced, as in the loop (see ``_opaque``).
+
+    A static range's interval is registered on it, as the loop's own trace does.
+    """
+    with _compat.set_current_trace(trace.parent_trace):
+        i = jax.numpy.asarray(lower)
+    i = _opaque(trace, i)
+    lo, hi = _ranges.static(lower), _ranges.static(upper)
+    if lo is not None and hi is not None and np.ndim(lo) == 0 and np.ndim(hi) == 0:
+        if int(lo) <= int(hi) - 1:
+            _ranges.register(trace.scope.root.intervals, i, int(lo), int(hi) - 1)
+    return i
 
 
 def _placeholder(spec: Any) -> Any:
@@ -285,12 +321,20 @@ def _run_threaded(
     site = _take_site() if site is None else site
     hint = _hint(trace, site) if len(bodies) == 1 else None
     if hint is not None:
-        missed = _HintMissed()
-        try:
-            return _run_cells(trace, bodies, args, lax_call, hint, missed)
-        except _HintMissed as e:
-            if e is not missed:
-                raise
+        # A trace that missed wrote all the cells its body writes: the
+        # next one threads those, and only a second miss needs a first pass.
+        for _ in range(2):
+            missed = _HintMissed()
+            try:
+                out = _run_cells(trace, bodies, args, lax_call, hint, missed)
+            except _HintMissed as e:
+                if e is not missed:
+                    raise
+                hint = e.written
+                continue
+            trace.scope.root.hints[site] = hint
+            return out
+        trace.scope.root.hints[site] = None
     return _run_cells(trace, bodies, args, lax_call, None, None)
 
 
@@ -479,7 +523,8 @@ def fori_loop_bounded(
     lower, upper, init = _unwrap(trace, (lower, upper, init_val))
     if _discovering(trace):
         with _hinting(trace, site):
-            return body_fun(jax.numpy.asarray(lower), init_val)
+            i = _probe_index(trace, lower, upper)
+            return body_fun(i, _wrap(trace, _opaque(trace, init)))
 
     lo, hi = _ranges.static(lower), _ranges.static(upper)
     span = None

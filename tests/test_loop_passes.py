@@ -77,6 +77,35 @@ def static_branch(A, B):
     return A, B
 
 
+def else_branch_only(A, B):
+    # B is written only where `k == 0` is false: the run made in the outer
+    # body's first pass must not decide the test on one value of k.
+    n = A.shape[0]
+    for i in range(2):
+        A[0] += B[i]
+        for k in range(0, n):
+            if k == 0:
+                A[k] += 1.0
+            else:
+                B[k] += A[k - 1]
+    return A, B
+
+
+def else_branch_by_carried_local(A, B):
+    # The same, with the test on a local the inner loop carries.
+    n = A.shape[0]
+    for i in range(2):
+        A[0] += B[i]
+        s = 0
+        for k in range(n):
+            if s == 0:
+                A[k] += 1.0
+            else:
+                B[k] += A[k - 1]
+            s = s + 1
+    return A, B
+
+
 def _same(kernel, *arrays):
     expected = kernel(*[np.array(a) for a in arrays])
     got = jax.jit(mutjax.mutable(kernel, loops=True))(*[jnp.asarray(a) for a in arrays])
@@ -111,6 +140,11 @@ def test_inner_loop_writing_more_when_traced_than_in_the_first_pass_matches_nump
     _same(
         static_branch, np.arange(1.0, 5.0, dtype=np.float32), np.arange(3.0, 7.0, dtype=np.float32)
     )
+
+
+@pytest.mark.parametrize("kernel", [else_branch_only, else_branch_by_carried_local])
+def test_inner_loop_writing_an_array_only_in_a_later_iteration_matches_numpy(kernel):
+    _same(kernel, np.arange(1.0, 5.0, dtype=np.float32), np.arange(3.0, 7.0, dtype=np.float32))
 
 
 def _stepped(step):
