@@ -160,6 +160,23 @@ def _hinting(trace: MutTrace, site: Any) -> Iterator[None]:
         root.hints[site] = cells
 
 
+def guess(site: Any, arrays: Sequence[Any]) -> None:
+    """Take the cells of ``arrays`` as the hint of ``site`` where it has none.
+
+    A converted loop that no first pass ran guesses that its body writes
+    the arrays its source writes through (``table`` of ``table[i, j] = v``):
+    its trace then needs no first pass (nor do the loops nested in it). A
+    trace that writes other arrays is traced once more (see ``_run_threaded``).
+    """
+    trace = current_mut_trace()
+    if site is None or trace is None or _discovering(trace):
+        return
+    root = trace.scope.root
+    cells = [a._cell for a in arrays if a._cell.scope.root is root]
+    if site not in root.hints and cells:
+        root.hints[site] = list(dict.fromkeys(cells))
+
+
 def _hint(trace: MutTrace, site: Any) -> list[Cell] | None:
     """The cells recorded for ``site`` (see ``_hinting``), if all are still open."""
     if site is None:

@@ -112,16 +112,53 @@ def _same(kernel, *arrays):
     assert_same(jax.tree_util.tree_map(np.asarray, got), expected, "jit")
 
 
-def test_nested_loop_body_traced_twice_and_matches_numpy():
+def test_nested_loop_body_traced_once_and_matches_numpy():
     rng = np.random.default_rng(0)
     A = rng.integers(0, 5, (7, 7)).astype(np.int32)
     expected = triple(np.array(A))
     TRACES.clear()
     f = jax.jit(mutjax.mutable(triple, loops=True))
     got = f(jnp.asarray(A))
-    # The enclosing bodies' first passes run it once; its own loop traces it once.
-    assert len(TRACES) == 2
+    # Each loop takes the arrays its source writes through (A) as what its
+    # body writes: no first pass runs, and each body is traced once.
+    assert TRACES == ["k"]
     np.testing.assert_array_equal(np.asarray(got), expected)
+
+
+def _write_b(B, i):
+    B[i] = B[i] * 2.0 + _count("helper")
+
+
+def through_a_call(A, B):
+    # The source writes A; the helper writes B: the guess misses B.
+    for i in range(A.shape[0]):
+        A[i] += 1.0 + _count("body")
+        _write_b(B, i)
+    return A, B
+
+
+def never_taken(A, B):
+    # The source writes B in a branch that a static test never takes: the
+    # guess has B, the body writes A only.
+    n = A.shape[0]
+    for i in range(n):
+        A[i] += 1.0 + _count("body")
+        if n > 100:
+            B[i] = 0.0
+    return A, B
+
+
+@pytest.mark.parametrize("kernel", [through_a_call, never_taken])
+def test_loop_whose_guess_misses_is_traced_twice_and_matches_numpy(kernel):
+    A = np.arange(1.0, 6.0, dtype=np.float32)
+    B = np.arange(2.0, 7.0, dtype=np.float32)
+    expected = kernel(A.copy(), B.copy())
+    TRACES.clear()
+    got = jax.jit(mutjax.mutable(kernel, loops=True))(jnp.asarray(A), jnp.asarray(B))
+    # The trace that missed found what the body writes; the next threads
+    # it, with no first pass.
+    assert TRACES.count("body") == 2
+    assert_same(jax.tree_util.tree_map(np.asarray, got), expected, "jit")
 
 
 def test_inner_loop_writing_an_array_the_outer_body_makes_matches_numpy():
