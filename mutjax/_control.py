@@ -16,7 +16,9 @@ inside the body reads and writes the carry.
 
 Which arrays a body writes is found by a first tracing pass
 (``_discover``) under ``jax.make_jaxpr``; the writes it makes are undone,
-and only the written arrays are threaded.
+and only the written arrays are threaded. A loop whose arrays are known
+(a *hint*: from an enclosing first pass, or guessed from a converted loop's
+source, see ``guess``) skips that pass, and its trace checks the hint.
 """
 
 from __future__ import annotations
