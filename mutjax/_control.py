@@ -615,9 +615,9 @@ def while_loop(cond_fun: Callable[[T], Any], body_fun: Callable[[T], T], init_va
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.while_loop(cond_fun, body_fun, init_val)
-    if _discovering(trace):
-        return body_fun(init_val)
     init = _unwrap(trace, init_val)
+    if _discovering(trace):
+        return body_fun(_wrap(trace, _opaque(trace, init)))
     body = _user_body(body_fun)
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
@@ -709,7 +709,9 @@ def scan(
             if xs is None or not jax.tree_util.tree_leaves(xs)
             else len(jax.tree_util.tree_leaves(xs)[0])
         )
-        carry, y = _scan_pair(f(init, _tree_map(_placeholder, x0)))
+        with _compat.set_current_trace(trace.parent_trace):
+            x = _tree_map(_placeholder, x0)
+        carry, y = _scan_pair(f(*_wrap(trace, _opaque(trace, (init, x)))))
         ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
         return carry, ys
 
@@ -776,10 +778,10 @@ def switch(index: Any, branches: Sequence[Callable[..., R]], *operands: Any) -> 
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.switch(index, branches, *operands)
-    if _discovering(trace):
-        outs = [b(*operands) for b in branches]
-        return outs[0]
     index, operands = _unwrap(trace, (index, operands))
+    if _discovering(trace):
+        outs = [b(*_wrap(trace, _opaque(trace, operands))) for b in branches]
+        return outs[0]
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
         return jax.lax.switch(index, threaded, start, *operands)

@@ -106,6 +106,49 @@ def else_branch_by_carried_local(A, B):
     return A, B
 
 
+def else_branch_in_a_combinator_numpy(A, B, m):
+    # The oracle of the two kernels below, as NumPy loops.
+    for i in range(2):
+        A[0] += B[i]
+        for k in range(m):
+            if k == 0:
+                A[k] += 1.0
+            else:
+                B[k] += A[k - 1]
+    return A, B
+
+
+def else_branch_for_in_a_combinator(A, B, m):
+    # A combinator's first pass runs the converted loops nested in its body.
+    def outer(i, c):
+        A[0] += B[i]
+        for k in range(m):
+            if k == 0:
+                A[k] += 1.0
+            else:
+                B[k] += A[k - 1]
+        return c
+
+    mutjax.fori_loop(0, 2, outer, 0)
+    return A, B
+
+
+def else_branch_while_in_a_combinator(A, B, m):
+    def outer(i, c):
+        A[0] += B[i]
+        k = 0
+        while k < m:
+            if k == 0:
+                A[k] += 1.0
+            else:
+                B[k] += A[k - 1]
+            k = k + 1
+        return c
+
+    mutjax.fori_loop(0, 2, outer, 0)
+    return A, B
+
+
 def _same(kernel, *arrays):
     expected = kernel(*[np.array(a) for a in arrays])
     got = jax.jit(mutjax.mutable(kernel, loops=True))(*[jnp.asarray(a) for a in arrays])
@@ -182,6 +225,17 @@ def test_inner_loop_writing_more_when_traced_than_in_the_first_pass_matches_nump
 @pytest.mark.parametrize("kernel", [else_branch_only, else_branch_by_carried_local])
 def test_inner_loop_writing_an_array_only_in_a_later_iteration_matches_numpy(kernel):
     _same(kernel, np.arange(1.0, 5.0, dtype=np.float32), np.arange(3.0, 7.0, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "kernel", [else_branch_for_in_a_combinator, else_branch_while_in_a_combinator]
+)
+def test_loop_in_a_combinators_first_pass_writing_in_a_later_iteration_matches_numpy(kernel):
+    A = np.arange(1.0, 5.0, dtype=np.float32)
+    B = np.arange(3.0, 7.0, dtype=np.float32)
+    expected = else_branch_in_a_combinator_numpy(A.copy(), B.copy(), 4)
+    got = jax.jit(mutjax.mutable(kernel, loops=True))(jnp.asarray(A), jnp.asarray(B), 4)
+    assert_same(jax.tree_util.tree_map(np.asarray, got), expected, "jit")
 
 
 def _stepped(step):
