@@ -16,7 +16,9 @@ inside the body reads and writes the carry.
 
 Which arrays a body writes is found by a first tracing pass
 (``_discover``) under ``jax.make_jaxpr``; the writes it makes are undone,
-and only the written arrays are threaded.
+and only the written arrays are threaded. A loop whose arrays are known
+(a *hint*: from an enclosing first pass, or guessed from a converted loop's
+source, see ``guess``) skips that pass, and its trace checks the hint.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def _frame(
         if hinted is not None:
             written = [c for c in recorder if c.scope is not local and not c.scope.closed]
             if written != list(cells):
+                hinted.written = written
                 raise hinted
         elif not record:
             _check_threaded(recorder, cells, local)
@@ -117,7 +120,9 @@ def _check_threaded(recorder: dict[Cell, Any], cells: Sequence[Cell], local: Sco
 
 
 class _HintMissed(Exception):
-    """A body traced with hinted cells wrote others: its loop runs again with a first pass."""
+    """A body traced with hinted cells wrote others (``written``): its loop runs again."""
+
+    written: list[Cell]
 
 
 def _take_site() -> Any:
@@ -155,6 +160,23 @@ def _hinting(trace: MutTrace, site: Any) -> Iterator[None]:
         root.hints[site] = None  # the site writes different arrays in different places
     else:
         root.hints[site] = cells
+
+
+def guess(site: Any, arrays: Sequence[Any]) -> None:
+    """Take the cells of ``arrays`` as the hint of ``site`` where it has none.
+
+    A converted loop that no first pass ran guesses that its body writes
+    the arrays its source writes through (``table`` of ``table[i, j] = v``):
+    its trace then needs no first pass (nor do the loops nested in it). A
+    trace that writes other arrays is traced once more (see ``_run_threaded``).
+    """
+    trace = current_mut_trace()
+    if site is None or trace is None or _discovering(trace):
+        return
+    root = trace.scope.root
+    cells = [a._cell for a in arrays if a._cell.scope.root is root]
+    if site not in root.hints and cells:
+        root.hints[site] = list(dict.fromkeys(cells))
 
 
 def _hint(trace: MutTrace, site: Any) -> list[Cell] | None:
@@ -198,6 +220,39 @@ def _discovering(trace: MutTrace) -> bool:
     nested loops are traced a number of times linear in their depth.
     """
     return trace.scope.discovering
+
+
+def _opaque(trace: MutTrace, tree: Any) -> Any:
+    """``tree`` (parent-trace values) with each leaf known at trace time made traced.
+
+    A first pass runs a nested body once, standing for every iteration of its
+    loop: a test of a loop value decided on the value of one iteration
+    (``if k == 0``) would hide the writes of the other branch, which the
+    loop's own trace then makes.
+    """
+
+    def leaf(x: Any) -> Any:
+        if _ranges.static(x) is None and _compat.literal_value(x) is None:
+            return x
+        with _compat.set_current_trace(trace.parent_trace):
+            return jax.lax.optimization_barrier(jax.numpy.asarray(x))
+
+    return _tree_map(leaf, tree)
+
+
+def _probe_index(trace: MutTrace, lower: Any, upper: Any) -> Any:
+    """The index a first pass runs a loop's body with: traced, as in the loop (see ``_opaque``).
+
+    A static range's interval is registered on it, as the loop's own trace does.
+    """
+    with _compat.set_current_trace(trace.parent_trace):
+        i = jax.numpy.asarray(lower)
+    i = _opaque(trace, i)
+    lo, hi = _ranges.static(lower), _ranges.static(upper)
+    if lo is not None and hi is not None and np.ndim(lo) == 0 and np.ndim(hi) == 0:
+        if int(lo) <= int(hi) - 1:
+            _ranges.register(trace.scope.root.intervals, i, int(lo), int(hi) - 1)
+    return i
 
 
 def _placeholder(spec: Any) -> Any:
@@ -285,12 +340,20 @@ def _run_threaded(
     site = _take_site() if site is None else site
     hint = _hint(trace, site) if len(bodies) == 1 else None
     if hint is not None:
-        missed = _HintMissed()
-        try:
-            return _run_cells(trace, bodies, args, lax_call, hint, missed)
-        except _HintMissed as e:
-            if e is not missed:
-                raise
+        # A trace that missed wrote all the cells its body writes: the
+        # next one threads those, and only a second miss needs a first pass.
+        for _ in range(2):
+            missed = _HintMissed()
+            try:
+                out = _run_cells(trace, bodies, args, lax_call, hint, missed)
+            except _HintMissed as e:
+                if e is not missed:
+                    raise
+                hint = e.written
+                continue
+            trace.scope.root.hints[site] = hint
+            return out
+        trace.scope.root.hints[site] = None
     return _run_cells(trace, bodies, args, lax_call, None, None)
 
 
@@ -479,7 +542,8 @@ def fori_loop_bounded(
     lower, upper, init = _unwrap(trace, (lower, upper, init_val))
     if _discovering(trace):
         with _hinting(trace, site):
-            return body_fun(jax.numpy.asarray(lower), init_val)
+            i = _probe_index(trace, lower, upper)
+            return body_fun(i, _wrap(trace, _opaque(trace, init)))
 
     lo, hi = _ranges.static(lower), _ranges.static(upper)
     span = None
@@ -551,9 +615,9 @@ def while_loop(cond_fun: Callable[[T], Any], body_fun: Callable[[T], T], init_va
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.while_loop(cond_fun, body_fun, init_val)
-    if _discovering(trace):
-        return body_fun(init_val)
     init = _unwrap(trace, init_val)
+    if _discovering(trace):
+        return body_fun(_wrap(trace, _opaque(trace, init)))
     body = _user_body(body_fun)
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
@@ -645,7 +709,9 @@ def scan(
             if xs is None or not jax.tree_util.tree_leaves(xs)
             else len(jax.tree_util.tree_leaves(xs)[0])
         )
-        carry, y = _scan_pair(f(init, _tree_map(_placeholder, x0)))
+        with _compat.set_current_trace(trace.parent_trace):
+            x = _tree_map(_placeholder, x0)
+        carry, y = _scan_pair(f(*_wrap(trace, _opaque(trace, (init, x)))))
         ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
         return carry, ys
 
@@ -712,10 +778,10 @@ def switch(index: Any, branches: Sequence[Callable[..., R]], *operands: Any) -> 
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.switch(index, branches, *operands)
-    if _discovering(trace):
-        outs = [b(*operands) for b in branches]
-        return outs[0]
     index, operands = _unwrap(trace, (index, operands))
+    if _discovering(trace):
+        outs = [b(*_wrap(trace, _opaque(trace, operands))) for b in branches]
+        return outs[0]
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
         return jax.lax.switch(index, threaded, start, *operands)

@@ -183,3 +183,42 @@ def _function_body(fn: Any) -> list[ast.stmt] | None:
     if not tree.body or not isinstance(tree.body[0], ast.FunctionDef):
         return None
     return tree.body[0].body
+
+
+# -- written arrays --------------------------------------------------------------------
+
+
+def _base_name(target: ast.expr) -> str | None:
+    """``x`` of a write target ``x[i]``, ``x[i][j]`` or ``x[i].real``; None for others."""
+    while isinstance(target, (ast.Subscript, ast.Attribute)):
+        target = target.value
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def written_names(stmts: list[ast.stmt]) -> tuple[str, ...]:
+    """The names that ``stmts`` write through, in source order: ``x`` of ``x[i] = v``,
+    ``x[i] op= v`` and ``x op= v`` (in place on an array).
+
+    A guess of the arrays a loop body writes (see mutjax._control.guess): a
+    write through a called function or a name bound inside the body is not
+    seen, and costs one trace more, never a result.
+    """
+    found: dict[str, None] = {}
+    for st in stmts:
+        for node in ast.walk(st):
+            if isinstance(node, ast.Assign):
+                targets = [
+                    t
+                    for tt in node.targets
+                    for t in (tt.elts if isinstance(tt, ast.Tuple) else [tt])
+                ]
+            elif isinstance(node, ast.AugAssign):
+                targets = [node.target]
+            else:
+                continue
+            for t in targets:
+                if isinstance(t, ast.Subscript) or isinstance(node, ast.AugAssign):
+                    name = _base_name(t)
+                    if name is not None:
+                        found[name] = None
+    return tuple(found)

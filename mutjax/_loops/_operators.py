@@ -48,6 +48,7 @@ from .. import _errors, _inplace, _masked, _ranges, _scope
 from .._control import cond as _cond
 from .._control import fori_loop as _fori_loop
 from .._control import fori_loop_bounded as _fori_loop_bounded
+from .._control import guess as _guess_writes
 from .._control import while_loop as _while_loop
 from .._trace import MutArray, current_mut_trace
 from . import _bounds, _carry, _choice, _vectorize
@@ -127,7 +128,7 @@ def _is_traced(x: Any) -> bool:
 class _Range:
     """``range(...)`` inside a converted function: its bounds may be traced."""
 
-    __slots__ = ("start", "stop", "step", "where")
+    __slots__ = ("start", "stop", "step", "where", "writes")
     start: Any  # each an int or a traced integer (the step is never traced)
     stop: Any
     step: Any
@@ -141,6 +142,7 @@ class _Range:
             raise TypeError(f"range expected at most 3 arguments, got {len(args)}")
         self.start, self.stop, self.step = args
         self.where: str | None = None  # the loop's file and line, set by `located`
+        self.writes: tuple[str, ...] = ()  # the names its body writes through, likewise
         if _is_traced(self.step):
             raise LoopConversionError(
                 "mutjax: a converted `range` needs a step known at trace time "
@@ -539,6 +541,7 @@ def _static_loop(loop, iter_, static, body):
 
         # Independent iterations run as one batched operation (see _vectorize).
         _scope.local.site = _site(body)
+        _guess(iter_, body)
         if direct:
             return _vectorize.fori_loop(static[peel], static.stop, f_body, init)
         return _vectorize.fori_loop(0, trips, f_body, init)
@@ -557,6 +560,27 @@ def _static_loop(loop, iter_, static, body):
     for i in static[peel + trips * period :]:
         body(i)
     return None
+
+
+def _guess(r: _Range, body: Callable[[Any], None]) -> None:
+    """Guess that the body writes the arrays of the names its source writes through.
+
+    The names are read where the body finds them (its closure): a name
+    bound inside the body is not an array of before the loop.
+    """
+    code = getattr(body, "__code__", None)
+    if not r.writes or code is None:
+        return
+    free = dict(zip(code.co_freevars, getattr(body, "__closure__", None) or ()))
+    arrays = []
+    for name in r.writes:
+        try:
+            v = free[name].cell_contents
+        except (KeyError, ValueError):  # not a closed-over name, or not bound yet
+            continue
+        if isinstance(v, MutArray):
+            arrays.append(v)
+    _guess_writes(_site(body), arrays)
 
 
 def _site(body: Callable[[Any], None]) -> Any:
@@ -637,6 +661,7 @@ def _range_loop(loop, iter_, static, extra_test, body):
 
         if bound is None or bound > 0:
             _scope.local.site = _site(body)
+            _guess(iter_, body)
         if bound is not None:
             return _fori_loop(0, bound, m_body, init) if bound > 0 else init
         # The exact trip count; with a static maximum, differentiable later too
@@ -987,9 +1012,11 @@ class _Located:
         self.where = where
 
 
-def located(value: Any, where: str) -> Any:
+def located(value: Any, where: str, writes: tuple[str, ...] = ()) -> Any:
+    """The iterable of a converted ``for``; ``writes``: the names its body writes through."""
     if isinstance(value, _Range):
         value.where = where
+        value.writes = writes
         return value
     return _Located(value, where)
 

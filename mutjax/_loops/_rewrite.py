@@ -4,7 +4,7 @@
 call of one of mutjax's operators, so that the operators know at trace time
 what ``._analysis`` read in the source: ``ag__.unsafe`` (a body with
 Python side effects: run as Python), ``ag__.located`` (the file and line of
-a loop, for messages) and ``ag__.cheap`` (a branch that may run predicated,
+a loop, for messages, and the names its body writes through) and ``ag__.cheap`` (a branch that may run predicated,
 its array writes rewritten into ``ag__.pset`` / ``ag__.paug``; the test of a
 conditional expression whose sides may both be evaluated).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ._analysis import is_cheap, side_effect
+from ._analysis import is_cheap, side_effect, written_names
 
 
 def _ag(name: str, *args: ast.expr) -> ast.Call:
@@ -128,11 +128,12 @@ class MarkUnsafe(ast.NodeTransformer):
 
     def visit_For(self, node: ast.For) -> ast.For:
         why = self._side_effect(node.body + node.orelse)
+        writes = ast.Tuple([ast.Constant(n) for n in written_names(node.body)], ast.Load())
         self.generic_visit(node)
         if why is not None:
             node.iter = _wrap("unsafe", node.iter, self._where(node), ast.Constant(why))
         else:
-            node.iter = _wrap("located", node.iter, self._where(node))
+            node.iter = _wrap("located", node.iter, self._where(node), writes)
         return node
 
     def visit_While(self, node: ast.While) -> ast.While:
