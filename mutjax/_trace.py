@@ -447,6 +447,22 @@ class MutArray(_compat.Tracer, Handle):
             ) from None
         self._view, self._aval, self._cache_version, self._origin = y._view, y._aval, -1, None
 
+    @property
+    def real(self) -> Any:
+        return _views.real(self)
+
+    @real.setter
+    def real(self, value: Any) -> None:
+        _views.set_part(self, "real", value)
+
+    @property
+    def imag(self) -> Any:
+        return _views.imag(self)
+
+    @imag.setter
+    def imag(self, value: Any) -> None:
+        _views.set_part(self, "imag", value)
+
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         return _views.swapaxes(self, axis1, axis2)
 
