@@ -283,3 +283,76 @@ def test_full_integer_index_is_a_numpy_scalar():
     assert "test_view_oracle.py" in str(err.value)  # the user's line
     with pytest.raises(TypeError):
         assign(np.zeros((3, 4)))
+
+
+def _scalar_rebinds(x):
+    v = x[1, 2]
+    w = v
+    v += 1  # a NumPy scalar: a new value for v, w keeps the old one
+    x[0, 0] += 1  # still changes x
+    return x, v, w
+
+
+def _zero_d_view_index_copies(p, y):
+    c = p[..., np.array(0)]  # a 0-d array, not a NumPy scalar
+    r = y[c]
+    r[...] = 7.0  # a copy: y keeps its row
+    s = y[p[1, ...], 1:]
+    s += 1
+    return y, r, s
+
+
+def _parts(x):
+    x.real[0] = 5
+    x.imag[1, ::2] += 2
+    r = x.real.ravel()  # every other real of the buffer: a copy
+    r[0] = -1
+    t = x.imag.reshape(-1)  # a view
+    t[-1] = -2
+    return x, r, t
+
+
+def _scalar_methods(x):
+    v = x[1, 2]
+    v.fill(3.0)  # NumPy scalar methods change a temporary: nothing happens
+    v.put(0, 4.0)
+    return x, v
+
+
+@pytest.mark.parametrize(
+    "kernel, args",
+    [
+        (_scalar_rebinds, (np.arange(12.0, dtype=np.float32).reshape(3, 4),)),
+        (
+            _zero_d_view_index_copies,
+            (np.array([1, 2, 0], np.int32), np.arange(12.0, dtype=np.float32).reshape(3, 4)),
+        ),
+        (_parts, ((np.arange(6.0) + 1j * np.arange(6.0)).astype(np.complex64).reshape(2, 3),)),
+        (_scalar_methods, (np.arange(12.0, dtype=np.float32).reshape(3, 4),)),
+    ],
+)
+def test_found_cases_match_numpy(kernel, args):
+    _check(kernel, *args, what=kernel.__name__)
+
+
+def _assign_first(v):
+    v[0] = 1.0
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda v: np.add(1.0, 2.0, out=v),
+        lambda v: np.copyto(v, 1.0),
+        lambda v: np.add.at(v, (), 1.0),
+        lambda v: v.clip(0.0, 1.0, out=v),
+        lambda v: setattr(v, "shape", (1,)),
+        _assign_first,
+    ],
+)
+def test_writes_into_a_numpy_scalar_raise_numpys_errors(write):
+    def kernel(x):
+        write(x[1, 2])
+        return x
+
+    _check(kernel, np.zeros((3, 4), np.float32), what="a write into a NumPy scalar")
