@@ -78,8 +78,11 @@ def any_index(draw: Any, shape: tuple[int, ...]) -> Any:
         elif kind == "slice":
             entries.append(draw(st.slices(n)))
         elif kind == "mask":
-            m = draw(hnp.arrays(np.bool_, (n,)))
-            entries.append(m)
+            # Over one axis, or over every axis left (a mask of several axes).
+            width = draw(st.sampled_from([1, n_axes - axis]))
+            entries.append(draw(hnp.arrays(np.bool_, shape[axis : axis + width])))
+            axis += width
+            continue
         else:
             entries.append(_array_entry(draw, n, length, kind))
         axis += 1
