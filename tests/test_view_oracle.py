@@ -316,6 +316,12 @@ def _parts(x):
     return x, r, t
 
 
+def _numpy_parts(x):
+    np.real(x)[0] = 5  # NumPy's functions give the attributes' views
+    np.imag(x)[1] += 2
+    return x, np.imag(x[:, 1:])
+
+
 def _scalar_methods(x):
     v = x[1, 2]
     v.fill(3.0)  # NumPy scalar methods change a temporary: nothing happens
@@ -332,6 +338,10 @@ def _scalar_methods(x):
             (np.array([1, 2, 0], np.int32), np.arange(12.0, dtype=np.float32).reshape(3, 4)),
         ),
         (_parts, ((np.arange(6.0) + 1j * np.arange(6.0)).astype(np.complex64).reshape(2, 3),)),
+        (
+            _numpy_parts,
+            ((np.arange(6.0) + 1j * np.arange(6.0)).astype(np.complex64).reshape(2, 3),),
+        ),
         (_scalar_methods, (np.arange(12.0, dtype=np.float32).reshape(3, 4),)),
     ],
 )
