@@ -426,3 +426,16 @@ def dynamic_slice_error() -> DynamicShapeError:
         "length JAX must know at trace time. Use `lax.dynamic_slice(x, (i,), (2,))` "
         "/ `lax.dynamic_update_slice`, or an integer array index `x[i + jnp.arange(2)]`."
     )
+
+
+def scalar_item_assignment(dtype: Any, where: str) -> TypeError:
+    """NumPy's error for ``v[...] = c`` where ``v = A[1, 2]`` is a NumPy scalar, in mutjax's words."""
+    name = f"numpy.{np.dtype(dtype).name}"
+    return TypeError(
+        f"'{name}' object does not support item assignment (mutjax, at {where}): this "
+        "array was read with an integer on every axis (`v = A[1, 2]`), which in NumPy "
+        f"gives a {name} scalar, a copy of the element and not a view, so writing "
+        "into it cannot change `A`. Write the element itself (`A[1, 2] = value`, "
+        "`A[1, 2] += 1`), or read a 0-d view of it (`v = A[1, 2, ...]`) or a "
+        "1-element view (`v = A[1:2, 2:3]`) and write through that."
+    )

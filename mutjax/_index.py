@@ -133,6 +133,20 @@ class Index:
 ADV_ENTRY = Adv()
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class ZeroDArray:
+    """A 0-d mutable array in an index that stands for a NumPy 0-d *array*.
+
+    A 0-d mutable array seen through a view (``x[..., np.array(0)]``,
+    ``a.reshape(())``, ``a[...]`` on a 0-d ``a``) is an ndarray in NumPy, not
+    a NumPy scalar, so NumPy reads it as an integer that makes the result a
+    copy (see ``is_scalar_array``). The interpreter wraps its value in this
+    before unwrapping the index; ``value`` is a value of the parent trace.
+    """
+
+    value: Any
+
+
 def _is_traced(x: Any) -> bool:
     return isinstance(x, _compat.Tracer)
 
@@ -199,6 +213,8 @@ def _classify(item: Any) -> Parsed:
         return Parsed("new", None)
     if item is Ellipsis:
         return Parsed("ellipsis", None)
+    if type(item) is ZeroDArray:
+        return _classify_array(item.value)
     if isinstance(item, (bool, np.bool_)):
         return Parsed("bool0", bool(item))
     if isinstance(item, slice):
@@ -274,6 +290,8 @@ def is_scalar_array(item: Any) -> bool:
     """
     if isinstance(item, np.ndarray):
         return item.ndim == 0
+    if type(item) is ZeroDArray:
+        return True
     if _is_array_like(item) or hasattr(item, "__index__") or not hasattr(item, "__array__"):
         return False
     return np.ndim(np.asarray(item)) == 0

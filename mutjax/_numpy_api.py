@@ -651,7 +651,7 @@ _INPLACE: dict[Any, Callable[..., Any]] = {
 # return live views; otherwise computed as copies by jax.numpy.
 _VIEW_FUNCS = (
     "transpose", "reshape", "swapaxes", "moveaxis", "squeeze", "expand_dims",
-    "ravel", "broadcast_to", "diagonal",
+    "ravel", "broadcast_to", "diagonal", "real", "imag",
 )  # fmt: skip
 
 # Functions that need the values to know their result's shape.
@@ -662,7 +662,7 @@ def _view_route(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     if not args or not _is_mut(args[0]):
         return NotImplemented
     method = type(args[0]).__dict__.get(name)
-    if method is not None:
+    if method is not None and not isinstance(method, property):  # (`real`: _views.real)
         if name == "transpose":
             # np.transpose(a, axes) and np.transpose(a, axes=...): the method
             # takes the axes positionally.

@@ -23,8 +23,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from . import _assign, _compat, _errors, _inplace, _masked, _values, _views
+from . import _assign, _compat, _elements, _errors, _index, _inplace, _masked, _values, _views
 from ._compat import lu
+from ._masked._origin import user_line
 from ._scope import Cell, Handle, Scope
 
 Rule = Callable[["MutTrace", Any, Any, dict[str, Any]], Any]
@@ -177,6 +178,32 @@ class _NumpyProtocols:
 numpy_protocols = _NumpyProtocols()
 
 
+def _zero_d_array(item: Any, tag: Any) -> Any:
+    if (
+        isinstance(item, MutArray)
+        and item._trace.tag is tag
+        and item._view is not None
+        and not item._aval.shape
+    ):
+        return _index.ZeroDArray(item._read())
+    return item
+
+
+def _zero_d_arrays(idx: Any, tag: Any) -> Any:
+    """``idx`` with each 0-d view of this scope in it marked as a 0-d array.
+
+    NumPy reads a 0-d ndarray among the entries as an integer whose result
+    is a copy; a 0-d mutable array without a view stands for a NumPy scalar
+    (``i = p[k]``, a reduction, a kernel's argument) and stays an integer,
+    whose result is a view. The index is left as it is when nothing changes.
+    """
+    items = idx if isinstance(idx, tuple) else (idx,)
+    marked = tuple(_zero_d_array(i, tag) for i in items)
+    if all(m is i for m, i in zip(marked, items)):
+        return idx
+    return marked if isinstance(idx, tuple) else marked[0]
+
+
 def _masked_index(idx: Any) -> Any:
     """The masked value of ``x[m]`` or ``x[m, :, ...]`` (an index of run-time length), or None."""
     items = idx if type(idx) is tuple else (idx,)
@@ -227,9 +254,11 @@ class MutArray(_compat.Tracer, Handle):
     # `_cell` holds the value; `_view` is None for a base array, or the view
     # chain (`mutjax._views.View`) through which this array sees its base's
     # cell; `_origin` is `(array, index)` for a view read as `array[index]`
-    # (see `mutjax._assign.write`).
+    # (see `mutjax._assign.write`); `_scalar` is True for a copy that NumPy
+    # gives as a NumPy scalar (`A[1, 2]`), which refuses item assignment and
+    # whose in-place operators rebind the name instead of writing.
 
-    __slots__ = ("_cell", "_view", "_aval", "_cache_version", "_cache", "_origin")
+    __slots__ = ("_cell", "_view", "_aval", "_cache_version", "_cache", "_origin", "_scalar")
     __array_priority__ = 2000
 
     def __init__(
@@ -243,6 +272,7 @@ class MutArray(_compat.Tracer, Handle):
         self._cache_version = -1
         self._cache = None
         self._origin = origin
+        self._scalar = False
 
     # -- state ---------------------------------------------------------------
 
@@ -357,9 +387,16 @@ class MutArray(_compat.Tracer, Handle):
         masked = _masked_index(idx)
         if masked is not None:
             return _masked.gather(self, masked)  # `x[indices[a:b]]`, a CSR row
-        return _assign.read(self, idx)
+        out = _assign.read(self, _zero_d_arrays(idx, self._trace.tag))
+        if type(out) is MutArray and out._view is None and not out._aval.shape:
+            # Every 0-d copy an index gives is a NumPy scalar there (a 0-d
+            # array result, `x[..., np.array(0)]`, is seen through a view).
+            out._scalar = True
+        return out
 
     def __setitem__(self, idx: Any, value: Any) -> None:
+        if self._scalar:
+            raise _errors.scalar_item_assignment(self._aval.dtype, user_line())
         _assign.write(self, idx, value)
 
     def __delitem__(self, idx: Any) -> None:
@@ -400,6 +437,8 @@ class MutArray(_compat.Tracer, Handle):
     def shape(self, value: Any) -> None:
         # NumPy's in-place reshape: the C-order reshape of this array as a
         # view of the same buffer, refused where that reshape needs a copy.
+        if self._scalar:
+            raise AttributeError("attribute 'shape' of 'numpy.generic' objects is not writable")
         new_shape = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
         try:
             y = _views.reshape(self, new_shape, copy=False)
@@ -411,6 +450,22 @@ class MutArray(_compat.Tracer, Handle):
                 "Use `.reshape()` to make a copy with the desired shape."
             ) from None
         self._view, self._aval, self._cache_version, self._origin = y._view, y._aval, -1, None
+
+    @property
+    def real(self) -> Any:
+        return _views.real(self)
+
+    @real.setter
+    def real(self, value: Any) -> None:
+        _views.set_part(self, "real", value)
+
+    @property
+    def imag(self) -> Any:
+        return _views.imag(self)
+
+    @imag.setter
+    def imag(self, value: Any) -> None:
+        _views.set_part(self, "imag", value)
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         return _views.swapaxes(self, axis1, axis2)
@@ -438,8 +493,11 @@ class MutArray(_compat.Tracer, Handle):
     def flatten(self, order: str = "C") -> Any:
         return _inplace.copy(_views.ravel(self, order))
 
+    # A NumPy scalar's fill / put / resize act on a temporary 0-d array:
+    # nothing changes, and nothing is raised.
     def fill(self, value: Any) -> None:
-        _inplace.fill(self, value)
+        if not self._scalar:
+            _inplace.fill(self, value)
 
     # NumPy's signature, not jax.Array's: sorts in place and returns None.
     def sort(  # type: ignore[override]
@@ -448,13 +506,17 @@ class MutArray(_compat.Tracer, Handle):
         _inplace.sort(self, axis, kind, order)
 
     def put(self, indices: Any, values: Any, mode: str = "raise") -> None:
-        _inplace.put(self, indices, values, mode)
+        if not self._scalar:
+            _inplace.put(self, indices, values, mode)
 
     def clip(self, min: Any = None, max: Any = None, out: Any = None, **kwargs: Any) -> Any:
+        if isinstance(out, MutArray) and out._scalar:
+            raise TypeError("return arrays must be of ArrayType")  # NumPy's, for a scalar
         return _inplace.clip(self, min, max, out, **kwargs)
 
     def resize(self, *new_shape: Any, refcheck: bool = True) -> None:
-        _inplace.resize(self, *new_shape, refcheck=refcheck)
+        if not self._scalar:
+            _inplace.resize(self, *new_shape, refcheck=refcheck)
 
     # -- NumPy's dispatch protocols (installed by mutjax._numpy_api) -------------
 
@@ -469,11 +531,20 @@ class MutArray(_compat.Tracer, Handle):
         outs = out if isinstance(out, tuple) else (out,)
         if any(isinstance(x, _masked.MaskedArray) for x in inputs + outs):
             return NotImplemented  # a value of run-time length: its own rules
+        if any(isinstance(x, MutArray) and x._scalar for x in outs):
+            raise TypeError("return arrays must be of ArrayType")  # NumPy's, for a scalar
+        if method == "at" and inputs and isinstance(inputs[0], MutArray) and inputs[0]._scalar:
+            raise TypeError("first operand must be array")  # NumPy's, for a scalar
         return numpy_protocols.ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if any(issubclass(t, _masked.MaskedArray) for t in types):
             return NotImplemented  # a value of run-time length: its own rules
+        dst = args[0] if args else kwargs.get("dst")
+        if func is np.copyto and isinstance(dst, MutArray) and dst._scalar:
+            raise TypeError(  # NumPy's, for a scalar destination
+                f"copyto() argument 1 must be a numpy.ndarray, not numpy.{dst._aval.dtype}"
+            )
         return numpy_protocols.function(func, args, kwargs)
 
     def __repr__(self) -> str:
@@ -499,9 +570,35 @@ class MutArray(_compat.Tracer, Handle):
 # array `+=` a float raises, as NumPy's UFuncTypeError (a TypeError) does.
 
 
+def _scalar_inplace(x: MutArray, name: str, op: Callable[[Any, Any], Any], other: Any) -> Any:
+    """``x op= other`` for a NumPy scalar ``x``: a new scalar, ``x`` itself unchanged.
+
+    NumPy scalars are immutable, so ``w = v; v += 1`` leaves ``w`` as it was.
+    A copy of one element not read yet (``x[i, j] += v``) gives a fresh copy
+    waiting on the same read, which then records the operation: ``x[i, j] = t``
+    stays one combining scatter (``mutjax._assign.combine``).
+    """
+    unread = x._cell.pending
+    if type(unread) is _elements.Unread and unread.op is None:
+        cell = Cell(None, x._cell.scope, x._cell.aval)
+        cell.pending = _elements.Unread(
+            unread.base, unread.ix, unread.parent, unread.source, unread.key
+        )
+        fresh = x._trace.view(cell, None, x._aval)
+        fresh._scalar = True
+        if _assign.combine(fresh, name, other):
+            return fresh
+    result = op(x, other)
+    if isinstance(result, MutArray) and result._view is None and not result._aval.shape:
+        result._scalar = True
+    return result
+
+
 def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArray, Any], MutArray]:
     def method(self: MutArray, other: Any) -> MutArray:
         self._check_writable()
+        if self._scalar:
+            return _scalar_inplace(self, name, op, other)
         if _assign.combine(self, name, other):
             return self  # one combining scatter, as `.at[i].add(v)` (or waiting to be one)
         result = op(self, other)

@@ -181,6 +181,56 @@ class BroadcastOp:
         return ("broadcast", self.in_shape, self.shape)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class PartOp:
+    """``a.real`` / ``a.imag`` of a complex array: a live view of one part, as in NumPy."""
+
+    part: Literal["real", "imag"]
+    shape: tuple[int, ...]
+    writable = True
+    bijective = False
+
+    def read(self, a: Any) -> Any:
+        return lax.real(a) if self.part == "real" else lax.imag(a)
+
+    def write(self, a: Any, sub: Any) -> Any:
+        re, im = lax.real(a), lax.imag(a)
+        sub = lax.convert_element_type(sub, re.dtype)
+        return lax.complex(sub, im) if self.part == "real" else lax.complex(re, sub)
+
+    def strides(self, strides: tuple[int, ...]) -> tuple[int, ...]:
+        # NumPy's part is every other real of the complex buffer: in units of
+        # the part's items its strides are twice the complex array's, so that
+        # `c.real.ravel()` copies and `c.real.reshape(-1)` is a view, as there.
+        return tuple(2 * s for s in strides)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return ("part", self.part)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ZerosOp:
+    """``a.imag`` of a real array: NumPy's read-only array of zeros."""
+
+    shape: tuple[int, ...]
+    writable = False
+    bijective = False
+
+    def read(self, a: Any) -> Any:
+        return jnp.zeros_like(a)
+
+    def write(self, a: Any, sub: Any) -> Any:
+        raise ValueError(READ_ONLY)
+
+    def strides(self, strides: tuple[int, ...]) -> tuple[int, ...]:
+        return c_strides(self.shape)  # a new C-contiguous array in NumPy
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return ("zeros",)
+
+
 # -- chains -----------------------------------------------------------------------
 
 
@@ -479,11 +529,13 @@ def _own(x: Any) -> bool:
     return isinstance(x, Handle)
 
 
-def _derive(x: Any, op: Any) -> Any:
+def _derive(x: Any, op: Any, dtype: Any = None) -> Any:
     trace = x._trace
     with _compat.set_current_trace(trace.parent_trace):
         view = view_of(x._view, op)
         aval = _sharding.view_aval(x._cell.aval, x._aval, tuple(view.shape), view.read)
+    if dtype is not None:
+        aval = aval.update(dtype=dtype)
     return trace.view(x._cell, view, aval)
 
 
@@ -715,6 +767,33 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     return _derive(x, DiagonalOp(int(offset), axis1 % n, axis2 % n, new_shape))
 
 
+def real(x: Any) -> Any:
+    """``x.real``: ``x`` itself for a real array, a live view of the real part of a complex one."""
+    if not _own(x):
+        return jnp.real(x)
+    dtype = np.dtype(x.aval.dtype)
+    if dtype.kind != "c":
+        return x  # NumPy returns the array itself
+    return _derive(x, PartOp("real", tuple(x.aval.shape)), np.finfo(dtype).dtype)
+
+
+def imag(x: Any) -> Any:
+    """``x.imag``: a live view of a complex array's imaginary part; read-only zeros for a real one."""
+    if not _own(x):
+        return jnp.imag(x)
+    dtype = np.dtype(x.aval.dtype)
+    if dtype.kind != "c":
+        return _derive(x, ZerosOp(tuple(x.aval.shape)))
+    return _derive(x, PartOp("imag", tuple(x.aval.shape)), np.finfo(dtype).dtype)
+
+
+def set_part(x: Any, part: str, value: Any) -> None:
+    """``x.real = value`` / ``x.imag = value``: NumPy's assignment to a part."""
+    if part == "imag" and np.dtype(x.aval.dtype).kind != "c":
+        raise TypeError("array does not have imaginary part to set")  # NumPy's
+    (real(x) if part == "real" else imag(x))[...] = value
+
+
 def broadcast_to(x: Any, shape: Any) -> Any:
     """``np.broadcast_to(x, shape)``: a read-only live view, as NumPy's."""
     if not _own(x):
@@ -728,20 +807,25 @@ __all__ = [
     "BasicOp",
     "BroadcastOp",
     "DiagonalOp",
+    "PartOp",
     "ReshapeOp",
     "TransposeOp",
     "View",
+    "ZerosOp",
     "broadcast_to",
     "compose",
     "diagonal",
     "expand_dims",
     "gives_view",
+    "imag",
     "identity",
     "index_key",
     "is_view_index",
     "moveaxis",
     "ravel",
+    "real",
     "reshape",
+    "set_part",
     "squeeze",
     "swapaxes",
     "transpose",
