@@ -124,8 +124,8 @@ def measure(
 ) -> list[dict[str, float]]:
     """Equations, trace time and median compile time of each, compiles interleaved.
 
-    Interleaving (ours, theirs, ours, ...) lets a loaded machine slow both
-    alike, so their ratio stays meaningful.
+    Interleaving (ours, theirs, theirs, ours, ...) lets a loaded machine
+    slow both alike, so their ratio stays meaningful.
     """
     out = []
     for f in (ours, theirs):
@@ -133,8 +133,11 @@ def measure(
         jaxpr = jax.make_jaxpr(f)(*args)
         out.append({"eqns": count_eqns(jaxpr), "trace": time.perf_counter() - t})
     compiles: list[list[float]] = [[], []]
-    for _ in range(repeats):
-        for k, f in enumerate((ours, theirs)):
+    for r in range(repeats):
+        # Each goes first in every other round: the first compile after the
+        # other's can run warm or cold.
+        for k in (0, 1) if r % 2 == 0 else (1, 0):
+            f = (ours, theirs)[k]
             jax.clear_caches()
             t = time.perf_counter()
             jax.jit(f).lower(*args).compile()

@@ -205,7 +205,7 @@ def read(target: Any, idx: Any) -> Any:
             out = _elements.read(cell, ix, parent)
             key = _element_key(ix)
             if out is None and key is not None:
-                out = cell.element(key, parent)
+                out = _elements.known(cell, key, parent)
             if out is not None:
                 return trace.new(out)
             if _unread_waits(target, ix, parent):
@@ -218,7 +218,7 @@ def read(target: Any, idx: Any) -> Any:
             return _masked_read(trace, value, ix, None if ix.mask is not None else (target, raw))
         out = _lower.read(value, ix)
         if key is not None:
-            cell.know(key, parent, out)
+            _elements.read_known(cell, key, parent, out)
         if not ix.result_shape and not ix.scalar:
             return _array0d(trace, out)
         return trace.new(out)
@@ -529,7 +529,7 @@ def _write(target: Any, ix: _index.Index, value: Any, parent: Any) -> None:
     new = _write_base(old, seen, ix, value, view)
     cell.set(_sharding.replace_whole(cell.aval, old, new) if new is value else new)
     if key is not None:
-        cell.know(key, parent, value, old=old)
+        _elements.forward(cell, key, parent, value, old)
 
 
 def _prepared_write(

@@ -14,7 +14,16 @@ has one update per element per iteration, as a hand-written accumulator
 would.
 
 Unrolled scalar code at static positions is served by the cell's known
-elements instead (``mutjax._scope.Cell.element``).
+elements instead (``mutjax._scope.Cell.element``): ``known`` answers a read,
+``forward`` records a written element. Forwarding each written element into
+the next read turns ``x[i] = f(x[i - 1])`` into one serial chain of scalar
+operations, which XLA fuses into one expression that compiles slower the
+deeper it is (60 updates: 2.2x the compile time of ``.at[]``, which reads
+each element back from the array). So a written element is forwarded only
+while the chain of forwarded elements that led to it is at most
+``MAX_CHAIN`` deep; a deeper one is read back from the array, which starts a
+new chain. (Cutting the chain with ``lax.optimization_barrier`` instead
+compiles as slowly as not cutting it.)
 
 Outside such bodies a read of one element waits too (``Unread``): the
 copy ``t = x[i]`` is made only when something reads it. Python runs
@@ -25,6 +34,8 @@ copy ``t = x[i]`` is made only when something reads it. Python runs
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 import jax.numpy as jnp
@@ -36,9 +47,80 @@ from ._index import Index
 from ._scope import Cell
 
 MAX_PENDING = 8  # waiting writes per cell; more are applied first
+MAX_CHAIN = 16  # forwarded written elements in a row; a deeper one is read from the array
 
 # The in-place operators whose `t op= v` may wait on an unread element.
 _OPS: dict[str, Any] = {"add": lax.add, "sub": lax.sub, "mul": lax.mul}
+
+
+class _Served(threading.local):
+    """The deepest known element read in ``trace`` since its last static element write."""
+
+    trace: Any = None  # a weak reference: a trace ended is not kept
+    depth = 0
+
+    def depth_in(self, trace: Any) -> int:
+        # Another trace's reads leave no depth here: what a function traces
+        # does not depend on what was traced before it.
+        return self.depth if self.trace is not None and self.trace() is trace else 0
+
+
+_served = _Served()
+
+# cell -> (its table of known elements, {static index: chain depth}): the
+# depth of each known element that a write forwarded (a read one is 0, not
+# listed). Valid while the table is the cell's current one.
+_depths: weakref.WeakKeyDictionary[Cell, tuple[dict[Any, Any], dict[Any, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _chain(cell: Cell) -> dict[Any, int] | None:
+    """The chain depths of ``cell``'s known elements, if any was forwarded."""
+    known, record = cell.elements, _depths.get(cell)
+    if known is None or record is None or record[0] is not known[2]:
+        return None
+    return record[1]
+
+
+def known(cell: Cell, key: tuple[int, ...], trace: Any) -> Any:
+    """``cell.element(key, trace)``, noting the depth of the chain it continues."""
+    v = cell.element(key, trace)
+    if v is not None:
+        depths = _chain(cell)
+        if depths is not None:
+            _served.depth = max(_served.depth_in(trace), depths.get(key, 0))
+            _served.trace = weakref.ref(trace)
+    return v
+
+
+def forward(cell: Cell, key: tuple[int, ...], trace: Any, value: Any, old: Any) -> None:
+    """After ``cell``'s element ``key`` became ``value``: record it known, unless too deep.
+
+    Its chain depth is one more than the deepest known element read since
+    the previous static write (of any array: a chain may pass through
+    several). That is what the value can depend on, short of reading the
+    operations traced.
+    """
+    depth, _served.depth = _served.depth_in(trace) + 1, 0
+    cell.know(key, trace, value, old=old)
+    table = cell.elements[2]  # type: ignore[index]
+    record = _depths.get(cell)
+    if record is None or record[0] is not table:
+        record = _depths[cell] = (table, {})
+    if depth > MAX_CHAIN:
+        del table[key]  # read back from the array: a new chain
+        record[1].pop(key, None)
+    else:
+        record[1][key] = depth
+
+
+def read_known(cell: Cell, key: tuple[int, ...], trace: Any, value: Any) -> None:
+    """Record ``value``, just read from the array at ``key``, as known: it starts no chain."""
+    cell.know(key, trace, value)
+    depths = _chain(cell)
+    if depths is not None:
+        depths.pop(key, None)
 
 
 class Unread:
@@ -66,12 +148,12 @@ class Unread:
         # While the array is as it was read, a static position is one of its
         # known elements: two reads of `v[t]` in one expression read it once.
         current = self.key is not None and cell.pending is None and cell._value is self.base
-        v = cell.element(self.key, self.parent) if current else None
+        v = known(cell, self.key, self.parent) if current else None
         with _compat.set_current_trace(self.parent):
             if v is None:
                 v = _lower.basic_read(self.base, self.ix)
                 if current:
-                    cell.know(self.key, self.parent, v)
+                    read_known(cell, self.key, self.parent, v)
             return v if self.op is None else _OPS[self.op](v, self.operand)
 
 

@@ -7,7 +7,9 @@ most the equations of the ``.at[]`` version (counted recursively, as
 ``benchmarks/compile_bench.py`` counts them), and both give NumPy's result:
 values, shapes and dtypes. Then NumPy's rules that the one-scatter form of
 ``x[i] op= v`` must keep: casting, overflow, repeated indices, a copy
-read before the write.
+read before the write. Last, the serial chains that forwarding written
+elements into later reads builds stay short, at sizes where they once
+spanned the whole kernel.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from jax.extend.core import Var
 
 import mutjax
 from benchmarks.compile_bench import patterns
 from benchmarks.run import count_eqns, primitive_names
+from mutjax._elements import MAX_CHAIN
 from tests.helpers import assert_same
 
 N = 8  # updates per pattern: small, the per-update cost is what is compared
@@ -276,3 +280,97 @@ def test_combined_updates_differentiate_and_vmap():
     cs = jnp.stack([c, 2 * c])
     got = jax.vmap(mutjax.mutable(ours), in_axes=(0, None, None))(cs, b, w)
     assert_same(got, jax.vmap(theirs, in_axes=(0, None, None))(cs, b, w))
+
+
+# -- forwarded chains stay short ---------------------------------------------------------
+
+
+def _longest_scalar_chain(jaxpr: Any) -> int:
+    """The most equations in a row, each with a 0-d result, each using the one before.
+
+    A path through an array (a write, then a read from the array) ends
+    the chain: XLA fuses a 0-d chain into one expression, which compiles
+    slower the deeper it is.
+    """
+    depth: dict[Any, int] = {}
+    longest = 0
+    for eqn in jaxpr.eqns:
+        if all(v.aval.shape == () for v in eqn.outvars):
+            d = 1 + max((depth.get(v, 0) for v in eqn.invars if isinstance(v, Var)), default=0)
+            longest = max(longest, d)
+            for v in eqn.outvars:
+                depth[v] = d
+    return longest
+
+
+def _chain_1d(x):
+    for i in range(1, x.shape[0]):
+        x[i] = x[i - 1] * 0.5 + x[i]  # two 0-d operations per update
+    return x
+
+
+def _chain_int(x):
+    for i in range(1, x.shape[0]):
+        x[i] = x[i - 1] - x[i] // 3
+    return x
+
+
+def _chain_two_arrays(x, y):
+    # The chain passes through both arrays: y[i] from x[i - 1], x[i] from y[i].
+    for i in range(1, x.shape[0]):
+        y[i] = x[i - 1] + y[i]
+        x[i] = y[i] * 0.5
+    return x, y
+
+
+def _seidel(a):
+    for i in range(1, a.shape[0] - 1):
+        for j in range(1, a.shape[1] - 1):
+            a[i, j] = 0.2 * (a[i, j] + a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+    return a
+
+
+_RNG = np.random.default_rng(3)
+CHAINS = {
+    "x[i] = x[i-1] * 0.5 + x[i], 60 updates": (
+        _chain_1d,
+        (_RNG.standard_normal(61).astype(np.float32),),
+        2,
+    ),
+    "x[i] = x[i-1] - x[i] // 3, int32, 60 updates": (
+        _chain_int,
+        (_RNG.integers(-1000, 1000, 61).astype(np.int32),),
+        1,
+    ),
+    "through two arrays, 60 updates": (
+        _chain_two_arrays,
+        tuple(_RNG.standard_normal((2, 61)).astype(np.float32)),
+        2,
+    ),
+    # Long rows: the chain of each row's updates is 38 deep, not the grid's diagonal.
+    "Gauss-Seidel 5x40": (_seidel, (_RNG.random((5, 40)).astype(np.float32),), 5),
+}
+
+
+@pytest.mark.parametrize("name", CHAINS)
+def test_forwarded_chains_stay_short(name):
+    f, args, per_update = CHAINS[name]
+    args = tuple(jnp.asarray(a) for a in args)
+    longest = _longest_scalar_chain(_jaxpr(mutjax.mutable(f), args))
+    # Forwarding every written element made each of these one chain across
+    # all updates (120 operations for the first); past MAX_CHAIN updates an
+    # element is read back from the array.
+    assert longest <= per_update * (MAX_CHAIN + 1) + 2, f"{name}: {longest} in a row"
+    assert_same(jax.jit(mutjax.mutable(f))(*args), _numpy(f, args), name)
+
+
+def test_forwarded_chain_does_not_grow_with_the_kernel():
+    # Twice the updates, the same longest chain; and elements are still
+    # forwarded: fewer reads than updates.
+    lengths, reads = [], []
+    for n in (60, 120):
+        jaxpr = _jaxpr(mutjax.mutable(_chain_1d), (jnp.zeros(n + 1, np.float32),))
+        lengths.append(_longest_scalar_chain(jaxpr))
+        reads.append([e.primitive.name for e in jaxpr.eqns].count("slice"))
+        assert reads[-1] < 2 * n, f"{n} updates: {reads[-1]} reads, nothing forwarded"
+    assert lengths[0] == lengths[1], lengths
