@@ -64,11 +64,26 @@ class _Write:
 
 
 @dataclasses.dataclass
+class _Read:
+    """A read of a written array elsewhere than at its windows, before the iteration writes it.
+
+    Per axis what it may touch: ``("slice", start, size)`` (a ``_Start``), or
+    ``("mask", *bounds)``: the positions within all ``("from", a, b)`` (``>= a*t + b``)
+    and ``("below", a, b)`` (``< a*t + b``), of a mask selecting the array.
+    """
+
+    cell: int
+    axes: tuple[tuple[Any, ...], ...]
+
+
+@dataclasses.dataclass
 class _Plan:
     """What ``_rows`` needs: the windows written, per equation its role."""
 
     writes: list[_Write]
-    roles: dict[int, tuple[str, int]]  # equation number -> ("write" | "read", window)
+    # equation number -> ("write" | "read", window), or ("before", k): the
+    # equation's k-th operand is the array as before the loop (see _Read)
+    roles: dict[int, tuple[str, int]]
     # Reads of arrays the loop does not write, at windows adjacent from one
     # iteration to the next (``A[i]``): equation number -> window. They are
     # sliced as one block before the body runs (under vmap, a gather).
@@ -76,6 +91,8 @@ class _Plan:
     # Equations whose results nothing uses (a slice read's zeroed copy that a
     # product leaves unused): the batched body skips them.
     dead: set[int] = dataclasses.field(default_factory=set)
+    # Reads that must touch nothing an earlier iteration writes (see _unwritten).
+    old: list[_Read] = dataclasses.field(default_factory=list)
 
 
 def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
@@ -219,6 +236,53 @@ def _combine(name: str, forms: list[Any], params: dict[str, Any]) -> tuple[int, 
     return None
 
 
+# ``iota op s``, as the positions it holds: ("from", s) for ``>= s``, ("below", s) for ``< s``.
+_SIDES = {"ge": ("from", 0), "gt": ("from", 1), "lt": ("below", 0), "le": ("below", 1)}
+# ``s op iota`` is ``iota op' s``.
+_FLIPPED = {"ge": "le", "gt": "lt", "lt": "gt", "le": "ge"}
+
+# A mask as the bounds that all hold: (axis, "from" | "below", a, b) for
+# ``iota(axis) >= a*t + b`` / ``< a*t + b``.
+_Bounds = tuple[tuple[int, str, int, int], ...]
+
+
+def _masks(jaxpr: Any, affine: dict[Any, Any]) -> dict[Any, _Bounds]:
+    """The boolean arrays of ``jaxpr`` that hold exactly within affine bounds along axes.
+
+    A traced slice's mask (``x[i + 1:]``: ``iota >= i + 1``; ``x[i:i + w]``: the
+    ``and`` of two), kept through ``broadcast_in_dim``.
+    """
+
+    def form(x: Any) -> tuple[int, int] | None:
+        if not _is_var(x):
+            v = _static_int(x.val)
+            return None if v is None else (0, v)
+        return affine.get(x)
+
+    iotas: dict[Any, int] = {}
+    masks: dict[Any, _Bounds] = {}
+    for eqn in jaxpr.eqns:
+        name, out = eqn.primitive.name, eqn.outvars[0] if eqn.outvars else None
+        ins = [x if _is_var(x) else None for x in eqn.invars]
+        if name == "iota":
+            iotas[out] = eqn.params["dimension"]
+        elif name in _SIDES and len(ins) == 2:
+            x, y = eqn.invars
+            if ins[1] in iotas:
+                x, y, name = y, x, _FLIPPED[name]
+            f = form(y)
+            if _is_var(x) and x in iotas and f is not None and _aval(y).shape == ():
+                side, shift = _SIDES[name]
+                masks[out] = ((iotas[x], side, f[0], f[1] + shift),)
+        elif name == "and" and len(ins) == 2 and all(x in masks for x in ins):
+            masks[out] = masks[ins[0]] + masks[ins[1]]
+        elif name == "broadcast_in_dim" and ins[0] in masks:
+            dims, shape = eqn.params["broadcast_dimensions"], _aval(ins[0]).shape
+            if all(shape[k] == _aval(out).shape[dims[k]] for k, *_ in masks[ins[0]]):
+                masks[out] = tuple((dims[k], *rest) for k, *rest in masks[ins[0]])
+    return masks
+
+
 def _tainted(jaxpr: Any, roots: set[Any]) -> set[Any]:
     """The variables of ``jaxpr`` computed from any of ``roots``."""
     out = set(roots)
@@ -248,7 +312,13 @@ def _key(
 class _Versions:
     """The versions of the written arrays met while walking a body's equations."""
 
-    def __init__(self, cells: Sequence[Any], affine: dict[Any, Any], state: set[Any]) -> None:
+    def __init__(
+        self,
+        cells: Sequence[Any],
+        affine: dict[Any, Any],
+        state: set[Any],
+        masks: dict[Any, _Bounds],
+    ) -> None:
         self.cells = list(cells)
         self.of = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
         self.head = list(cells)
@@ -257,6 +327,8 @@ class _Versions:
         self.reads: list[tuple[int, int, tuple[Any, ...], bool]] = []
         self.affine = affine
         self.state = state
+        self.masks = masks
+        self.old: list[_Read] = []
 
     def touches(self, eqn: Any) -> bool:
         return any(_is_var(x) and x in self.of for x in eqn.invars)
@@ -269,6 +341,8 @@ class _Versions:
 
     def step(self, e: int, eqn: Any) -> bool:
         """Record equation ``e``, which uses a version; False if it is not a window's write or read."""
+        if eqn.primitive.name == "select_n":
+            return self._select(e, eqn)
         first = eqn.invars[0]
         uses = sum(_is_var(x) and x in self.of for x in eqn.invars)
         if uses != 1 or not _is_var(first) or first not in self.of:
@@ -293,7 +367,35 @@ class _Versions:
             window = (starts, tuple(eqn.params["slice_sizes"]))
             self.reads.append((e, c, window, first is self.cells[c]))
             return starts is not None
+        if name == "slice" and first is self.cells[c]:
+            # a static window (a strided one touches part of it)
+            ends = zip(eqn.params["start_indices"], eqn.params["limit_indices"])
+            self.old.append(_Read(c, tuple(("slice", ("affine", 0, a), b - a) for a, b in ends)))
+            self.roles[e] = ("before", 0)
+            return True
         return False
+
+    def _select(self, e: int, eqn: Any) -> bool:
+        """A select_n of an array as before the iteration where a mask holds (or does not)."""
+        at = [k for k, x in enumerate(eqn.invars) if _is_var(x) and x in self.of]
+        pred = eqn.invars[0]
+        if len(eqn.invars) != 3 or at not in ([1], [2]) or not _is_var(pred):
+            return False
+        version, mask = eqn.invars[at[0]], self.masks.get(pred)
+        c = self.of[version]
+        if mask is None or version is not self.cells[c]:
+            return False
+        if at[0] == 1:  # the array where the mask is false: one bound, reversed
+            if len(mask) != 1:
+                return False
+            ((axis, side, a, b),) = mask
+            mask = ((axis, "below" if side == "from" else "from", a, b),)
+        axes: list[tuple[Any, ...]] = [("mask",)] * len(_aval(version).shape)
+        for axis, *bound in mask:
+            axes[axis] = (*axes[axis], tuple(bound))
+        self.old.append(_Read(c, tuple(axes)))
+        self.roles[e] = ("before", at[0])
+        return True
 
     def plan(self, outvars: Sequence[Any]) -> _Plan | None:
         """The plan once every equation is walked: each array written, read at its windows."""
@@ -306,16 +408,20 @@ class _Versions:
             return None
         for e, c, (starts, shape), original in self.reads:
             j = self._window(c, starts, shape)
-            if j is None:
+            if j is not None:
+                self.roles[e] = ("read", j)
+                self.writes[j].read |= original
+            elif original:  # before the iteration writes: _unwritten decides
+                self.old.append(_Read(c, tuple(("slice", k, n) for k, n in zip(starts, shape))))
+                self.roles[e] = ("before", 0)
+            else:
                 return None
-            self.roles[e] = ("read", j)
-            self.writes[j].read |= original
-        return _Plan(self.writes, self.roles)
+        return _Plan(self.writes, self.roles, old=self.old)
 
 
 def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -> _Plan | None:
-    """Each written array's versions in the body: one window written, only it read."""
-    versions = _Versions(jaxpr.invars[1 : 1 + n_cells], affine, state)
+    """Each written array's versions in the body: its windows written, read at them or as before."""
+    versions = _Versions(jaxpr.invars[1 : 1 + n_cells], affine, state, _masks(jaxpr, affine))
     for e, eqn in enumerate(jaxpr.eqns):
         if versions.touches(eqn) and not versions.step(e, eqn):
             return None
@@ -363,6 +469,73 @@ def _disjoint(
     return False
 
 
+def _read_span(spec: tuple[Any, ...], dim: int, ts: Any) -> tuple[Any, Any] | None:
+    """Per index ``t``, the positions ``[lo, hi)`` a read may touch along one axis; None: any."""
+    if spec[0] == "slice":
+        _, start, size = spec
+        if start[0] != "affine":
+            return None
+        lo = np.clip(start[1] * ts + start[2], 0, dim - size)  # a dynamic_slice clamps its start
+        return lo, lo + size
+    lo, hi = np.zeros_like(ts), np.full_like(ts, dim)
+    for side, a, b in spec[1:]:
+        if side == "from":
+            lo = np.maximum(lo, a * ts + b)
+        else:
+            hi = np.minimum(hi, a * ts + b)
+    return lo, hi
+
+
+def _writers(span: tuple[Any, Any], a: int, b: int, width: int) -> tuple[Any, Any]:
+    """Per ``t``, the iterations ``s`` whose window ``[a*s + b, +width)`` meets the span: ``[first, last]``."""
+    lo, hi = span
+    none = np.iinfo(np.int64).max // 4
+    meets = hi > lo  # an empty read meets nothing
+    if a == 0:
+        meets &= (b < hi) & (b + width > lo)
+        first, last = np.full_like(lo, -none), np.full_like(lo, none)
+    else:
+        # a*s + b < hi and a*s + b + width > lo, in integers
+        first, last = lo - b - width + 1, hi - b - 1
+        if a < 0:
+            a, first, last = -a, -last, -first
+        first, last = -((-first) // a), last // a
+    return np.where(meets, first, none), np.where(meets, last, -none)
+
+
+def _inside(start: _Start, width: int, dim: int, lower: int, upper: int) -> bool:
+    """An affine start whose window lies inside the axis for every index (none is clamped)."""
+    if start[0] != "affine":
+        return False
+    ends = (start[1] * lower + start[2], start[1] * (upper - 1) + start[2])
+    return min(ends) >= 0 and max(ends) + width <= dim
+
+
+def _unwritten(
+    read: _Read, ws: Sequence[_Write], dims: Sequence[int], lower: int, upper: int
+) -> bool:
+    """No earlier iteration writes what iteration ``t`` reads: it reads the array as before the loop.
+
+    For each window ``w`` of the array and each ``t``, the iterations ``s`` whose
+    ``w`` may meet the read along every axis form a range (each axis gives one,
+    from the affine starts; an axis whose read or write start is not known
+    gives all); no ``s < t`` may lie in it. Later iterations may write there:
+    the sequential loop, too, reads the values from before they do.
+    """
+    ts = np.arange(lower, upper, dtype=np.int64)
+    for w in ws:
+        first, last = np.full_like(ts, lower), ts - 1
+        for k, (spec, start, dim) in enumerate(zip(read.axes, w.starts, dims)):
+            span = _read_span(spec, dim, ts)
+            if span is None or not _inside(start, w.shape[k], dim, lower, upper):
+                continue
+            f, g = _writers(span, start[1], start[2], w.shape[k])
+            first, last = np.maximum(first, f), np.minimum(last, g)
+        if np.any(first <= last):
+            return False
+    return True
+
+
 def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
     """The proof that the loop's iterations are independent (see the module doc), or None."""
     jaxpr = closed.jaxpr
@@ -386,6 +559,10 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
     for c, cell in enumerate(cells):
         ws = [w for w in plan.writes if w.cell == c]
         if not _disjoint(ws, _aval(cell).shape, lower, upper, moving):
+            return None
+    for read in plan.old:
+        ws = [w for w in plan.writes if w.cell == read.cell]
+        if not _unwritten(read, ws, _aval(cells[read.cell]).shape, lower, upper):
             return None
     versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
     batched = (moving | _tainted(jaxpr, set(cells))) - versions  # a version is only its window
@@ -508,6 +685,10 @@ def _rows(
             env[eqn.outvars[0]] = blocks[e]
         elif role is None:
             env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
+        elif role[0] == "before":  # the array as before the loop, where it is read
+            args = [read(x) for x in eqn.invars]
+            args[role[1]] = arrays[args[role[1]].cell]
+            env.update(zip(eqn.outvars, _compat.bind_equation(eqn, args)))
         elif role[0] == "write":
             src = read(eqn.invars[0])
             written = {**src.windows, role[1]: read(eqn.invars[1])}
@@ -518,7 +699,7 @@ def _rows(
                 env[eqn.outvars[0]] = src.windows[j]
             elif j in before:
                 env[eqn.outvars[0]] = before[j]
-            else:
+            else:  # a window read as before the loop
                 starts = [read(x) for x in eqn.invars[1:]]
                 sizes = eqn.params["slice_sizes"]
                 env[eqn.outvars[0]] = jax.lax.dynamic_slice(
