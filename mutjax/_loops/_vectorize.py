@@ -11,9 +11,13 @@ When its jaxpr shows that
   the array for every ``t`` of the range, and their other starts do not
   depend on the arrays or locals the loop carries: two iterations then write
   disjoint windows;
-- a written array is read only at those windows (before a write there it is
+- a written array is read at those windows (before a write there it is
   still the array's value from before the loop, after it the iteration's own
-  write), and used in no other way;
+  write), or, before the iteration writes it, by a window, a static slice or
+  a select under a mask of affine bounds (``x[i + 1:]``) that touches nothing
+  an earlier iteration writes (``_unwritten``, from the affine starts): only
+  the same or later iterations write there, so the sequential loop reads the
+  values from before the loop too; it is used in no other way;
 - no value the loop writes depends on the carried locals, and no carried
   local is read before the body assigns it (``s += x[i]`` keeps the loop);
 - no value of the batched body that its results use is much larger than
@@ -536,6 +540,26 @@ def _unwritten(
     return True
 
 
+def _apart_in_time(
+    plan: _Plan, cells: Sequence[Any], lower: int, upper: int, moving: set[Any]
+) -> bool:
+    """No two iterations write one element, and none reads what an earlier one writes."""
+    for c, cell in enumerate(cells):
+        ws = [w for w in plan.writes if w.cell == c]
+        if not _disjoint(ws, _aval(cell).shape, lower, upper, moving):
+            return False
+    return all(
+        _unwritten(
+            read,
+            [w for w in plan.writes if w.cell == read.cell],
+            _aval(cells[read.cell]).shape,
+            lower,
+            upper,
+        )
+        for read in plan.old
+    )
+
+
 def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
     """The proof that the loop's iterations are independent (see the module doc), or None."""
     jaxpr = closed.jaxpr
@@ -556,14 +580,8 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
             return None  # a local the next iteration reads: a loop-carried value
     moving = _tainted(jaxpr, {jaxpr.invars[0]})
     cells = jaxpr.invars[1 : 1 + n_cells]
-    for c, cell in enumerate(cells):
-        ws = [w for w in plan.writes if w.cell == c]
-        if not _disjoint(ws, _aval(cell).shape, lower, upper, moving):
-            return None
-    for read in plan.old:
-        ws = [w for w in plan.writes if w.cell == read.cell]
-        if not _unwritten(read, ws, _aval(cells[read.cell]).shape, lower, upper):
-            return None
+    if not _apart_in_time(plan, cells, lower, upper, moving):
+        return None
     versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
     batched = (moving | _tainted(jaxpr, set(cells))) - versions  # a version is only its window
     live = _live(jaxpr)
@@ -571,24 +589,39 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
         return None
     plan.dead = _unused(jaxpr, live)
     for e, eqn in enumerate(jaxpr.eqns):
-        if eqn.primitive.name == "dynamic_slice" and e not in plan.roles:
-            block = _block(eqn, affine, state, moving, lower, upper)
-            if block is not None:
-                plan.blocks[e] = block
+        if eqn.primitive.name != "dynamic_slice" or plan.roles.get(e, ("before", 0)) != (
+            "before",
+            0,
+        ):
+            continue
+        # a written array read as before the loop (role "before") is sliced as one block too
+        cell = cells.index(eqn.invars[0]) if e in plan.roles else -1
+        block = _block(eqn, affine, state, moving, lower, upper, cell)
+        if block is not None:
+            plan.blocks[e] = block
     return plan
 
 
 def _block(
-    eqn: Any, affine: dict[Any, Any], state: set[Any], moving: set[Any], lower: int, upper: int
+    eqn: Any,
+    affine: dict[Any, Any],
+    state: set[Any],
+    moving: set[Any],
+    lower: int,
+    upper: int,
+    cell: int = -1,
 ) -> _Write | None:
-    """The window of a ``dynamic_slice`` of a loop-invariant array, if adjacent across iterations."""
+    """The window of a ``dynamic_slice``, if adjacent across iterations.
+
+    Of a loop-invariant array (``cell`` -1), or of written array ``cell`` as before the loop.
+    """
     operand = eqn.invars[0]
-    if not _is_var(operand) or operand in state or operand in moving:
+    if cell < 0 and (not _is_var(operand) or operand in state or operand in moving):
         return None
     starts = _key(eqn.invars[1:], affine, state)
     if starts is None:
         return None
-    w = _Write(-1, starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
+    w = _Write(cell, starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
     if not _disjoint([w], _aval(operand).shape, lower, upper, moving) or not w.contiguous:
         return None
     return w
@@ -786,7 +819,10 @@ def _batched(
     }
     blocks = {}
     for e, w in plan.blocks.items():
-        (operand,) = _outside(closed, [closed.jaxpr.eqns[e].invars[0]], lower)
+        if w.cell >= 0:
+            operand = start[w.cell]
+        else:
+            (operand,) = _outside(closed, [closed.jaxpr.eqns[e].invars[0]], lower)
         blocks[e] = _stacked_before(operand, w, _block_starts(closed, w, lower, upper), trips)
 
     def one(t: Any, rows: dict[int, Any], windows: dict[int, Any]) -> Any:
