@@ -268,8 +268,8 @@ def _masks(jaxpr: Any, affine: dict[Any, Any]) -> dict[Any, _Bounds]:
     for eqn in jaxpr.eqns:
         name, out = eqn.primitive.name, eqn.outvars[0] if eqn.outvars else None
         ins = [x if _is_var(x) else None for x in eqn.invars]
-        if name == "iota":
-            iotas[out] = eqn.params["dimension"]
+        if name == "iota" and np.issubdtype(eqn.params["dtype"], np.signedinteger):
+            iotas[out] = eqn.params["dimension"]  # unsigned, a negative bound would wrap
         elif name in _SIDES and len(ins) == 2:
             x, y = eqn.invars
             if ins[1] in iotas:
