@@ -607,3 +607,49 @@ def test_affine_reads_batched_exactly_when_no_earlier_write(a, b, c, d, width, t
         patch.setattr(_vectorize, "MAX_GROWTH", 10**9)  # the proof alone decides
         assert kinds(kernel, y, x) == ({"batched"} if independent else {"scan"})
         check(kernel, y, x)
+
+
+def _zeroed_where(compare):
+    """``y[i] = (y, with 0 where compare(iota, i)).sum() + x[i]``, the mask built by hand."""
+
+    def kernel(y, x):
+        for i in range(x.shape[0]):
+            iota = jax.lax.iota(np.int32, y.shape[0])
+            y[i] = jax.lax.select_n(compare(iota, i), y, jnp.zeros_like(y)).sum() + x[i]
+        return y
+
+    def numpy_kernel(y, x):
+        for i in range(x.shape[0]):
+            y[i] = np.where(compare(np.arange(y.shape[0]), i), 0, y).sum() + x[i]
+        return y
+
+    return kernel, numpy_kernel
+
+
+def _below(iota, i):
+    return iota < i
+
+
+def _above(iota, i):
+    return iota > i
+
+
+def _band(iota, i):
+    return (iota >= i) & (iota < i + 2)
+
+
+@pytest.mark.parametrize(
+    ("compare", "batched"),
+    [(_below, True), (_above, False), (_band, False)],
+    ids=["zeroes-earlier-writes", "keeps-earlier-writes", "zeroes-a-band"],
+)
+def test_array_where_a_mask_is_false(compare, batched, monkeypatch):
+    # select_n(mask, y, 0) reads y where the mask is false: below i zeroed, it
+    # reads only what this and later iterations write; a band's complement is
+    # not one range, so that loop stays a loop
+    monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)  # the proof alone decides
+    kernel, numpy_kernel = _zeroed_where(compare)
+    y, x = _f32(6), _f32(4)
+    assert kinds(kernel, y, x) == ({"batched"} if batched else {"scan"})
+    expected = numpy_kernel(y.copy(), x.copy())
+    assert_same(mutjax.jit(kernel)(y, x), expected, "y", rtol=1e-5, atol=1e-5)
