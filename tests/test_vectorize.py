@@ -190,6 +190,22 @@ def reads_unwritten_column(B):
     return B
 
 
+def reads_column_suffix(B, x):
+    # B[i + 1:, 1]: column 1 as read, then masked from i + 1 (a traced start)
+    for i in range(B.shape[0]):
+        B[i, 1] = B[i + 1 :, 1].sum() * 0.5 + x[i]
+    return B
+
+
+def trmm_by_columns(A, B):
+    # trmm with its loops swapped: for one j, iteration i reads B[i + 1:, j],
+    # which later iterations write; the columns are independent too
+    for j in range(B.shape[1]):
+        for i in range(B.shape[0]):
+            B[i, j] += A[i + 1 :, i] @ B[i + 1 :, j]
+    return B
+
+
 def reads_fixed_element(y, x):
     # y[1] is never written (a static slice)
     for i in range(x.shape[0]):
@@ -228,6 +244,8 @@ BATCHED = [
     (reads_suffix, (_f32(5), _f32(4))),
     (reads_unwritten_column, (_f32(5, 2),)),
     (reads_fixed_element, (_f32(7), x5)),
+    (reads_column_suffix, (_f32(5, 3), x5)),
+    (trmm_by_columns, (_f32(6, 6), _f32(6, 4))),
     (upper_triangular_matmul, (_f32(5, 5), _f32(5, 3))),
 ]
 IDS = [k.__name__ for k, _ in BATCHED]
@@ -542,6 +560,13 @@ def test_trmm_inner_loop_runs_batched(monkeypatch):
     check_grad_against_sequential(trmm_in_place, (A, B), monkeypatch, atol=1e-4)
 
 
+def test_trmm_by_columns_inner_loop_runs_batched_at_size():
+    # at this size the loop over j would copy B per column: it stays a loop
+    A, B = _f32(40, 40), _f32(40, 30)
+    assert kinds(trmm_by_columns, A, B) == {"batched", "scan"}
+    check(trmm_by_columns, A, B, rtol=1e-4, atol=1e-4)
+
+
 def _read_positions(kind, start, width, n):
     return {
         "element": range(start, start + 1),
@@ -653,3 +678,43 @@ def test_array_where_a_mask_is_false(compare, batched, monkeypatch):
     assert kinds(kernel, y, x) == ({"batched"} if batched else {"scan"})
     expected = numpy_kernel(y.copy(), x.copy())
     assert_same(mutjax.jit(kernel)(y, x), expected, "y", rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    a=st.sampled_from([1, -1, 2]),
+    b=st.integers(0, 5),
+    column=st.integers(0, 2),
+    c=st.integers(-1, 2),
+    d=st.integers(-2, 5),
+    height=st.integers(1, 3),
+    read_column=st.integers(0, 2),
+    trips=st.integers(2, 4),
+)
+def test_2d_window_reads_batched_exactly_when_no_earlier_write(
+    a, b, column, c, d, height, read_column, trips
+):
+    # B[a*i + b, column] = sum of B[c*i + d : +height, read_column]: a read of
+    # another column never meets the writes, whatever its rows
+    rows = 6
+    writes = [(a * t + b, column) for t in range(trips)]
+    starts = [c * t + d for t in range(trips)]
+    assume(all(0 <= r < rows for r, _ in writes))
+    assume(all(0 <= s and s + height <= rows for s in starts))
+
+    def kernel(B, x):
+        for i in range(x.shape[0]):
+            B[a * i + b, column] = B[c * i + d : c * i + d + height, read_column].sum() + x[i]
+        return B
+
+    writer = {w: t for t, w in enumerate(writes)}
+    independent = all(
+        writer.get((r, read_column), trips) >= t
+        for t, s in enumerate(starts)
+        for r in range(s, s + height)
+    )
+    B, x = _f32(rows, 3), _f32(trips)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_vectorize, "MAX_GROWTH", 10**9)  # the proof alone decides
+        assert kinds(kernel, B, x) == ({"batched"} if independent else {"scan"})
+        check(kernel, B, x)

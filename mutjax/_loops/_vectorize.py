@@ -71,9 +71,11 @@ class _Write:
 class _Read:
     """A read of a written array elsewhere than at its windows, before the iteration writes it.
 
-    Per axis what it may touch: ``("slice", start, size)`` (a ``_Start``), or
-    ``("mask", *bounds)``: the positions within all ``("from", a, b)`` (``>= a*t + b``)
-    and ``("below", a, b)`` (``< a*t + b``), of a mask selecting the array.
+    Per axis what it may touch: ``("slice", start, size, *bounds)`` (a ``_Start``;
+    the bounds of masks selecting from the window's value, counted from its start),
+    or ``("mask", *bounds)``: the positions within all ``("from", a, b)``
+    (``>= a*t + b``) and ``("below", a, b)`` (``< a*t + b``), of a mask selecting
+    the array itself.
     """
 
     cell: int
@@ -237,6 +239,9 @@ def _combine(name: str, forms: list[Any], params: dict[str, Any]) -> tuple[int, 
         return k * f[0], k * f[1]
     if name == "convert_element_type" and np.issubdtype(params["new_dtype"], np.integer):
         return forms[0]
+    if name in ("max", "min") and forms[0][0] == forms[1][0] == 0:  # a slice's clamped length
+        pick = max if name == "max" else min
+        return 0, pick(forms[0][1], forms[1][1])
     return None
 
 
@@ -287,6 +292,65 @@ def _masks(jaxpr: Any, affine: dict[Any, Any]) -> dict[Any, _Bounds]:
     return masks
 
 
+def _uses(jaxpr: Any) -> dict[Any, list[tuple[int, int]]]:
+    """Each variable of ``jaxpr`` -> the (equation, operand position) pairs using it."""
+    uses: dict[Any, list[tuple[int, int]]] = {}
+    for e, eqn in enumerate(jaxpr.eqns):
+        for k, x in enumerate(eqn.invars):
+            if _is_var(x):
+                uses.setdefault(x, []).append((e, k))
+    return uses
+
+
+def _unit_reshape(src: Sequence[int], dst: Sequence[int], axes: Sequence[Any]) -> Any:
+    """A reshape that only drops or adds unit axes: the read's axis of each result axis."""
+    kept = [a for n, a in zip(src, axes) if n != 1]
+    if [n for n in dst if n != 1] != [n for n in src if n != 1]:
+        return None
+    it = iter(kept)
+    return tuple(next(it) if n != 1 else None for n in dst)
+
+
+def _selected(
+    jaxpr: Any, var: Any, ndim: int, masks: dict[Any, _Bounds], uses: dict[Any, Any]
+) -> list[list[list[Any]]] | None:
+    """Where a read's value ``var`` (``ndim`` axes) reaches anything, if only through masks.
+
+    Per ``select_n`` that takes it (through unit reshapes) under a mask, the
+    mask's bounds along each of the read's axes; None if it is used otherwise.
+    """
+    outs = {v for v in jaxpr.outvars if _is_var(v)}
+    found: list[list[list[Any]]] = []
+    todo = [(var, tuple(range(ndim)))]
+    while todo:
+        v, axes = todo.pop()
+        if v in outs:
+            return None
+        for e, k in uses.get(v, []):
+            eqn = jaxpr.eqns[e]
+            pred = eqn.invars[0]
+            if eqn.primitive.name == "reshape" and eqn.params.get("dimensions") is None:
+                new = _unit_reshape(_aval(v).shape, _aval(eqn.outvars[0]).shape, axes)
+                if new is None:
+                    return None
+                todo.append((eqn.outvars[0], new))
+                continue
+            if eqn.primitive.name != "select_n" or len(eqn.invars) != 3 or k == 0:
+                return None
+            bounds = masks.get(pred) if _is_var(pred) else None
+            if bounds is None or eqn.invars[3 - k] is v or (k == 1 and len(bounds) != 1):
+                return None
+            if k == 1:  # the value where the mask is false
+                ((axis, side, a, b),) = bounds
+                bounds = ((axis, "below" if side == "from" else "from", a, b),)
+            per: list[list[Any]] = [[] for _ in range(ndim)]
+            for axis, side, a, b in bounds:
+                if axes[axis] is not None:
+                    per[axes[axis]].append((side, a, b))
+            found.append(per)
+    return found
+
+
 def _tainted(jaxpr: Any, roots: set[Any]) -> set[Any]:
     """The variables of ``jaxpr`` computed from any of ``roots``."""
     out = set(roots)
@@ -322,13 +386,16 @@ class _Versions:
         affine: dict[Any, Any],
         state: set[Any],
         masks: dict[Any, _Bounds],
+        follow: Callable[[Any, int], list[list[list[Any]]] | None] = lambda v, n: None,
     ) -> None:
         self.cells = list(cells)
+        self.follow = follow  # see _selected
         self.of = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
         self.head = list(cells)
         self.writes: list[_Write] = []
         self.roles: dict[int, tuple[str, int]] = {}
         self.reads: list[tuple[int, int, tuple[Any, ...], bool]] = []
+        self.outs: dict[int, Any] = {}  # a read's equation -> its value
         self.affine = affine
         self.state = state
         self.masks = masks
@@ -370,14 +437,26 @@ class _Versions:
             starts = _key(eqn.invars[1:], self.affine, self.state)
             window = (starts, tuple(eqn.params["slice_sizes"]))
             self.reads.append((e, c, window, first is self.cells[c]))
+            self.outs[e] = eqn.outvars[0]
             return starts is not None
         if name == "slice" and first is self.cells[c]:
             # a static window (a strided one touches part of it)
-            ends = zip(eqn.params["start_indices"], eqn.params["limit_indices"])
-            self.old.append(_Read(c, tuple(("slice", ("affine", 0, a), b - a) for a, b in ends)))
-            self.roles[e] = ("before", 0)
+            ends = list(zip(eqn.params["start_indices"], eqn.params["limit_indices"]))
+            starts = tuple(("affine", 0, a) for a, _ in ends)
+            self._before(e, c, eqn.outvars[0], starts, tuple(b - a for a, b in ends))
             return True
         return False
+
+    def _before(self, e: int, c: int, out: Any, starts: tuple[_Start, ...], shape: Any) -> None:
+        """Equation ``e`` reads window ``starts, shape`` of array ``c`` as before the iteration.
+
+        Where its value reaches only selects under masks, it reads only where they select.
+        """
+        window = [("slice", k, n) for k, n in zip(starts, shape)]
+        selected = self.follow(out, len(shape))
+        for bounds in [[[]] * len(shape)] if selected is None else selected:
+            self.old.append(_Read(c, tuple((*w, *b) for w, b in zip(window, bounds))))
+        self.roles[e] = ("before", 0)
 
     def _select(self, e: int, eqn: Any) -> bool:
         """A select_n of an array as before the iteration where a mask holds (or does not)."""
@@ -416,8 +495,7 @@ class _Versions:
                 self.roles[e] = ("read", j)
                 self.writes[j].read |= original
             elif original:  # before the iteration writes: _unwritten decides
-                self.old.append(_Read(c, tuple(("slice", k, n) for k, n in zip(starts, shape))))
-                self.roles[e] = ("before", 0)
+                self._before(e, c, self.outs[e], starts, shape)
             else:
                 return None
         return _Plan(self.writes, self.roles, old=self.old)
@@ -425,7 +503,14 @@ class _Versions:
 
 def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -> _Plan | None:
     """Each written array's versions in the body: its windows written, read at them or as before."""
-    versions = _Versions(jaxpr.invars[1 : 1 + n_cells], affine, state, _masks(jaxpr, affine))
+    masks, uses = _masks(jaxpr, affine), _uses(jaxpr)
+    versions = _Versions(
+        jaxpr.invars[1 : 1 + n_cells],
+        affine,
+        state,
+        masks,
+        lambda v, n: _selected(jaxpr, v, n, masks, uses),
+    )
     for e, eqn in enumerate(jaxpr.eqns):
         if versions.touches(eqn) and not versions.step(e, eqn):
             return None
@@ -475,18 +560,20 @@ def _disjoint(
 
 def _read_span(spec: tuple[Any, ...], dim: int, ts: Any) -> tuple[Any, Any] | None:
     """Per index ``t``, the positions ``[lo, hi)`` a read may touch along one axis; None: any."""
-    if spec[0] == "slice":
-        _, start, size = spec
+    if spec[0] == "slice":  # bounds after it: of the masks selecting from the window
+        _, start, size, *bounds = spec
         if start[0] != "affine":
             return None
-        lo = np.clip(start[1] * ts + start[2], 0, dim - size)  # a dynamic_slice clamps its start
-        return lo, lo + size
-    lo, hi = np.zeros_like(ts), np.full_like(ts, dim)
-    for side, a, b in spec[1:]:
+        origin = np.clip(start[1] * ts + start[2], 0, dim - size)  # a dynamic_slice clamps it
+        lo, hi = origin, origin + size
+    else:
+        origin, lo, hi = 0, np.zeros_like(ts), np.full_like(ts, dim)
+        bounds = list(spec[1:])
+    for side, a, b in bounds:  # a mask's positions count from the window's origin
         if side == "from":
-            lo = np.maximum(lo, a * ts + b)
+            lo = np.maximum(lo, origin + a * ts + b)
         else:
-            hi = np.minimum(hi, a * ts + b)
+            hi = np.minimum(hi, origin + a * ts + b)
     return lo, hi
 
 
