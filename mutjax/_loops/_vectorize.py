@@ -15,7 +15,9 @@ When its jaxpr shows that
   still the array's value from before the loop, after it the iteration's own
   write), or, before the iteration writes it, by a window, a static slice or
   a select under a mask of affine bounds (``x[i + 1:]``) that touches nothing
-  an earlier iteration writes (``_unwritten``, from the affine starts): only
+  an earlier iteration writes (``_unwritten``, from the affine starts; a
+  window whose value reaches only such selects touches only where they
+  select, see ``_selected``): only
   the same or later iterations write there, so the sequential loop reads the
   values from before the loop too; it is used in no other way;
 - no value the loop writes depends on the carried locals, and no carried
