@@ -206,6 +206,13 @@ def trmm_by_columns(A, B):
     return B
 
 
+def reads_strided_prefix(y, x):
+    # y[0], y[2], y[4]: never written
+    for i in range(x.shape[0]):
+        y[i + 6] = y[0:6:2][: i + 1].sum() + x[i]
+    return y
+
+
 def reads_fixed_element(y, x):
     # y[1] is never written (a static slice)
     for i in range(x.shape[0]):
@@ -245,6 +252,7 @@ BATCHED = [
     (reads_unwritten_column, (_f32(5, 2),)),
     (reads_fixed_element, (_f32(7), x5)),
     (reads_column_suffix, (_f32(5, 3), x5)),
+    (reads_strided_prefix, (_f32(9), _f32(3))),
     (trmm_by_columns, (_f32(6, 6), _f32(6, 4))),
     (upper_triangular_matmul, (_f32(5, 5), _f32(5, 3))),
 ]
@@ -463,6 +471,13 @@ def suffix_from_before(y, x):
     return y
 
 
+def strided_prefix_meets_writes(y, x):
+    # y[0], y[2], ..., y[2 i]: y[2] is the first iteration's write
+    for i in range(x.shape[0]):
+        y[i + 2] = y[0:12:2][: i + 1].sum() + x[i]
+    return y
+
+
 def reads_written_element(y, x):
     # y[0] is the first iteration's write
     for i in range(x.shape[0]):
@@ -500,6 +515,7 @@ LOOPED = [
     (window_both_sides, (_f32(6), x5)),
     (suffix_from_before, (_f32(5), x5)),
     (reads_written_element, (_f32(5), x5)),
+    (strided_prefix_meets_writes, (_f32(12), _f32(3))),
 ]
 
 
