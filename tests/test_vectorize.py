@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 import mutjax
 
 # The benchmark's kernels, as NumPy code, are the tests' kernels too.
-from benchmarks.vectorize_bench import elementwise_2d, lower_triangular_matmul, matvec, per_row
+from benchmarks.vectorize_bench import (
+    elementwise_2d,
+    lower_triangular_matmul,
+    matvec,
+    per_row,
+    trmm_in_place,
+    upper_triangular_matmul,
+)
 from mutjax._loops import _vectorize
 
 LOOPS = {"while", "scan"}
@@ -218,14 +225,6 @@ def reads_fixed_element(y, x):
     for i in range(x.shape[0]):
         y[i + 2] = y[1] * 0.5 + x[i]
     return y
-
-
-def upper_triangular_matmul(U, B):
-    # the masked window on the contracted axis starts at the traced index
-    C = np.zeros_like(B)
-    for i in range(U.shape[0]):
-        C[i, :] = U[i, i:] @ B[i:, :]
-    return C
 
 
 A5, x5 = _f32(5, 5), _f32(5)
@@ -551,15 +550,6 @@ def test_benchmark_quick_mode_agrees_with_its_anchor():
     rows = vectorize_bench.measure(8, 1)  # asserts mutjax equals the lax.fori_loop port
     assert [r["kernel"] for r in rows] == list(vectorize_bench._inputs(8))
     assert "| matvec |" in vectorize_bench.table(rows, 8)
-
-
-def trmm_in_place(A, B):
-    # NPBench's trmm: row i reads the rows below it, which later iterations of
-    # i write; for one i, the loop over j writes B[i, j] and reads column j
-    for i in range(B.shape[0]):
-        for j in range(B.shape[1]):
-            B[i, j] += A[i + 1 :, i] @ B[i + 1 :, j]
-    return B
 
 
 def test_trmm_inner_loop_runs_batched(monkeypatch):
