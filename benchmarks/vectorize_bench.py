@@ -56,6 +56,23 @@ def lower_triangular_matmul(L, B):
     return C
 
 
+def upper_triangular_matmul(U, B):
+    C = np.zeros_like(B)
+    for i in range(U.shape[0]):
+        C[i, :] = U[i, i:] @ B[i:, :]
+    return C
+
+
+def trmm_in_place(A, B):
+    # NPBench's trmm: the loop over j runs batched (it reads column j, which
+    # only iteration j writes, and rows below i, which later i write); the loop
+    # over i stays a loop
+    for i in range(B.shape[0]):
+        for j in range(B.shape[1]):
+            B[i, j] += A[i + 1 :, i] @ B[i + 1 :, j]
+    return B
+
+
 def elementwise_2d(A, B):
     C = np.zeros(A.shape, dtype=A.dtype)
     for i in range(A.shape[0]):
@@ -101,6 +118,29 @@ def lower_triangular_matmul_lax(L, B):
     return jax.lax.fori_loop(0, L.shape[0], body, jnp.zeros_like(B))
 
 
+def upper_triangular_matmul_lax(U, B):
+    cols = jnp.arange(U.shape[1])
+
+    def body(i, C):
+        return C.at[i, :].set(jnp.where(cols >= i, U[i], 0.0) @ B)
+
+    return jax.lax.fori_loop(0, U.shape[0], body, jnp.zeros_like(B))
+
+
+def trmm_in_place_lax(A, B):
+    rows = jnp.arange(B.shape[0])
+
+    def outer(i, B):
+        below = rows > i
+
+        def inner(j, B):
+            return B.at[i, j].add(jnp.where(below, A[:, i], 0.0) @ jnp.where(below, B[:, j], 0.0))
+
+        return jax.lax.fori_loop(0, B.shape[1], inner, B)
+
+    return jax.lax.fori_loop(0, B.shape[0], outer, B)
+
+
 def elementwise_2d_lax(A, B):
     def outer(i, C):
         def inner(j, C):
@@ -130,6 +170,14 @@ def lower_triangular_matmul_jnp(L, B):
     return jnp.tril(L) @ B
 
 
+def upper_triangular_matmul_jnp(U, B):
+    return jnp.triu(U) @ B
+
+
+def trmm_in_place_jnp(A, B):
+    return B + jnp.tril(A, -1).T @ B
+
+
 def elementwise_2d_jnp(A, B):
     return A * B.T
 
@@ -153,6 +201,13 @@ def _inputs(n: int) -> dict[str, _Case]:
             lower_triangular_matmul_jnp,
             (f32(n, n), f32(n, n)),
         ),
+        "upper triangular matmul": (
+            upper_triangular_matmul,
+            upper_triangular_matmul_lax,
+            upper_triangular_matmul_jnp,
+            (f32(n, n), f32(n, n)),
+        ),
+        "trmm in place": (trmm_in_place, trmm_in_place_lax, trmm_in_place_jnp, (f32(n, n),) * 2),
         "elementwise 2-D": (
             elementwise_2d,
             elementwise_2d_lax,

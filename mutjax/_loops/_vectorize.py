@@ -11,9 +11,15 @@ When its jaxpr shows that
   the array for every ``t`` of the range, and their other starts do not
   depend on the arrays or locals the loop carries: two iterations then write
   disjoint windows;
-- a written array is read only at those windows (before a write there it is
+- a written array is read at those windows (before a write there it is
   still the array's value from before the loop, after it the iteration's own
-  write), and used in no other way;
+  write), or, before the iteration writes it, by a window, a static slice or
+  a select under a mask of affine bounds (``x[i + 1:]``) that touches nothing
+  an earlier iteration writes (``_unwritten``, from the affine starts; a
+  window whose value reaches only such selects touches only where they
+  select, see ``_selected``): only
+  the same or later iterations write there, so the sequential loop reads the
+  values from before the loop too; it is used in no other way;
 - no value the loop writes depends on the carried locals, and no carried
   local is read before the body assigns it (``s += x[i]`` keeps the loop);
 - no value of the batched body that its results use is much larger than
@@ -64,11 +70,28 @@ class _Write:
 
 
 @dataclasses.dataclass
+class _Read:
+    """A read of a written array elsewhere than at its windows, before the iteration writes it.
+
+    Per axis what it may touch: ``("slice", start, size, *bounds)`` (a ``_Start``;
+    the bounds of masks selecting from the window's value, counted from its start),
+    or ``("mask", *bounds)``: the positions within all ``("from", a, b)``
+    (``>= a*t + b``) and ``("below", a, b)`` (``< a*t + b``), of a mask selecting
+    the array itself.
+    """
+
+    cell: int
+    axes: tuple[tuple[Any, ...], ...]
+
+
+@dataclasses.dataclass
 class _Plan:
     """What ``_rows`` needs: the windows written, per equation its role."""
 
     writes: list[_Write]
-    roles: dict[int, tuple[str, int]]  # equation number -> ("write" | "read", window)
+    # equation number -> ("write" | "read", window), or ("before", k): the
+    # equation's k-th operand is the array as before the loop (see _Read)
+    roles: dict[int, tuple[str, int]]
     # Reads of arrays the loop does not write, at windows adjacent from one
     # iteration to the next (``A[i]``): equation number -> window. They are
     # sliced as one block before the body runs (under vmap, a gather).
@@ -76,6 +99,8 @@ class _Plan:
     # Equations whose results nothing uses (a slice read's zeroed copy that a
     # product leaves unused): the batched body skips them.
     dead: set[int] = dataclasses.field(default_factory=set)
+    # Reads that must touch nothing an earlier iteration writes (see _unwritten).
+    old: list[_Read] = dataclasses.field(default_factory=list)
 
 
 def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
@@ -216,7 +241,116 @@ def _combine(name: str, forms: list[Any], params: dict[str, Any]) -> tuple[int, 
         return k * f[0], k * f[1]
     if name == "convert_element_type" and np.issubdtype(params["new_dtype"], np.integer):
         return forms[0]
+    if name in ("max", "min") and forms[0][0] == forms[1][0] == 0:  # a slice's clamped length
+        pick = max if name == "max" else min
+        return 0, pick(forms[0][1], forms[1][1])
     return None
+
+
+# ``iota op s``, as the positions it holds: ("from", s) for ``>= s``, ("below", s) for ``< s``.
+_SIDES = {"ge": ("from", 0), "gt": ("from", 1), "lt": ("below", 0), "le": ("below", 1)}
+# ``s op iota`` is ``iota op' s``.
+_FLIPPED = {"ge": "le", "gt": "lt", "lt": "gt", "le": "ge"}
+
+# A mask as the bounds that all hold: (axis, "from" | "below", a, b) for
+# ``iota(axis) >= a*t + b`` / ``< a*t + b``.
+_Bounds = tuple[tuple[int, str, int, int], ...]
+
+
+def _masks(jaxpr: Any, affine: dict[Any, Any]) -> dict[Any, _Bounds]:
+    """The boolean arrays of ``jaxpr`` that hold exactly within affine bounds along axes.
+
+    A traced slice's mask (``x[i + 1:]``: ``iota >= i + 1``; ``x[i:i + w]``: the
+    ``and`` of two), kept through ``broadcast_in_dim``.
+    """
+
+    def form(x: Any) -> tuple[int, int] | None:
+        if not _is_var(x):
+            v = _static_int(x.val)
+            return None if v is None else (0, v)
+        return affine.get(x)
+
+    iotas: dict[Any, int] = {}
+    masks: dict[Any, _Bounds] = {}
+    for eqn in jaxpr.eqns:
+        name, out = eqn.primitive.name, eqn.outvars[0] if eqn.outvars else None
+        ins = [x if _is_var(x) else None for x in eqn.invars]
+        if name == "iota" and np.issubdtype(eqn.params["dtype"], np.signedinteger):
+            iotas[out] = eqn.params["dimension"]  # unsigned, a negative bound would wrap
+        elif name in _SIDES and len(ins) == 2:
+            x, y = eqn.invars
+            if ins[1] in iotas:
+                x, y, name = y, x, _FLIPPED[name]
+            f = form(y)
+            if _is_var(x) and x in iotas and f is not None and _aval(y).shape == ():
+                side, shift = _SIDES[name]
+                masks[out] = ((iotas[x], side, f[0], f[1] + shift),)
+        elif name == "and" and len(ins) == 2 and all(x in masks for x in ins):
+            masks[out] = masks[ins[0]] + masks[ins[1]]
+        elif name == "broadcast_in_dim" and ins[0] in masks:
+            dims, shape = eqn.params["broadcast_dimensions"], _aval(ins[0]).shape
+            if all(shape[k] == _aval(out).shape[dims[k]] for k, *_ in masks[ins[0]]):
+                masks[out] = tuple((dims[k], *rest) for k, *rest in masks[ins[0]])
+    return masks
+
+
+def _uses(jaxpr: Any) -> dict[Any, list[tuple[int, int]]]:
+    """Each variable of ``jaxpr`` -> the (equation, operand position) pairs using it."""
+    uses: dict[Any, list[tuple[int, int]]] = {}
+    for e, eqn in enumerate(jaxpr.eqns):
+        for k, x in enumerate(eqn.invars):
+            if _is_var(x):
+                uses.setdefault(x, []).append((e, k))
+    return uses
+
+
+def _unit_reshape(src: Sequence[int], dst: Sequence[int], axes: Sequence[Any]) -> Any:
+    """A reshape that only drops or adds unit axes: the read's axis of each result axis."""
+    kept = [a for n, a in zip(src, axes) if n != 1]
+    if [n for n in dst if n != 1] != [n for n in src if n != 1]:
+        return None
+    it = iter(kept)
+    return tuple(next(it) if n != 1 else None for n in dst)
+
+
+def _selected(
+    jaxpr: Any, var: Any, ndim: int, masks: dict[Any, _Bounds], uses: dict[Any, Any]
+) -> list[list[list[Any]]] | None:
+    """Where a read's value ``var`` (``ndim`` axes) reaches anything, if only through masks.
+
+    Per ``select_n`` that takes it (through unit reshapes) under a mask, the
+    mask's bounds along each of the read's axes; None if it is used otherwise.
+    """
+    outs = {v for v in jaxpr.outvars if _is_var(v)}
+    found: list[list[list[Any]]] = []
+    todo = [(var, tuple(range(ndim)))]
+    while todo:
+        v, axes = todo.pop()
+        if v in outs:
+            return None
+        for e, k in uses.get(v, []):
+            eqn = jaxpr.eqns[e]
+            pred = eqn.invars[0]
+            if eqn.primitive.name == "reshape" and eqn.params.get("dimensions") is None:
+                new = _unit_reshape(_aval(v).shape, _aval(eqn.outvars[0]).shape, axes)
+                if new is None:
+                    return None
+                todo.append((eqn.outvars[0], new))
+                continue
+            if eqn.primitive.name != "select_n" or len(eqn.invars) != 3 or k == 0:
+                return None
+            bounds = masks.get(pred) if _is_var(pred) else None
+            if bounds is None or eqn.invars[3 - k] is v or (k == 1 and len(bounds) != 1):
+                return None
+            if k == 1:  # the value where the mask is false
+                ((axis, side, a, b),) = bounds
+                bounds = ((axis, "below" if side == "from" else "from", a, b),)
+            per: list[list[Any]] = [[] for _ in range(ndim)]
+            for axis, side, a, b in bounds:
+                if axes[axis] is not None:
+                    per[axes[axis]].append((side, a, b))
+            found.append(per)
+    return found
 
 
 def _tainted(jaxpr: Any, roots: set[Any]) -> set[Any]:
@@ -248,15 +382,26 @@ def _key(
 class _Versions:
     """The versions of the written arrays met while walking a body's equations."""
 
-    def __init__(self, cells: Sequence[Any], affine: dict[Any, Any], state: set[Any]) -> None:
+    def __init__(
+        self,
+        cells: Sequence[Any],
+        affine: dict[Any, Any],
+        state: set[Any],
+        masks: dict[Any, _Bounds],
+        follow: Callable[[Any, int], list[list[list[Any]]] | None] = lambda v, n: None,
+    ) -> None:
         self.cells = list(cells)
+        self.follow = follow  # see _selected
         self.of = {c: k for k, c in enumerate(cells)}  # every version of an array -> array
         self.head = list(cells)
         self.writes: list[_Write] = []
         self.roles: dict[int, tuple[str, int]] = {}
         self.reads: list[tuple[int, int, tuple[Any, ...], bool]] = []
+        self.outs: dict[int, Any] = {}  # a read's equation -> its value
         self.affine = affine
         self.state = state
+        self.masks = masks
+        self.old: list[_Read] = []
 
     def touches(self, eqn: Any) -> bool:
         return any(_is_var(x) and x in self.of for x in eqn.invars)
@@ -269,6 +414,8 @@ class _Versions:
 
     def step(self, e: int, eqn: Any) -> bool:
         """Record equation ``e``, which uses a version; False if it is not a window's write or read."""
+        if eqn.primitive.name == "select_n":
+            return self._select(e, eqn)
         first = eqn.invars[0]
         uses = sum(_is_var(x) and x in self.of for x in eqn.invars)
         if uses != 1 or not _is_var(first) or first not in self.of:
@@ -292,8 +439,50 @@ class _Versions:
             starts = _key(eqn.invars[1:], self.affine, self.state)
             window = (starts, tuple(eqn.params["slice_sizes"]))
             self.reads.append((e, c, window, first is self.cells[c]))
+            self.outs[e] = eqn.outvars[0]
             return starts is not None
+        if name == "slice" and first is self.cells[c]:
+            # a static window (a strided one touches part of it)
+            ends = list(zip(eqn.params["start_indices"], eqn.params["limit_indices"]))
+            starts = tuple(("affine", 0, a) for a, _ in ends)
+            # a mask over a strided window's value counts positions in strides
+            out = eqn.outvars[0] if set(eqn.params["strides"] or (1,)) == {1} else None
+            self._before(e, c, out, starts, tuple(b - a for a, b in ends))
+            return True
         return False
+
+    def _before(self, e: int, c: int, out: Any, starts: tuple[_Start, ...], shape: Any) -> None:
+        """Equation ``e`` reads window ``starts, shape`` of array ``c`` as before the iteration.
+
+        Where its value reaches only selects under masks, it reads only where they select.
+        """
+        window = [("slice", k, n) for k, n in zip(starts, shape)]
+        selected = None if out is None else self.follow(out, len(shape))
+        for bounds in [[[]] * len(shape)] if selected is None else selected:
+            self.old.append(_Read(c, tuple((*w, *b) for w, b in zip(window, bounds))))
+        self.roles[e] = ("before", 0)
+
+    def _select(self, e: int, eqn: Any) -> bool:
+        """A select_n of an array as before the iteration where a mask holds (or does not)."""
+        at = [k for k, x in enumerate(eqn.invars) if _is_var(x) and x in self.of]
+        pred = eqn.invars[0]
+        if len(eqn.invars) != 3 or at not in ([1], [2]) or not _is_var(pred):
+            return False
+        version, mask = eqn.invars[at[0]], self.masks.get(pred)
+        c = self.of[version]
+        if mask is None or version is not self.cells[c]:
+            return False
+        if at[0] == 1:  # the array where the mask is false: one bound, reversed
+            if len(mask) != 1:
+                return False
+            ((axis, side, a, b),) = mask
+            mask = ((axis, "below" if side == "from" else "from", a, b),)
+        axes: list[tuple[Any, ...]] = [("mask",)] * len(_aval(version).shape)
+        for axis, *bound in mask:
+            axes[axis] = (*axes[axis], tuple(bound))
+        self.old.append(_Read(c, tuple(axes)))
+        self.roles[e] = ("before", at[0])
+        return True
 
     def plan(self, outvars: Sequence[Any]) -> _Plan | None:
         """The plan once every equation is walked: each array written, read at its windows."""
@@ -306,16 +495,26 @@ class _Versions:
             return None
         for e, c, (starts, shape), original in self.reads:
             j = self._window(c, starts, shape)
-            if j is None:
+            if j is not None:
+                self.roles[e] = ("read", j)
+                self.writes[j].read |= original
+            elif original:  # before the iteration writes: _unwritten decides
+                self._before(e, c, self.outs[e], starts, shape)
+            else:
                 return None
-            self.roles[e] = ("read", j)
-            self.writes[j].read |= original
-        return _Plan(self.writes, self.roles)
+        return _Plan(self.writes, self.roles, old=self.old)
 
 
 def _chains(jaxpr: Any, n_cells: int, affine: dict[Any, Any], state: set[Any]) -> _Plan | None:
-    """Each written array's versions in the body: one window written, only it read."""
-    versions = _Versions(jaxpr.invars[1 : 1 + n_cells], affine, state)
+    """Each written array's versions in the body: its windows written, read at them or as before."""
+    masks, uses = _masks(jaxpr, affine), _uses(jaxpr)
+    versions = _Versions(
+        jaxpr.invars[1 : 1 + n_cells],
+        affine,
+        state,
+        masks,
+        lambda v, n: _selected(jaxpr, v, n, masks, uses),
+    )
     for e, eqn in enumerate(jaxpr.eqns):
         if versions.touches(eqn) and not versions.step(e, eqn):
             return None
@@ -363,6 +562,95 @@ def _disjoint(
     return False
 
 
+def _read_span(spec: tuple[Any, ...], dim: int, ts: Any) -> tuple[Any, Any] | None:
+    """Per index ``t``, the positions ``[lo, hi)`` a read may touch along one axis; None: any."""
+    if spec[0] == "slice":  # bounds after it: of the masks selecting from the window
+        _, start, size, *bounds = spec
+        if start[0] != "affine":
+            return None
+        origin = np.clip(start[1] * ts + start[2], 0, dim - size)  # a dynamic_slice clamps it
+        lo, hi = origin, origin + size
+    else:
+        origin, lo, hi = 0, np.zeros_like(ts), np.full_like(ts, dim)
+        bounds = list(spec[1:])
+    for side, a, b in bounds:  # a mask's positions count from the window's origin
+        if side == "from":
+            lo = np.maximum(lo, origin + a * ts + b)
+        else:
+            hi = np.minimum(hi, origin + a * ts + b)
+    return lo, hi
+
+
+def _writers(span: tuple[Any, Any], a: int, b: int, width: int) -> tuple[Any, Any]:
+    """Per ``t``, the iterations ``s`` whose window ``[a*s + b, +width)`` meets the span: ``[first, last]``."""
+    lo, hi = span
+    none = np.iinfo(np.int64).max // 4
+    meets = hi > lo  # an empty read meets nothing
+    if a == 0:
+        meets &= (b < hi) & (b + width > lo)
+        first, last = np.full_like(lo, -none), np.full_like(lo, none)
+    else:
+        # a*s + b < hi and a*s + b + width > lo, in integers
+        first, last = lo - b - width + 1, hi - b - 1
+        if a < 0:
+            a, first, last = -a, -last, -first
+        first, last = -((-first) // a), last // a
+    return np.where(meets, first, none), np.where(meets, last, -none)
+
+
+def _inside(start: _Start, width: int, dim: int, lower: int, upper: int) -> bool:
+    """An affine start whose window lies inside the axis for every index (none is clamped)."""
+    if start[0] != "affine":
+        return False
+    ends = (start[1] * lower + start[2], start[1] * (upper - 1) + start[2])
+    return min(ends) >= 0 and max(ends) + width <= dim
+
+
+def _unwritten(
+    read: _Read, ws: Sequence[_Write], dims: Sequence[int], lower: int, upper: int
+) -> bool:
+    """No earlier iteration writes what iteration ``t`` reads: it reads the array as before the loop.
+
+    For each window ``w`` of the array and each ``t``, the iterations ``s`` whose
+    ``w`` may meet the read along every axis form a range (each axis gives one,
+    from the affine starts; an axis whose read or write start is not known
+    gives all); no ``s < t`` may lie in it. Later iterations may write there:
+    the sequential loop, too, reads the values from before they do.
+    """
+    ts = np.arange(lower, upper, dtype=np.int64)
+    for w in ws:
+        first, last = np.full_like(ts, lower), ts - 1
+        for k, (spec, start, dim) in enumerate(zip(read.axes, w.starts, dims)):
+            span = _read_span(spec, dim, ts)
+            if span is None or not _inside(start, w.shape[k], dim, lower, upper):
+                continue
+            f, g = _writers(span, start[1], start[2], w.shape[k])
+            first, last = np.maximum(first, f), np.minimum(last, g)
+        if np.any(first <= last):
+            return False
+    return True
+
+
+def _apart_in_time(
+    plan: _Plan, cells: Sequence[Any], lower: int, upper: int, moving: set[Any]
+) -> bool:
+    """No two iterations write one element, and none reads what an earlier one writes."""
+    for c, cell in enumerate(cells):
+        ws = [w for w in plan.writes if w.cell == c]
+        if not _disjoint(ws, _aval(cell).shape, lower, upper, moving):
+            return False
+    return all(
+        _unwritten(
+            read,
+            [w for w in plan.writes if w.cell == read.cell],
+            _aval(cells[read.cell]).shape,
+            lower,
+            upper,
+        )
+        for read in plan.old
+    )
+
+
 def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
     """The proof that the loop's iterations are independent (see the module doc), or None."""
     jaxpr = closed.jaxpr
@@ -383,10 +671,8 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
             return None  # a local the next iteration reads: a loop-carried value
     moving = _tainted(jaxpr, {jaxpr.invars[0]})
     cells = jaxpr.invars[1 : 1 + n_cells]
-    for c, cell in enumerate(cells):
-        ws = [w for w in plan.writes if w.cell == c]
-        if not _disjoint(ws, _aval(cell).shape, lower, upper, moving):
-            return None
+    if not _apart_in_time(plan, cells, lower, upper, moving):
+        return None
     versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
     batched = (moving | _tainted(jaxpr, set(cells))) - versions  # a version is only its window
     live = _live(jaxpr)
@@ -394,24 +680,39 @@ def _plan(closed: Any, n_cells: int, lower: int, upper: int) -> _Plan | None:
         return None
     plan.dead = _unused(jaxpr, live)
     for e, eqn in enumerate(jaxpr.eqns):
-        if eqn.primitive.name == "dynamic_slice" and e not in plan.roles:
-            block = _block(eqn, affine, state, moving, lower, upper)
-            if block is not None:
-                plan.blocks[e] = block
+        if eqn.primitive.name != "dynamic_slice" or plan.roles.get(e, ("before", 0)) != (
+            "before",
+            0,
+        ):
+            continue
+        # a written array read as before the loop (role "before") is sliced as one block too
+        cell = cells.index(eqn.invars[0]) if e in plan.roles else -1
+        block = _block(eqn, affine, state, moving, lower, upper, cell)
+        if block is not None:
+            plan.blocks[e] = block
     return plan
 
 
 def _block(
-    eqn: Any, affine: dict[Any, Any], state: set[Any], moving: set[Any], lower: int, upper: int
+    eqn: Any,
+    affine: dict[Any, Any],
+    state: set[Any],
+    moving: set[Any],
+    lower: int,
+    upper: int,
+    cell: int = -1,
 ) -> _Write | None:
-    """The window of a ``dynamic_slice`` of a loop-invariant array, if adjacent across iterations."""
+    """The window of a ``dynamic_slice``, if adjacent across iterations.
+
+    Of a loop-invariant array (``cell`` -1), or of written array ``cell`` as before the loop.
+    """
     operand = eqn.invars[0]
-    if not _is_var(operand) or operand in state or operand in moving:
+    if cell < 0 and (not _is_var(operand) or operand in state or operand in moving):
         return None
     starts = _key(eqn.invars[1:], affine, state)
     if starts is None:
         return None
-    w = _Write(-1, starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
+    w = _Write(cell, starts, tuple(eqn.invars[1:]), tuple(eqn.params["slice_sizes"]))
     if not _disjoint([w], _aval(operand).shape, lower, upper, moving) or not w.contiguous:
         return None
     return w
@@ -508,6 +809,10 @@ def _rows(
             env[eqn.outvars[0]] = blocks[e]
         elif role is None:
             env.update(zip(eqn.outvars, _compat.bind_equation(eqn, [read(x) for x in eqn.invars])))
+        elif role[0] == "before":  # the array as before the loop, where it is read
+            args = [read(x) for x in eqn.invars]
+            args[role[1]] = arrays[args[role[1]].cell]
+            env.update(zip(eqn.outvars, _compat.bind_equation(eqn, args)))
         elif role[0] == "write":
             src = read(eqn.invars[0])
             written = {**src.windows, role[1]: read(eqn.invars[1])}
@@ -518,7 +823,7 @@ def _rows(
                 env[eqn.outvars[0]] = src.windows[j]
             elif j in before:
                 env[eqn.outvars[0]] = before[j]
-            else:
+            else:  # a window read as before the loop
                 starts = [read(x) for x in eqn.invars[1:]]
                 sizes = eqn.params["slice_sizes"]
                 env[eqn.outvars[0]] = jax.lax.dynamic_slice(
@@ -605,7 +910,10 @@ def _batched(
     }
     blocks = {}
     for e, w in plan.blocks.items():
-        (operand,) = _outside(closed, [closed.jaxpr.eqns[e].invars[0]], lower)
+        if w.cell >= 0:
+            operand = start[w.cell]
+        else:
+            (operand,) = _outside(closed, [closed.jaxpr.eqns[e].invars[0]], lower)
         blocks[e] = _stacked_before(operand, w, _block_starts(closed, w, lower, upper), trips)
 
     def one(t: Any, rows: dict[int, Any], windows: dict[int, Any]) -> Any:
