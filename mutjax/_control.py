@@ -428,7 +428,9 @@ def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
     return body
 
 
-def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_trip: int) -> Any:
+def _bounded_fori_loop(
+    lower: Any, upper: Any, body: Callable, carry: Any, max_trip: int, intervals: Any = None
+) -> Any:
     """``lax.fori_loop(lower, upper, body, carry)`` whose trip count is at most ``max_trip``.
 
     It runs as a ``while`` loop of the exact trip count. Its derivative is
@@ -441,9 +443,11 @@ def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_t
     index = jax.numpy.result_type(lower, upper)
     lower = jax.numpy.asarray(lower, index)
     upper = jax.numpy.asarray(upper, index)
-    closed, out_shape = jax.make_jaxpr(body, return_shape=True)(lower, carry)
+    traced = _promote.indexed(body, lower, upper)
+    closed, out_shape = jax.make_jaxpr(traced, return_shape=True)(lower, carry)
     flat_fn, consts = _compat.hoist_consts(closed)
     out_tree = jax.tree_util.tree_structure(out_shape)
+    elements = _promote.element_plan(closed, lower, upper, intervals or {})
 
     def fn(i: Any, c: Any, *consts: Any) -> Any:
         out = flat_fn(*consts, i, *jax.tree_util.tree_leaves(c))
@@ -451,6 +455,10 @@ def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_t
 
     @jax.custom_jvp
     def loop(lo: Any, hi: Any, consts: Any, carry: Any) -> Any:
+        if elements:  # the derivative below runs the loop as traced
+            leaves = jax.tree_util.tree_leaves(carry)
+            out = _promote.run_elements(lo, hi, closed.jaxpr, consts, elements, leaves)
+            return jax.tree_util.tree_unflatten(out_tree, out)
         return jax.lax.fori_loop(lo, hi, lambda i, c: fn(i, c, *consts), carry)
 
     @loop.defjvp
@@ -565,7 +573,8 @@ def fori_loop_bounded(
             return threaded[0](state[0], i, state[1])
 
         if max_trip is not None:
-            return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip)
+            table = trace.scope.root.intervals
+            return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip, table)
         return _promote.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
 
     return _run_threaded(trace, [body], (i0, init), run, site)
