@@ -454,16 +454,18 @@ def _bounded_fori_loop(
         return jax.tree_util.tree_unflatten(out_tree, out)
 
     @jax.custom_jvp
-    def loop(lo: Any, hi: Any, consts: Any, carry: Any) -> Any:
+    def loop(lo: Any, hi: Any, consts: Any, carry: Any, updates: Any) -> Any:
         if elements:  # the derivative below runs the loop as traced
             leaves = jax.tree_util.tree_leaves(carry)
-            out = _promote.run_elements(lo, hi, closed.jaxpr, consts, elements, leaves)
+            out = _promote.run_elements(
+                lo, hi, closed.jaxpr, consts, elements, leaves, updates=updates
+            )
             return jax.tree_util.tree_unflatten(out_tree, out)
         return jax.lax.fori_loop(lo, hi, lambda i, c: fn(i, c, *consts), carry)
 
     @loop.defjvp
     def loop_jvp(primals: Any, tangents: Any) -> Any:
-        lo, hi, consts, carry = primals
+        lo, hi, consts, carry, updates = primals
 
         def masked(consts: Any, carry: Any) -> Any:
             def step(k: Any, c: Any) -> Any:
@@ -472,9 +474,20 @@ def _bounded_fori_loop(
 
             return jax.lax.fori_loop(0, max_trip, step, carry)
 
-        return jax.jvp(masked, (consts, carry), tuple(tangents[2:]))
+        def unfolded(consts: Any, carry: Any, updates: Any) -> Any:
+            leaves = jax.tree_util.tree_leaves(carry)
+            if elements:
+                leaves = _promote.unfold_updates(closed.jaxpr, consts, elements, leaves, updates)
+            return masked(consts, jax.tree_util.tree_unflatten(carry_tree, leaves))
 
-    return loop(lower, upper, list(consts), carry)
+        return jax.jvp(unfolded, (consts, carry, updates), tuple(tangents[2:]))
+
+    updates: list[Any] = []
+    carry_tree = jax.tree_util.tree_structure(carry)
+    if elements:
+        leaves, updates = _promote.fold_updates(closed, elements, jax.tree_util.tree_leaves(carry))
+        carry = jax.tree_util.tree_unflatten(carry_tree, leaves)
+    return loop(lower, upper, list(consts), carry, updates)
 
 
 def fori_loop(

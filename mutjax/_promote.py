@@ -683,22 +683,29 @@ def run_elements(
     plan: list[_Element],
     leaves: list[Any],
     unroll: Any = None,
+    updates: Sequence[Any] | None = None,
 ) -> list[Any]:
     """The leaves after ``fori_loop(lower, upper)`` of body ``jaxpr`` (constants
-    ``consts``), carrying the elements of ``plan`` in place of their arrays."""
+    ``consts``), carrying the elements of ``plan`` in place of their arrays.
+
+    ``updates`` (from ``fold_updates``) gives per element the value written
+    to it just before the loop, its leaf then being the array before that
+    write; None where there is none.
+    """
     env0 = dict(zip(jaxpr.constvars, consts, strict=True))
     outside = _evaluate_invariants(jaxpr, env0, [a for e in plan for a in e.starts])
     carry = list(leaves)
+    updates = updates or [None] * len(plan)
     rewrite: dict[int, Callable[[Any, list[Any]], Any]] = {}
     corners = {}
-    for e in plan:
+    for e, update in zip(plan, updates, strict=True):
         base = leaves[e.leaf]
-        shape = np.shape(base)
         corner = [_read(outside, a) for a in e.starts]
         corners[e.leaf] = corner
-        ones = (1,) * len(shape)
-        value = jax.lax.dynamic_slice(base, corner, ones, allow_negative_indices=False)
-        carry[e.leaf] = jax.lax.reshape(value, ())
+        if update is None:
+            ones = (1,) * np.ndim(base)
+            update = jax.lax.dynamic_slice(base, corner, ones, allow_negative_indices=False)
+        carry[e.leaf] = jax.lax.reshape(update, ())
         for n in e.element:
             rewrite[n] = _element_access
         for n in e.others:
@@ -733,3 +740,60 @@ def _other_read(eqn: Any, args: list[Any], *, base: Any) -> Any:
     """A read the plan proved apart from the element, of the array before the loop."""
     (window,) = _compat.bind_equation(eqn, [base, *args[1:]])
     return window
+
+
+def fold_updates(
+    closed: Any, plan: list[_Element], leaves: list[Any]
+) -> tuple[list[Any], list[Any]]:
+    """``(leaves, updates)`` for ``run_elements``: an element written just before
+    the loop (Nussinov's ``table[i, j]`` before its k loop) starts the loop
+    from the value written, and the loop's write-back is the only update of
+    the array: XLA's CPU loops updated the whole table twice per cell.
+    """
+    consts = dict(zip(closed.jaxpr.constvars, closed.consts, strict=True))
+    # equal starts may be distinct tracers (an outer index computed twice)
+    affine = _BodyAffine(closed.jaxpr, closed.consts, {})
+    leaves = list(leaves)
+    updates: list[Any] = []
+    for e in plan:
+        eqn = _compat.producing_equation(leaves[e.leaf])
+        found = None
+        if eqn is not None and eqn[0] == "dynamic_update_slice":
+            base, update, *written = cast(list[Any], eqn[1])
+            starts = [_outer_atom(consts, a) for a in e.starts]
+            if all(n == 1 for n in np.shape(update)) and len(written) == len(starts):
+                if all(
+                    b is not None and affine.outer(a) == affine.outer(b)
+                    for a, b in zip(written, starts, strict=True)
+                ):
+                    leaves[e.leaf], found = base, update
+        updates.append(found)
+    return leaves, updates
+
+
+def unfold_updates(
+    jaxpr: Any,
+    consts: Sequence[Any],
+    plan: list[_Element],
+    leaves: list[Any],
+    updates: Sequence[Any],
+) -> list[Any]:
+    """The leaves as they were before ``fold_updates``: each update written back."""
+    env = _evaluate_invariants(
+        jaxpr, dict(zip(jaxpr.constvars, consts, strict=True)), [a for e in plan for a in e.starts]
+    )
+    leaves = list(leaves)
+    for e, update in zip(plan, updates, strict=True):
+        if update is not None:
+            corner = [_read(env, a) for a in e.starts]
+            leaves[e.leaf] = jax.lax.dynamic_update_slice(
+                leaves[e.leaf], update, corner, allow_negative_indices=False
+            )
+    return leaves
+
+
+def _outer_atom(consts: dict[Any, Any], atom: Any) -> Any:
+    """The outer value a body's start stands for: a constant's, or a literal."""
+    if isinstance(atom, _compat.Literal):
+        return atom.val
+    return consts.get(atom)
