@@ -711,10 +711,25 @@ def run_elements(
         for n in e.others:
             rewrite[n] = functools.partial(_other_read, base=base)
     index_dtype = jaxpr.invars[0].aval.dtype
+    shift = _index_shift(jaxpr)
+    offset: Any = 0
+    if shift is not None:
+        # the loop runs over start + i itself, the range loop's own index
+        position, atom = shift
+        offset = _evaluate_invariants(jaxpr, env0, [atom]).get(atom)
+        rewrite[position] = lambda eqn, args: step_index[0]
+        bound = jax.numpy.result_type(lower, upper)
+        offset = jax.lax.convert_element_type(offset, bound)
+        lower = jax.numpy.asarray(lower, bound) + offset
+        upper = jax.numpy.asarray(upper, bound) + offset
+    step_index: list[Any] = [None]
 
     def step(i: Any, carry: list[Any]) -> list[Any]:
         env = dict(env0)
         i = jax.lax.convert_element_type(i, index_dtype)
+        step_index[0] = i
+        if shift is not None:
+            i = i - jax.lax.convert_element_type(offset, index_dtype)
         env.update(zip(jaxpr.invars, [i, *carry], strict=True))
         _interpret(jaxpr.eqns, env, rewrite)
         return [_read(env, v) for v in jaxpr.outvars]
@@ -797,3 +812,27 @@ def _outer_atom(consts: dict[Any, Any], atom: Any) -> Any:
     if isinstance(atom, _compat.Literal):
         return atom.val
     return consts.get(atom)
+
+
+def _index_shift(jaxpr: Any) -> tuple[int, Any] | None:
+    """``(position, start)`` when equation ``position`` computes ``start + i`` of
+    the index ``i`` and a constant ``start`` (a range loop's index, as
+    ``mutjax`` converts ``range(start, stop)``); the loop then runs over it."""
+    index = jaxpr.invars[0]
+    same = {index}
+    consts = set(jaxpr.constvars)
+    for n, eqn in enumerate(jaxpr.eqns):
+        name = eqn.primitive.name
+        if len(eqn.outvars) != 1 or eqn.outvars[0].aval.dtype != index.aval.dtype:
+            continue
+        ins = eqn.invars
+        if name == "mul" and ins[0] in same and _static_int(ins[1]) == 1:
+            same.add(eqn.outvars[0])
+        elif name == "convert_element_type" and ins[0] in consts:
+            if ins[0].aval.dtype == index.aval.dtype:
+                consts.add(eqn.outvars[0])
+        elif name == "add" and not isinstance(ins[0], _compat.Literal):
+            for a, b in (ins, ins[::-1]):
+                if a in consts and b in same:
+                    return n, a
+    return None
