@@ -705,7 +705,7 @@ def run_elements(
         if update is None:
             ones = (1,) * np.ndim(base)
             update = jax.lax.dynamic_slice(base, corner, ones, allow_negative_indices=False)
-        carry[e.leaf] = jax.lax.reshape(update, ())
+        carry[e.leaf] = update
         for n in e.element:
             rewrite[n] = _element_access
         for n in e.others:
@@ -719,16 +719,20 @@ def run_elements(
         offset = _evaluate_invariants(jaxpr, env0, [atom]).get(atom)
         rewrite[position] = lambda eqn, args: step_index[0]
         bound = jax.numpy.result_type(lower, upper)
-        offset = jax.lax.convert_element_type(offset, bound)
-        lower = jax.numpy.asarray(lower, bound) + offset
-        upper = jax.numpy.asarray(upper, bound) + offset
+        offset = jax.lax.convert_element_type(offset, bound)  # once, not per bound
+        lower, upper = (
+            offset if _static_int(b) == 0 else jax.lax.add(jax.numpy.asarray(b, bound), offset)
+            for b in (lower, upper)
+        )
     step_index: list[Any] = [None]
+    # the index itself, where the body uses it other than for start + i
+    shift_needs_index = shift is not None and _uses_index(jaxpr, shift[0])
 
     def step(i: Any, carry: list[Any]) -> list[Any]:
         env = dict(env0)
         i = jax.lax.convert_element_type(i, index_dtype)
         step_index[0] = i
-        if shift is not None:
+        if shift is not None and shift_needs_index:
             i = i - jax.lax.convert_element_type(offset, index_dtype)
         env.update(zip(jaxpr.invars, [i, *carry], strict=True))
         _interpret(jaxpr.eqns, env, rewrite)
@@ -736,10 +740,8 @@ def run_elements(
 
     final = list(jax.lax.fori_loop(lower, upper, step, carry, unroll=unroll))
     for e in plan:
-        ones = (1,) * np.ndim(leaves[e.leaf])
-        value = jax.lax.reshape(final[e.leaf], ones)
         final[e.leaf] = jax.lax.dynamic_update_slice(
-            leaves[e.leaf], value, corners[e.leaf], allow_negative_indices=False
+            leaves[e.leaf], final[e.leaf], corners[e.leaf], allow_negative_indices=False
         )
     return final
 
@@ -747,8 +749,8 @@ def run_elements(
 def _element_access(eqn: Any, args: list[Any]) -> Any:
     """A read or write of the element, given the element's current value as ``args[0]``."""
     if eqn.primitive is jax.lax.dynamic_slice_p:
-        return jax.lax.reshape(args[0], tuple(eqn.params["slice_sizes"]))
-    return jax.lax.reshape(args[1], ())
+        return args[0]
+    return args[1]
 
 
 def _other_read(eqn: Any, args: list[Any], *, base: Any) -> Any:
@@ -820,7 +822,7 @@ def _index_shift(jaxpr: Any) -> tuple[int, Any] | None:
     ``mutjax`` converts ``range(start, stop)``); the loop then runs over it."""
     index = jaxpr.invars[0]
     same = {index}
-    consts = set(jaxpr.constvars)
+    consts = {v: v for v in jaxpr.constvars}  # a constant or its conversion: the constant
     for n, eqn in enumerate(jaxpr.eqns):
         name = eqn.primitive.name
         if len(eqn.outvars) != 1 or eqn.outvars[0].aval.dtype != index.aval.dtype:
@@ -830,9 +832,22 @@ def _index_shift(jaxpr: Any) -> tuple[int, Any] | None:
             same.add(eqn.outvars[0])
         elif name == "convert_element_type" and ins[0] in consts:
             if ins[0].aval.dtype == index.aval.dtype:
-                consts.add(eqn.outvars[0])
+                consts[eqn.outvars[0]] = consts[ins[0]]
         elif name == "add" and not isinstance(ins[0], _compat.Literal):
             for a, b in (ins, ins[::-1]):
                 if a in consts and b in same:
-                    return n, a
+                    return n, consts[a]
     return None
+
+
+def _uses_index(jaxpr: Any, position: int) -> bool:
+    """Whether the body reads its index other than through equation ``position``'s sum."""
+    found = {jaxpr.invars[0]}
+    for n, eqn in enumerate(jaxpr.eqns):
+        if n != position and found.intersection(
+            a for a in eqn.invars if not isinstance(a, _compat.Literal)
+        ):
+            if eqn.primitive.name != "mul" or n > position:
+                return True
+            found.update(eqn.outvars)
+    return bool(found.intersection(jaxpr.outvars))
