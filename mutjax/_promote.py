@@ -1,5 +1,8 @@
 """Slab promotion: a loop that touches one fixed block of a carried array carries only that block.
 
+The block is a run of leading axes at loop-invariant starts (a row, below)
+or one element at loop-invariant indices (see "element promotion").
+
 A converted loop carries every array its body writes. When the body reads
 and writes one loop-invariant row of a big array (``C[i, :] += ...`` in a
 loop over ``k``), carrying the whole array costs a full-array update per
@@ -403,11 +406,12 @@ def _access(eqn: Any, d: int, invariant: dict[Any, Any]) -> tuple[Any, Any, int]
 # table[i, k] + table[k + 1, j])`` over ``k``) carries that element alone.
 # The body's other reads of the array take the array as it was before the
 # loop: the element is the only thing the loop writes. It is promoted when
-# the index expressions and the loop's bounds prove that no other read
-# touches the element in any iteration; such a read still selects the
-# carried element when its clamped window reaches the element's clamped
-# position (an index past the end clamps onto it), so a result never
-# depends on the proof being about unclamped indices.
+# the index expressions and the loop's bounds (and those of the loops
+# around it) prove that no other read touches the element in any
+# iteration, and that on the axis that separates them the element's index
+# and the read's window lie inside the array: an index past the end clamps,
+# and a clamped read could land on the element. Any body not proved runs
+# as traced.
 
 
 class _Element(NamedTuple):

@@ -1,4 +1,5 @@
-"""Slab promotion: a loop touching one invariant row of an array carries only that row.
+"""Slab promotion: a loop touching one invariant row, or one invariant element, of an
+array carries only that row or element.
 
 Each kernel runs on NumPy (the oracle) and under ``mutjax.jit`` (and under
 ``jax.vmap``); the structural tests read the carry of every loop in the
