@@ -429,3 +429,39 @@ def test_grad_through_a_promoted_element_loop() -> None:
         assert all((5, 5) in c for c in _carries(best_split, t))
     jax.clear_caches()
     assert_same(np.asarray(promoted), np.asarray(plain), "grad")
+
+
+def other_cell_before(t):
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            t[i, j - 1] += 0.25  # not the loop's element: the k loop reads it (k = j - 1)
+            for k in range(i + 1, j):
+                t[i, j] = max(t[i, j], t[i, k] * 0.5 + t[k + 1, j])
+    return t
+
+
+def own_cell_before(t):
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            t[i, j] += 0.25  # the loop's element: the loop starts from this value
+            for k in range(i + 1, j):
+                t[i, j] = max(t[i, j], t[i, k] * 0.5 + t[k + 1, j])
+    return t
+
+
+@pytest.mark.parametrize("kernel", [other_cell_before, own_cell_before])
+def test_a_write_just_before_the_element_loop(kernel, monkeypatch) -> None:
+    folded = []
+    fold = _promote.fold_updates
+
+    def spy(*args):
+        leaves, updates = fold(*args)
+        folded.extend(u is not None for u in updates)
+        return leaves, updates
+
+    monkeypatch.setattr(_promote, "fold_updates", spy)
+    _check(kernel, _table())
+    assert folded and all(f == (kernel is own_cell_before) for f in folded)
+    assert (6, 6) not in _carries(kernel, _table())[-1]
