@@ -428,7 +428,9 @@ def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
     return body
 
 
-def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_trip: int) -> Any:
+def _bounded_fori_loop(
+    lower: Any, upper: Any, body: Callable, carry: Any, max_trip: int, intervals: Any = None
+) -> Any:
     """``lax.fori_loop(lower, upper, body, carry)`` whose trip count is at most ``max_trip``.
 
     It runs as a ``while`` loop of the exact trip count. Its derivative is
@@ -441,21 +443,29 @@ def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_t
     index = jax.numpy.result_type(lower, upper)
     lower = jax.numpy.asarray(lower, index)
     upper = jax.numpy.asarray(upper, index)
-    closed, out_shape = jax.make_jaxpr(body, return_shape=True)(lower, carry)
+    traced = _promote.indexed(body, lower, upper)
+    closed, out_shape = jax.make_jaxpr(traced, return_shape=True)(lower, carry)
     flat_fn, consts = _compat.hoist_consts(closed)
     out_tree = jax.tree_util.tree_structure(out_shape)
+    elements = _promote.element_plan(closed, lower, upper, intervals or {})
 
     def fn(i: Any, c: Any, *consts: Any) -> Any:
         out = flat_fn(*consts, i, *jax.tree_util.tree_leaves(c))
         return jax.tree_util.tree_unflatten(out_tree, out)
 
     @jax.custom_jvp
-    def loop(lo: Any, hi: Any, consts: Any, carry: Any) -> Any:
+    def loop(lo: Any, hi: Any, consts: Any, carry: Any, updates: Any) -> Any:
+        if elements:  # the derivative below runs the loop as traced
+            leaves = jax.tree_util.tree_leaves(carry)
+            out = _promote.run_elements(
+                lo, hi, closed.jaxpr, consts, elements, leaves, updates=updates
+            )
+            return jax.tree_util.tree_unflatten(out_tree, out)
         return jax.lax.fori_loop(lo, hi, lambda i, c: fn(i, c, *consts), carry)
 
     @loop.defjvp
     def loop_jvp(primals: Any, tangents: Any) -> Any:
-        lo, hi, consts, carry = primals
+        lo, hi, consts, carry, updates = primals
 
         def masked(consts: Any, carry: Any) -> Any:
             def step(k: Any, c: Any) -> Any:
@@ -464,9 +474,20 @@ def _bounded_fori_loop(lower: Any, upper: Any, body: Callable, carry: Any, max_t
 
             return jax.lax.fori_loop(0, max_trip, step, carry)
 
-        return jax.jvp(masked, (consts, carry), tuple(tangents[2:]))
+        def unfolded(consts: Any, carry: Any, updates: Any) -> Any:
+            leaves = jax.tree_util.tree_leaves(carry)
+            if elements:
+                leaves = _promote.unfold_updates(closed.jaxpr, consts, elements, leaves, updates)
+            return masked(consts, jax.tree_util.tree_unflatten(carry_tree, leaves))
 
-    return loop(lower, upper, list(consts), carry)
+        return jax.jvp(unfolded, (consts, carry, updates), tuple(tangents[2:]))
+
+    updates: list[Any] = []
+    carry_tree = jax.tree_util.tree_structure(carry)
+    if elements:
+        leaves, updates = _promote.fold_updates(closed, elements, jax.tree_util.tree_leaves(carry))
+        carry = jax.tree_util.tree_unflatten(carry_tree, leaves)
+    return loop(lower, upper, list(consts), carry, updates)
 
 
 def fori_loop(
@@ -565,7 +586,8 @@ def fori_loop_bounded(
             return threaded[0](state[0], i, state[1])
 
         if max_trip is not None:
-            return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip)
+            table = trace.scope.root.intervals
+            return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip, table)
         return _promote.fori_loop(lower, upper, lax_body, (start, init), unroll=unroll)
 
     return _run_threaded(trace, [body], (i0, init), run, site)

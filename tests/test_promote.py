@@ -1,4 +1,5 @@
-"""Slab promotion: a loop touching one invariant row of an array carries only that row.
+"""Slab promotion: a loop touching one invariant row, or one invariant element, of an
+array carries only that row or element.
 
 Each kernel runs on NumPy (the oracle) and under ``mutjax.jit`` (and under
 ``jax.vmap``); the structural tests read the carry of every loop in the
@@ -296,3 +297,171 @@ def test_an_update_just_before_the_loop(kernel, monkeypatch) -> None:
     outer, inner = _carries(kernel, C, A)
     assert (6, 6) in outer
     assert (6, 6) not in inner and (6,) in inner
+
+
+# -- one element -----------------------------------------------------------------
+
+
+def nussinov(seq):
+    return published.nussinov(seq.shape[0], seq)
+
+
+def _seq(n):
+    return published.init_nussinov({"N": n})["seq"]
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 12])
+def test_nussinov_matches_numpy_and_carries_the_element(n) -> None:
+    _check(nussinov, _seq(n))
+    carries = _carries(nussinov, _seq(n))
+    # the row and column loops keep the table; the k loop carries its one element
+    assert all((n, n) in c for c in carries[:-1])
+    assert (n, n) not in carries[-1] and (1, 1) in carries[-1]
+
+
+def test_nussinov_under_vmap() -> None:
+    seqs = np.stack([_seq(7), (_seq(7) * 3 + 1) % 4])
+    got = jax.vmap(mutjax.jit(nussinov))(seqs)
+    assert_same(np.asarray(got), np.stack([nussinov(s) for s in seqs]), "vmap")
+
+
+def best_split(t):
+    # Nussinov's k loop on a float table
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            for k in range(i + 1, j):
+                t[i, j] = max(t[i, j], t[i, k] * 0.5 + t[k + 1, j])
+    return t
+
+
+def column_reaches_the_element(t):
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            for k in range(i + 1, j + 1):  # k = j reads t[i, j] itself
+                t[i, j] = max(t[i, j], t[i, k] * 0.5 + 1.0)
+    return t
+
+
+def row_reaches_the_element(t):
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            for k in range(i, j):  # k = i reads t[i, j] itself
+                t[i, j] = max(t[i, j], t[k, j] * 0.5 + 1.0)
+    return t
+
+
+def writes_another_element(t):
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            for k in range(i + 1, j):
+                t[i, j] = max(t[i, j], t[i, k] + 1.0)
+                t[i, k] = t[i, j] * 0.5  # the next k reads what this wrote
+    return t
+
+
+def _table(n=6):
+    return (np.arange(n * n, dtype=np.float32).reshape(n, n) % 7) / 3
+
+
+def test_float_split_carries_the_element() -> None:
+    _check(best_split, _table())
+    assert (6, 6) not in _carries(best_split, _table())[-1]
+    assert (1, 1) in _carries(best_split, _table())[-1]
+
+
+@pytest.mark.parametrize(
+    "kernel", [column_reaches_the_element, row_reaches_the_element, writes_another_element]
+)
+def test_no_element_promotion_where_a_read_may_reach_it(kernel) -> None:
+    _check(kernel, _table())
+    assert all((6, 6) in c for c in _carries(kernel, _table()))
+
+
+def _past_the_end(fori, C, c, width):
+    # a read right of the element: apart from it for indices inside the
+    # array, but an index past the end clamps onto the element's column
+    def body(k, C):
+        slice_at = functools.partial(jax.lax.dynamic_slice, allow_negative_indices=False)
+        here = slice_at(C, (c,), (1,))
+        other = slice_at(C, (c + 1 + k,), (width,))
+        total = here + jnp.sum(other) + 1.0
+        return jax.lax.dynamic_update_slice(C, total, (c,), allow_negative_indices=False)
+
+    return fori(0, 3, body, C)
+
+
+@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("column", [0, 2, 4])
+def test_element_with_an_unbounded_index_stays_the_loop(column, width) -> None:
+    C = np.arange(5, dtype=np.float32) / 4
+    promoted = functools.partial(_past_the_end, _promote.fori_loop, width=width)
+    plain = functools.partial(_past_the_end, jax.lax.fori_loop, width=width)
+    # traced column: nothing bounds it, so the array stays carried
+    got = jax.jit(promoted)(C, jnp.int32(column))
+    expected = C.copy()
+    for k in range(3):
+        start = min(column + 1 + k, 5 - width)
+        expected[column] += expected[start : start + width].sum() + 1.0
+    assert_same(np.asarray(got), expected, "traced column")
+    assert_same(np.asarray(jax.jit(plain)(C, jnp.int32(column))), expected, "plain")
+    assert _loop_carries(jax.make_jaxpr(promoted)(C, jnp.int32(column)).jaxpr) == [[(), (5,)]]
+    # a constant column is bounded: promoted only where every read stays inside
+    got = jax.jit(lambda C: promoted(C, column))(C)
+    assert_same(np.asarray(got), expected, "constant column")
+    carried = _loop_carries(jax.make_jaxpr(lambda C: promoted(C, column))(C).jaxpr)
+    inside = column + 1 + 2 + width - 1 <= 4
+    assert carried == ([[(), (1,)]] if inside else [[(), (5,)]])
+
+
+def test_grad_through_a_promoted_element_loop() -> None:
+    def loss(t):
+        return jnp.sum(jnp.sin(mutjax.jit(best_split)(t + 0.0)))
+
+    t = _table(5)
+    promoted = jax.grad(loss)(t)
+    with _promote_disabled():
+        jax.clear_caches()
+        plain = jax.grad(loss)(t)
+        assert all((5, 5) in c for c in _carries(best_split, t))
+    jax.clear_caches()
+    assert_same(np.asarray(promoted), np.asarray(plain), "grad")
+
+
+def other_cell_before(t):
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            t[i, j - 1] += 0.25  # not the loop's element: the k loop reads it (k = j - 1)
+            for k in range(i + 1, j):
+                t[i, j] = max(t[i, j], t[i, k] * 0.5 + t[k + 1, j])
+    return t
+
+
+def own_cell_before(t):
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            t[i, j] += 0.25  # the loop's element: the loop starts from this value
+            for k in range(i + 1, j):
+                t[i, j] = max(t[i, j], t[i, k] * 0.5 + t[k + 1, j])
+    return t
+
+
+@pytest.mark.parametrize("kernel", [other_cell_before, own_cell_before])
+def test_a_write_just_before_the_element_loop(kernel, monkeypatch) -> None:
+    folded = []
+    fold = _promote.fold_updates
+
+    def spy(*args):
+        leaves, updates = fold(*args)
+        folded.extend(u is not None for u in updates)
+        return leaves, updates
+
+    monkeypatch.setattr(_promote, "fold_updates", spy)
+    _check(kernel, _table())
+    assert folded and all(f == (kernel is own_cell_before) for f in folded)
+    assert (6, 6) not in _carries(kernel, _table())[-1]
