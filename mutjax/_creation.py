@@ -124,6 +124,7 @@ def _same_array(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], trace:
     return (
         isinstance(x, MutArray)
         and x._trace.tag is trace.tag
+        and not x._scalar  # NumPy makes a 0-d array of a NumPy scalar
         and (dtype is None or np.dtype(dtype) == np.dtype(x.dtype))
         and (name != "ascontiguousarray" or x.ndim > 0)
     )

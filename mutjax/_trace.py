@@ -43,6 +43,9 @@ def register(*primitives: Any) -> Callable[[Rule], Rule]:
     return add
 
 
+_CARRYING = (_compat.scan_p, _compat.while_p, _compat.cond_p)
+
+
 class MutTrace(_compat.Trace):
     """The trace of one ``mutable`` scope."""
 
@@ -76,8 +79,11 @@ class MutTrace(_compat.Trace):
         with _compat.set_current_trace(self.parent_trace):
             out = primitive.bind(*values, **params)
         if primitive.multiple_results:
-            return [self._wrap_out(o) for o in out]
-        return self._wrap_out(out)
+            out = [self._wrap_out(o) for o in out]
+        else:
+            out = self._wrap_out(out)
+        # A plain lax loop's results are its carried values, arrays or not.
+        return out if primitive in _CARRYING else computed(out)
 
     def process_primitive(self, primitive, tracers, params, /):
         rule = _rules.get(primitive)
@@ -120,7 +126,7 @@ class MutTrace(_compat.Trace):
             avals,
             dict(subfuns=(fun, jvp), symbolic_zeros=symbolic_zeros),
         )
-        return [self._wrap_out(o) for o in out]
+        return [computed(self._wrap_out(o)) for o in out]
 
     def process_custom_vjp_call(
         self, primitive, fun, fwd, bwd, tracers, /, *, out_trees, symbolic_zeros
@@ -135,7 +141,39 @@ class MutTrace(_compat.Trace):
             avals,
             dict(subfuns=(fun, fwd, bwd), out_trees=out_trees, symbolic_zeros=symbolic_zeros),
         )
-        return [self._wrap_out(o) for o in out]
+        return [computed(self._wrap_out(o)) for o in out]
+
+
+def computed(out: Any) -> Any:
+    """``out``, a primitive's result, with each 0-d mutable array in it made a NumPy scalar.
+
+    In NumPy every operator, ufunc and reduction whose result is 0-d gives a
+    NumPy scalar (``A.sum()``, ``a[0] * 2``, ``-z``, ``u @ v``), never a 0-d
+    array: ``t = s; s += 1`` leaves ``t`` as it was, and ``s[...] = c``
+    raises. A 0-d *array* comes from creation, views, the kernel's arguments
+    and a loop's or a call's results, none of which pass through here; the
+    few NumPy functions that compute a 0-d array (``np.where``, ``astype``)
+    clear the mark again (``as_array``).
+    """
+    if isinstance(out, list):
+        return [computed(o) for o in out]
+    if type(out) is MutArray and out._view is None and not out._aval.shape:
+        out._scalar = True
+    return out
+
+
+def _kind_of(x: MutArray, out: Any) -> Any:
+    """``out``, computed from ``x`` by a method, a NumPy scalar exactly where ``x`` is one."""
+    if out is not x and not x._scalar:
+        as_array(out)
+    return out
+
+
+def as_array(out: Any) -> Any:
+    """``out`` with a NumPy scalar in it made an ordinary 0-d mutable array again."""
+    if type(out) is MutArray and out._view is None:
+        out._scalar = False
+    return out
 
 
 @lu.transformation2
@@ -488,7 +526,17 @@ class MutArray(_compat.Tracer, Handle):
         return _views.diagonal(self, offset, axis1, axis2)
 
     def copy(self, order: str = "C") -> Any:
-        return _inplace.copy(self)
+        out = _inplace.copy(self)
+        out._scalar = self._scalar  # a NumPy scalar's copy is a NumPy scalar
+        return out
+
+    # A 0-d array's astype and conj give 0-d arrays in NumPy (a NumPy
+    # scalar's give NumPy scalars), where the primitive's result is a scalar.
+    def astype(self, *args: Any, **kwargs: Any) -> Any:
+        return _kind_of(self, super().astype(*args, **kwargs))
+
+    def conj(self) -> Any:
+        return _kind_of(self, super().conj())
 
     def flatten(self, order: str = "C") -> Any:
         return _inplace.copy(_views.ravel(self, order))
@@ -609,9 +657,10 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
             and self._view is None
             and (result.shape != () or not np.can_cast(rdtype, dtype, "same_kind"))
         ):
-            # A 0-d copy (`t = x[i, j]`, a reduction) stands for a NumPy
-            # scalar, whose `+=` rebinds to the new value instead of refusing:
-            # so `x[0] += 1.5` on an int array truncates, as in NumPy.
+            # A 0-d base array here is a kernel's argument or a converted
+            # loop's carried value, which may stand for a NumPy scalar (the
+            # caller's `1`, `s = A[0, 0]` before the loop): its `+=` rebinds to
+            # the new value instead of refusing, as that scalar's does.
             return result
         if tuple(result.shape) != tuple(self._aval.shape):
             raise _errors.out_shape_error(tuple(self._aval.shape), tuple(result.shape))
