@@ -162,6 +162,22 @@ def computed(out: Any) -> Any:
     return out
 
 
+def _scalar_view(x: MutArray, view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``view(x, ...)``, where a NumPy scalar ``x`` gives what NumPy's scalar methods do.
+
+    They act on a temporary 0-d array: a 0-d result is a NumPy scalar again
+    (``s.T``, ``s.reshape(())``, ``s.real``), a larger one a new array
+    (``s.reshape(1)``), and no write through either reaches ``x``.
+    """
+    if not x._scalar:
+        return view(x, *args, **kwargs)
+    out = view(_inplace.copy(x), *args, **kwargs)
+    if isinstance(out, MutArray) and not out._aval.shape:
+        out = _inplace.copy(out)
+        out._scalar = True
+    return out
+
+
 def _kind_of(x: MutArray, out: Any) -> Any:
     """``out``, computed from ``x`` by a method, a NumPy scalar exactly where ``x`` is one."""
     if out is not x and not x._scalar:
@@ -425,7 +441,10 @@ class MutArray(_compat.Tracer, Handle):
         masked = _masked_index(idx)
         if masked is not None:
             return _masked.gather(self, masked)  # `x[indices[a:b]]`, a CSR row
-        out = _assign.read(self, _zero_d_arrays(idx, self._trace.tag))
+        # A NumPy scalar is indexed as a temporary 0-d array: `s[...]` is a
+        # new 0-d array, and no write through it reaches `s`.
+        src = _inplace.copy(self) if self._scalar else self
+        out = _assign.read(src, _zero_d_arrays(idx, self._trace.tag))
         if type(out) is MutArray and out._view is None and not out._aval.shape:
             # Every 0-d copy an index gives is a NumPy scalar there (a 0-d
             # array result, `x[..., np.array(0)]`, is seen through a view).
@@ -460,12 +479,12 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def T(self) -> Any:  # NumPy's name
-        return _views.transpose(self)
+        return _scalar_view(self, _views.transpose)
 
     # NumPy's method takes its axes positionally only (`np.transpose` passes
     # `axes=` on as the one positional argument, see mutjax._numpy_api).
     def transpose(self, *axes: Any) -> Any:
-        return _views.transpose(self, *axes)
+        return _scalar_view(self, _views.transpose, *axes)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -491,7 +510,7 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def real(self) -> Any:
-        return _views.real(self)
+        return _scalar_view(self, _views.real)
 
     @real.setter
     def real(self, value: Any) -> None:
@@ -499,28 +518,28 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def imag(self) -> Any:
-        return _views.imag(self)
+        return _scalar_view(self, _views.imag)
 
     @imag.setter
     def imag(self, value: Any) -> None:
         _views.set_part(self, "imag", value)
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
-        return _views.swapaxes(self, axis1, axis2)
+        return _scalar_view(self, _views.swapaxes, axis1, axis2)
 
     # NumPy's signature, not jax.Array's: a live view of the same buffer where NumPy
     # gives one (NumPy's in-place semantics), and NumPy's `copy=`.
     def reshape(  # type: ignore[override]
         self, *shape: Any, order: str = "C", copy: bool | None = None
     ) -> Any:
-        return _views.reshape(self, *shape, order=order, copy=copy)
+        return _scalar_view(self, _views.reshape, *shape, order=order, copy=copy)
 
     # NumPy's signature, not jax.Array's: a live view where NumPy gives one.
     def ravel(self, order: str = "C") -> Any:  # type: ignore[override]
-        return _views.ravel(self, order)
+        return _scalar_view(self, _views.ravel, order)
 
     def squeeze(self, axis: Any = None) -> Any:
-        return _views.squeeze(self, axis)
+        return _scalar_view(self, _views.squeeze, axis)
 
     def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
         return _views.diagonal(self, offset, axis1, axis2)
@@ -536,7 +555,11 @@ class MutArray(_compat.Tracer, Handle):
         return _kind_of(self, super().astype(*args, **kwargs))
 
     def conj(self) -> Any:
+        if not jnp.iscomplexobj(self):
+            return self  # NumPy's conj of a real array is the array itself
         return _kind_of(self, super().conj())
+
+    conjugate = conj
 
     def flatten(self, order: str = "C") -> Any:
         return _inplace.copy(_views.ravel(self, order))

@@ -268,9 +268,38 @@ def element_updates(A, u):
     return A
 
 
+def views_of_a_scalar(A, u):
+    s = A.sum()
+    v = s[...]  # a new 0-d array: writes through it do not reach s
+    v[...] = 1.0
+    r = s.reshape(1)  # a new 1-element array
+    r[0] = 2.0
+    t = s.T  # a NumPy scalar again
+    t += 3
+    return s, v, r, t
+
+
+def write_into_a_scalars_reshape(A, u):
+    s = A[0, 1] * 2
+    s.reshape(())[...] = 1.0  # NumPy: TypeError, the reshape is a NumPy scalar
+    return s
+
+
+def conj_of_real_arrays(A, u):
+    z = np.zeros((), numpy.float32)
+    w = z.conj()  # NumPy's conj of a real array is the array itself
+    w += 1
+    c = A.conjugate()
+    c[0, 0] = 7.0
+    return A, z, w
+
+
 @pytest.mark.parametrize(
     "kernel",
     [
+        views_of_a_scalar,
+        write_into_a_scalars_reshape,
+        conj_of_real_arrays,
         views_of_0d_arrays,
         out_into_a_scalar,
         scalar_fill,

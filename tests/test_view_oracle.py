@@ -142,7 +142,8 @@ def derivations(draw: Any, base: np.ndarray, computed: bool = False) -> list[tup
 
     With ``computed``, a step may also compute a new array (``v * 2``,
     ``-v``, ``v.copy()``): on a 0-d array or a NumPy scalar the first two give
-    a NumPy scalar, the copy a 0-d array or a scalar as its source.
+    a NumPy scalar, the copy a 0-d array or a scalar as its source; and a
+    NumPy scalar may take further steps, each on a temporary 0-d array.
     """
     steps: list[tuple[Any, ...]] = []
     v: Any = base
@@ -152,11 +153,10 @@ def derivations(draw: Any, base: np.ndarray, computed: bool = False) -> list[tup
     for _ in range(draw(st.integers(1, 3))):
         if not _is_array(v):
             if not computed or draw(st.booleans()):
-                break  # a NumPy scalar: nothing more to derive, or one more computation
-            kinds = ["times", "neg", "copy"]
+                break  # a NumPy scalar: nothing more to derive, or one more step
         kind = draw(st.sampled_from(kinds))
         if kind == "index":
-            step: tuple[Any, ...] = ("index", draw(any_index(v.shape)))
+            step: tuple[Any, ...] = ("index", draw(any_index(np.shape(v))))
         elif kind == "reshape":
             step = ("reshape", draw(st.sampled_from([-1, (1, -1), (-1, 1)])))
         else:
