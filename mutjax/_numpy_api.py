@@ -760,12 +760,17 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
             pass  # placeholder values, not the arguments, made NumPy refuse
         raise _unsupported(name, f"failed in JAX with these arguments: {e}") from e
     result = _numpy_dtypes(name, result, kwargs)
-    result = _wrap(result, trace)
-    if name in _ARRAY_RESULTS and not any(result is a for a in args):
-        _trace.as_array(result)
+    result = _array_result(name, _wrap(result, trace), args)
     if out is not None:
         _assign(out, result, "same_kind", name)
         return out
+    return result
+
+
+def _array_result(name: str, result: Any, args: tuple[Any, ...]) -> Any:
+    """``result`` of NumPy's ``name``, a 0-d array where NumPy gives one (``_ARRAY_RESULTS``)."""
+    if name in _ARRAY_RESULTS and not any(result is a for a in args):
+        _trace.as_array(result)
     return result
 
 
