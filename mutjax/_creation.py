@@ -158,7 +158,9 @@ def _make(name: str) -> Callable[..., Any]:
         # result never aliases an argument (np.array(x) is a copy).
         with _compat.set_current_trace(trace.parent_trace):
             value = jnp.asarray(jnp_fun(*args, **kwargs))
-        return trace.new(value)
+        out = trace.new(value)
+        out._ndarray = True  # a 0-d one is a 0-d array in NumPy, not a NumPy scalar
+        return out
 
     create.__doc__ = _doc(name)
     return create

@@ -188,7 +188,7 @@ def _kind_of(x: MutArray, out: Any) -> Any:
 def as_array(out: Any) -> Any:
     """``out`` with a NumPy scalar in it made an ordinary 0-d mutable array again."""
     if type(out) is MutArray and out._view is None:
-        out._scalar = False
+        out._scalar, out._ndarray = False, True
     return out
 
 
@@ -236,7 +236,7 @@ def _zero_d_array(item: Any, tag: Any) -> Any:
     if (
         isinstance(item, MutArray)
         and item._trace.tag is tag
-        and item._view is not None
+        and (item._view is not None or item._ndarray)
         and not item._aval.shape
     ):
         return _index.ZeroDArray(item._read())
@@ -244,12 +244,12 @@ def _zero_d_array(item: Any, tag: Any) -> Any:
 
 
 def _zero_d_arrays(idx: Any, tag: Any) -> Any:
-    """``idx`` with each 0-d view of this scope in it marked as a 0-d array.
+    """``idx`` with each 0-d view or 0-d ndarray of this scope in it marked as a 0-d array.
 
     NumPy reads a 0-d ndarray among the entries as an integer whose result
-    is a copy; a 0-d mutable array without a view stands for a NumPy scalar
-    (``i = p[k]``, a reduction, a kernel's argument) and stays an integer,
-    whose result is a view. The index is left as it is when nothing changes.
+    is a copy; a NumPy scalar (``i = p[k]``, a reduction) and a kernel's 0-d
+    argument stay integers, whose result is a view. The index is left as it
+    is when nothing changes.
     """
     items = idx if isinstance(idx, tuple) else (idx,)
     marked = tuple(_zero_d_array(i, tag) for i in items)
@@ -310,9 +310,13 @@ class MutArray(_compat.Tracer, Handle):
     # cell; `_origin` is `(array, index)` for a view read as `array[index]`
     # (see `mutjax._assign.write`); `_scalar` is True for a copy that NumPy
     # gives as a NumPy scalar (`A[1, 2]`), which refuses item assignment and
-    # whose in-place operators rebind the name instead of writing.
+    # whose in-place operators rebind the name instead of writing; `_ndarray`
+    # is True for a base array that NumPy gives as an ndarray even where it
+    # is 0-d (`np.array(1)`, `np.where(...)`), which as an index makes a copy.
 
-    __slots__ = ("_cell", "_view", "_aval", "_cache_version", "_cache", "_origin", "_scalar")
+    __slots__ = (
+        "_cell", "_view", "_aval", "_cache_version", "_cache", "_origin", "_scalar", "_ndarray",
+    )  # fmt: skip
     __array_priority__ = 2000
 
     def __init__(
@@ -327,6 +331,7 @@ class MutArray(_compat.Tracer, Handle):
         self._cache = None
         self._origin = origin
         self._scalar = False
+        self._ndarray = False
 
     # -- state ---------------------------------------------------------------
 
@@ -547,6 +552,7 @@ class MutArray(_compat.Tracer, Handle):
     def copy(self, order: str = "C") -> Any:
         out = _inplace.copy(self)
         out._scalar = self._scalar  # a NumPy scalar's copy is a NumPy scalar
+        out._ndarray = self._ndarray
         return out
 
     # A 0-d array's astype and conj give 0-d arrays in NumPy (a NumPy

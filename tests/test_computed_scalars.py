@@ -294,9 +294,23 @@ def conj_of_real_arrays(A, u):
     return A, z, w
 
 
+def indices(A, u):
+    i = np.array(1)  # a 0-d array: as an index, a copy
+    r = A[i]
+    r[...] = 7.0
+    k = np.where(u[0] > 0, 1, 0)  # a 0-d array too
+    q = A[k]
+    q[0] = 8.0
+    j = np.zeros((), numpy.int32) + 1  # a NumPy scalar: as an index, a view
+    p = A[j, 1:]
+    p[...] = 5.0
+    return A, r, q, p
+
+
 @pytest.mark.parametrize(
     "kernel",
     [
+        indices,
         views_of_a_scalar,
         write_into_a_scalars_reshape,
         conj_of_real_arrays,
