@@ -124,6 +124,7 @@ def _same_array(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], trace:
     return (
         isinstance(x, MutArray)
         and x._trace.tag is trace.tag
+        and not x._scalar  # NumPy makes a 0-d array of a NumPy scalar
         and (dtype is None or np.dtype(dtype) == np.dtype(x.dtype))
         and (name != "ascontiguousarray" or x.ndim > 0)
     )
@@ -157,7 +158,9 @@ def _make(name: str) -> Callable[..., Any]:
         # result never aliases an argument (np.array(x) is a copy).
         with _compat.set_current_trace(trace.parent_trace):
             value = jnp.asarray(jnp_fun(*args, **kwargs))
-        return trace.new(value)
+        out = trace.new(value)
+        out._ndarray = True  # a 0-d one is a 0-d array in NumPy, not a NumPy scalar
+        return out
 
     create.__doc__ = _doc(name)
     return create

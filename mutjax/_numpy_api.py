@@ -654,6 +654,14 @@ _VIEW_FUNCS = (
     "ravel", "broadcast_to", "diagonal", "real", "imag",
 )  # fmt: skip
 
+# Functions whose 0-d result NumPy gives as a 0-d array; every other
+# function's is a NumPy scalar, as the operation computing it made it.
+_ARRAY_RESULTS = frozenset((
+    "where", "select", "piecewise", "roll", "resize", "real_if_close", "i0", "cross",
+    "tensordot", "copy", "array", "asarray", "asanyarray", "zeros_like", "ones_like",
+    "empty_like", "full_like",
+))  # fmt: skip
+
 # Functions that need the values to know their result's shape.
 _DATA_DEPENDENT_SHAPE = ("nonzero", "argwhere", "flatnonzero", "unique", "where", "extract")
 
@@ -752,10 +760,17 @@ def array_function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any)
             pass  # placeholder values, not the arguments, made NumPy refuse
         raise _unsupported(name, f"failed in JAX with these arguments: {e}") from e
     result = _numpy_dtypes(name, result, kwargs)
-    result = _wrap(result, trace)
+    result = _array_result(name, _wrap(result, trace), args)
     if out is not None:
         _assign(out, result, "same_kind", name)
         return out
+    return result
+
+
+def _array_result(name: str, result: Any, args: tuple[Any, ...]) -> Any:
+    """``result`` of NumPy's ``name``, a 0-d array where NumPy gives one (``_ARRAY_RESULTS``)."""
+    if name in _ARRAY_RESULTS and not any(result is a for a in args):
+        _trace.as_array(result)
     return result
 
 

@@ -43,6 +43,9 @@ def register(*primitives: Any) -> Callable[[Rule], Rule]:
     return add
 
 
+_CARRYING = (_compat.scan_p, _compat.while_p, _compat.cond_p)
+
+
 class MutTrace(_compat.Trace):
     """The trace of one ``mutable`` scope."""
 
@@ -76,8 +79,11 @@ class MutTrace(_compat.Trace):
         with _compat.set_current_trace(self.parent_trace):
             out = primitive.bind(*values, **params)
         if primitive.multiple_results:
-            return [self._wrap_out(o) for o in out]
-        return self._wrap_out(out)
+            out = [self._wrap_out(o) for o in out]
+        else:
+            out = self._wrap_out(out)
+        # A plain lax loop's results are its carried values, arrays or not.
+        return out if primitive in _CARRYING else computed(out)
 
     def process_primitive(self, primitive, tracers, params, /):
         rule = _rules.get(primitive)
@@ -120,7 +126,7 @@ class MutTrace(_compat.Trace):
             avals,
             dict(subfuns=(fun, jvp), symbolic_zeros=symbolic_zeros),
         )
-        return [self._wrap_out(o) for o in out]
+        return [computed(self._wrap_out(o)) for o in out]
 
     def process_custom_vjp_call(
         self, primitive, fun, fwd, bwd, tracers, /, *, out_trees, symbolic_zeros
@@ -135,7 +141,55 @@ class MutTrace(_compat.Trace):
             avals,
             dict(subfuns=(fun, fwd, bwd), out_trees=out_trees, symbolic_zeros=symbolic_zeros),
         )
-        return [self._wrap_out(o) for o in out]
+        return [computed(self._wrap_out(o)) for o in out]
+
+
+def computed(out: Any) -> Any:
+    """``out``, a primitive's result, with each 0-d mutable array in it made a NumPy scalar.
+
+    In NumPy every operator, ufunc and reduction whose result is 0-d gives a
+    NumPy scalar (``A.sum()``, ``a[0] * 2``, ``-z``, ``u @ v``), never a 0-d
+    array: ``t = s; s += 1`` leaves ``t`` as it was, and ``s[...] = c``
+    raises. A 0-d *array* comes from creation, views, the kernel's arguments
+    and a loop's or a call's results, none of which pass through here; the
+    few NumPy functions that compute a 0-d array (``np.where``, ``astype``)
+    clear the mark again (``as_array``).
+    """
+    if isinstance(out, list):
+        return [computed(o) for o in out]
+    if type(out) is MutArray and out._view is None and not out._aval.shape:
+        out._scalar = True
+    return out
+
+
+def _scalar_view(x: MutArray, view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``view(x, ...)``, where a NumPy scalar ``x`` gives what NumPy's scalar methods do.
+
+    They act on a temporary 0-d array: a 0-d result is a NumPy scalar again
+    (``s.T``, ``s.reshape(())``, ``s.real``), a larger one a new array
+    (``s.reshape(1)``), and no write through either reaches ``x``.
+    """
+    if not x._scalar:
+        return view(x, *args, **kwargs)
+    out = view(_inplace.copy(x), *args, **kwargs)
+    if isinstance(out, MutArray) and not out._aval.shape:
+        out = _inplace.copy(out)
+        out._scalar = True
+    return out
+
+
+def _kind_of(x: MutArray, out: Any) -> Any:
+    """``out``, computed from ``x`` by a method, a NumPy scalar exactly where ``x`` is one."""
+    if out is not x and not x._scalar:
+        as_array(out)
+    return out
+
+
+def as_array(out: Any) -> Any:
+    """``out`` with a NumPy scalar in it made an ordinary 0-d mutable array again."""
+    if type(out) is MutArray and out._view is None:
+        out._scalar, out._ndarray = False, True
+    return out
 
 
 @lu.transformation2
@@ -182,7 +236,7 @@ def _zero_d_array(item: Any, tag: Any) -> Any:
     if (
         isinstance(item, MutArray)
         and item._trace.tag is tag
-        and item._view is not None
+        and (item._view is not None or item._ndarray)
         and not item._aval.shape
     ):
         return _index.ZeroDArray(item._read())
@@ -190,12 +244,12 @@ def _zero_d_array(item: Any, tag: Any) -> Any:
 
 
 def _zero_d_arrays(idx: Any, tag: Any) -> Any:
-    """``idx`` with each 0-d view of this scope in it marked as a 0-d array.
+    """``idx`` with each 0-d view or 0-d ndarray of this scope in it marked as a 0-d array.
 
     NumPy reads a 0-d ndarray among the entries as an integer whose result
-    is a copy; a 0-d mutable array without a view stands for a NumPy scalar
-    (``i = p[k]``, a reduction, a kernel's argument) and stays an integer,
-    whose result is a view. The index is left as it is when nothing changes.
+    is a copy; a NumPy scalar (``i = p[k]``, a reduction) and a kernel's 0-d
+    argument stay integers, whose result is a view. The index is left as it
+    is when nothing changes.
     """
     items = idx if isinstance(idx, tuple) else (idx,)
     marked = tuple(_zero_d_array(i, tag) for i in items)
@@ -256,9 +310,13 @@ class MutArray(_compat.Tracer, Handle):
     # cell; `_origin` is `(array, index)` for a view read as `array[index]`
     # (see `mutjax._assign.write`); `_scalar` is True for a copy that NumPy
     # gives as a NumPy scalar (`A[1, 2]`), which refuses item assignment and
-    # whose in-place operators rebind the name instead of writing.
+    # whose in-place operators rebind the name instead of writing; `_ndarray`
+    # is True for a base array that NumPy gives as an ndarray even where it
+    # is 0-d (`np.array(1)`, `np.where(...)`), which as an index makes a copy.
 
-    __slots__ = ("_cell", "_view", "_aval", "_cache_version", "_cache", "_origin", "_scalar")
+    __slots__ = (
+        "_cell", "_view", "_aval", "_cache_version", "_cache", "_origin", "_scalar", "_ndarray",
+    )  # fmt: skip
     __array_priority__ = 2000
 
     def __init__(
@@ -273,6 +331,7 @@ class MutArray(_compat.Tracer, Handle):
         self._cache = None
         self._origin = origin
         self._scalar = False
+        self._ndarray = False
 
     # -- state ---------------------------------------------------------------
 
@@ -387,7 +446,10 @@ class MutArray(_compat.Tracer, Handle):
         masked = _masked_index(idx)
         if masked is not None:
             return _masked.gather(self, masked)  # `x[indices[a:b]]`, a CSR row
-        out = _assign.read(self, _zero_d_arrays(idx, self._trace.tag))
+        # A NumPy scalar is indexed as a temporary 0-d array: `s[...]` is a
+        # new 0-d array, and no write through it reaches `s`.
+        src = _inplace.copy(self) if self._scalar else self
+        out = _assign.read(src, _zero_d_arrays(idx, self._trace.tag))
         if type(out) is MutArray and out._view is None and not out._aval.shape:
             # Every 0-d copy an index gives is a NumPy scalar there (a 0-d
             # array result, `x[..., np.array(0)]`, is seen through a view).
@@ -422,12 +484,12 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def T(self) -> Any:  # NumPy's name
-        return _views.transpose(self)
+        return _scalar_view(self, _views.transpose)
 
     # NumPy's method takes its axes positionally only (`np.transpose` passes
     # `axes=` on as the one positional argument, see mutjax._numpy_api).
     def transpose(self, *axes: Any) -> Any:
-        return _views.transpose(self, *axes)
+        return _scalar_view(self, _views.transpose, *axes)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -453,7 +515,7 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def real(self) -> Any:
-        return _views.real(self)
+        return _scalar_view(self, _views.real)
 
     @real.setter
     def real(self, value: Any) -> None:
@@ -461,34 +523,49 @@ class MutArray(_compat.Tracer, Handle):
 
     @property
     def imag(self) -> Any:
-        return _views.imag(self)
+        return _scalar_view(self, _views.imag)
 
     @imag.setter
     def imag(self, value: Any) -> None:
         _views.set_part(self, "imag", value)
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
-        return _views.swapaxes(self, axis1, axis2)
+        return _scalar_view(self, _views.swapaxes, axis1, axis2)
 
     # NumPy's signature, not jax.Array's: a live view of the same buffer where NumPy
     # gives one (NumPy's in-place semantics), and NumPy's `copy=`.
     def reshape(  # type: ignore[override]
         self, *shape: Any, order: str = "C", copy: bool | None = None
     ) -> Any:
-        return _views.reshape(self, *shape, order=order, copy=copy)
+        return _scalar_view(self, _views.reshape, *shape, order=order, copy=copy)
 
     # NumPy's signature, not jax.Array's: a live view where NumPy gives one.
     def ravel(self, order: str = "C") -> Any:  # type: ignore[override]
-        return _views.ravel(self, order)
+        return _scalar_view(self, _views.ravel, order)
 
     def squeeze(self, axis: Any = None) -> Any:
-        return _views.squeeze(self, axis)
+        return _scalar_view(self, _views.squeeze, axis)
 
     def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
         return _views.diagonal(self, offset, axis1, axis2)
 
     def copy(self, order: str = "C") -> Any:
-        return _inplace.copy(self)
+        out = _inplace.copy(self)
+        out._scalar = self._scalar  # a NumPy scalar's copy is a NumPy scalar
+        out._ndarray = self._ndarray
+        return out
+
+    # A 0-d array's astype and conj give 0-d arrays in NumPy (a NumPy
+    # scalar's give NumPy scalars), where the primitive's result is a scalar.
+    def astype(self, *args: Any, **kwargs: Any) -> Any:
+        return _kind_of(self, super().astype(*args, **kwargs))
+
+    def conj(self) -> Any:
+        if not jnp.iscomplexobj(self):
+            return self  # NumPy's conj of a real array is the array itself
+        return _kind_of(self, super().conj())
+
+    conjugate = conj
 
     def flatten(self, order: str = "C") -> Any:
         return _inplace.copy(_views.ravel(self, order))
@@ -609,9 +686,10 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
             and self._view is None
             and (result.shape != () or not np.can_cast(rdtype, dtype, "same_kind"))
         ):
-            # A 0-d copy (`t = x[i, j]`, a reduction) stands for a NumPy
-            # scalar, whose `+=` rebinds to the new value instead of refusing:
-            # so `x[0] += 1.5` on an int array truncates, as in NumPy.
+            # A 0-d base array here is a kernel's argument or a converted
+            # loop's carried value, which may stand for a NumPy scalar (the
+            # caller's `1`, `s = A[0, 0]` before the loop): its `+=` rebinds to
+            # the new value instead of refusing, as that scalar's does.
             return result
         if tuple(result.shape) != tuple(self._aval.shape):
             raise _errors.out_shape_error(tuple(self._aval.shape), tuple(result.shape))

@@ -1,8 +1,10 @@
 """Views versus copies from every kind of index, with NumPy as the oracle.
 
 Each example draws an array, a chain of derivations (an index from the
-whole grammar, ``.T``, ``reshape``, ``ravel``, ``.real``, ``.imag``) and
-writes through the result (``v[...] = c``, ``v[0] = c``, ``v += 1``), and
+whole grammar, ``.T``, ``reshape``, ``ravel``, ``.real``, ``.imag``; for
+the first property also ``v * 2``, ``-v`` and ``v.copy()``, whose 0-d
+results are NumPy scalars or 0-d arrays as in NumPy) and writes through
+the result (``v[...] = c``, ``v[0] = c``, ``v += 1``), and
 runs the same kernel on NumPy and under ``jax.jit(mutjax.mutable(...))``:
 the base, the result and a second name bound to the result before the
 writes must agree in values, shapes and dtypes, so a write reaches the base
@@ -108,7 +110,13 @@ def _derive(v: Any, step: tuple[Any, ...]) -> Any:
         return v.ravel()
     if kind == "real":
         return v.real
-    return v.imag
+    if kind == "imag":
+        return v.imag
+    if kind == "times":
+        return v * 2  # a new array; a NumPy scalar where it is 0-d
+    if kind == "neg":
+        return -v
+    return v.copy()  # a 0-d array's copy is a 0-d array, a NumPy scalar's a scalar
 
 
 def _write(v: Any, step: tuple[Any, ...]) -> Any:
@@ -129,18 +137,26 @@ def _is_array(v: Any) -> bool:
 
 
 @st.composite
-def derivations(draw: Any, base: np.ndarray) -> list[tuple[Any, ...]]:
-    """Steps from ``base`` to one derived array, drawn on NumPy itself."""
+def derivations(draw: Any, base: np.ndarray, computed: bool = False) -> list[tuple[Any, ...]]:
+    """Steps from ``base`` to one derived array, drawn on NumPy itself.
+
+    With ``computed``, a step may also compute a new array (``v * 2``,
+    ``-v``, ``v.copy()``): on a 0-d array or a NumPy scalar the first two give
+    a NumPy scalar, the copy a 0-d array or a scalar as its source; and a
+    NumPy scalar may take further steps, each on a temporary 0-d array.
+    """
     steps: list[tuple[Any, ...]] = []
     v: Any = base
+    kinds = ["index", "index", "index", "T", "reshape", "ravel", "real", "imag"]
+    if computed:
+        kinds += ["times", "neg", "copy"]
     for _ in range(draw(st.integers(1, 3))):
         if not _is_array(v):
-            break  # a NumPy scalar: nothing more to derive
-        kind = draw(
-            st.sampled_from(["index", "index", "index", "T", "reshape", "ravel"] + ["real", "imag"])
-        )
+            if not computed or draw(st.booleans()):
+                break  # a NumPy scalar: nothing more to derive, or one more step
+        kind = draw(st.sampled_from(kinds))
         if kind == "index":
-            step: tuple[Any, ...] = ("index", draw(any_index(v.shape)))
+            step: tuple[Any, ...] = ("index", draw(any_index(np.shape(v))))
         elif kind == "reshape":
             step = ("reshape", draw(st.sampled_from([-1, (1, -1), (-1, 1)])))
         else:
@@ -207,7 +223,7 @@ def _base(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 def _writes_match(data: Any, shape: tuple[int, ...], dtype: Any) -> None:
     base = _base(shape, dtype)
-    steps = data.draw(derivations(base), "steps")
+    steps = data.draw(derivations(base, computed=True), "steps")
     writes = data.draw(_WRITES, "writes")
     _check(_kernel(steps, writes), base, what=f"{steps} then {writes}")
 
