@@ -18,10 +18,11 @@ import jax
 import numpy as np
 import pytest
 from helpers import assert_same, loop_kinds, split_returned
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import mutjax
+from mutjax._loops import _vectorize
 
 N = 7
 rng = np.random.default_rng(7)
@@ -614,6 +615,80 @@ def one_trip_late(y, x):
         y[i] = y[i - 1] + x[i]
 
 
+def negative_start(y, x):
+    for i in range(-3, 3):
+        y[i] = y[i + 1] + x[i]  # i = 2 reads y[3], which i = -3 wrote (n = 6)
+
+
+def negative_start_anti(y, x):
+    for i in range(-2, 2):
+        y[i] = y[i + 1] + x[i]  # n = 6: every read is written later or never
+
+
+def twice_each(y, x):
+    for i in range(-y.shape[0], y.shape[0]):
+        y[i] += x[i] + y[i]
+
+
+def swap_pairs(y, x):
+    for i in range(0, x.shape[0] - 1, 2):
+        t = y[i : i + 2].copy()
+        y[i] = t[1]
+        y[i + 1] = t[0]
+
+
+def swap_pairs_view(y, x):
+    for i in range(0, x.shape[0] - 1, 2):
+        t = y[i : i + 2]  # a view: the second write reads the first
+        y[i] = t[1]
+        y[i + 1] = t[0]
+
+
+def overlapping_writes(y, x):
+    for i in range(0, x.shape[0] - 1, 2):
+        y[i : i + 2] = x[i]
+        y[i + 1] = y[i] + y[i + 2]
+
+
+def scratch_buffer(y, C):
+    tmp = np.zeros(C.shape[1], dtype=C.dtype)
+    for i in range(C.shape[0]):
+        tmp[:] = C[i] * 2.0
+        y[i] = tmp.sum() + tmp[0]
+
+
+def scratch_carried(y, C):
+    tmp = np.zeros(C.shape[1], dtype=C.dtype)
+    for i in range(C.shape[0]):
+        tmp += C[i]
+        y[i] = tmp.sum()
+
+
+def jacobi(A, B):
+    for _t in range(3):
+        for i in range(1, A.shape[0] - 1):
+            B[i] = (A[i - 1] + A[i] + A[i + 1]) / 3.0
+        A, B = B, A
+
+
+def jacobi_in_place(A, B):
+    for _t in range(3):
+        for i in range(1, A.shape[0] - 1):
+            A[i] = (A[i - 1] + A[i] + A[i + 1]) / 3.0  # Gauss-Seidel: a recurrence
+
+
+def view_of_input(y, x):
+    z = x[: y.shape[0]]
+    for i in range(3):
+        y[i] = z[i:].sum()
+
+
+def view_of_input_element(y, x):
+    z = x[: y.shape[0]]
+    for i in range(3):
+        y[i] = z[i]
+
+
 def clamped_broadcast(z, y):
     for i in range(2):
         z[2 * i : 2 * i + 2] = y[i + 7 : i + 9] + 1.0  # y[8:10] is one element, broadcast
@@ -725,6 +800,18 @@ CASES = [
     (one_trip_late, (V[:N], X), False),
     (where_write, (V, X), False),
     (clamped_broadcast, (_f32(4), _f32(9)), False),
+    (view_of_input, (_f32(5), _f32(9)), False),
+    (negative_start, (_f32(6), X), True),
+    (negative_start_anti, (_f32(6), X), False),
+    (twice_each, (V[:N], X), True),
+    (swap_pairs, (V, X), False),
+    (swap_pairs_view, (V, X), False),
+    (overlapping_writes, (V, X), False),
+    (scratch_buffer, (V[:N], C), False),
+    (scratch_carried, (V[:N], C), True),
+    (jacobi, (V[:N], _f32(N)), False),
+    (jacobi_in_place, (V[:N], _f32(N)), True),
+    (view_of_input_element, (_f32(5), _f32(9)), False),
 ]
 
 
@@ -732,8 +819,16 @@ def _dtyped(args, dtype):
     return tuple((a * 3).astype(dtype) if a.dtype == np.float32 else a for a in args)
 
 
+@pytest.fixture(params=["guarded", "unguarded"])
+def guard(request, monkeypatch):
+    """The batched size guard as it is, or off: the proof must hold whatever size it allows."""
+    if request.param == "unguarded":
+        monkeypatch.setattr(_vectorize, "MAX_GROWTH", 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("kernel, args, dependent", CASES, ids=[c[0].__name__ for c in CASES])
-def test_matches_numpy(kernel, args, dependent):
+def test_matches_numpy(kernel, args, dependent, guard):
     kinds = check(kernel, args)
     if dependent and "batched" in kinds:
         # some loop's iterations depend on earlier ones: it must stay a loop
@@ -860,7 +955,85 @@ def affine_cross(y, x, p):
         x[ar * i + br] = y[ar * i + br] * 2.0
 
 
+def affine_window_mask(y, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        w = y[ar * i + br : ar * i + br + 3]
+        # the window's positions from the written one on (relative to its start)
+        y[aw * i + bw] = np.where(np.arange(3) >= (aw - ar) * i + bw - br, w, 0.0).sum() + x[i]
+
+
+def affine_window_mask_below(y, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        w = y[ar * i + br : ar * i + br + 3]
+        y[aw * i + bw] = np.where(np.arange(3) < (aw - ar) * i + bw - br + 1, w, 0.0).sum()
+
+
+def affine_mask_band(y, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    ar_ = np.arange(y.shape[0])
+    for i in range(start, stop, step):
+        band = (ar_ >= ar * i + br) & (ar_ < ar * i + br + 3)
+        y[aw * i + bw] = np.where(band, y, 0.0).sum() + x[i]
+
+
+def affine_head(y, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        y[aw * i + bw] = y[: ar * i + br].sum() + x[i]
+
+
+def affine_two_bounds(y, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        y[aw * i + bw] = y[ar * i + br : aw * i + bw].sum() + x[i]
+
+
+def affine_tail_dot(y, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    z = x[: y.shape[0]] * 1.0  # a view of x is its own case (view_of_input)
+    for i in range(start, stop, step):
+        y[aw * i + bw] = y[ar * i + br :] @ z[ar * i + br :]
+
+
+def affine_rows_product(C, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    A = x[: C.shape[0] * C.shape[0]].reshape(C.shape[0], C.shape[0]) * 1.0
+    for i in range(start, stop, step):
+        C[aw * i + bw, :] = A[ar * i + br :, 0] @ C[ar * i + br :, :]
+
+
+def affine_columns_product(C, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    v = x[: C.shape[1]] * 1.0
+    for i in range(start, stop, step):
+        C[:, aw * i + bw] = C[:, ar * i + br :] @ v[ar * i + br :] + C[:, aw * i + bw]
+
+
+def affine_rows_tail(C, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        C[aw * i + bw, :] = C[ar * i + br :, :].sum(axis=0) + x[i]
+
+
+def affine_column_tail(C, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        C[aw * i + bw, 1] = C[ar * i + br :, 1].sum() + C[aw * i + bw, 0]
+
+
 AFFINE = [
+    affine_head,
+    affine_two_bounds,
+    affine_tail_dot,
+    affine_rows_product,
+    affine_columns_product,
+    affine_rows_tail,
+    affine_column_tail,
+    affine_window_mask,
+    affine_window_mask_below,
+    affine_mask_band,
     affine_element,
     affine_own,
     affine_two_writes,
@@ -877,10 +1050,29 @@ AFFINE = [
 M = 9  # the arrays' length in the random loops
 
 
-def _offset(draw, a, idx, extra):
-    """An offset ``b`` keeping ``a*i + b`` .. ``a*i + b + extra`` inside for every ``i``."""
-    low = -M - min(a * i for i in idx)
-    high = M - extra - max(a * i for i in idx)
+# The kernels whose read offset starts a slice, which NumPy clamps at either end.
+SLICED = {
+    affine_head,
+    affine_two_bounds,
+    affine_tail_dot,
+    affine_rows_product,
+    affine_columns_product,
+    affine_rows_tail,
+    affine_column_tail,
+    affine_traced_tail,
+}
+# Those of (M, 3) and (3, M) arrays.
+ROWS = {affine_rows_product, affine_rows_tail, affine_column_tail}
+COLUMNS = {affine_columns, affine_columns_product}
+
+
+def _offset(draw, a, idx, extra, slack=0):
+    """An offset ``b`` keeping ``a*i + b`` .. ``a*i + b + extra`` inside for every ``i``.
+
+    ``slack``: how far a slice's start may lie outside.
+    """
+    low = -M - slack - min(a * i for i in idx)
+    high = M + slack - extra - max(a * i for i in idx)
     assume(low <= high)
     return draw(st.integers(low, high))
 
@@ -899,18 +1091,21 @@ def affine_loops(draw):
     aw = draw(st.sampled_from([-2, -1, 1, 2, 3]))
     ar = draw(st.sampled_from([-2, -1, 0, 1, 2]))
     bw = _offset(draw, aw, idx, extra)
-    br = _offset(draw, ar, idx, extra)
+    br = _offset(draw, ar, idx, extra, 2 if kernel in SLICED else 0)
     return kernel, (aw, bw, ar, br, start, stop, step)
 
 
-@settings(max_examples=60)
-@given(affine_loops(), st.integers(0, 2**31 - 1))
-def test_random_affine(loop, seed):
+@pytest.mark.parametrize("growth", [_vectorize.MAX_GROWTH, 10**9], ids=["guarded", "unguarded"])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(loop=affine_loops(), seed=st.integers(0, 2**31 - 1))
+def test_random_affine(loop, seed, growth, monkeypatch):
+    monkeypatch.setattr(_vectorize, "MAX_GROWTH", growth)
     kernel, p = loop
     r = np.random.default_rng(seed)
-    shape = (3, M) if kernel is affine_columns else (M,)
+    shape = (3, M) if kernel in COLUMNS else (M, 3) if kernel in ROWS else (M,)
     y = r.integers(-4, 5, shape).astype(np.float32)
-    x = r.integers(-4, 5, M).astype(np.float32)
+    # a long x: masked copies of y per iteration stay within the batched size guard
+    x = r.integers(-4, 5, 10 * M).astype(np.float32)
     try:
         np_y = y.copy()
         kernel(np_y, x.copy(), p)
