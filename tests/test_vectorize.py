@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 import mutjax
 
 # The benchmark's kernels, as NumPy code, are the tests' kernels too.
-from benchmarks.vectorize_bench import elementwise_2d, lower_triangular_matmul, matvec, per_row
+from benchmarks.vectorize_bench import (
+    elementwise_2d,
+    lower_triangular_matmul,
+    matvec,
+    per_row,
+    trmm_in_place,
+    upper_triangular_matmul,
+)
 from mutjax._loops import _vectorize
 
 LOOPS = {"while", "scan"}
@@ -206,19 +213,18 @@ def trmm_by_columns(A, B):
     return B
 
 
+def reads_strided_prefix(y, x):
+    # y[0], y[2], y[4]: never written
+    for i in range(x.shape[0]):
+        y[i + 6] = y[0:6:2][: i + 1].sum() + x[i]
+    return y
+
+
 def reads_fixed_element(y, x):
     # y[1] is never written (a static slice)
     for i in range(x.shape[0]):
         y[i + 2] = y[1] * 0.5 + x[i]
     return y
-
-
-def upper_triangular_matmul(U, B):
-    # the masked window on the contracted axis starts at the traced index
-    C = np.zeros_like(B)
-    for i in range(U.shape[0]):
-        C[i, :] = U[i, i:] @ B[i:, :]
-    return C
 
 
 A5, x5 = _f32(5, 5), _f32(5)
@@ -245,6 +251,7 @@ BATCHED = [
     (reads_unwritten_column, (_f32(5, 2),)),
     (reads_fixed_element, (_f32(7), x5)),
     (reads_column_suffix, (_f32(5, 3), x5)),
+    (reads_strided_prefix, (_f32(9), _f32(3))),
     (trmm_by_columns, (_f32(6, 6), _f32(6, 4))),
     (upper_triangular_matmul, (_f32(5, 5), _f32(5, 3))),
 ]
@@ -463,6 +470,13 @@ def suffix_from_before(y, x):
     return y
 
 
+def strided_prefix_meets_writes(y, x):
+    # y[0], y[2], ..., y[2 i]: y[2] is the first iteration's write
+    for i in range(x.shape[0]):
+        y[i + 2] = y[0:12:2][: i + 1].sum() + x[i]
+    return y
+
+
 def reads_written_element(y, x):
     # y[0] is the first iteration's write
     for i in range(x.shape[0]):
@@ -500,6 +514,7 @@ LOOPED = [
     (window_both_sides, (_f32(6), x5)),
     (suffix_from_before, (_f32(5), x5)),
     (reads_written_element, (_f32(5), x5)),
+    (strided_prefix_meets_writes, (_f32(12), _f32(3))),
 ]
 
 
@@ -535,15 +550,6 @@ def test_benchmark_quick_mode_agrees_with_its_anchor():
     rows = vectorize_bench.measure(8, 1)  # asserts mutjax equals the lax.fori_loop port
     assert [r["kernel"] for r in rows] == list(vectorize_bench._inputs(8))
     assert "| matvec |" in vectorize_bench.table(rows, 8)
-
-
-def trmm_in_place(A, B):
-    # NPBench's trmm: row i reads the rows below it, which later iterations of
-    # i write; for one i, the loop over j writes B[i, j] and reads column j
-    for i in range(B.shape[0]):
-        for j in range(B.shape[1]):
-            B[i, j] += A[i + 1 :, i] @ B[i + 1 :, j]
-    return B
 
 
 def test_trmm_inner_loop_runs_batched(monkeypatch):

@@ -445,7 +445,9 @@ class _Versions:
             # a static window (a strided one touches part of it)
             ends = list(zip(eqn.params["start_indices"], eqn.params["limit_indices"]))
             starts = tuple(("affine", 0, a) for a, _ in ends)
-            self._before(e, c, eqn.outvars[0], starts, tuple(b - a for a, b in ends))
+            # a mask over a strided window's value counts positions in strides
+            out = eqn.outvars[0] if set(eqn.params["strides"] or (1,)) == {1} else None
+            self._before(e, c, out, starts, tuple(b - a for a, b in ends))
             return True
         return False
 
@@ -455,7 +457,7 @@ class _Versions:
         Where its value reaches only selects under masks, it reads only where they select.
         """
         window = [("slice", k, n) for k, n in zip(starts, shape)]
-        selected = self.follow(out, len(shape))
+        selected = None if out is None else self.follow(out, len(shape))
         for bounds in [[[]] * len(shape)] if selected is None else selected:
             self.old.append(_Read(c, tuple((*w, *b) for w, b in zip(window, bounds))))
         self.roles[e] = ("before", 0)
