@@ -677,6 +677,99 @@ def jacobi_in_place(A, B):
             A[i] = (A[i - 1] + A[i] + A[i + 1]) / 3.0  # Gauss-Seidel: a recurrence
 
 
+def strided_tail(y):
+    for i in range(y.shape[0] // 2):
+        y[2 * i] = y[::2][i + 1 :].sum()  # the even positions after 2i: written later
+
+
+def strided_head(y):
+    for i in range(y.shape[0] // 2):
+        y[2 * i + 1] = y[1::2][:i].sum()  # the odd positions before: written earlier
+
+
+def strided_tail_mixed(y):
+    for i in range(y.shape[0] // 2):
+        y[i] = y[::2][i + 1 :].sum()  # 2i + 2 and on: written later
+
+
+def strided_head_mixed(y):
+    for i in range(1, y.shape[0]):
+        y[i] = y[::2][: i // 2 + 1].sum()  # the even positions up to i: earlier
+
+
+def strided_offset_tail(y):
+    for i in range(y.shape[0] - 1):
+        y[i] = y[1::3][i:].sum()  # 3i + 1 and on
+
+
+def strided_shifted_head(y):
+    for i in range(2, y.shape[0]):
+        y[i] = y[::3][: i - 1].sum()  # positions below 3i - 3, some written earlier
+
+
+def reversed_tail(y):
+    n = y.shape[0]
+    for i in range(n):
+        y[n - 1 - i] = y[::-1][i + 1 :].sum()  # positions below n - 1 - i: later
+
+
+def reversed_head(y):
+    for i in range(y.shape[0]):
+        y[i] = y[::-1][i + 1 :].sum()  # positions up to n - 2 - i, some earlier
+
+
+def strided_product(A, B):
+    for i in range(B.shape[0] // 2):
+        B[2 * i, :] = A[i + 1 : B.shape[0] // 2, 0] @ B[::2][i + 1 :, :]
+
+
+def strided_product_dep(A, B):
+    for i in range(B.shape[0] // 2):
+        B[2 * i, :] = A[:i, 0] @ B[::2][:i, :]
+
+
+def trmm_rows(A, B):
+    for j in range(B.shape[0]):
+        for i in range(B.shape[1]):
+            B[j, i] += A[i, i + 1 :] @ B[j, i + 1 :]
+
+
+def trmm_rows_dep(A, B):
+    for j in range(B.shape[0]):
+        for i in range(B.shape[1]):
+            B[j, i] += A[i, :i] @ B[j, :i]
+
+
+def diagonal_lower_right(C):
+    for i in range(C.shape[0]):
+        C[i, i] = C[i + 1 :, i + 1 :].sum()
+
+
+def diagonal_upper_left(C):
+    for i in range(C.shape[0]):
+        C[i, i] = C[:i, :i].sum()
+
+
+def diagonal_off_block(C):
+    for i in range(C.shape[0]):
+        C[i, i] = C[:i, i + 1 :].sum()  # rows written earlier, but not these columns
+
+
+def diagonal_off_block_dep(C):
+    for i in range(1, C.shape[0]):
+        C[i, i] = C[:i, i - 1 :].sum()  # (i - 1, i - 1) was written earlier
+
+
+def rows_corner(C):
+    for i in range(C.shape[0]):
+        C[i, :] = C[:i, i:].sum(axis=0).sum() + C[i, :]
+
+
+def rows_corner_after(C):
+    for i in range(C.shape[0] - 1):
+        C[i, :] = C[i + 1 :, : i + 1].sum() + C[i, :]
+
+
 def view_of_input(y, x):
     z = x[: y.shape[0]]
     for i in range(3):
@@ -801,6 +894,24 @@ CASES = [
     (where_write, (V, X), False),
     (clamped_broadcast, (_f32(4), _f32(9)), False),
     (view_of_input, (_f32(5), _f32(9)), False),
+    (trmm_rows, (A, C), False),
+    (trmm_rows_dep, (A, C), True),
+    (diagonal_lower_right, (C,), False),
+    (diagonal_upper_left, (C,), True),
+    (diagonal_off_block, (C,), False),
+    (diagonal_off_block_dep, (C,), True),
+    (rows_corner, (C,), True),
+    (rows_corner_after, (C,), False),
+    (strided_tail, (_f32(10),), False),
+    (strided_head, (_f32(10),), True),
+    (strided_tail_mixed, (_f32(10),), False),
+    (strided_head_mixed, (_f32(10),), True),
+    (strided_offset_tail, (_f32(10),), False),
+    (strided_shifted_head, (_f32(12),), True),
+    (reversed_tail, (_f32(8),), False),
+    (reversed_head, (_f32(8),), True),
+    (strided_product, (A, _f32(2 * N, 3)), False),
+    (strided_product_dep, (A, _f32(2 * N, 3)), True),
     (negative_start, (_f32(6), X), True),
     (negative_start_anti, (_f32(6), X), False),
     (twice_each, (V[:N], X), True),
