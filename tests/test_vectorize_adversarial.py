@@ -770,6 +770,37 @@ def rows_corner_after(C):
         C[i, :] = C[i + 1 :, : i + 1].sum() + C[i, :]
 
 
+def index_values(h, b, c, u):
+    for i in range(h.shape[0] - 1):
+        h[i] = i * 0.5 + h[i + 1]
+        b[i] = (i % 2 == 0) ^ b[i + 1]
+        c[i] = 1j * i + c[i + 1]
+        u[i] = u[i + 1] + 200 + i
+
+
+def own_reversed(y, x):
+    for i in range(x.shape[0] - 1, -1, -1):
+        y[i] = y[i] * 2.0 + x[i] + i
+
+
+def own_mirrored(y, x):
+    n = x.shape[0]
+    for i in range(n):
+        y[n - 1 - i] = y[n - 1 - i] * 2.0 + x[i] + i
+
+
+def blocks_crossed(C, A, B):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(n):
+            C[i, j] = A[n - 1 - j, i] * B[j, n - 1 - i] + C[i, j]
+
+
+def blocks_strided(y, A):
+    for i in range(y.shape[0] // 2):
+        y[i] = A[2 * i, 1] + A[-i - 1, 0] + y[i]
+
+
 def view_of_input(y, x):
     z = x[: y.shape[0]]
     for i in range(3):
@@ -894,6 +925,20 @@ CASES = [
     (where_write, (V, X), False),
     (clamped_broadcast, (_f32(4), _f32(9)), False),
     (view_of_input, (_f32(5), _f32(9)), False),
+    (own_reversed, (V, X), False),
+    (own_mirrored, (V[:N], X), False),
+    (blocks_crossed, (C, A, _f32(N, N)), False),
+    (blocks_strided, (V, _f32(2 * N + 4, 2)), False),
+    (
+        index_values,
+        (
+            np.ones(N + 1, np.float16),
+            V > 0,
+            np.ones(N + 1, np.complex64),
+            np.arange(N + 1, dtype=np.uint8) * 40,
+        ),
+        False,
+    ),
     (trmm_rows, (A, C), False),
     (trmm_rows_dep, (A, C), True),
     (diagonal_lower_right, (C,), False),
@@ -960,7 +1005,7 @@ ELEMENTWISE = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.int32, np.complex64, np.int8, np.float16])
+@pytest.mark.parametrize("dtype", [np.int32, np.complex64, np.int8, np.uint8, np.float16])
 @pytest.mark.parametrize("kernel", ELEMENTWISE, ids=[k.__name__ for k in ELEMENTWISE])
 def test_dtypes(kernel, dtype):
     case = next(c for c in CASES if c[0] is kernel)
