@@ -1179,7 +1179,31 @@ def affine_column_tail(C, x, p):
         C[aw * i + bw, 1] = C[ar * i + br :, 1].sum() + C[aw * i + bw, 0]
 
 
+def affine_nested_next(C, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        for j in range(C.shape[1] - 1):
+            C[aw * i + bw, j] = C[ar * i + br, j + 1] + C[aw * i + bw, j] * 2.0
+
+
+def affine_nested_prev(C, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for i in range(start, stop, step):
+        for j in range(1, C.shape[1]):
+            C[aw * i + bw, j] = C[ar * i + br, j - 1] - x[j]
+
+
+def affine_nested_swapped(C, x, p):
+    aw, bw, ar, br, start, stop, step = p
+    for j in range(C.shape[1]):
+        for i in range(start, stop, step):
+            C[aw * i + bw, j] = C[ar * i + br, (j + 1) % C.shape[1]] + x[i]
+
+
 AFFINE = [
+    affine_nested_next,
+    affine_nested_prev,
+    affine_nested_swapped,
     affine_head,
     affine_two_bounds,
     affine_tail_dot,
@@ -1218,7 +1242,14 @@ SLICED = {
     affine_traced_tail,
 }
 # Those of (M, 3) and (3, M) arrays.
-ROWS = {affine_rows_product, affine_rows_tail, affine_column_tail}
+ROWS = {
+    affine_rows_product,
+    affine_rows_tail,
+    affine_column_tail,
+    affine_nested_next,
+    affine_nested_prev,
+    affine_nested_swapped,
+}
 COLUMNS = {affine_columns, affine_columns_product}
 
 
