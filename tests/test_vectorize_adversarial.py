@@ -7,9 +7,10 @@ are independent (``mutjax._loops._vectorize``): reversed and strided ranges,
 negative indices, reads straddling the own window, reads after the own
 write, two arrays reading each other, views aliasing the written array,
 masks from the loop index, carried locals, nested loops. Where a kernel's
-iterations depend on earlier ones, running it batched is the defect; where
-they do not, whether it runs batched is only recorded (``event``-free: the
-``BATCHED`` table says what each kernel is expected to do).
+iterations depend on earlier ones (``CASES``' last column), a program with
+no loop left but a batched one is the defect; where they do not, whether it
+runs batched does not decide the test. Each runs with the batched size guard
+as it is and off (``MAX_GROWTH``): the proof must hold whatever size it allows.
 """
 
 from __future__ import annotations
