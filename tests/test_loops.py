@@ -715,3 +715,42 @@ def test_clamped_slice_of_one_element_broadcasts_with_traced_bounds() -> None:
     f = jax.jit(mutjax.mutable(clamped_traced))
     got = np.asarray(f(jnp.asarray(z), jnp.asarray(y), np.int32(2), np.int32(7)))
     assert_same(got, expected, "traced bounds")
+
+
+# -- a view of an input read inside a loop and after it --------------------------------------
+
+
+def view_read_in_and_after(y, x):
+    z = x[: y.shape[0]]
+    for i in range(3):
+        y[i] = z[i + 1]
+    y[4] = z[4]
+    return z.max()  # (sum widens an int32 to int64 under NumPy)
+
+
+def view_read_in_nested(y, x):
+    z = x[: y.shape[0]]
+    for i in range(3):
+        for j in range(2):
+            y[i] += z[i + j]
+    return z * 2
+
+
+def view_slices_read_in_and_after(y, x):
+    z = x[1 : y.shape[0] + 1]
+    for i in range(3):
+        y[i] = z[i:].sum()
+    y[3:] = z[3:]
+    return z
+
+
+VIEW_READS = [view_read_in_and_after, view_read_in_nested, view_slices_read_in_and_after]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("kernel", VIEW_READS, ids=[k.__name__ for k in VIEW_READS])
+def test_view_of_an_input_read_in_a_loop_and_after_it(kernel, dtype) -> None:
+    # The loop may be traced more than once (a batched candidate): the view's
+    # read made in one trace must not be the value another trace sees.
+    x = (np.arange(9) * 3 + 1).astype(dtype)
+    check_loops(kernel, np.zeros(5, dtype), x)
