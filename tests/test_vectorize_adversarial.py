@@ -814,6 +814,13 @@ def view_of_input_element(y, x):
         y[i] = z[i]
 
 
+def view_of_input_after(y, x):
+    z = x[: y.shape[0]]
+    for i in range(3):
+        y[i] = z[i + 1]
+    y[4] = z[4]  # the view read again outside the loop, in the outer trace
+
+
 def clamped_broadcast(z, y):
     for i in range(2):
         z[2 * i : 2 * i + 2] = y[i + 7 : i + 9] + 1.0  # y[8:10] is one element, broadcast
@@ -969,6 +976,7 @@ CASES = [
     (jacobi, (V[:N], _f32(N)), False),
     (jacobi_in_place, (V[:N], _f32(N)), True),
     (view_of_input_element, (_f32(5), _f32(9)), False),
+    (view_of_input_after, (_f32(5), _f32(9)), False),
 ]
 
 
