@@ -262,7 +262,7 @@ def resize(x: Any, *new_shape: Any, refcheck: bool = True) -> None:
         if layout.flags.c_contiguous or layout.flags.f_contiguous:
             order = "C" if layout.flags.c_contiguous else "F"
             y = _views.reshape(x, new_shape, order=order, copy=False)
-            x._view, x._aval, x._cache_version = y._view, y._aval, -1
+            x._view, x._aval, x._cache_key = y._view, y._aval, None
             return
         raise ValueError(
             "mutjax: resizing a non-contiguous view in place exposes memory outside "

@@ -315,7 +315,7 @@ class MutArray(_compat.Tracer, Handle):
     # is 0-d (`np.array(1)`, `np.where(...)`), which as an index makes a copy.
 
     __slots__ = (
-        "_cell", "_view", "_aval", "_cache_version", "_cache", "_origin", "_scalar", "_ndarray",
+        "_cell", "_view", "_aval", "_cache_key", "_cache", "_origin", "_scalar", "_ndarray",
     )  # fmt: skip
     __array_priority__ = 2000
 
@@ -327,7 +327,7 @@ class MutArray(_compat.Tracer, Handle):
         self._cell = cell
         self._view = view
         self._aval = cell.aval if aval is None else aval
-        self._cache_version = -1
+        self._cache_key: Any = None
         self._cache = None
         self._origin = origin
         self._scalar = False
@@ -368,10 +368,19 @@ class MutArray(_compat.Tracer, Handle):
             raise _errors.other_thread(_assign.describe(self))
         if self._view is None:
             return cell.value
-        if self._cache_version != cell.version:
-            with _compat.set_current_trace(cell.scope.active.parent_trace):
+        # The read is a value of the trace it was made in: a loop body traced
+        # apart (a batched candidate) reads an input it does not write at an
+        # unchanged version, and its value must not serve the outer trace.
+        parent = cell.scope.active.parent_trace
+        key = (cell.version, parent)
+        if (
+            self._cache_key is None
+            or self._cache_key[0] != key[0]
+            or self._cache_key[1] is not parent
+        ):
+            with _compat.set_current_trace(parent):
                 self._cache = self._view.read(cell.value)
-            self._cache_version = cell.version
+            self._cache_key = key
         return self._cache
 
     def _store(self, value: Any) -> None:
@@ -511,7 +520,7 @@ class MutArray(_compat.Tracer, Handle):
                 "Incompatible shape for in-place modification. "
                 "Use `.reshape()` to make a copy with the desired shape."
             ) from None
-        self._view, self._aval, self._cache_version, self._origin = y._view, y._aval, -1, None
+        self._view, self._aval, self._cache_key, self._origin = y._view, y._aval, None, None
 
     @property
     def real(self) -> Any:

@@ -657,3 +657,100 @@ def test_lambda_helper_in_a_traced_branch() -> None:
     # Its source is not a `def`: the branch is treated as opaque (a cond).
     x = rand(6, seed=5) - 0.5
     check_loops(lambda_helper_in_branch, x, np.zeros(6, np.float32), modes=("jit",))
+
+
+# -- a slice that clamps to one element broadcasts over its target ------------------------
+
+
+def clamped_copy(z, y):
+    for i in range(2):
+        z[2 * i : 2 * i + 2] = y[i + 7 : i + 9] + 1  # i = 1: y[8:10] has one element
+    return z
+
+
+def clamped_add(z, y):
+    for i in range(2):
+        z[2 * i : 2 * i + 2] += y[i + 7 : i + 9]
+    return z
+
+
+def clamped_rows(Z, Y):
+    for i in range(2):
+        Z[2 * i : 2 * i + 2, :] = Y[i + 2 : i + 4, :] * 2  # Y[3:5] has one row
+    return Z
+
+
+def clamped_columns(Z, Y):
+    for i in range(2):
+        Z[1:, 2 * i : 2 * i + 2] = Y[1:, i + 2 : i + 4]  # Y[1:, 3:5] has one column
+    return Z
+
+
+def clamped_traced(z, y, m, n):
+    for i in range(2):  # unrolled: both slices' bounds are traced
+        z[m * i : m * i + 2] = y[n + i : n + i + 2] + 1
+    return z
+
+
+CLAMPED = [
+    (clamped_copy, (4,), (9,)),
+    (clamped_add, (4,), (9,)),
+    (clamped_rows, (4, 3), (4, 3)),
+    (clamped_columns, (3, 4), (3, 4)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.complex64])
+@pytest.mark.parametrize("kernel, zshape, yshape", CLAMPED, ids=[c[0].__name__ for c in CLAMPED])
+def test_clamped_slice_of_one_element_broadcasts(kernel, zshape, yshape, dtype) -> None:
+    z = (rand(*zshape, seed=1) * 4).astype(dtype)
+    y = (np.arange(np.prod(yshape)).reshape(yshape) + 1).astype(dtype)
+    check_loops(kernel, z, y)
+
+
+def test_clamped_slice_of_one_element_broadcasts_with_traced_bounds() -> None:
+    z = rand(4, seed=2)
+    y = np.arange(9, dtype=np.float32)
+    expected = clamped_traced(z.copy(), y, 2, 7)
+    f = jax.jit(mutjax.mutable(clamped_traced))
+    got = np.asarray(f(jnp.asarray(z), jnp.asarray(y), np.int32(2), np.int32(7)))
+    assert_same(got, expected, "traced bounds")
+
+
+# -- a view of an input read inside a loop and after it --------------------------------------
+
+
+def view_read_in_and_after(y, x):
+    z = x[: y.shape[0]]
+    for i in range(3):
+        y[i] = z[i + 1]
+    y[4] = z[4]
+    return z.max()  # (sum widens an int32 to int64 under NumPy)
+
+
+def view_read_in_nested(y, x):
+    z = x[: y.shape[0]]
+    for i in range(3):
+        for j in range(2):
+            y[i] += z[i + j]
+    return z * 2
+
+
+def view_slices_read_in_and_after(y, x):
+    z = x[1 : y.shape[0] + 1]
+    for i in range(3):
+        y[i] = z[i:].sum()
+    y[3:] = z[3:]
+    return z
+
+
+VIEW_READS = [view_read_in_and_after, view_read_in_nested, view_slices_read_in_and_after]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("kernel", VIEW_READS, ids=[k.__name__ for k in VIEW_READS])
+def test_view_of_an_input_read_in_a_loop_and_after_it(kernel, dtype) -> None:
+    # The loop may be traced more than once (a batched candidate): the view's
+    # read made in one trace must not be the value another trace sees.
+    x = (np.arange(9) * 3 + 1).astype(dtype)
+    check_loops(kernel, np.zeros(5, dtype), x)

@@ -14,7 +14,7 @@ import numpy as np
 from jax import lax
 
 from ._base import MaskedBase, origin_of, runtime_axes
-from ._layout import Axis, front, resize, same_value
+from ._layout import Axis, broadcast_unit, front, resize, same_value
 from ._origin import dynamic_shape_error
 
 # Per output axis: (operand, its axis, layout) of every run-time axis there.
@@ -125,14 +125,5 @@ def _output_axis(entries: list[tuple[int, int, Axis]], datas: list[Any], size: A
     for _, _, a in entries[1:]:
         length = lax.select(length == 1, a.length, length)
     for i, ax, a in entries:
-        datas[i] = _broadcast_unit(datas[i], ax, a.length)
+        datas[i] = broadcast_unit(datas[i], ax, a.length)
     return front(length, size)
-
-
-def _broadcast_unit(data: Any, axis: int, length: Any) -> Any:
-    """``data`` with its first element repeated along ``axis`` where ``length == 1``."""
-    if data.shape[axis] <= 1:
-        return data
-    first = lax.slice_in_dim(data, 0, 1, axis=axis)
-    spread = lax.broadcast_in_dim(first, tuple(data.shape), tuple(range(data.ndim)))
-    return lax.select(length == 1, spread, data)

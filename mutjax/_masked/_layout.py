@@ -336,3 +336,12 @@ def resize(data: Any, axis: int, n: int) -> Any:
     cfg = [(0, 0, 0)] * data.ndim
     cfg[axis] = (0, n - m, 0)
     return lax.pad(data, jnp.zeros((), data.dtype), cfg)
+
+
+def broadcast_unit(data: Any, axis: int, length: Any) -> Any:
+    """``data`` with its first element repeated along ``axis`` where ``length == 1``."""
+    if data.shape[axis] <= 1:
+        return data
+    first = lax.slice_in_dim(data, 0, 1, axis=axis)
+    spread = lax.broadcast_in_dim(first, tuple(data.shape), tuple(range(data.ndim)))
+    return lax.select(length == 1, spread, data)

@@ -17,7 +17,18 @@ from jax import lax
 from .. import _errors, _index, _lower, _values
 from ._base import MaskedBase, runtime_axes
 from ._dynamic import check_supported, slice_bounds, static_part
-from ._layout import all_along, in_slice, iota, resize, runs_to_end, same_value, select, shift, take
+from ._layout import (
+    all_along,
+    broadcast_unit,
+    in_slice,
+    iota,
+    resize,
+    runs_to_end,
+    same_value,
+    select,
+    shift,
+    take,
+)
 from ._origin import dynamic_shape_error, user_line
 
 
@@ -51,7 +62,7 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     wshape = tuple(window.shape)
     bounds = {ax: slice_bounds(d, wshape[ax]) for ax, d in dyn}
     aligned = _aligned(v, wshape, bounds)
-    vdata = _window_value(v, wshape, set(bounds), dtype, bool(aligned))
+    vdata = _window_value(v, wshape, bounds, dtype, bool(aligned))
     hits = []
     for ax, d in dyn:
         unit = d.step is None or (isinstance(d.step, int) and d.step == 1)
@@ -127,10 +138,19 @@ def _aligned(v: Any, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, 
 
 
 def _window_value(
-    v: Any, wshape: tuple[int, ...], dyn_axes: set[int], dtype: Any, aligned: bool
+    v: Any,
+    wshape: tuple[int, ...],
+    bounds: dict[int, tuple[Any, Any, Any]],
+    dtype: Any,
+    aligned: bool,
 ) -> Any:
     """``v`` cast and broadcast to the window, its run-time axes front-packed
-    there (left in place where ``aligned``)."""
+    there (left in place where ``aligned``).
+
+    A run-time axis of ``v`` whose length is 1 at run time broadcasts over
+    the target's slice, as NumPy's assignment does (``z[2 * i:2 * i + 2] =
+    y[i + 7:i + 9]`` where the read clamps to one element); where the lengths
+    are known equal nothing is selected."""
     if not isinstance(v, MaskedBase):
         # An ordinary value broadcasts against the run-time axes (length 1 there).
         return _values.prepare_value(v, wshape, dtype)
@@ -142,11 +162,13 @@ def _window_value(
     for ax, a in enumerate(v.axes):
         if a is None:
             continue
-        if off + ax not in dyn_axes:
+        if off + ax not in bounds:
             raise dynamic_shape_error(
                 "assigning a value of run-time length into an axis of fixed length", v.origin
             )
         data = resize(data, ax, wshape[off + ax])
+        if not aligned and not same_value(a.length, bounds[off + ax][2]):
+            data = broadcast_unit(data, ax, a.length)
     return _values.prepare_value(data, wshape, dtype)
 
 
