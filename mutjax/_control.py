@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _compat, _errors, _promote, _ranges, _scope
 from ._scope import Cell, Scope
-from ._trace import MutTrace, current_mut_trace
+from ._trace import MutArray, MutTrace, current_mut_trace
 
 _tree_map = jax.tree_util.tree_map
 
@@ -273,12 +273,60 @@ def _cell_values(inner: MutTrace, cells: Sequence[Cell]) -> list[Any]:
         return [_carry_value(c) for c in cells]
 
 
+# The kinds (see ``_kinds``) of the last tree each running body unwrapped, by
+# the id of its trace: a body's last unwrap is of its results (``_threaded``).
+_unwrapped: dict[int, list[bool] | None] = {}
+
+
 def _unwrap(trace: MutTrace, tree: Any) -> Any:
+    if id(trace) in _unwrapped:
+        _unwrapped[id(trace)] = _kinds(tree)
     return _tree_map(trace.unwrap, tree)
 
 
 def _wrap(trace: MutTrace, tree: Any) -> Any:
     return _tree_map(trace._wrap_out, tree)
+
+
+def _kinds(tree: Any) -> list[bool]:
+    """Per leaf of ``tree``: whether NumPy holds a scalar there.
+
+    A NumPy-scalar mutable array does, and so does a value that is no
+    mutable array at all (a Python number, a JAX value): ``s = 0.0`` then
+    ``s += a[k]`` is a ``np.float64`` in NumPy. A 0-d array does not.
+    """
+    return [not isinstance(x, MutArray) or x._scalar for x in jax.tree_util.tree_leaves(tree)]
+
+
+def _wrap_as(trace: MutTrace, tree: Any, kinds: Sequence[bool] | None) -> Any:
+    """``_wrap(trace, tree)`` whose 0-d leaves are NumPy scalars where ``kinds`` says so.
+
+    A loop's carried value or a branch's result is what its body made of
+    it: a NumPy scalar where the body's value is one (``t = s; s += 1``
+    leaves ``t`` as it was, ``s[...] = c`` raises), a 0-d array where it is
+    a 0-d array.
+    """
+    leaves, tree_def = jax.tree_util.tree_flatten(tree)
+    out = [trace._wrap_out(x) for x in leaves]
+    if kinds is not None and len(kinds) == len(out):
+        for x, scalar in zip(out, kinds):
+            if scalar and isinstance(x, MutArray) and x._view is None and not x._aval.shape:
+                x._scalar = True
+    return jax.tree_util.tree_unflatten(tree_def, out)
+
+
+class _Results:
+    """The kinds (see ``_kinds``) of each body's results, from its latest trace."""
+
+    def __init__(self, bodies: int) -> None:
+        self.seen: list[list[bool] | None] = [None] * bodies
+
+    def kinds(self) -> list[bool] | None:
+        # A leaf of a switch is a NumPy scalar only if every branch makes one.
+        seen = [s for s in self.seen if s is not None]
+        if not seen or any(len(s) != len(seen[0]) for s in seen):
+            return None
+        return [all(leaf) for leaf in zip(*seen)]
 
 
 def _store(cells: Sequence[Cell], values: Sequence[Any]) -> None:
@@ -292,6 +340,7 @@ def _threaded(
     *args: Any,
     hint: list[Cell] | None = None,
     missed: _HintMissed | None = None,
+    results: _Results | None = None,
 ) -> tuple[list[Cell], list[Callable[..., Any]]]:
     """The cells any of ``bodies`` writes, and functions running each with them threaded.
 
@@ -299,6 +348,7 @@ def _threaded(
     Each returned function takes ``(cell_values, *args)`` and returns
     ``(new_cell_values, outputs)``. With ``hint`` the cells are those, unchecked
     by a first pass: a traced body that writes others raises ``missed``.
+    The kinds of each body's results go to ``results``.
     """
     if hint is not None:
         cells = list(hint)
@@ -308,15 +358,21 @@ def _threaded(
             written.update(dict.fromkeys(_discover(trace, body, *args)))
         cells = list(written)
 
-    def threaded(body: Callable[..., Any]) -> Callable[..., Any]:
+    def threaded(k: int, body: Callable[..., Any]) -> Callable[..., Any]:
         def run(values: Sequence[Any], *a: Any) -> tuple[list[Any], Any]:
             with _frame(trace, cells, values, record=False, hinted=missed) as (inner, _):
-                out = body(inner, *a)
+                _unwrapped[id(inner)] = None
+                try:
+                    out = body(inner, *a)
+                finally:
+                    kinds = _unwrapped.pop(id(inner))
+                if results is not None:
+                    results.seen[k] = kinds
                 return _cell_values(inner, cells), out
 
         return run
 
-    return cells, [threaded(b) for b in bodies]
+    return cells, [threaded(k, b) for k, b in enumerate(bodies)]
 
 
 def _run_threaded(
@@ -365,7 +421,8 @@ def _run_cells(
     hint: list[Cell] | None,
     missed: _HintMissed | None,
 ) -> Any:
-    cells, threaded = _threaded(trace, bodies, *args, hint=hint, missed=missed)
+    results = _Results(len(bodies))
+    cells, threaded = _threaded(trace, bodies, *args, hint=hint, missed=missed, results=results)
     with _compat.set_current_trace(trace.parent_trace):
         start = [_carry_value(c) for c in cells]
         if _compat.is_eager():
@@ -373,7 +430,7 @@ def _run_cells(
         else:
             values, out = lax_call(cells, start, threaded)
     _store(cells, values)
-    return _wrap(trace, out)
+    return _wrap_as(trace, out, results.kinds())
 
 
 class _Program:
@@ -419,11 +476,15 @@ def _eager(run: Callable[[list[Any]], Any], start: list[Any]) -> Any:
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(out_shape), flat)
 
 
-def _user_body(fun: Callable[..., Any]) -> Callable[..., Any]:
-    """``fun`` run on mutable versions of its arguments, returning plain values."""
+def _user_body(fun: Callable[..., Any], kinds: list[bool] | None = None) -> Callable[..., Any]:
+    """``fun`` run on mutable versions of its arguments, returning plain values.
+
+    The arguments are NumPy scalars where ``kinds`` (of the values passed
+    in, see ``_kinds``) says so, 0-d arrays elsewhere.
+    """
 
     def body(inner: MutTrace, *args: Any) -> Any:
-        return _unwrap(inner, fun(*_wrap(inner, args)))
+        return _unwrap(inner, fun(*_wrap_as(inner, args, kinds)))
 
     return body
 
@@ -560,11 +621,12 @@ def fori_loop_bounded(
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.fori_loop(lower, upper, body_fun, init_val, unroll=unroll)
+    kinds = _kinds(init_val)
     lower, upper, init = _unwrap(trace, (lower, upper, init_val))
     if _discovering(trace):
         with _hinting(trace, site):
             i = _probe_index(trace, lower, upper)
-            return body_fun(i, _wrap(trace, _opaque(trace, init)))
+            return body_fun(i, _wrap_as(trace, _opaque(trace, init), kinds))
 
     lo, hi = _ranges.static(lower), _ranges.static(upper)
     span = None
@@ -575,7 +637,7 @@ def fori_loop_bounded(
         if span is not None and span[0] <= span[1]:
             # element accesses at `i` need no bounds checks
             _ranges.register(trace.scope.root.intervals, i, *span)
-        return _unwrap(inner, body_fun(i, _wrap(inner, val)))
+        return _unwrap(inner, body_fun(i, _wrap_as(inner, val, kinds)))
 
     with _compat.set_current_trace(trace.parent_trace):
         index = jax.numpy.result_type(lower, upper)
@@ -637,16 +699,17 @@ def while_loop(cond_fun: Callable[[T], Any], body_fun: Callable[[T], T], init_va
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.while_loop(cond_fun, body_fun, init_val)
+    kinds = _kinds((init_val,))
     init = _unwrap(trace, init_val)
     if _discovering(trace):
-        return body_fun(_wrap(trace, _opaque(trace, init)))
-    body = _user_body(body_fun)
+        return body_fun(*_wrap_as(trace, _opaque(trace, (init,)), kinds))
+    body = _user_body(body_fun, kinds)
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
 
         def lax_cond(state: Any) -> Any:
             with _frame(trace, cells, state[0], record=True) as (inner, recorder):
-                pred = inner.unwrap(cond_fun(_wrap(inner, state[1])))
+                pred = inner.unwrap(cond_fun(_wrap_as(inner, state[1], kinds)))
                 if recorder:
                     raise _errors.ForeignTraceError(
                         "mutjax: the cond_fun of mutjax.while_loop wrote a mutable "
@@ -722,6 +785,8 @@ def scan(
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.scan(f, init, xs, length, reverse, unroll, _split_transpose)
+    # The carry is what the body made of it; a slice of xs is a 0-d array.
+    kinds = _kinds(init) + [False] * len(jax.tree_util.tree_leaves(xs))
     init, xs = _unwrap(trace, (init, xs))
     _check_scan_xs(xs)
     x0 = _tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], jax.numpy.result_type(x)), xs)
@@ -733,7 +798,7 @@ def scan(
         )
         with _compat.set_current_trace(trace.parent_trace):
             x = _tree_map(_placeholder, x0)
-        carry, y = _scan_pair(f(*_wrap(trace, _opaque(trace, (init, x)))))
+        carry, y = _scan_pair(f(*_wrap_as(trace, _opaque(trace, (init, x)), kinds)))
         ys = _tree_map(lambda v: jax.numpy.broadcast_to(v, (n, *np.shape(v))), y)
         return carry, ys
 
@@ -748,7 +813,7 @@ def scan(
         )
         return values, (carry, ys)
 
-    return _run_threaded(trace, [_user_body(f)], (init, x0), run)
+    return _run_threaded(trace, [_user_body(f, kinds)], (init, x0), run)
 
 
 def switch(index: Any, branches: Sequence[Callable[..., R]], *operands: Any) -> R:
@@ -800,15 +865,17 @@ def switch(index: Any, branches: Sequence[Callable[..., R]], *operands: Any) -> 
     trace = current_mut_trace()
     if trace is None:
         return jax.lax.switch(index, branches, *operands)
+    kinds = _kinds(operands)
     index, operands = _unwrap(trace, (index, operands))
     if _discovering(trace):
-        outs = [b(*_wrap(trace, _opaque(trace, operands))) for b in branches]
+        outs = [b(*_wrap_as(trace, _opaque(trace, operands), kinds)) for b in branches]
         return outs[0]
 
     def run(cells: list[Cell], start: list[Any], threaded: list[Callable[..., Any]]) -> Any:
         return jax.lax.switch(index, threaded, start, *operands)
 
-    return _run_threaded(trace, [_user_body(b) for b in branches], operands, run)
+    bodies = [_user_body(b, kinds) for b in branches]
+    return _run_threaded(trace, bodies, operands, run)
 
 
 def cond(pred: Any, true_fun: Callable[..., R], false_fun: Callable[..., R], *operands: Any) -> R:

@@ -324,3 +324,288 @@ def indices(A, u):
 )
 def test_scalars_and_0d_arrays_match_numpy(kernel):
     _check(kernel, _A, _U)
+
+
+# -- values carried through a loop or a branch -----------------------------------------
+# A converted loop (``loops=True``) or a combinator carries a 0-d value as
+# what its body made of it: a NumPy scalar where the body's value is one
+# (or a Python number), a 0-d array where the body's value is a 0-d array.
+
+
+def _check_loops(kernel: Any, *args: Any) -> None:
+    try:
+        expected, error = kernel(*(a.copy() for a in args)), None
+    except Exception as e:  # the oracle's answer is its exception
+        expected, error = None, e
+    converted = mutjax.mutable(kernel, loops=True)
+    for run in (converted, jax.jit(converted)):
+        if error is not None:
+            with pytest.raises(type(error)):
+                run(*(jnp.asarray(a) for a in args))
+            continue
+        assert_same(run(*(jnp.asarray(a) for a in args)), expected, kernel.__name__)
+
+
+def loop_carried_element(A, u):
+    s = A[0, 0]
+    for k in range(3):
+        s += A[1, k]
+    t = s
+    s += 1  # a NumPy scalar after the loop: t keeps the old value
+    return t, s
+
+
+def loop_traced_trip_count(A, u, n):
+    s = A[0, 0]
+    for k in range(n):  # a traced trip count under jit
+        s += A[1, k]
+    t = s
+    s *= 2
+    return t, s
+
+
+def loop_accumulation(A, u):
+    s = 0.0  # a Python float: NumPy's sum is a np.float64
+    for k in range(3):
+        s += A[1, k] * u[k]
+    t = s
+    s += 1
+    return t, s
+
+
+def loop_sees_old_value_in_body(A, u):
+    out = np.zeros(3, numpy.float32)
+    s = A[0, 0]
+    for k in range(3):
+        t = s
+        s += A[1, k]  # from the second iteration on, s is the body's scalar
+        out[k] = t
+    return out, s
+
+
+def loop_while(A, u):
+    s = A[0, 1]
+    k = 0
+    while s < 20:  # a traced test: a while loop
+        s += A[1, k % 3]
+        k += 1
+    t = s
+    s += 1
+    return t, s
+
+
+def loop_write_into_carried_scalar(A, u):
+    s = A[0, 0]
+    for k in range(3):
+        s += A[1, k]
+    s[...] = 0.0  # NumPy: TypeError, a NumPy scalar
+    return s
+
+
+def loop_rebinds_to_0d_array(A, u):
+    s = np.zeros((), numpy.float32)
+    for k in range(3):
+        s = np.zeros((), numpy.float32)  # the body's value is a 0-d array
+        s += A[1, k]
+    t = s
+    s += 1  # in place: t sees it
+    s[...] = s * 2
+    return t, s
+
+
+def loop_written_0d_array(A, u):
+    z = np.zeros((), numpy.float32)
+    w = z
+    for k in range(3):
+        z += A[1, k]  # a write into the array, not a new value
+    same = z is w
+    z += 1
+    return w, z, same
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        loop_carried_element,
+        loop_accumulation,
+        loop_sees_old_value_in_body,
+        loop_while,
+        loop_write_into_carried_scalar,
+        loop_rebinds_to_0d_array,
+        loop_written_0d_array,
+    ],
+)
+def test_a_converted_loop_carries_what_its_body_makes(kernel):
+    _check_loops(kernel, _A, _U)
+
+
+def test_a_converted_loop_of_traced_length_carries_a_scalar():
+    expected = loop_traced_trip_count(_A.copy(), _U, 3)
+    converted = mutjax.mutable(loop_traced_trip_count, loops=True)
+    got = jax.jit(converted)(jnp.asarray(_A), jnp.asarray(_U), 3)
+    assert_same(got, expected, "loop_traced_trip_count")
+
+
+def _combinator_kernels() -> list[tuple[Any, Any]]:
+    # (mutjax kernel, NumPy reference): the reference runs the same body as
+    # a Python loop or branch.
+    def fori(A, u):
+        s = mutjax.fori_loop(0, 3, lambda i, s: s + A[1, i], A[0, 0])
+        t = s
+        s += 1
+        return t, s
+
+    def fori_ref(A, u):
+        s = A[0, 0]
+        for i in range(3):
+            s = s + A[1, i]
+        t = s
+        s += 1
+        return t, s
+
+    def fori_python_init(A, u):
+        s = mutjax.fori_loop(0, 3, lambda i, s: s + A[1, i] * u[i], 0.0)
+        t = s
+        s *= 3
+        return t, s
+
+    def fori_python_init_ref(A, u):
+        s = 0.0
+        for i in range(3):
+            s = s + A[1, i] * u[i]
+        t = s
+        s *= 3
+        return t, s
+
+    def fori_array_body(A, u):
+        def body(i, s):
+            z = np.zeros((), numpy.float32)
+            z[...] = s + A[1, i]
+            return z  # a 0-d array
+
+        s = mutjax.fori_loop(0, 3, body, A[0, 0])
+        t = s
+        s += 1  # in place: t sees it
+        return t, s
+
+    def fori_array_body_ref(A, u):
+        s = A[0, 0]
+        for i in range(3):
+            z = numpy.zeros((), numpy.float32)
+            z[...] = s + A[1, i]
+            s = z
+        t = s
+        s += 1
+        return t, s
+
+    def fori_in_body(A, u):
+        out = np.zeros(3, numpy.float32)
+
+        def body(i, s):
+            t = s
+            s += A[1, i]  # a NumPy scalar: rebinds s only
+            out[i] = t
+            return s
+
+        s = mutjax.fori_loop(0, 3, body, A[0, 0])
+        return out, s
+
+    def fori_in_body_ref(A, u):
+        out = numpy.zeros(3, numpy.float32)
+        s = A[0, 0]
+        for i in range(3):
+            t = s
+            s += A[1, i]
+            out[i] = t
+        return out, s
+
+    def fori_write(A, u):
+        s = mutjax.fori_loop(0, 3, lambda i, s: s + A[1, i], A[0, 0])
+        s[...] = 0.0
+        return s
+
+    def fori_write_ref(A, u):
+        s = A[0, 0]
+        for i in range(3):
+            s = s + A[1, i]
+        s[...] = 0.0
+        return s
+
+    def while_(A, u):
+        k, s = mutjax.while_loop(
+            lambda c: c[1] < 20, lambda c: (c[0] + 1, c[1] + A[1, c[0] % 3]), (0, A[0, 1])
+        )
+        t = s
+        s += 1
+        return t, s
+
+    def while_ref(A, u):
+        k, s = 0, A[0, 1]
+        while s < 20:
+            k, s = k + 1, s + A[1, k % 3]
+        t = s
+        s += 1
+        return t, s
+
+    def scan_(A, u):
+        s, ys = mutjax.scan(lambda c, x: (c * x, c + x), A[0, 2], u)
+        t = s
+        s -= 1
+        return t, s, ys
+
+    def scan_ref(A, u):
+        s, ys = A[0, 2], []
+        for x in u:
+            s, y = s * x, s + x
+            ys.append(y)
+        t = s
+        s -= 1
+        return t, s, numpy.stack(ys)
+
+    def cond_(A, u):
+        s = mutjax.cond(u[0] > 0, lambda: A[0, 1] * 2, lambda: A[1, 1] * 3)
+        t = s
+        s += 1
+        return t, s
+
+    def cond_ref(A, u):
+        s = A[0, 1] * 2 if u[0] > 0 else A[1, 1] * 3
+        t = s
+        s += 1
+        return t, s
+
+    def switch_write(A, u):
+        s = mutjax.switch(1, [lambda: A[0, 1] * 2, lambda: A[1, 1] * 3])
+        s[...] = 1.0
+        return s
+
+    def switch_write_ref(A, u):
+        s = A[1, 1] * 3
+        s[...] = 1.0
+        return s
+
+    return [
+        (fori, fori_ref),
+        (fori_python_init, fori_python_init_ref),
+        (fori_array_body, fori_array_body_ref),
+        (fori_in_body, fori_in_body_ref),
+        (fori_write, fori_write_ref),
+        (while_, while_ref),
+        (scan_, scan_ref),
+        (cond_, cond_ref),
+        (switch_write, switch_write_ref),
+    ]
+
+
+@pytest.mark.parametrize("kernel, reference", _combinator_kernels(), ids=lambda f: f.__name__)
+def test_a_combinator_carries_what_its_body_makes(kernel, reference):
+    try:
+        expected, error = reference(_A.copy(), _U.copy()), None
+    except Exception as e:  # the oracle's answer is its exception
+        expected, error = None, e
+    for run in (mutjax.mutable(kernel), jax.jit(mutjax.mutable(kernel))):
+        if error is not None:
+            with pytest.raises(type(error)):
+                run(jnp.asarray(_A), jnp.asarray(_U))
+            continue
+        assert_same(run(jnp.asarray(_A), jnp.asarray(_U)), expected, kernel.__name__)

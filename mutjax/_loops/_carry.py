@@ -156,8 +156,12 @@ def made_mark() -> int:
 
 
 def key(v: Any, mark: int) -> Any:
-    """A local's binding: the array of the scope it holds (made before ``mark``), or VAL."""
-    if isinstance(v, MutArray):
+    """A local's binding: the array of the scope it holds (made before ``mark``), or VAL.
+
+    A NumPy scalar is a value: no write reaches it, so which object a name
+    holds does not matter.
+    """
+    if isinstance(v, MutArray) and not v._scalar:
         cell = v._cell
         if cell.serial < mark and not cell.scope.closed:
             return (cell.serial, None if v._view is None else v._view.key)

@@ -50,7 +50,7 @@ def _older(v: Any, mark: int) -> bool:
 
 def aliased(v: Any, mark: int) -> bool:
     """True when ``v`` is, or may be at run time, an array made before ``mark``."""
-    if not isinstance(v, MutArray):
+    if not isinstance(v, MutArray) or v._scalar:  # a NumPy scalar is never written
         return False
     if _older(v, mark):
         return True

@@ -306,12 +306,21 @@ def _checked(
     return out
 
 
-def _enter(loop: _carry.Carry, carried: tuple[Any, ...]) -> tuple[Any, Any]:
-    """Bind the locals at the start of a compiled body; returns what :func:`_end` needs."""
+def _enter(loop: _carry.Carry, carried: tuple[Any, ...], init: tuple[Any, ...]) -> tuple[Any, Any]:
+    """Bind the locals at the start of a compiled body; returns what :func:`_end` needs.
+
+    A local that is a NumPy scalar (or a Python number) before the loop is
+    one in the body too, as in NumPy's first iteration: ``t = s; s += 1``
+    leaves ``t`` as it was.
+    """
     flag = None
     if loop.checks:
         carried, flag = carried[:-1], carried[-1]
+        init = init[:-1]
         _bounds.push()
+    for x, x0 in zip(carried, init):
+        if not isinstance(x0, MutArray) or x0._scalar:
+            _as_scalar(x)
     return loop.enter(carried), flag
 
 
@@ -364,11 +373,18 @@ def _widening(loop: _carry.Carry, run: Callable[[tuple[Any, ...]], tuple[Any, ..
 
 def _jax_scalars(values: tuple[Any, ...]) -> tuple[Any, ...]:
     # Python scalars carried by a loop become JAX scalars of NumPy's default
-    # types: `s = 0.0` then `s = s + x[i]` stays a float.
+    # types: `s = 0.0` then `s = s + x[i]` stays a float. They stay NumPy
+    # scalars, not 0-d arrays: `s += a[k]` rebinds `s`.
     return tuple(
-        jnp.asarray(v) if isinstance(v, (bool, int, float, complex, np.generic)) else v
+        _as_scalar(jnp.asarray(v)) if isinstance(v, (bool, int, float, complex, np.generic)) else v
         for v in values
     )
+
+
+def _as_scalar(x: Any) -> Any:
+    if isinstance(x, MutArray) and x._view is None and not x._aval.shape:
+        x._scalar = True
+    return x
 
 
 # Errors of a body traced with a traced loop index that the same body run
@@ -530,7 +546,7 @@ def _static_loop(loop, iter_, static, body):
 
     def run(init):
         def f_body(t, carried):
-            watch = _enter(loop, carried)
+            watch = _enter(loop, carried, init)
             ends = []
             for q in range(period):
                 i = t if direct else static.start + (peel + t * period + q) * static.step
@@ -623,7 +639,7 @@ def _range_loop(loop, iter_, static, extra_test, body):
 
             def w_body(c):
                 k, carried = c
-                watch = _enter(loop, carried)
+                watch = _enter(loop, carried, init)
                 _register(k, w_span)
                 body(k)
                 return k + step, _end(loop, watch, [loop.binding(loop.state.get())], init, "loop")
@@ -633,7 +649,7 @@ def _range_loop(loop, iter_, static, extra_test, body):
         return _widening(loop, w_run)
 
     def run_one(i, carried, init):
-        watch = _enter(loop, carried)
+        watch = _enter(loop, carried, init)
         body(i)
         return _end(loop, watch, [loop.binding(loop.state.get())], init, "loop")
 
@@ -695,7 +711,7 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):
             return test()
 
         def w_body(carried):
-            watch = _enter(loop, carried)
+            watch = _enter(loop, carried, init)
             body()
             return _end(loop, watch, [loop.binding(loop.state.get())], init, "while loop")
 
