@@ -303,18 +303,23 @@ def _uses(jaxpr: Any) -> dict[Any, list[tuple[int, int]]]:
     return uses
 
 
-def _slabs(jaxpr: Any) -> list[_Slab]:
-    """The carried leaves the body touches only through one invariant block each."""
+def _touched(jaxpr: Any) -> tuple[list[tuple[int, list[int]]], dict[Any, Any]]:
+    """Each carried array leaf the body accesses, with its accesses; the loop-invariant values."""
     uses = _uses(jaxpr)
-    invariant = _invariant_values(jaxpr)
-    slabs = []
+    touched = []
     for leaf, var in enumerate(jaxpr.invars[1:]):
         if np.ndim(var.aval) >= 1:
             accesses = _accesses(jaxpr, uses, leaf, var)
-            slab = _block(jaxpr, leaf, accesses, invariant) if accesses else None
-            if slab is not None:
-                slabs.append(slab)
-    return slabs
+            if accesses:
+                touched.append((leaf, accesses))
+    return touched, _invariant_values(jaxpr)
+
+
+def _slabs(jaxpr: Any) -> list[_Slab]:
+    """The carried leaves the body touches only through one invariant block each."""
+    touched, invariant = _touched(jaxpr)
+    slabs = [_block(jaxpr, leaf, accesses, invariant) for leaf, accesses in touched]
+    return [slab for slab in slabs if slab is not None]
 
 
 def _accesses(jaxpr: Any, uses: dict[Any, list[tuple[int, int]]], leaf: int, var: Any) -> list[int]:
@@ -443,17 +448,14 @@ def element_plan(
     span = _index_span(lower, upper, affine)
     if span is None:
         return []
-    uses = _uses(jaxpr)
-    invariant = _invariant_values(jaxpr)
+    touched, invariant = _touched(jaxpr)
     plan = []
-    for leaf, var in enumerate(jaxpr.invars[1:]):
-        if np.ndim(var.aval) >= 1:
-            accesses = _accesses(jaxpr, uses, leaf, var)
-            found = _element(jaxpr, leaf, accesses, invariant) if accesses else None
-            if found is not None and all(
-                _disjoint(jaxpr.eqns[n], found.starts, affine, span) for n in found.others
-            ):
-                plan.append(found)
+    for leaf, accesses in touched:
+        found = _element(jaxpr, leaf, accesses, invariant)
+        if found is not None and all(
+            _disjoint(jaxpr.eqns[n], found.starts, affine, span) for n in found.others
+        ):
+            plan.append(found)
     return plan
 
 
