@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import assert_same
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import mutjax
 from mutjax import _promote
@@ -465,3 +467,36 @@ def test_a_write_just_before_the_element_loop(kernel, monkeypatch) -> None:
     _check(kernel, _table())
     assert folded and all(f == (kernel is own_cell_before) for f in folded)
     assert (6, 6) not in _carries(kernel, _table())[-1]
+
+
+def split_with_offsets(t, lo, hi, a, b):
+    # Nussinov's k loop with its bounds and read offsets drawn: some of these
+    # reads reach t[i, j] (and must keep the table), others never do
+    n = t.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            for k in range(i + lo, j + hi):
+                t[i, j] = max(t[i, j], t[i, k + a] * 0.5 + t[k + b, j])
+    return t
+
+
+def _offsets_in_bounds(n, lo, hi, a, b) -> bool:
+    """Whether NumPy's kernel reads only inside the table (no wrap, no IndexError)."""
+    ks = [k for i in range(n) for j in range(i + 1, n) for k in range(i + lo, j + hi)]
+    return all(0 <= k + a < n and 0 <= k + b < n for k in ks)
+
+
+@settings(max_examples=25)
+@given(
+    n=st.integers(2, 7),
+    lo=st.integers(-1, 2),
+    hi=st.integers(-1, 2),
+    a=st.integers(-2, 2),
+    b=st.integers(-2, 2),
+)
+def test_element_promotion_with_drawn_offsets_matches_numpy(n, lo, hi, a, b) -> None:
+    assume(_offsets_in_bounds(n, lo, hi, a, b))
+    t = _table(n)
+    expected = split_with_offsets(t.copy(), lo, hi, a, b)
+    got = mutjax.jit(split_with_offsets, static_argnums=(1, 2, 3, 4))(t, lo, hi, a, b)
+    assert_same(np.asarray(got), expected, "jit", 1e-5, 1e-5)
