@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import all_primitives, assert_same, returning_args, split_returned
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 import mutjax
@@ -715,6 +715,40 @@ def test_clamped_slice_of_one_element_broadcasts_with_traced_bounds() -> None:
     f = jax.jit(mutjax.mutable(clamped_traced))
     got = np.asarray(f(jnp.asarray(z), jnp.asarray(y), np.int32(2), np.int32(7)))
     assert_same(got, expected, "traced bounds")
+
+
+def drawn_slices(z, y, m, n, w, length):
+    for i in range(2):
+        z[m * i : m * i + w] = y[n + i : n + i + length] + 1
+    return z
+
+
+_DRAWN_SLICES = {
+    loops: jax.jit(mutjax.mutable(drawn_slices, loops=loops)) for loops in (False, True)
+}
+
+
+@settings(max_examples=60)
+@given(
+    m=st.integers(0, 4),
+    n=st.integers(0, 10),
+    w=st.integers(0, 4),
+    length=st.integers(0, 4),
+    loops=st.booleans(),
+)
+def test_drawn_traced_slices_assign_as_numpy(m, n, w, length, loops) -> None:
+    # Every bound traced: the source may clamp to 0, 1 or a few elements, and
+    # NumPy copies equal lengths, broadcasts a length of 1 and raises otherwise
+    # (those draws are left out: under jit the mismatch is not caught).
+    z = rand(6, seed=3)
+    y = np.arange(9, dtype=np.float32)
+    try:
+        expected = drawn_slices(z.copy(), y, m, n, w, length)
+    except ValueError:
+        reject()
+    bounds = [np.int32(b) for b in (m, n, w, length)]
+    got = np.asarray(_DRAWN_SLICES[loops](jnp.asarray(z), jnp.asarray(y), *bounds))
+    assert_same(got, expected, f"loops={loops}")
 
 
 # -- a view of an input read inside a loop and after it --------------------------------------
