@@ -67,30 +67,16 @@ class _Served(threading.local):
 
 _served = _Served()
 
-# cell -> (its table of known elements, {static index: chain depth}): the
-# depth of each known element that a write forwarded (a read one is 0, not
-# listed). Valid while the table is the cell's current one.
-_depths: weakref.WeakKeyDictionary[Cell, tuple[dict[Any, Any], dict[Any, int]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _chain(cell: Cell) -> dict[Any, int] | None:
-    """The chain depths of ``cell``'s known elements, if any was forwarded."""
-    known, record = cell.elements, _depths.get(cell)
-    if known is None or record is None or record[0] is not known[2]:
-        return None
-    return record[1]
-
 
 def known(cell: Cell, key: tuple[int, ...], trace: Any) -> Any:
     """``cell.element(key, trace)``, noting the depth of the chain it continues."""
-    v = cell.element(key, trace)
-    if v is not None:
-        depths = _chain(cell)
-        if depths is not None:
-            _served.depth = max(_served.depth_in(trace), depths.get(key, 0))
-            _served.trace = weakref.ref(trace)
+    found = cell.known_element(key, trace)
+    if found is None:
+        return None
+    v, depth = found
+    if depth:
+        _served.depth = max(_served.depth_in(trace), depth)
+        _served.trace = weakref.ref(trace)
     return v
 
 
@@ -103,24 +89,14 @@ def forward(cell: Cell, key: tuple[int, ...], trace: Any, value: Any, old: Any) 
     operations traced.
     """
     depth, _served.depth = _served.depth_in(trace) + 1, 0
-    cell.know(key, trace, value, old=old)
-    table = cell.elements[2]  # type: ignore[index]
-    record = _depths.get(cell)
-    if record is None or record[0] is not table:
-        record = _depths[cell] = (table, {})
+    cell.know(key, trace, value, old=old, depth=depth)
     if depth > MAX_CHAIN:
-        del table[key]  # read back from the array: a new chain
-        record[1].pop(key, None)
-    else:
-        record[1][key] = depth
+        cell.forget(key)  # read back from the array: a new chain
 
 
 def read_known(cell: Cell, key: tuple[int, ...], trace: Any, value: Any) -> None:
     """Record ``value``, just read from the array at ``key``, as known: it starts no chain."""
     cell.know(key, trace, value)
-    depths = _chain(cell)
-    if depths is not None:
-        depths.pop(key, None)
 
 
 class Unread:

@@ -187,9 +187,9 @@ class Cell:
         root = scope.root
         self.serial = root.made
         root.made += 1
-        # Known elements of ``value``: (value, trace, {static index: scalar}).
-        # See ``element`` and ``know``.
-        self.elements: tuple[Any, Any, dict[tuple[int, ...], Any]] | None = None
+        # Known elements of ``value``: (value, trace, {static index: (scalar,
+        # chain depth)}). See ``element`` and ``know``.
+        self.elements: tuple[Any, Any, dict[tuple[int, ...], tuple[Any, int]]] | None = None
         # (value, NumPy array): the exact NumPy input that ``value`` narrowed
         # (x64 off), valid while ``value`` is current. See mutjax._assign.copy_in.
         self.exact: tuple[Any, Any] | None = None
@@ -207,17 +207,27 @@ class Cell:
         value object and one trace, so any other write (which replaces the
         value) or a read under another trace (a loop body) starts afresh.
         """
+        found = self.known_element(key, trace)
+        return None if found is None else found[0]
+
+    def known_element(self, key: tuple[int, ...], trace: Any) -> tuple[Any, int] | None:
+        """``(scalar, chain depth)`` at static ``key``, if known in ``trace`` (see ``know``)."""
         known = self.elements
         if known is None or known[0] is not self.value or known[1] is not trace:
             return None
         return known[2].get(key)
 
-    def know(self, key: tuple[int, ...], trace: Any, scalar: Any, old: Any = None) -> None:
+    def know(
+        self, key: tuple[int, ...], trace: Any, scalar: Any, old: Any = None, depth: int = 0
+    ) -> None:
         """Record ``scalar`` as the element at ``key`` of the current value in ``trace``.
 
         ``old``: after a static scalar write, the value the write replaced.
         Elements known of ``old`` stay known (the record moves to the new
         value: ``old`` is never current again), except the one written.
+        ``depth``: for a written element, how many forwarded written elements
+        its value is computed through (``mutjax._elements.forward``); 0 for
+        one read from the array.
         """
         known = self.elements
         base = self.value if old is None else old
@@ -225,8 +235,13 @@ class Cell:
             table = known[2]
         else:
             table = {}
-        table[key] = scalar
+        table[key] = (scalar, depth)
         self.elements = (self.value, trace, table)
+
+    def forget(self, key: tuple[int, ...]) -> None:
+        """Drop the known element at ``key``: the next read reads the array."""
+        if self.elements is not None:
+            self.elements[2].pop(key, None)
 
     @property
     def value(self) -> Any:
