@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _errors, _index, _lower, _values
+from .. import _checks, _errors, _index, _lower, _values
 from ._base import MaskedBase, runtime_axes
 from ._dynamic import check_supported, slice_bounds, static_part
 from ._layout import (
@@ -62,6 +62,8 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     wshape = tuple(window.shape)
     bounds = {ax: slice_bounds(d, wshape[ax]) for ax, d in dyn}
     aligned = _aligned(v, wshape, bounds)
+    if isinstance(v, MaskedBase) and not aligned:
+        _check_value_length(v, wshape, bounds)
     vdata = _window_value(v, wshape, bounds, dtype, bool(aligned))
     hits = []
     for ax, d in dyn:
@@ -71,6 +73,17 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
         hits.append((ax, h))
     hit = all_along(hits, len(wshape))
     return _lower.basic_write(value, static, select(hit, vdata, window))
+
+
+def _check_value_length(
+    v: MaskedBase, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, Any]]
+) -> None:
+    """Let checkify see a value whose run-time length may differ from its target's
+    (NumPy raises unless the value's is 1)."""
+    target = tuple(bounds[ax][2] if ax in bounds else d for ax, d in enumerate(wshape))
+    value = _checks.operand_shape(v)
+    if _checks.undecided([value, target]):
+        _checks.check_lengths("assign", [value, target])
 
 
 def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -> Any:
@@ -88,7 +101,12 @@ def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -
     a0 = v.axes[0] if v.ndim else None
     if v.ndim != 1 + len(trailing) or a0 is None or any(a is not None for a in v.axes[1:]):
         raise dynamic_shape_error("assigning a value of another shape into `x[m]`", v.origin)
-    data = v.data if a0.kind == "mask" and a0.key is m else _to_mask_layout(v, flat_valid)
+    if a0.kind == "mask" and a0.key is m:
+        data = v.data
+    else:
+        count = jnp.count_nonzero(flat_valid).astype(np.int32)
+        _checks.check_lengths("mask_assign", [_checks.operand_shape(v), (count, *trailing)])
+        data = _to_mask_layout(v, flat_valid)
     data = _values.prepare_value(data, (flat_valid.shape[0],) + trailing, dtype)
     data = lax.reshape(data, tuple(ix.shape))
     full = lax.broadcast_in_dim(m, tuple(ix.shape), tuple(range(m.ndim)))
