@@ -130,9 +130,13 @@ def _check_one_element(v: Any, trailing: tuple[int, ...], origin: str) -> None:
 
 
 def _to_mask_layout(v: MaskedBase, mask_valid: Any) -> Any:
-    """Data of a front-packed axis 0 spread over the true positions of ``mask_valid``."""
+    """Data of a front-packed axis 0 spread over the true positions of ``mask_valid``.
+
+    A value of run-time length 1 fills every true position, as NumPy's
+    ``x[m] = y[:k]`` does where ``k`` is 1."""
     v = v.compacted()
     src = jnp.cumsum(mask_valid.astype(np.int32)) - 1
+    src = lax.select(v.axes[0].length == 1, jnp.zeros_like(src), src)
     data = resize(v.data, 0, mask_valid.shape[0])
     return take(data, src, 0)
 
@@ -171,7 +175,7 @@ def _window_value(
     are known equal nothing is selected."""
     if not isinstance(v, MaskedBase):
         # An ordinary value broadcasts against the run-time axes (length 1 there).
-        return _values.prepare_value(v, wshape, dtype)
+        return _values.prepare_value(_fitted(v, wshape, bounds), wshape, dtype)
     v = v if aligned else v.compacted()
     if v.ndim > len(wshape):
         raise dynamic_shape_error("assigning a value with more axes than the target", v.origin)
@@ -188,6 +192,27 @@ def _window_value(
         if not aligned and not same_value(a.length, bounds[off + ax][2]):
             data = broadcast_unit(data, ax, a.length)
     return _values.prepare_value(data, wshape, dtype)
+
+
+def _fitted(v: Any, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, Any]]) -> Any:
+    """An ordinary array ``v`` whose length on a traced slice's axis is not 1,
+    front-packed into the window there (zeros after it).
+
+    NumPy requires that length to be the slice's run-time length: a check
+    that checkify reports (``x[:k] = y[:3]`` where ``k`` is not 3)."""
+    shape = tuple(np.shape(v)) if hasattr(v, "shape") else ()
+    off = len(wshape) - len(shape)
+    fit = [(ax, d) for ax, d in enumerate(shape) if off + ax in bounds and d != 1]
+    if off < 0 or not fit or any(d > wshape[off + ax] for ax, d in fit):
+        return v  # broadcasts, or NumPy's error at trace time
+    target = tuple(bounds[ax][2] if ax in bounds else d for ax, d in enumerate(wshape))
+    if _checks.undecided([shape, target]):
+        _checks.check_lengths("assign", [shape, target])
+    for ax, d in fit:
+        pad = [(0, 0)] * len(shape)
+        pad[ax] = (0, wshape[off + ax] - d)
+        v = np.pad(v, pad) if isinstance(v, np.ndarray) else resize(v, ax, wshape[off + ax])
+    return v
 
 
 def _place(
