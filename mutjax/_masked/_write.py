@@ -135,8 +135,10 @@ def _to_mask_layout(v: MaskedBase, mask_valid: Any) -> Any:
     A value of run-time length 1 fills every true position, as NumPy's
     ``x[m] = y[:k]`` does where ``k`` is 1."""
     v = v.compacted()
+    a0 = v.axes[0]
+    assert a0 is not None  # the caller's condition
     src = jnp.cumsum(mask_valid.astype(np.int32)) - 1
-    src = lax.select(v.axes[0].length == 1, jnp.zeros_like(src), src)
+    src = lax.select(a0.length == 1, jnp.zeros_like(src), src)
     data = resize(v.data, 0, mask_valid.shape[0])
     return take(data, src, 0)
 
