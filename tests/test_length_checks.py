@@ -106,11 +106,27 @@ def matmul(x, y, k, j):
     return np.atleast_1d(x[:k] @ y[:j])
 
 
+def matmul_function(x, y, k, j):  # np.matmul is a gufunc: a product all the same
+    return np.atleast_1d(np.matmul(x[:k], y[:j]))
+
+
 def dot(x, y, k, j):
     return np.atleast_1d(np.dot(x[:k], y[:j]))
 
 
-KERNELS = [add, apart, where3, assign, assign_tail, assign_fixed, iadd, ufunc_out, matmul, dot]
+KERNELS = [
+    add,
+    apart,
+    where3,
+    assign,
+    assign_tail,
+    assign_fixed,
+    iadd,
+    ufunc_out,
+    matmul,
+    matmul_function,
+    dot,
+]
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.__name__)

@@ -76,6 +76,8 @@ class MaskedArray(MaskedBase):
             method == "__call__" and isinstance(out, MaskedArray) and out.target is not None
         ):
             return self._refuse(f"`np.{ufunc.__name__}(..., out=)` into this array")
+        if method == "__call__" and ufunc is np.matmul and out is None and not kwargs:
+            return _matmul(*inputs)  # a gufunc: a product, not an elementwise operation
         if method == "__call__":
             fn = getattr(jnp, ufunc.__name__, None)
             if fn is None:
