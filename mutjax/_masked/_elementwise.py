@@ -29,7 +29,7 @@ def elementwise(fn: Any, *operands: Any) -> Any:
     ops, sizes = _common_layouts(operands, ndim)
     _check_no_fixed_length(ops, shapes, sizes, origin_of(*operands))
     datas, seen = _trimmed(ops, sizes)
-    if any(_apart(s) for s in seen):
+    if any(s and _apart(s) for s in seen):
         # NumPy raises where those lengths differ (and neither is 1).
         _checks.check_lengths("broadcast", [_checks.operand_shape(x) for x in operands])
     out_axes = [None if not s else _output_axis(s, datas, sizes[oax]) for oax, s in enumerate(seen)]
