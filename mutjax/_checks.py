@@ -117,11 +117,13 @@ def _length_jvp(primals: Any, tangents: Any, **params: Any) -> tuple[list, list]
 
 
 def _length_batch(args: Any, dims: Any, **params: Any) -> tuple[list, list]:
-    # The rule broadcasts the lengths against each other: a batch axis, at
-    # the front of each batched one, is checked element by element.
+    # Every length gets the batch axis at the front (an unbatched one
+    # repeated), so all keep one shape; the rule checks each element.
     n = next(a.shape[d] for a, d in zip(args, dims) if d is not _compat.NOT_MAPPED)
     front = [
-        jnp.broadcast_to(a, (n,)) if d is _compat.NOT_MAPPED else jnp.moveaxis(a, d, 0)
+        jnp.broadcast_to(a, (n, *jnp.shape(a)))
+        if d is _compat.NOT_MAPPED
+        else jnp.moveaxis(a, d, 0)
         for a, d in zip(args, dims)
     ]
     return length_check_p.bind(*front, **params), []

@@ -230,6 +230,20 @@ def test_checkify_of_vmap_reports_the_first_mapped_mismatch():
     assert err.get() == next(w for w in wants if w is not None)
 
 
+def test_checkify_of_nested_vmap_checks_every_pair():
+    x, y = _inputs()
+    ks, js = np.array([2, 3, 1], np.int32), np.array([3, 1], np.int32)
+    inner = jax.vmap(mutjax.mutable(add), in_axes=(None, None, None, 0))
+    f = checkify.checkify(jax.jit(jax.vmap(inner, in_axes=(None, None, 0, None))), errors=ERRORS)
+    for ks_, js_ in [(ks, js), (np.array([3, 1], np.int32), np.array([3, 3], np.int32))]:
+        err, got = f(jnp.asarray(x), jnp.asarray(y), jnp.asarray(ks_), jnp.asarray(js_))
+        wants = [_numpy(add, x, y, int(k), int(j))[0] for k in ks_ for j in js_]
+        assert err.get() == next((w for w in wants if w is not None), None)
+        if err.get() is None:
+            want = [[_numpy(add, x, y, int(k), int(j))[1] for j in js_] for k in ks_]
+            assert_same(got, np.asarray(want, np.float32))
+
+
 def test_vmap_of_checkify_reports_each_mapped_mismatch():
     x, y = _inputs()
     ks = np.array([3, 2, 1, 5], np.int32)
