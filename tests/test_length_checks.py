@@ -211,6 +211,25 @@ def test_checkify_inside_a_converted_loop(n, d):
 _LOOP = checkify.checkify(mutjax.jit(shifting_sums), errors=ERRORS)
 
 
+def test_checkify_inside_fori_loop():
+    def kernel(x, y, d):
+        def body(i, c):
+            x[:i] += y[N - i - d :]
+            return c
+
+        mutjax.fori_loop(0, N, body, 0)
+        return x
+
+    checked = _checked(kernel)
+    x, y = _inputs()
+    for d in range(4):
+        want, expected = _numpy(shifting_sums, x, y, N, d)
+        err, got = checked(jnp.asarray(x), jnp.asarray(y), d)
+        assert err.get() == want
+        if want is None:
+            assert_same(got, expected)
+
+
 def test_each_loop_outcome_is_drawn():
     x, y = _inputs()
     outcomes = {
