@@ -170,15 +170,21 @@ def mask_assign(a, b, k, j):
     return a
 
 
+def mask_add(a, b, k, j):
+    x = a[0]
+    return (x[x > k] + b[0, :j]).sum(keepdims=True)
+
+
 @pytest.mark.parametrize(
-    "kernel", [assign_rows, add_rows, matrix_vector, mask_assign], ids=lambda k: k.__name__
+    "kernel",
+    [assign_rows, add_rows, matrix_vector, mask_assign, mask_add],
+    ids=lambda k: k.__name__,
 )
 def test_checkify_on_two_axes_and_masks(kernel):
     a = np.arange(N * N, dtype=np.float32).reshape(N, N) % 5
     b = np.arange(N * N, dtype=np.float32).reshape(N, N) + 1
-    # A mask is packed with jnp.nonzero, whose own scatter checkify's index
-    # checks flag: only the length check here.
-    checked = _checked(kernel, frozenset({mutjax.LengthError}))
+    # With the index checks too: packing a mask must not look out of bounds.
+    checked = _checked(kernel)
     seen = set()
     for k in range(-1, N + 1):
         for j in range(-1, N + 1):
