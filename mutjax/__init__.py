@@ -13,6 +13,7 @@ from . import (
     _numpy_api,  # noqa: F401 - installs NumPy's dispatch on mutable arrays
     _shard_map,  # noqa: F401 - registers the rule for jax.shard_map in a scope
 )
+from ._checks import LengthError as LengthError
 from ._control import cond as cond
 from ._control import fori_loop as fori_loop
 from ._control import scan as scan
@@ -44,6 +45,7 @@ __all__ = [
     "DynamicShapeError",
     "ForeignThreadError",
     "ForeignTraceError",
+    "LengthError",
     "LoopConversionError",
     "LoopConversionWarning",
     "MaskedArray",

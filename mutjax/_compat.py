@@ -107,7 +107,7 @@ NOT_MAPPED = None  # a vmap batching rule's "this argument is not batched"
 
 # jax 0.10.x: checkify's per-primitive rule table and its out-of-bounds error,
 # used to let `checkify(..., errors=index_checks)` see mutjax's own index
-# check (see mutjax/_checks.py). None where this JAX lays checkify out
+# check, and the base and effect of its length error (see mutjax/_checks.py). None where this JAX lays checkify out
 # differently: the check then only costs nothing and reports nothing.
 checkify_rules: dict[Primitive, Callable[..., Any]] | None
 try:
@@ -116,9 +116,12 @@ try:
     checkify_rules = _checkify.error_checks
     checkify_assert = _checkify.assert_func
     CheckifyOOBError = _checkify.OOBError
+    CheckifyException: type = _checkify.JaxException  # base of checkify's errors
+    CheckifyErrorEffect = _checkify.ErrorEffect
     checkify_traceback = _checkify.get_traceback
 except (ImportError, AttributeError):  # pragma: no cover - other JAX layouts
     checkify_rules = None
+    CheckifyException = Exception
 
 
 # -- loops=True (mutjax._loops): reading how a traced value was computed. --

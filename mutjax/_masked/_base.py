@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Self
 import jax.numpy as jnp
 import numpy as np
 
-from ._layout import Axis, all_along, front, select, shift, take
+from ._layout import Axis, all_along, front, iota, select, shift, take
 from ._origin import dynamic_shape_error
 
 
@@ -162,7 +162,7 @@ class MaskedBase:
                 data = shift(data, a.key, ax, (0, n))
             elif a.kind != "front":
                 n = data.shape[ax]
-                (idx,) = jnp.nonzero(a.valid, size=n, fill_value=0)
+                idx = _true_positions(a.valid)
                 axes[ax] = front(a.length, n)
                 data = take(data, idx, ax)
         out = self._with(data, tuple(axes))
@@ -176,6 +176,19 @@ class MaskedBase:
         if all(a is None for a in axes):
             return data
         return type(self)(data, axes, self.origin, clean=clean)
+
+
+def _true_positions(valid: Any) -> Any:
+    """The positions where ``valid`` is true, in order, then zeros (as
+    ``jnp.nonzero(valid, size=n, fill_value=0)``).
+
+    ``jnp.nonzero`` counts with a scatter that drops out-of-bounds indices,
+    which ``checkify.index_checks`` reports in every valid program; here the
+    positions that are not true go to one extra slot, cut off after."""
+    n = valid.shape[0]
+    dest = jnp.where(valid, jnp.cumsum(valid.astype(np.int32)) - 1, np.int32(n))
+    slots = jnp.zeros(n + 1, np.int32).at[dest].set(iota(n), mode="promise_in_bounds")
+    return slots[:n]
 
 
 def runtime_axes(m: MaskedBase) -> list[tuple[int, Axis]]:

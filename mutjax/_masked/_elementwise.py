@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from jax import lax
 
+from .. import _checks
 from ._base import MaskedBase, origin_of, runtime_axes
 from ._layout import Axis, broadcast_unit, front, resize, same_value
 from ._origin import dynamic_shape_error
@@ -28,6 +29,9 @@ def elementwise(fn: Any, *operands: Any) -> Any:
     ops, sizes = _common_layouts(operands, ndim)
     _check_no_fixed_length(ops, shapes, sizes, origin_of(*operands))
     datas, seen = _trimmed(ops, sizes)
+    if any(s and _apart(s) for s in seen):
+        # NumPy raises where those lengths differ (and neither is 1).
+        _checks.check_lengths("broadcast", [_checks.operand_shape(x) for x in operands])
     out_axes = [None if not s else _output_axis(s, datas, sizes[oax]) for oax, s in enumerate(seen)]
     out = fn(*datas)
     first = next((x for x in operands if isinstance(x, MaskedBase)), None)
@@ -111,13 +115,20 @@ def _trimmed(ops: list[Any], sizes: list[int | None]) -> tuple[list[Any], _Seen]
     return datas, seen
 
 
+def _apart(entries: list[tuple[int, int, Axis]]) -> bool:
+    """Whether the run-time axes meeting on one output axis may differ in length."""
+    first = entries[0][2]
+    if first.kind != "front" or all(a is first for _, _, a in entries):
+        return False  # one read, or one mask: the same positions
+    # Two reads with one run-time length: nothing broadcasts.
+    return not all(same_value(a.length, first.length) for _, _, a in entries)
+
+
 def _output_axis(entries: list[tuple[int, int, Axis]], datas: list[Any], size: Any) -> Axis:
     """The layout of one output axis; broadcasts ``datas`` there in place when needed."""
     first = entries[0][2]
-    if first.kind != "front" or all(a is first for _, _, a in entries):
-        return first  # one read, or one mask: the same positions
-    if all(same_value(a.length, first.length) for _, _, a in entries):
-        return first  # two reads with one run-time length: nothing broadcasts
+    if not _apart(entries):
+        return first
     # Two slices read apart: NumPy broadcasts one whose run-time length is
     # 1 (`A[k + 1:, k:k + 1] * A[k:k + 1, k + 1:]`), which only the run
     # time knows. Otherwise the lengths are equal (NumPy raises if not).

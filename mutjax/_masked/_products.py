@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _checks
 from ._base import MaskedBase, origin_of
 from ._elementwise import elementwise
 from ._layout import Axis, bcast_axis, resize, select
@@ -185,6 +186,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
         return elementwise(jnp.multiply, a, b)
     if na > 2 or nb > 2:
         raise dynamic_shape_error("`dot` of arrays with more than two axes", origin_of(a, b))
+    _checks.check_contracted(a, b, na - 1, 0 if nb == 1 else nb - 2)  # NumPy's ValueError
     return _contract(a, b, na - 1, 0 if nb == 1 else nb - 2, jnp.dot)
 
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _errors
+from .. import _checks, _errors
 from ._base import MaskedBase
 from ._elementwise import elementwise
 from ._gather import take_function
@@ -76,15 +76,20 @@ class MaskedArray(MaskedBase):
             method == "__call__" and isinstance(out, MaskedArray) and out.target is not None
         ):
             return self._refuse(f"`np.{ufunc.__name__}(..., out=)` into this array")
+        if method == "__call__" and ufunc is np.matmul and out is None and not kwargs:
+            return _matmul(*inputs)  # a gufunc: a product, not an elementwise operation
         if method == "__call__":
             fn = getattr(jnp, ufunc.__name__, None)
             if fn is None:
                 return NotImplemented
-            result = elementwise(lambda *a: fn(*a, **kwargs), *inputs)
-            if out is not None:
+            if out is None:
+                return elementwise(lambda *a: fn(*a, **kwargs), *inputs)
+            # NumPy checks the inputs' lengths with out's (`operands could not be
+            # broadcast together with shapes (3,) (4,) (3,)`), once.
+            with _checks.one_check("inplace", [*inputs, out]):
+                result = elementwise(lambda *a: fn(*a, **kwargs), *inputs)
                 # `np.add(v, 1, out=v)` with `v = x[:k]` writes x, as NumPy's view does.
                 return out._inplace(lambda _, r: r, ufunc.__name__, result)
-            return result
         if method == "reduce" and len(inputs) == 1:
             name = UFUNC_REDUCTIONS.get(ufunc.__name__)
             if name is not None:
@@ -159,14 +164,18 @@ class MaskedArray(MaskedBase):
         setitem(self, idx, value)
 
     def _inplace(self, fn: Any, name: str, other: Any) -> Any:
-        new = elementwise(fn, self, other)
         if self.target is None:
-            return new  # a copy, as NumPy's `x[m]`: Python rebinds the name
-        rdtype, dtype = np.dtype(new.dtype), np.dtype(self.dtype)
-        if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
-            raise _errors.ufunc_cast_error(name, rdtype, dtype)
-        arr, raw = self.target
-        arr[raw] = new
+            return elementwise(
+                fn, self, other
+            )  # a copy, as NumPy's `x[m]`: Python rebinds the name
+        # NumPy's `v += w` is `np.add(v, w, out=v)`: one check, with out's length.
+        with _checks.one_check("inplace", [self, other, self]):
+            new = elementwise(fn, self, other)
+            rdtype, dtype = np.dtype(new.dtype), np.dtype(self.dtype)
+            if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
+                raise _errors.ufunc_cast_error(name, rdtype, dtype)
+            arr, raw = self.target
+            arr[raw] = new
         return self
 
     # -- reductions and products ------------------------------------------------------
@@ -212,10 +221,16 @@ class MaskedArray(MaskedBase):
         return dot(self, other)
 
     def __matmul__(self, other: Any) -> Any:
-        return matmul(self, other)
+        return _matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Any:
-        return matmul(other, self)
+        return _matmul(other, self)
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    """``a @ b``, its contracted lengths checked in ``matmul``'s words."""
+    with _checks.one_check("matmul", [a, b]):
+        return matmul(a, b)
 
 
 def _iop(fn: Any, name: str) -> Any:
@@ -277,7 +292,7 @@ _FUNCTIONS: dict[str, Any] = {
     "flip": flip,
     "norm": norm,
     "dot": dot,
-    "matmul": matmul,
+    "matmul": _matmul,
     "vdot": vdot,
     "inner": inner,
     "outer": outer,

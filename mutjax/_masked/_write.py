@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _errors, _index, _lower, _values
+from .. import _checks, _errors, _index, _lower, _values
 from ._base import MaskedBase, runtime_axes
 from ._dynamic import check_supported, slice_bounds, static_part
 from ._layout import (
@@ -62,6 +62,8 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     wshape = tuple(window.shape)
     bounds = {ax: slice_bounds(d, wshape[ax]) for ax, d in dyn}
     aligned = _aligned(v, wshape, bounds)
+    if isinstance(v, MaskedBase) and not aligned:
+        _check_value_length(v, wshape, bounds)
     vdata = _window_value(v, wshape, bounds, dtype, bool(aligned))
     hits = []
     for ax, d in dyn:
@@ -71,6 +73,17 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
         hits.append((ax, h))
     hit = all_along(hits, len(wshape))
     return _lower.basic_write(value, static, select(hit, vdata, window))
+
+
+def _check_value_length(
+    v: MaskedBase, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, Any]]
+) -> None:
+    """Let checkify see a value whose run-time length may differ from its target's
+    (NumPy raises unless the value's is 1)."""
+    target = tuple(bounds[ax][2] if ax in bounds else d for ax, d in enumerate(wshape))
+    value = _checks.operand_shape(v)
+    if _checks.undecided([value, target]):
+        _checks.check_lengths("assign", [value, target])
 
 
 def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -> Any:
@@ -88,7 +101,12 @@ def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -
     a0 = v.axes[0] if v.ndim else None
     if v.ndim != 1 + len(trailing) or a0 is None or any(a is not None for a in v.axes[1:]):
         raise dynamic_shape_error("assigning a value of another shape into `x[m]`", v.origin)
-    data = v.data if a0.kind == "mask" and a0.key is m else _to_mask_layout(v, flat_valid)
+    if a0.kind == "mask" and a0.key is m:
+        data = v.data
+    else:
+        count = jnp.count_nonzero(flat_valid).astype(np.int32)
+        _checks.check_lengths("mask_assign", [_checks.operand_shape(v), (count, *trailing)])
+        data = _to_mask_layout(v, flat_valid)
     data = _values.prepare_value(data, (flat_valid.shape[0],) + trailing, dtype)
     data = lax.reshape(data, tuple(ix.shape))
     full = lax.broadcast_in_dim(m, tuple(ix.shape), tuple(range(m.ndim)))
@@ -112,9 +130,15 @@ def _check_one_element(v: Any, trailing: tuple[int, ...], origin: str) -> None:
 
 
 def _to_mask_layout(v: MaskedBase, mask_valid: Any) -> Any:
-    """Data of a front-packed axis 0 spread over the true positions of ``mask_valid``."""
+    """Data of a front-packed axis 0 spread over the true positions of ``mask_valid``.
+
+    A value of run-time length 1 fills every true position, as NumPy's
+    ``x[m] = y[:k]`` does where ``k`` is 1."""
     v = v.compacted()
+    a0 = v.axes[0]
+    assert a0 is not None  # the caller's condition
     src = jnp.cumsum(mask_valid.astype(np.int32)) - 1
+    src = lax.select(a0.length == 1, jnp.zeros_like(src), src)
     data = resize(v.data, 0, mask_valid.shape[0])
     return take(data, src, 0)
 
@@ -153,7 +177,7 @@ def _window_value(
     are known equal nothing is selected."""
     if not isinstance(v, MaskedBase):
         # An ordinary value broadcasts against the run-time axes (length 1 there).
-        return _values.prepare_value(v, wshape, dtype)
+        return _values.prepare_value(_fitted(v, wshape, bounds), wshape, dtype)
     v = v if aligned else v.compacted()
     if v.ndim > len(wshape):
         raise dynamic_shape_error("assigning a value with more axes than the target", v.origin)
@@ -170,6 +194,27 @@ def _window_value(
         if not aligned and not same_value(a.length, bounds[off + ax][2]):
             data = broadcast_unit(data, ax, a.length)
     return _values.prepare_value(data, wshape, dtype)
+
+
+def _fitted(v: Any, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, Any]]) -> Any:
+    """An ordinary array ``v`` whose length on a traced slice's axis is not 1,
+    front-packed into the window there (zeros after it).
+
+    NumPy requires that length to be the slice's run-time length: a check
+    that checkify reports (``x[:k] = y[:3]`` where ``k`` is not 3)."""
+    shape = tuple(np.shape(v)) if hasattr(v, "shape") else ()
+    off = len(wshape) - len(shape)
+    fit = [(ax, d) for ax, d in enumerate(shape) if off + ax in bounds and d != 1]
+    if off < 0 or not fit or any(d > wshape[off + ax] for ax, d in fit):
+        return v  # broadcasts, or NumPy's error at trace time
+    target = tuple(bounds[ax][2] if ax in bounds else d for ax, d in enumerate(wshape))
+    if _checks.undecided([shape, target]):
+        _checks.check_lengths("assign", [shape, target])
+    for ax, d in fit:
+        pad = [(0, 0)] * len(shape)
+        pad[ax] = (0, wshape[off + ax] - d)
+        v = np.pad(v, pad) if isinstance(v, np.ndarray) else resize(v, ax, wshape[off + ax])
+    return v
 
 
 def _place(
