@@ -19,8 +19,12 @@ conditional costs about 0.15 us an iteration, against the copy of the array it
 saves, so it is made for arrays of at least ``MIN_SIZE`` elements and slices of
 at most ``1 / MIN_RATIO`` of them, and only where the array's new value is
 not a ``dynamic_update_slice`` (which XLA already updates in place, its
-slices read apart: LU's element updates). It is made for CPU alone
-(``lax.platform_dependent``): a GPU conditional reads its test on the host.
+slices read apart: LU's element updates). It also costs compile time,
+about 30 ms a conditional on XLA's CPU backend whatever its branches hold,
+so one conditional reads all the slices of a body (Floyd-Warshall's first
+call at N = 200: about 70 ms without it, 110 to 130 ms with it). It is made
+for CPU alone (``lax.platform_dependent``): a GPU conditional reads its test
+on the host.
 """
 
 from __future__ import annotations
@@ -94,25 +98,32 @@ def apart(closed: Any) -> Callable[..., Any] | None:
         def read(v: Any) -> Any:
             return v.val if isinstance(v, _compat.Literal) else env[v]
 
-        i = args[0]
+        def ready(k: int) -> bool:
+            return all(isinstance(v, _compat.Literal) or v in env for v in jaxpr.eqns[k].invars)
+
         for k, e in enumerate(jaxpr.eqns):
-            ins = [read(v) for v in e.invars]
-            out = _taken_apart(e, i, ins) if k in targets else _compat.bind_equation(e, ins)
-            env.update(zip(e.outvars, out, strict=True))
+            if k not in targets:
+                env.update(zip(e.outvars, _compat.bind_equation(e, [read(v) for v in e.invars])))
+            elif e.outvars[0] not in env:
+                # Every slice whose operands exist by now, in one conditional:
+                # each costs XLA's CPU backend ~25 ms of compile time.
+                group = [jaxpr.eqns[d] for d in sorted(targets) if d >= k and ready(d)]
+                outs = _taken_apart(group, args[0], [[read(v) for v in g.invars] for g in group])
+                env.update((g.outvars[0], o) for g, o in zip(group, outs, strict=True))
         return [read(v) for v in jaxpr.outvars]
 
     return run
 
 
-def _taken_apart(eqn: Any, i: Any, ins: list[Any]) -> list[Any]:
-    """The ``dynamic_slice`` ``eqn`` of ``ins``, on CPU as a conditional's result."""
+def _taken_apart(eqns: list[Any], i: Any, ins: list[list[Any]]) -> list[Any]:
+    """The ``dynamic_slice`` equations ``eqns`` of ``ins``, on CPU as a conditional's results."""
 
-    def plain(*ins: Any) -> Any:
-        return _compat.bind_equation(eqn, list(ins))[0]
+    def plain(ins: list[list[Any]]) -> list[Any]:
+        return [_compat.bind_equation(e, list(a))[0] for e, a in zip(eqns, ins, strict=True)]
 
-    def cpu(*ins: Any) -> Any:
-        # Both branches are the slice: the value does not depend on the test,
+    def cpu(ins: list[list[Any]]) -> list[Any]:
+        # Both branches are the slices: the values do not depend on the test,
         # which only has to be one XLA cannot decide.
-        return lax.cond(lax.ne(i, np.zeros((), i.dtype)), plain, plain, *ins)
+        return lax.cond(lax.ne(i, np.zeros((), i.dtype)), plain, plain, ins)
 
-    return [jax.lax.platform_dependent(*ins, cpu=cpu, default=plain)]
+    return list(jax.lax.platform_dependent(ins, cpu=cpu, default=plain))
