@@ -44,6 +44,19 @@ MIN_RATIO = 8  # the array has at least this many times the slice's elements
 # A carried array whose new value one of these computes is updated in place already.
 _IN_PLACE = frozenset({"dynamic_update_slice", "scatter", "scatter-add", "scatter_add"})
 
+# Equations XLA does not fuse into the computation of their result's users: a
+# slice that reaches the new value only through one of them is read apart
+# already (Gram-Schmidt's column feeds an inner loop: nothing to gain there).
+_OPAQUE = frozenset(
+    {"while", "cond", "scan", "dot_general", "conv_general_dilated", "sort", "fft"}
+    | {"custom_linear_solve", "triangular_solve", "cholesky", "lu", "qr", "svd", "eig", "eigh"}
+)
+
+
+def _opaque(eqn: Any) -> bool:
+    name = eqn.primitive.name
+    return name in _OPAQUE or name in _IN_PLACE or name.startswith(("reduce_", "arg", "cum"))
+
 
 def _shape(v: Any) -> tuple[int, ...]:
     return tuple(v.aval.shape)
@@ -54,16 +67,22 @@ def _size(v: Any) -> int:
 
 
 def _apart(jaxpr: Any) -> set[int]:
-    """The equations (their positions) to take apart in body ``jaxpr``: ``(i, *carry) -> carry``."""
+    """The equations (their positions) to take apart in body ``jaxpr``: ``(i, *carry) -> carry``.
+
+    A ``dynamic_slice`` of carried ``x`` at a traced start is one when it reaches the
+    new value of ``x`` through equations XLA fuses into one computation.
+    """
     producer = {v: k for k, e in enumerate(jaxpr.eqns) for v in e.outvars}
     found: set[int] = set()
     for x, y in zip(jaxpr.invars[1:], jaxpr.outvars, strict=True):
         k = producer.get(y) if not isinstance(y, _compat.Literal) else None
-        if k is None or _size(x) < MIN_SIZE or jaxpr.eqns[k].primitive.name in _IN_PLACE:
+        if k is None or _size(x) < MIN_SIZE or _opaque(jaxpr.eqns[k]):
             continue
         seen, todo = {k}, [k]
         while todo:
             e = jaxpr.eqns[todo.pop()]
+            if _opaque(e):
+                continue
             for v in e.invars:
                 d = None if isinstance(v, _compat.Literal) else producer.get(v)
                 if d is not None and d not in seen:
