@@ -66,6 +66,21 @@ def _size(v: Any) -> int:
     return int(np.prod(_shape(v), dtype=np.int64))
 
 
+def _fused_into(jaxpr: Any, producer: dict[Any, int], k: int) -> set[int]:
+    """Equation ``k`` and those whose results reach it through equations XLA fuses."""
+    seen, todo = {k}, [k]
+    while todo:
+        e = jaxpr.eqns[todo.pop()]
+        if _opaque(e):
+            continue
+        for v in e.invars:
+            d = None if isinstance(v, _compat.Literal) else producer.get(v)
+            if d is not None and d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
+
+
 def _apart(jaxpr: Any) -> set[int]:
     """The equations (their positions) to take apart in body ``jaxpr``: ``(i, *carry) -> carry``.
 
@@ -78,17 +93,7 @@ def _apart(jaxpr: Any) -> set[int]:
         k = producer.get(y) if not isinstance(y, _compat.Literal) else None
         if k is None or _size(x) < MIN_SIZE or _opaque(jaxpr.eqns[k]):
             continue
-        seen, todo = {k}, [k]
-        while todo:
-            e = jaxpr.eqns[todo.pop()]
-            if _opaque(e):
-                continue
-            for v in e.invars:
-                d = None if isinstance(v, _compat.Literal) else producer.get(v)
-                if d is not None and d not in seen:
-                    seen.add(d)
-                    todo.append(d)
-        for d in seen:
+        for d in _fused_into(jaxpr, producer, k):
             e = jaxpr.eqns[d]
             if (
                 e.primitive.name == "dynamic_slice"
