@@ -30,7 +30,7 @@ from benchmarks import lean_bench
 from tests import corpus
 from tests.corpus import harness
 
-KERNELS = ["adi", "seidel-2d", "durbin", "lu", "jacobi-2d", "fdtd-2d"]
+KERNELS = ["adi", "seidel-2d", "durbin", "lu", "jacobi-2d", "fdtd-2d", "floyd-warshall"]
 
 
 def _eqns(jaxpr: Any) -> Iterator[tuple[Any, Any]]:
