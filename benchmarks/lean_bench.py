@@ -238,6 +238,15 @@ def fdtd_by_hand(TMAX: int, ex: Any, ey: Any, hz: Any, _fict_: Any) -> Any:
     return lax.fori_loop(0, TMAX, step, (ex, ey, hz))
 
 
+def floyd_warshall_by_hand(path: Any) -> Any:
+    n = path.shape[0]
+
+    def relax(k, path):
+        return jnp.minimum(path, _col(path, k, 0, n)[:, None] + _row(path, k, 0, n)[None, :])
+
+    return lax.fori_loop(0, n, relax, path)
+
+
 # -- the table -------------------------------------------------------------------
 
 
@@ -254,6 +263,7 @@ HAND: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
     "lu": (lu_by_hand, ("A",)),
     "jacobi-2d": (jacobi_by_hand, ("A", "B")),
     "fdtd-2d": (fdtd_by_hand, ("ex", "ey", "hz")),
+    "floyd-warshall": (floyd_warshall_by_hand, ("path",)),
     "lu-pivot": (lu_pivot_by_hand, ("A", "return")),
 }
 

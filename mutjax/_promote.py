@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, cast
 import jax
 import numpy as np
 
-from . import _compat, _ranges
+from . import _apart, _compat, _ranges
 
 # Tests switch promotion off to compare a promoted loop with the loop as traced.
 enabled = True
@@ -80,7 +80,7 @@ def traced_fori_loop(lower: Any, upper: Any, closed: Any, init: Any, *, unroll: 
         return jax.tree_util.tree_unflatten(tree, out)
     if not slabs:
         # the loop as traced: evaluating the jaxpr does not trace the body again
-        run = _compat.jaxpr_as_fun(closed)
+        run = _apart.apart(closed) or _compat.jaxpr_as_fun(closed)
 
         def traced(i: Any, carry: Any) -> Any:
             out = run(i, *jax.tree_util.tree_leaves(carry))

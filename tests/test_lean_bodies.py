@@ -30,7 +30,7 @@ from benchmarks import lean_bench
 from tests import corpus
 from tests.corpus import harness
 
-KERNELS = ["adi", "seidel-2d", "durbin", "lu", "jacobi-2d", "fdtd-2d"]
+KERNELS = ["adi", "seidel-2d", "durbin", "lu", "jacobi-2d", "fdtd-2d", "floyd-warshall"]
 
 
 def _eqns(jaxpr: Any) -> Iterator[tuple[Any, Any]]:
@@ -454,3 +454,101 @@ def test_run_time_lengths_equal_by_construction_only(spelling):
 
     jax.make_jaxpr(probe)(jnp.int32(3), jnp.int32(7))
     assert seen == [equal]
+
+
+# -- slices of a carried array that its own new value reads ------------------------------
+
+
+def floyd_warshall(path):
+    # NPBench's port, as in tests/corpus/npbench_polybench.py
+    for k in range(path.shape[0]):
+        path[:] = np.minimum(path[:], np.add.outer(path[:, k], path[k, :]))
+
+
+def _distances(n: int, seed: int, dtype: Any = np.float32, unreachable: float = 0.2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(1, 10, (n, n)).astype(dtype)
+    if unreachable:
+        d[rng.random((n, n)) < unreachable] = np.inf
+        d[:, 0] = np.inf  # no path into node 0, none out of node n - 1
+        d[-1, :] = np.inf
+    np.fill_diagonal(d, 0)
+    return d
+
+
+def _while_bodies_copy(hlo: str, shape: str) -> list[str]:
+    """The lines of ``hlo`` outside its entry computation that copy an array of ``shape``."""
+    body = hlo.split("\nENTRY ")[0]
+    return [ln.strip() for ln in body.splitlines() if f"{shape}{{1,0}} copy(" in ln]
+
+
+def test_floyd_warshall_reads_its_row_and_column_apart_and_updates_in_place():
+    path = jnp.asarray(_distances(64, 0, np.int32, 0.0))  # 4096 elements: the smallest taken apart
+    f = jax.jit(mutjax.mutable(floyd_warshall, loops=True, return_argnums=0))
+    names = [e.primitive.name for e, _ in _eqns(jax.make_jaxpr(f)(path).jaxpr)]
+    assert names.count("platform_index") == 1  # the row and the column, in one conditional
+    if jax.default_backend() == "cpu":
+        # Fused into the loop's update, the slices made XLA write a temporary
+        # and copy the whole array back every iteration.
+        hlo = f.lower(path).compile().as_text()
+        assert "conditional(" in hlo
+        assert not _while_bodies_copy(hlo, "s32[64,64]")
+    expected = np.asarray(path).copy()
+    floyd_warshall(expected)
+    got = f(path)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(np.asarray(got), expected)
+
+
+@pytest.mark.parametrize("n", [64, 80])
+def test_floyd_warshall_with_unreachable_pairs_matches_numpy(n):
+    path = _distances(n, n)
+    expected = path.copy()
+    floyd_warshall(expected)
+    assert np.isinf(expected).any()  # some pairs stay unreachable: inf reaches the result
+    for f in (
+        jax.jit(mutjax.mutable(floyd_warshall, loops=True, return_argnums=0)),
+        mutjax.mutable(floyd_warshall, loops=True, return_argnums=0),  # eager
+    ):
+        got = f(jnp.asarray(path))
+        np.testing.assert_array_equal(np.asarray(got), expected)
+
+
+def test_floyd_warshall_apart_under_vmap_matches_numpy():
+    paths = np.stack([_distances(64, s) for s in (1, 2)])
+    expected = paths.copy()
+    for p in expected:
+        floyd_warshall(p)
+    f = jax.vmap(mutjax.mutable(floyd_warshall, loops=True, return_argnums=0))
+    np.testing.assert_array_equal(np.asarray(jax.jit(f)(jnp.asarray(paths))), expected)
+
+
+def test_floyd_warshall_apart_gradient_equals_the_loop_written_in_jax():
+    path = jnp.asarray(_distances(64, 3, unreachable=0.0))  # no ties, no inf: a defined gradient
+    w = jnp.asarray(np.random.default_rng(4).standard_normal((64, 64)).astype(np.float32))
+
+    def by_hand(p):
+        def relax(k, p):
+            return jnp.minimum(p, p[:, k][:, None] + p[k, :][None, :])
+
+        return jax.lax.fori_loop(0, p.shape[0], relax, p)
+
+    conv = mutjax.mutable(floyd_warshall, loops=True, return_argnums=0)
+    got = jax.jit(jax.grad(lambda p: jnp.sum(w * conv(p))))(path)
+    want = jax.jit(jax.grad(lambda p: jnp.sum(w * by_hand(p))))(path)
+    assert np.isfinite(np.asarray(got)).all()
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name, size",
+    [("floyd-warshall", {"N": 60}), ("lu", {"N": 70}), ("gramschmidt", {"M": 70, "N": 60})],
+)
+def test_small_arrays_and_updates_in_place_are_not_taken_apart(name, size):
+    # 3600 elements are under the size that pays for a conditional; LU's
+    # element updates are in place already (XLA reads their slices apart), and
+    # Gram-Schmidt's column reaches its matrix only through an inner loop.
+    kernel = corpus.BY_NAME[name]
+    args = {k: jnp.asarray(v) for k, v in kernel.init(size).items()}
+    conv = jax.make_jaxpr(mutjax.mutable(kernel.fn, loops=True))(**args).jaxpr
+    assert not [e for e, _ in _eqns(conv) if e.primitive.name == "platform_index"]
