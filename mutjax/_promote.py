@@ -79,8 +79,8 @@ def traced_fori_loop(lower: Any, upper: Any, closed: Any, init: Any, *, unroll: 
         out = run_elements(lower, upper, closed.jaxpr, closed.consts, elements, leaves, unroll)
         return jax.tree_util.tree_unflatten(tree, out)
     if not slabs:
-        # the loop as traced: evaluating the jaxpr does not trace the body again
-        run = _compat.jaxpr_as_fun(closed)
+        # the loop as traced: its equations are copied, the body is not traced again
+        run = functools.partial(_compat.eval_staged, closed.jaxpr, closed.consts)
 
         def traced(i: Any, carry: Any) -> Any:
             out = run(i, *jax.tree_util.tree_leaves(carry))
