@@ -248,17 +248,41 @@ def eval_staged(jaxpr: _jexc.Jaxpr, consts: Sequence[Any], *args: Any) -> list[A
     stack = here.name_stack
     for eqn in jaxpr.eqns:
         source = eqn.source_info.replace(name_stack=stack + eqn.source_info.name_stack)
-        ins = [read(a, source) for a in eqn.invars]
-        avals = [v.aval for v in eqn.outvars]
-        folded = _pe.try_constant_folding(eqn.primitive, ins, eqn.params, avals)
-        if folded is not None:
-            outs = [trace.new_const(c, source_info=source, aval=a) for c, a in zip(folded, avals)]
-        else:
-            outs = trace.emit_eqn(
-                ins, avals, eqn.primitive, eqn.params, eqn.effects, source, eqn.ctx
-            )
+        outs = _emit(trace, eqn, [read(a, source) for a in eqn.invars], source)
         env.update(zip(eqn.outvars, outs))
     return [a.val if isinstance(a, _src_core.Literal) else env[a] for a in jaxpr.outvars]
+
+
+def _emit(trace: Any, eqn: Any, ins: list[Any], source: Any) -> list[Any]:
+    """Equation ``eqn`` on ``trace``'s tracers ``ins`` (of its operands' types), as it is."""
+    avals = [v.aval for v in eqn.outvars]
+    folded = _pe.try_constant_folding(eqn.primitive, ins, eqn.params, avals)
+    if folded is not None:
+        return [trace.new_const(c, source_info=source, aval=a) for c, a in zip(folded, avals)]
+    return list(trace.emit_eqn(ins, avals, eqn.primitive, eqn.params, eqn.effects, source, eqn.ctx))
+
+
+def stage_equation(eqn: Any, args: list[Any]) -> list[Any]:
+    """``bind_equation(eqn, args)``, emitting ``eqn`` as it is where that gives the same.
+
+    That is in a trace that builds a jaxpr, for operands of exactly the
+    types ``eqn`` was traced with (see ``eval_staged``); a changed operand
+    type, or another trace, binds it again.
+    """
+    trace = _src_core.trace_ctx.trace
+    if type(trace) is not _pe.DynamicJaxprTrace or trace.requires_low or eqn.effects:
+        return bind_equation(eqn, args)
+    info = eqn.source_info
+    source = info.replace(name_stack=_source_info.current_name_stack() + info.name_stack)
+    ins = []
+    for a, x in zip(eqn.invars, args, strict=True):
+        if isinstance(a, _src_core.Literal) and x is a.val:
+            ins.append(_pe.DynamicJaxprTracer(trace, a.aval, a, source))
+        elif _src_core.typeof(x) == a.aval:
+            ins.append(trace.to_jaxpr_tracer(x, source))
+        else:
+            return bind_equation(eqn, args)
+    return _emit(trace, eqn, ins, source)
 
 
 # -- shard_map inside a mutable scope (mutjax._shard_map) --

@@ -216,7 +216,7 @@ def _interpret(
         if n in rewrite:
             env[eqn.outvars[0]] = rewrite[n](eqn, args)
             continue
-        for v, x in zip(eqn.outvars, _compat.bind_equation(eqn, args), strict=True):
+        for v, x in zip(eqn.outvars, _compat.stage_equation(eqn, args), strict=True):
             env[v] = x
 
 
