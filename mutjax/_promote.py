@@ -312,7 +312,8 @@ def _touched(jaxpr: Any) -> tuple[list[tuple[int, list[int]]], dict[Any, Any]]:
             accesses = _accesses(jaxpr, uses, leaf, var)
             if accesses:
                 touched.append((leaf, accesses))
-    return touched, _invariant_values(jaxpr)
+    # the invariant values matter only to a leaf's accesses
+    return touched, _invariant_values(jaxpr) if touched else {}
 
 
 def _slabs(jaxpr: Any) -> list[_Slab]:
@@ -444,19 +445,20 @@ def element_plan(
     if not enabled:
         return []
     jaxpr = closed.jaxpr
+    touched, invariant = _touched(jaxpr)
+    found = [_element(jaxpr, leaf, accesses, invariant) for leaf, accesses in touched]
+    candidates = [e for e in found if e is not None]
+    if not candidates:  # the affine reading of the body has nothing to prove
+        return []
     affine = _BodyAffine(jaxpr, closed.consts, intervals or {})
     span = _index_span(lower, upper, affine)
     if span is None:
         return []
-    touched, invariant = _touched(jaxpr)
-    plan = []
-    for leaf, accesses in touched:
-        found = _element(jaxpr, leaf, accesses, invariant)
-        if found is not None and all(
-            _disjoint(jaxpr.eqns[n], found.starts, affine, span) for n in found.others
-        ):
-            plan.append(found)
-    return plan
+    return [
+        e
+        for e in candidates
+        if all(_disjoint(jaxpr.eqns[n], e.starts, affine, span) for n in e.others)
+    ]
 
 
 def _element(
