@@ -278,11 +278,18 @@ def stage_equation(eqn: Any, args: list[Any]) -> list[Any]:
     for a, x in zip(eqn.invars, args, strict=True):
         if isinstance(a, _src_core.Literal) and x is a.val:
             ins.append(_pe.DynamicJaxprTracer(trace, a.aval, a, source))
-        elif _src_core.typeof(x) == a.aval:
+        elif _same_type(x, a.aval):
             ins.append(trace.to_jaxpr_tracer(x, source))
         else:
             return bind_equation(eqn, args)
     return _emit(trace, eqn, ins, source)
+
+
+def _same_type(x: Any, aval: Any) -> bool:
+    try:
+        return bool(_src_core.typeof(x) == aval)
+    except TypeError:  # not a JAX type: the bind says what it is
+        return False
 
 
 # -- shard_map inside a mutable scope (mutjax._shard_map) --
