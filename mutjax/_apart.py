@@ -127,7 +127,7 @@ def apart(closed: Any) -> Callable[..., Any] | None:
 
         for k, e in enumerate(jaxpr.eqns):
             if k not in targets:
-                env.update(zip(e.outvars, _compat.bind_equation(e, [read(v) for v in e.invars])))
+                env.update(zip(e.outvars, _compat.stage_equation(e, [read(v) for v in e.invars])))
             elif e.outvars[0] not in env:
                 # Every slice whose operands exist by now, in one conditional:
                 # each costs XLA's CPU backend about 30 ms of compile time.

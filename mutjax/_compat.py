@@ -7,7 +7,8 @@ change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -214,7 +215,84 @@ def hoist_consts(closed: _jexc.ClosedJaxpr) -> tuple[Callable[..., Any], list[An
     traced again later (a custom derivative rule run at ``grad`` time).
     """
     jaxpr = _pe.convert_constvars_jaxpr(closed.jaxpr)
-    return _jexc.jaxpr_as_fun(_jexc.ClosedJaxpr(jaxpr, ())), list(closed.consts)
+    return functools.partial(eval_staged, jaxpr, ()), list(closed.consts)
+
+
+# jax 0.10.x: a staging trace's own way of copying a jaxpr's equations into it
+# (what ``jit`` inlining does, ``partial_eval.inline_jaxpr_into_trace``).
+from jax._src import source_info_util as _source_info  # noqa: E402
+
+
+def eval_staged(jaxpr: _jexc.Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
+    """``jax.core.eval_jaxpr(jaxpr, consts, *args)``, copying the equations where it stages.
+
+    Binding each equation again (``eval_jaxpr``) re-runs its abstract
+    evaluation and staging rule to rebuild the equation it already is: a
+    loop body traced once and then run by ``jax.lax.fori_loop`` paid for
+    its tracing twice. In a trace that builds a jaxpr, each equation is
+    emitted as it is, with its own source information under the current
+    name stack (what ``eval_jaxpr`` gives it) and constant folding as a
+    bind would do it; elsewhere (a differentiation or batching trace) it is
+    ``eval_jaxpr``.
+    """
+    trace = _src_core.trace_ctx.trace
+    if type(trace) is not _pe.DynamicJaxprTrace or trace.requires_low or jaxpr.effects:
+        return _src_core.eval_jaxpr(jaxpr, consts, *args)
+    here = _source_info.current()
+    env: dict[Any, Any] = {}
+    for v, x in zip((*jaxpr.constvars, *jaxpr.invars), (*consts, *args), strict=True):
+        env[v] = trace.to_jaxpr_tracer(x, here)
+
+    def read(a: Any, source: Any) -> Any:
+        if isinstance(a, _src_core.Literal):
+            return _pe.DynamicJaxprTracer(trace, a.aval, a, source)
+        return env[a]
+
+    stack = here.name_stack
+    for eqn in jaxpr.eqns:
+        source = eqn.source_info.replace(name_stack=stack + eqn.source_info.name_stack)
+        outs = _emit(trace, eqn, [read(a, source) for a in eqn.invars], source)
+        env.update(zip(eqn.outvars, outs))
+    return [a.val if isinstance(a, _src_core.Literal) else env[a] for a in jaxpr.outvars]
+
+
+def _emit(trace: Any, eqn: Any, ins: list[Any], source: Any) -> list[Any]:
+    """Equation ``eqn`` on ``trace``'s tracers ``ins`` (of its operands' types), as it is."""
+    avals = [v.aval for v in eqn.outvars]
+    folded = _pe.try_constant_folding(eqn.primitive, ins, eqn.params, avals)
+    if folded is not None:
+        return [trace.new_const(c, source_info=source, aval=a) for c, a in zip(folded, avals)]
+    return list(trace.emit_eqn(ins, avals, eqn.primitive, eqn.params, eqn.effects, source, eqn.ctx))
+
+
+def stage_equation(eqn: Any, args: list[Any]) -> list[Any]:
+    """``bind_equation(eqn, args)``, emitting ``eqn`` as it is where that gives the same.
+
+    That is in a trace that builds a jaxpr, for operands of exactly the
+    types ``eqn`` was traced with (see ``eval_staged``); a changed operand
+    type, or another trace, binds it again.
+    """
+    trace = _src_core.trace_ctx.trace
+    if type(trace) is not _pe.DynamicJaxprTrace or trace.requires_low or eqn.effects:
+        return bind_equation(eqn, args)
+    info = eqn.source_info
+    source = info.replace(name_stack=_source_info.current_name_stack() + info.name_stack)
+    ins = []
+    for a, x in zip(eqn.invars, args, strict=True):
+        if isinstance(a, _src_core.Literal) and x is a.val:
+            ins.append(_pe.DynamicJaxprTracer(trace, a.aval, a, source))
+        elif _same_type(x, a.aval):
+            ins.append(trace.to_jaxpr_tracer(x, source))
+        else:
+            return bind_equation(eqn, args)
+    return _emit(trace, eqn, ins, source)
+
+
+def _same_type(x: Any, aval: Any) -> bool:
+    try:
+        return bool(_src_core.typeof(x) == aval)
+    except TypeError:  # not a JAX type: the bind says what it is
+        return False
 
 
 # -- shard_map inside a mutable scope (mutjax._shard_map) --

@@ -489,6 +489,13 @@ def _user_body(fun: Callable[..., Any], kinds: list[bool] | None = None) -> Call
     return body
 
 
+def _as_index(x: Any, index: Any) -> Any:
+    """``jax.numpy.asarray(x, index)``; a traced ``x`` as the one conversion that binds."""
+    if isinstance(x, _compat.Tracer):
+        return jax.lax.convert_element_type(x, index)
+    return jax.numpy.asarray(x, index)
+
+
 def _bounded_fori_loop(
     lower: Any, upper: Any, body: Callable, carry: Any, max_trip: int, intervals: Any = None
 ) -> Any:
@@ -502,8 +509,7 @@ def _bounded_fori_loop(
     ``while`` loop would make JAX refuse.
     """
     index = jax.numpy.result_type(lower, upper)
-    lower = jax.numpy.asarray(lower, index)
-    upper = jax.numpy.asarray(upper, index)
+    lower, upper = _as_index(lower, index), _as_index(upper, index)
     traced = _promote.indexed(body, lower, upper)
     closed, out_shape = jax.make_jaxpr(traced, return_shape=True)(lower, carry)
     flat_fn, consts = _compat.hoist_consts(closed)

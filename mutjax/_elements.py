@@ -176,7 +176,7 @@ def _clamped(i: Any, n: int, known: tuple[int, int] | None) -> Any:
     """The position a read at traced ``i`` takes on an axis of size ``n``, as int32."""
     i = _lower.normalize_traced(i, n, known)
     lo, hi = np.zeros((), i.dtype), np.asarray(n - 1, i.dtype)
-    return lax.clamp(lo, i, hi).astype(np.int32)
+    return lax.convert_element_type(lax.clamp(lo, i, hi), np.int32)  # what astype binds
 
 
 def _hit(wix: Index, ix: Index, shape: tuple[int, ...], here: list[Any]) -> Any:
@@ -199,13 +199,29 @@ def _hit(wix: Index, ix: Index, shape: tuple[int, ...], here: list[Any]) -> Any:
             if here[ax] is None:
                 here[ax] = q if type(q) is int else _clamped(q, n, eq.known)
             # Where ``ok`` holds, ``p`` normalized is in [0, n): int32 is exact.
-            pp = p if type(p) is int else _lower.normalize_traced(p, n, ep.known).astype(np.int32)
-            c = here[ax] == pp
+            pp: Any = p
+            if type(p) is not int:
+                pp = lax.convert_element_type(_lower.normalize_traced(p, n, ep.known), np.int32)
+            c = _equal(here[ax], pp)
             if ok is not None:
                 c = c & ok
         if c is not None:
-            hit = c if hit is True else hit & c
+            hit = c if hit is True else _and(hit, c)
     return hit
+
+
+# Two int32 positions or two bools: the primitive ``==`` and ``&`` bind, without
+# ``jax.numpy``'s promotion (a ``jit`` call traced per comparison).
+def _equal(a: Any, b: Any) -> Any:
+    return a == b if type(a) is int or type(b) is int else lax.eq(a, b)
+
+
+def _and(a: Any, b: Any) -> Any:
+    return lax.bitwise_and(a, b) if _bools(a, b) else a & b
+
+
+def _bools(*xs: Any) -> bool:
+    return all(_compat.typeof(x).dtype == np.bool_ and not _compat.typeof(x).shape for x in xs)
 
 
 def _surely_hit(wix: Index, ix: Index, shape: tuple[int, ...]) -> bool:

@@ -79,8 +79,10 @@ def traced_fori_loop(lower: Any, upper: Any, closed: Any, init: Any, *, unroll: 
         out = run_elements(lower, upper, closed.jaxpr, closed.consts, elements, leaves, unroll)
         return jax.tree_util.tree_unflatten(tree, out)
     if not slabs:
-        # the loop as traced: evaluating the jaxpr does not trace the body again
-        run = _apart.apart(closed) or _compat.jaxpr_as_fun(closed)
+        # the loop as traced: its equations are copied, the body is not traced again
+        run = _apart.apart(closed) or functools.partial(
+            _compat.eval_staged, closed.jaxpr, closed.consts
+        )
 
         def traced(i: Any, carry: Any) -> Any:
             out = run(i, *jax.tree_util.tree_leaves(carry))
@@ -216,7 +218,7 @@ def _interpret(
         if n in rewrite:
             env[eqn.outvars[0]] = rewrite[n](eqn, args)
             continue
-        for v, x in zip(eqn.outvars, _compat.bind_equation(eqn, args), strict=True):
+        for v, x in zip(eqn.outvars, _compat.stage_equation(eqn, args), strict=True):
             env[v] = x
 
 
@@ -312,7 +314,8 @@ def _touched(jaxpr: Any) -> tuple[list[tuple[int, list[int]]], dict[Any, Any]]:
             accesses = _accesses(jaxpr, uses, leaf, var)
             if accesses:
                 touched.append((leaf, accesses))
-    return touched, _invariant_values(jaxpr)
+    # the invariant values matter only to a leaf's accesses
+    return touched, _invariant_values(jaxpr) if touched else {}
 
 
 def _slabs(jaxpr: Any) -> list[_Slab]:
@@ -444,19 +447,20 @@ def element_plan(
     if not enabled:
         return []
     jaxpr = closed.jaxpr
+    touched, invariant = _touched(jaxpr)
+    found = [_element(jaxpr, leaf, accesses, invariant) for leaf, accesses in touched]
+    candidates = [e for e in found if e is not None]
+    if not candidates:  # the affine reading of the body has nothing to prove
+        return []
     affine = _BodyAffine(jaxpr, closed.consts, intervals or {})
     span = _index_span(lower, upper, affine)
     if span is None:
         return []
-    touched, invariant = _touched(jaxpr)
-    plan = []
-    for leaf, accesses in touched:
-        found = _element(jaxpr, leaf, accesses, invariant)
-        if found is not None and all(
-            _disjoint(jaxpr.eqns[n], found.starts, affine, span) for n in found.others
-        ):
-            plan.append(found)
-    return plan
+    return [
+        e
+        for e in candidates
+        if all(_disjoint(jaxpr.eqns[n], e.starts, affine, span) for n in e.others)
+    ]
 
 
 def _element(
@@ -483,6 +487,10 @@ def _element(
     return _Element(leaf, starts, element, frozenset(accesses) - element)
 
 
+# How many producing equations an outer value is followed through.
+_DEPTH = 16
+
+
 class _BodyAffine:
     """Affine expressions of a body's integer scalars in its index and outer values.
 
@@ -500,24 +508,56 @@ class _BodyAffine:
         # an enclosing loop's index: (depth, its first and last value)
         self.ranges: dict[Any, tuple[int, Any]] = {}
         self.known: dict[Any, _Affine] = {jaxpr.invars[0]: ({"index": 1}, 0)}
+        # Outer values share the equations they come from (every start of a
+        # triangular nest derives from the same indices): each is followed
+        # once. id -> (the value, kept alive; its expression; how deep below
+        # it the following went, None where it reached the depth limit).
+        self.followed: dict[int, tuple[Any, _Affine, int | None]] = {}
         for v, c in zip(jaxpr.constvars, consts, strict=True):
             self.known[v] = self.outer(c)
         self.made = {v: eqn for eqn in jaxpr.eqns for v in eqn.outvars}
 
     def outer(self, x: Any, depth: int = 0) -> _Affine:
+        return self._follow(x, depth)[0]
+
+    def _follow(self, x: Any, depth: int) -> tuple[_Affine, int | None]:
+        """``x``'s expression, and how many levels below ``depth`` it took (None: all)."""
+        seen = self.followed.get(id(x))
+        # The answer found from another depth holds if it never met the limit from here.
+        if seen is not None and seen[0] is x and seen[2] is not None and depth + seen[2] < _DEPTH:
+            return seen[1], seen[2]
+        found, below = self._outer(x, depth)
+        self.followed[id(x)] = (x, found, below)
+        return found, below
+
+    def _outer(self, x: Any, depth: int) -> tuple[_Affine, int | None]:
         value = _static_int(x)
         if value is not None:
-            return {}, value
-        eqn = _compat.producing_equation(x) if depth < 16 else None
+            return ({}, value), 0
+        if depth >= _DEPTH:
+            return self._symbol(x), None
+        below: int | None = 0
+
+        def deeper(a: Any) -> _Affine:
+            nonlocal below
+            found, levels = self._follow(a, depth + 1)
+            below = None if levels is None or below is None else max(below, levels + 1)
+            return found
+
+        eqn = _compat.producing_equation(x)
         if eqn is not None:
             prim, ins, _ = eqn
-            terms = [self.outer(a, depth + 1) for a in ins]
+            terms = [deeper(a) for a in ins]
             found = _combine_affine(prim, terms)
             if found is not None:
-                return found
-        lifted = _compat.lifted_from(x) if depth < 16 else None
+                return found, below
+        lifted = _compat.lifted_from(x)
         if lifted is not None:
-            return self.outer(lifted, depth + 1)
+            return deeper(lifted), below
+        return self._symbol(x), below
+
+    def _symbol(self, x: Any) -> _Affine:
+        """``x`` as a symbol of its own, bounded where it is an enclosing loop's index."""
         self.keep.append(x)
         symbol = ("outer", id(x))
         static = self.intervals.get(id(x))

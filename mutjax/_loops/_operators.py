@@ -1139,7 +1139,7 @@ def _predicated(cond, body, orelse, state):
     init = state.get()
     mark = _carry.made_mark()
     outs = []
-    for fn, p in ((body, c), (orelse, jnp.logical_not(c))):
+    for fn, p in ((body, c), (orelse, _not(c))):
         state.set(init)
         _scope.local.predicates.append(p)
         try:
@@ -1152,6 +1152,14 @@ def _predicated(cond, body, orelse, state):
         if isinstance(x, undefined) != isinstance(y, undefined) and not name.startswith("retval_"):
             _check_state((x, y), (name, name), "`if` (one branch leaves it unassigned)")
     state.set(_select(c, *outs, state.names, mark))
+
+
+def _not(c: Any) -> Any:
+    """``jnp.logical_not(c)`` (``lax.bitwise_not`` of a traced scalar bool: no ``jit`` traced)."""
+    t = _plain(c)
+    if t is not None and t[0].shape == () and t[0].dtype == bool:
+        return jax.lax.bitwise_not(c)
+    return jnp.logical_not(c)
 
 
 def _unwrap_bool(cond: Any) -> Any:
