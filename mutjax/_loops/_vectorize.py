@@ -230,7 +230,13 @@ def _traced(
     def loop(first: Any, trip: Any, consts: list[Any], values: list[Any], carry: Any) -> Any:
         body = closed.replace(consts=consts)
         on = active(jnp.arange(lower, upper, dtype=index), first, trip)
-        return _batched(body, plan, out_tree, lower, upper, values, carry, on)
+
+        def batched(state: Any) -> Any:
+            values, carry = state
+            return _batched(body, plan, out_tree, lower, upper, values, carry, on, first)
+
+        # With no iteration, none computes in the others' place.
+        return jax.lax.cond(trip > 0, batched, lambda state: state, (values, carry))
 
     @loop.defjvp
     def loop_jvp(primals: Any, tangents: Any) -> Any:
@@ -244,8 +250,8 @@ def _traced(
 
                 return jax.lax.cond(active(t, first, trip), run, lambda s: s, state)
 
-            bounds = jnp.asarray(lower, index), jnp.asarray(upper, index)
-            return jax.lax.fori_loop(*bounds, step, (values, carry))
+            # static bounds: a scan, which reverse mode can transpose
+            return jax.lax.fori_loop(lower, upper, step, (values, carry))
 
         return jax.jvp(masked, tuple(primals[2:]), tuple(tangents[2:]))
 
@@ -1059,11 +1065,13 @@ def _batched(
     start: list[Any],
     init: Any,
     on: Any = None,
+    first: Any = None,
 ) -> Any:
     """Every iteration at once (the body under ``jax.vmap``), then one write per window.
 
     Where ``on`` (one per index) is False, the iteration does not run: its
     windows keep their values, and the locals are the last running one's.
+    ``first``, an index that runs, computes in its place.
     """
     trips = upper - lower
     ts = jnp.arange(lower, upper, dtype=_aval(closed.jaxpr.invars[0]).dtype)
@@ -1087,7 +1095,11 @@ def _batched(
     def one(t: Any, rows: dict[int, Any], windows: dict[int, Any]) -> Any:
         return _rows(closed, plan, t, rows, windows, start, carried)
 
-    windows, starts, locals_ = jax.vmap(one)(ts, before, blocks)
+    # An iteration that does not run computes the first one's values, which it
+    # discards: its own index may lie where the loop never reads (checkify
+    # would report a read the loop does not make).
+    runs = ts if on is None else jnp.where(on, ts, first)
+    windows, starts, locals_ = jax.vmap(one)(runs, before, blocks)
     values = list(start)
     for j, w in enumerate(plan.writes):  # disjoint windows: any order
         c = w.cell
@@ -1103,7 +1115,7 @@ def _batched(
     else:  # the last iteration that runs; none: the locals as before the loop
         k = jnp.max(jnp.where(on, jnp.arange(trips), -1))
         last = [
-            jnp.where(k >= 0, x[jnp.maximum(k, 0)], c).astype(x.dtype)
+            jnp.where(k >= 0, x[jnp.maximum(k, 0)], c).astype(jnp.result_type(c))
             for x, c in zip(locals_, carried)
         ]
     _, carry = jax.tree_util.tree_unflatten(out_tree, [*values, *last])
