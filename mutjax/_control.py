@@ -618,7 +618,7 @@ def fori_loop_bounded(
     The converted loops call it (see ``_bounded_fori_loop``): with a
     bound, a loop of traced length stays differentiable in reverse mode.
     ``batch`` (a ``mutjax._loops._vectorize.Shifted``) runs it as one batched
-    operation where that is provably equal, with its body by index.
+    operation where that is provably equal.
     """
     site = _take_site()
     trace = current_mut_trace()
@@ -636,12 +636,11 @@ def fori_loop_bounded(
     if lo is not None and hi is not None and np.ndim(lo) == 0 and np.ndim(hi) == 0:
         span = (int(lo), int(hi) - 1)
 
-    def body(inner: MutTrace, i: Any, val: Any, by_index: bool = False) -> Any:
+    def body(inner: MutTrace, i: Any, val: Any) -> Any:
         if span is not None and span[0] <= span[1]:
             # element accesses at `i` need no bounds checks
             _ranges.register(trace.scope.root.intervals, i, *span)
-        fun = batch.body if by_index else body_fun
-        return _unwrap(inner, fun(i, _wrap_as(inner, val, kinds)))
+        return _unwrap(inner, body_fun(i, _wrap_as(inner, val, kinds)))
 
     with _compat.set_current_trace(trace.parent_trace):
         index = jax.numpy.result_type(lower, upper)
@@ -651,8 +650,8 @@ def fori_loop_bounded(
         def lax_body(i: Any, state: Any) -> Any:
             return threaded[0](state[0], i, state[1])
 
-        if batch is not None:
-            out = batch.run(lambda i, v, c: threaded[0](v, i, c, True), start, init, upper)
+        if batch is not None:  # the body traced once, for the proof and the loop
+            out, lax_body = batch.run(lax_body, lower, upper, (start, init))
             if out is not None:
                 return out
         if max_trip is not None:

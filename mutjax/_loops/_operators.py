@@ -670,12 +670,10 @@ def _range_loop(loop, iter_, static, extra_test, body):
             _register(i, span)
             return _cond(k < trip, lambda s: run_one(i, s, init), lambda s: s, carried)
 
-        def i_body(i, carried):
+        def d_body(k, carried):
+            i = start + k * step
             _register(i, span)
             return run_one(i, carried, init)
-
-        def d_body(k, carried):
-            return i_body(start + k * step, carried)
 
         if bound is None or bound > 0:
             _scope.local.site = _site(body)
@@ -688,7 +686,7 @@ def _range_loop(loop, iter_, static, extra_test, body):
         starts = _interval(start)
         batch = None
         if step == 1 and span is not None and starts is not None:
-            batch = _vectorize.Shifted(_unwrap(start), i_body, span, starts)
+            batch = _vectorize.Shifted(_unwrap(start), span, starts)
         return _fori_loop_bounded(0, trip, d_body, init, _max_trip(iter_), batch=batch)
 
     return _widening(loop, run)

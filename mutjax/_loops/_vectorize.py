@@ -162,43 +162,51 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
 
 @dataclasses.dataclass
 class Shifted:
-    """A loop over a traced range, run by ``fori_loop_bounded(0, trip, ...)`` as ``body(start + k)``.
+    """A loop over a traced range, run as ``fori_loop_bounded(0, trip, body)``: index ``start + k``.
 
-    ``body(i, val)`` is the body by its index ``i``; every index lies in the
-    static interval ``cover``, and ``start`` (a parent-trace value) in
-    ``starts``; the step is 1. ``run`` is the loop as one batched operation
-    where provably equal (see ``_traced``).
+    Every index lies in the static interval ``cover``, and ``start`` (a
+    parent-trace value) in ``starts``; the step is 1. ``run`` traces the
+    body once and runs the loop as one batched operation where provably
+    equal (see ``_traced``).
     """
 
     start: Any
-    body: Callable[[Any, Any], Any]
     cover: tuple[int, int]
     starts: tuple[int, int]
 
     def run(
-        self, threaded: Callable[..., Any], values: list[Any], init: Any, trip: Any
-    ) -> tuple[list[Any], Any] | None:
-        """The loop's final cell values and carry, or None where it stays a loop.
+        self, body: Callable[[Any, Any], Any], lower: Any, upper: Any, carry: Any
+    ) -> tuple[Any, Callable[[Any, Any], Any]]:
+        """The loop ``fori_loop(lower, upper, body, carry)`` batched, or None; and its body, traced.
 
-        ``threaded(i, values, val)`` runs the body by index on the cells' ``values``.
+        ``lower`` is 0 and ``upper`` the trip count. The second result
+        replays the body's trace (a loop that traces it again gets the same
+        equations without running the Python body again).
         """
-        lower, upper = self.cover[0], self.cover[1] + 1
-        if upper <= lower:
-            return None
-        index = jnp.result_type(self.start, trip)
-        t0 = jax.ShapeDtypeStruct((), index)
-        closed, out_shape = jax.make_jaxpr(threaded, return_shape=True)(t0, values, init)
+        index = jnp.result_type(lower, upper)
+        lo, hi = jnp.asarray(lower, index), jnp.asarray(upper, index)
+        closed, out_shape = jax.make_jaxpr(_promote.indexed(body, lo, hi), return_shape=True)(
+            lo, carry
+        )
         out_tree: Any = jax.tree_util.tree_structure(out_shape)
-        if out_tree != jax.tree_util.tree_structure((values, init)):
-            return None  # a carry changing structure: the loop reports it
+        fun, consts = _compat.hoist_consts(closed)
+
+        def replay(i: Any, state: Any) -> Any:
+            out = fun(*consts, i, *jax.tree_util.tree_leaves(state))
+            return jax.tree_util.tree_unflatten(out_tree, out)
+
+        cover = (self.cover[0], self.cover[1] + 1)
+        if out_tree != jax.tree_util.tree_structure(carry) or cover[1] <= cover[0]:
+            return None, replay  # a carry changing structure: the loop reports it
+        values, init = carry
         try:
-            plan = _plan(closed, len(values), lower, upper, _Symbol(self.start, self.starts))
+            plan = _plan(closed, len(values), *cover, _Symbol(self.start, self.starts))
         except Exception:  # as in fori_loop: the proof answers "batched" or "a loop"
             plan = None
         if plan is None:
-            return None
+            return None, replay
         with jax.named_scope(SCOPE):
-            return _traced(closed, plan, out_tree, (lower, upper), self.start, trip, values, init)
+            return _traced(closed, plan, out_tree, cover, self.start, upper, values, init), replay
 
 
 def _traced(
@@ -213,8 +221,9 @@ def _traced(
 ) -> Any:
     """A loop over ``range(first, first + trip)`` inside ``range(*cover)``, every iteration at once.
 
-    The body runs for every index of the cover; those outside the range keep
-    their windows as before the loop. Its derivative is that of the loop
+    ``closed`` is the body by ``k``, the index less ``first``. It runs for
+    every index of the cover; those outside the range keep their windows as
+    before the loop. Its derivative is that of the loop
     over the cover whose body is masked by a ``cond``: a masked lane's
     value is discarded, but its derivative (``1 / 0`` in a lane that never
     runs) would not be.
@@ -245,13 +254,16 @@ def _traced(
         def masked(consts: list[Any], values: list[Any], carry: Any) -> Any:
             def step(t: Any, state: Any) -> Any:
                 def run(state: Any) -> Any:
-                    out = fun(*consts, t, *jax.tree_util.tree_leaves(state))
+                    out = fun(*consts, t - first, *jax.tree_util.tree_leaves(state))
                     return jax.tree_util.tree_unflatten(out_tree, out)
 
                 return jax.lax.cond(active(t, first, trip), run, lambda s: s, state)
 
             # static bounds: a scan, which reverse mode can transpose
-            return jax.lax.fori_loop(lower, upper, step, (values, carry))
+            bounds = jnp.arange(lower, upper, dtype=index)
+            return jax.lax.fori_loop(
+                0, upper - lower, lambda k, c: step(bounds[k], c), (values, carry)
+            )
 
         return jax.jvp(masked, tuple(primals[2:]), tuple(tangents[2:]))
 
@@ -298,6 +310,22 @@ def _static_int(x: Any) -> int | None:
     return None
 
 
+def _inputs(jaxpr: Any, consts: Sequence[Any], sym: _Symbol | None) -> dict[Any, _Form]:
+    """The forms (see ``_affine``) of ``jaxpr``'s index and of its static and start constants."""
+    # with a start, the body's index counts from it: ``t - s``
+    known: dict[Any, _Form] = {jaxpr.invars[0]: (1, 0, 0)}
+    first = None if sym is None else _static_int(sym.value)
+    if sym is not None:
+        known[jaxpr.invars[0]] = (1, 0, -1) if first is None else (1, -first, 0)
+    for v, c in zip(jaxpr.constvars, consts):
+        s = _static_int(c)
+        if s is not None:
+            known[v] = (0, s, 0)
+        elif sym is not None and c is sym.value:
+            known[v] = (0, 0, 1)
+    return known
+
+
 def _affine(
     jaxpr: Any, consts: Sequence[Any], lower: int, upper: int, sym: _Symbol | None = None
 ) -> dict[Any, _Form]:
@@ -305,17 +333,12 @@ def _affine(
 
     ``t`` runs over ``range(lower, upper)``; ``s`` is the traced start of a
     loop over a traced range (``sym``), whose constant it is, within its
-    interval; ``c`` is 0 without one. A negative index's wrap-around
-    (``select_n(x < 0, x, x + n)``) of an ``x`` never negative there is ``x``.
+    interval; ``c`` is 0 without one. With it, the first input is ``t - s``.
+    A negative index's wrap-around (``select_n(x < 0, x, x + n)``) of an
+    ``x`` never negative there is ``x``.
     """
-    known: dict[Any, _Form] = {jaxpr.invars[0]: (1, 0, 0)}
+    known = _inputs(jaxpr, consts, sym)
     s_lo, s_hi = (0, 0) if sym is None else sym.interval
-    for v, c in zip(jaxpr.constvars, consts):
-        s = _static_int(c)
-        if s is not None:
-            known[v] = (0, s, 0)
-        elif sym is not None and c is sym.value:
-            known[v] = (0, 0, 1)
     negative: dict[Any, _Form] = {}  # `x < 0` -> the form of x
 
     def form(x: Any) -> _Form | None:
@@ -1069,9 +1092,10 @@ def _batched(
 ) -> Any:
     """Every iteration at once (the body under ``jax.vmap``), then one write per window.
 
-    Where ``on`` (one per index) is False, the iteration does not run: its
-    windows keep their values, and the locals are the last running one's.
-    ``first``, an index that runs, computes in its place.
+    With ``on`` (one per index), the body's index counts from ``first``, an
+    index that runs; where ``on`` is False the iteration does not run (it
+    computes ``first``'s values in its place): its windows keep their
+    values, and the locals are the last running one's.
     """
     trips = upper - lower
     ts = jnp.arange(lower, upper, dtype=_aval(closed.jaxpr.invars[0]).dtype)
@@ -1098,7 +1122,7 @@ def _batched(
     # An iteration that does not run computes the first one's values, which it
     # discards: its own index may lie where the loop never reads (checkify
     # would report a read the loop does not make).
-    runs = ts if on is None else jnp.where(on, ts, first)
+    runs = ts if on is None else jnp.where(on, ts, first) - first
     windows, starts, locals_ = jax.vmap(one)(runs, before, blocks)
     values = list(start)
     for j, w in enumerate(plan.writes):  # disjoint windows: any order
