@@ -184,8 +184,9 @@ class Shifted:
         equations without running the Python body again).
         """
         index = jnp.result_type(lower, upper)
-        lo, hi = jnp.asarray(lower, index), jnp.asarray(upper, index)
-        closed, out_shape = jax.make_jaxpr(_promote.indexed(body, lo, hi), return_shape=True)(
+        lo = jnp.asarray(lower, index)
+        # the trip count as it is: a conversion here would stay in the program unused
+        closed, out_shape = jax.make_jaxpr(_promote.indexed(body, lo, upper), return_shape=True)(
             lo, carry
         )
         out_tree: Any = jax.tree_util.tree_structure(out_shape)
@@ -1009,7 +1010,11 @@ def _rows(
                 )
     final = [read(v) for v in jaxpr.outvars[:n]]
     windows = [final[w.cell].windows[j] for j, w in enumerate(plan.writes)]
-    starts = [jnp.stack([jnp.asarray(read(x), jnp.int32) for x in w.atoms]) for w in plan.writes]
+    # a contiguous window's start is the block's (see _block_starts)
+    starts = [
+        None if w.contiguous else jnp.stack([jnp.asarray(read(x), jnp.int32) for x in w.atoms])
+        for w in plan.writes
+    ]
     return windows, starts, [read(v) for v in jaxpr.outvars[n:]]
 
 
@@ -1069,7 +1074,7 @@ def _scatter(array: Any, w: _Write, rows: Any, starts: Any, on: Any = None) -> A
         # a dynamic_update_slice clamps its start so that the window fits
         s = jnp.clip(starts[:, d], 0, array.shape[d] - size)
         if on is not None:
-            s = jnp.where(on, s, array.shape[d])
+            s = jax.lax.select(on, s, jnp.full_like(s, array.shape[d]))
         grid = s.reshape((trips,) + (1,) * len(w.shape)) + jnp.arange(size).reshape(
             (1,) * (d + 1) + (size,) + (1,) * (len(w.shape) - d - 1)
         )
@@ -1122,7 +1127,7 @@ def _batched(
     # An iteration that does not run computes the first one's values, which it
     # discards: its own index may lie where the loop never reads (checkify
     # would report a read the loop does not make).
-    runs = ts if on is None else jnp.where(on, ts, first) - first
+    runs = ts if on is None else jax.lax.select(on, ts, jnp.full_like(ts, first)) - first
     windows, starts, locals_ = jax.vmap(one)(runs, before, blocks)
     values = list(start)
     for j, w in enumerate(plan.writes):  # disjoint windows: any order
@@ -1130,11 +1135,12 @@ def _batched(
         if w.contiguous:
             rows = windows[j]
             if on is not None:
-                rows = jnp.where(on.reshape((trips,) + (1,) * len(w.shape)), rows, before[j])
+                mask = jax.lax.broadcast_in_dim(on, rows.shape, (0,))
+                rows = jax.lax.select(mask, rows, before[j])
             values[c] = _write_block(values[c], w, rows, at[j])
         else:
             values[c] = _scatter(values[c], w, windows[j], starts[j], on)
-    if on is None:
+    if on is None or not locals_:
         last = [x[-1] for x in locals_]
     else:  # the last iteration that runs; none: the locals as before the loop
         k = jnp.max(jnp.where(on, jnp.arange(trips), -1))
