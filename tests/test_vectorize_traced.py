@@ -140,6 +140,21 @@ def test_grad_equals_the_sequential_loops(kernel, monkeypatch):
     assert_same(got, expected, kernel.__name__, rtol=1e-4, atol=1e-4)
 
 
+def test_gramschmidt_grad_equals_the_sequential_loops(monkeypatch):
+    A = jnp.asarray(_f32(7, 5))
+    wq, wr = jnp.asarray(_f32(7, 5)), jnp.asarray(_f32(5, 5))
+
+    def grads():
+        f = jax.jit(mutjax.mutable(published.gramschmidt, loops=True))
+        f(A)
+        return jax.grad(lambda A: jnp.sum(wq * f(A)[0]) + jnp.sum(wr * f(A)[1]))(A)
+
+    got = grads()
+    sequential(monkeypatch)
+    expected = grads()
+    assert_same(got, expected, "gramschmidt", rtol=1e-4, atol=1e-4)
+
+
 def test_grad_of_a_masked_lane_dividing_by_zero_stays_finite(monkeypatch):
     def only_after_the_first(x, y, z):
         for i in range(1, x.shape[0]):
