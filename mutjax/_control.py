@@ -617,11 +617,14 @@ def fori_loop_bounded(
     max_trip: int | None,
     *,
     unroll: int | bool | None = None,
+    batch: Any = None,
 ) -> T:
     """``fori_loop`` whose trip count is known to be at most ``max_trip`` (None: unknown).
 
     The converted loops call it (see ``_bounded_fori_loop``): with a
     bound, a loop of traced length stays differentiable in reverse mode.
+    ``batch`` (a ``mutjax._loops._vectorize.Shifted``) runs it as one batched
+    operation where that is provably equal.
     """
     site = _take_site()
     trace = current_mut_trace()
@@ -653,6 +656,10 @@ def fori_loop_bounded(
         def lax_body(i: Any, state: Any) -> Any:
             return threaded[0](state[0], i, state[1])
 
+        if batch is not None:  # the body traced once, for the proof and the loop
+            out, lax_body = batch.run(lax_body, lower, upper, (start, init))
+            if out is not None:
+                return out
         if max_trip is not None:
             table = trace.scope.root.intervals
             return _bounded_fori_loop(lower, upper, lax_body, (start, init), max_trip, table)
