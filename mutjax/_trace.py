@@ -769,10 +769,51 @@ def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutAr
             check_shapes and not isinstance(other, _masked.MaskedArray) and hasattr(other, "shape")
         ):
             _check_broadcast(tuple(self.shape), tuple(other.shape), reflected)
+        if direct:
+            out = _direct_binary(jax_op, self, other, reflected)
+            if out is not None:
+                return out
         return jax_op(self, other)
 
     method.__name__ = name
+    direct = name not in ("__divmod__", "__rdivmod__")  # two results
     return method
+
+
+def _direct_binary(jax_op: Callable[..., Any], x: MutArray, other: Any, reflected: bool) -> Any:
+    """``jax_op(x, other)`` run on the values of the parent trace, or None where it may differ.
+
+    The operator would bind its ``jax.numpy`` call on ``x``'s trace, whose
+    ``default`` binds it again on the parent with the values read: the same
+    equations, traced through one more trace per operation (a fifth of a
+    converted loop body's trace). Taken only where that detour does nothing
+    else: ``x``'s trace is the current one, each mutable operand is of that
+    trace and holds a value of exactly its type, the other is a Python or
+    NumPy constant; operands are read in the order the call binds them.
+    """
+    trace = x._trace
+    if _compat.current_trace() is not trace:
+        return None
+    mine = type(other) is MutArray
+    if mine:
+        if other._trace is not trace:
+            return None
+    elif not isinstance(other, (*_PYTHON_SCALARS, np.ndarray, np.generic)):
+        return None
+    # The call binds (x, other), or (other, x) when reflected: read in that order.
+    if reflected:
+        b = other._read() if mine else other
+        a = x._read()
+    else:
+        a = x._read()
+        b = other._read() if mine else other
+    if not isinstance(a, _compat.Tracer) or _compat.typeof(a) != x._aval:
+        return None
+    if mine and _compat.typeof(b) != other._aval:
+        return None
+    with _compat.set_current_trace(trace.parent_trace):
+        out = jax_op(a, b)
+    return computed(trace._wrap_out(out))
 
 
 for _name, _ufunc in _BINARY.items():
