@@ -770,7 +770,11 @@ def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutAr
         ):
             _check_broadcast(tuple(self.shape), tuple(other.shape), reflected)
         if direct:
-            out = _direct_binary(jax_op, self, other, reflected)
+            # The call binds (self, other), or (other, self) when reflected.
+            if reflected:
+                out = on_values(lambda o, x: jax_op(x, o), other, self)
+            else:
+                out = on_values(jax_op, self, other)
             if out is not None:
                 return out
         return jax_op(self, other)
@@ -780,39 +784,38 @@ def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutAr
     return method
 
 
-def _direct_binary(jax_op: Callable[..., Any], x: MutArray, other: Any, reflected: bool) -> Any:
-    """``jax_op(x, other)`` run on the values of the parent trace, or None where it may differ.
+def on_values(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` run on the parent trace's values of ``args``, or None where that may differ.
 
-    The operator would bind its ``jax.numpy`` call on ``x``'s trace, whose
-    ``default`` binds it again on the parent with the values read: the same
-    equations, traced through one more trace per operation (a fifth of a
-    converted loop body's trace). Taken only where that detour does nothing
-    else: ``x``'s trace is the current one, each mutable operand is of that
-    trace and holds a value of exactly its type, the other is a Python or
-    NumPy constant; operands are read in the order the call binds them.
+    ``fn`` (a ``jax.numpy`` operation) called on mutable arrays binds on
+    their trace, whose ``default`` binds the same call again on the parent
+    with the values read: the same equations, through one more trace per
+    operation (a fifth of a converted loop body's trace). Taken only where
+    that detour does nothing else: the current trace is the arrays' own,
+    each mutable argument is of it and holds a value of exactly its type,
+    the others are Python or NumPy constants, and at least one value is
+    traced. ``args`` are read in the order ``fn`` binds them.
     """
-    trace = x._trace
-    if _compat.current_trace() is not trace:
+    trace = _compat.current_trace()
+    if type(trace) is not MutTrace:
         return None
-    mine = type(other) is MutArray
-    if mine:
-        if other._trace is not trace:
+    for a in args:
+        if type(a) is MutArray:
+            if a._trace is not trace:
+                return None
+        elif not isinstance(a, (*_PYTHON_SCALARS, np.ndarray, np.generic)):
             return None
-    elif not isinstance(other, (*_PYTHON_SCALARS, np.ndarray, np.generic)):
-        return None
-    # The call binds (x, other), or (other, x) when reflected: read in that order.
-    if reflected:
-        b = other._read() if mine else other
-        a = x._read()
-    else:
-        a = x._read()
-        b = other._read() if mine else other
-    if not isinstance(a, _compat.Tracer) or _compat.typeof(a) != x._aval:
-        return None
-    if mine and _compat.typeof(b) != other._aval:
+    values = [a._read() if type(a) is MutArray else a for a in args]
+    traced = False
+    for a, v in zip(args, values):
+        if type(a) is MutArray:
+            if _compat.typeof(v) != a._aval:
+                return None
+            traced = traced or isinstance(v, _compat.Tracer)
+    if not traced:
         return None
     with _compat.set_current_trace(trace.parent_trace):
-        out = jax_op(a, b)
+        out = fn(*values)
     return computed(trace._wrap_out(out))
 
 
