@@ -23,7 +23,7 @@ a dropped write.
 
 from __future__ import annotations
 
-import functools
+import weakref
 from typing import Any
 
 import jax
@@ -180,17 +180,24 @@ def _hoist(jaxpr: Any) -> Any:
 
 
 # Jaxprs are immutable and hash by identity; jax.numpy's jitted functions hand
-# the same jaxpr object to every call with the same avals, so a cache turns the
-# walk done for every `jnp` operation on a mutable array into a lookup (about
-# 8% of the trace time of an unrolled kernel, benchmarks' Gauss-Seidel).
-@functools.lru_cache(maxsize=4096)
+# the same jaxpr object to every call with the same avals, so remembering the
+# answer turns the walk done for every `jnp` operation on a mutable array into
+# a lookup (about 8% of the trace time of an unrolled kernel, benchmarks'
+# Gauss-Seidel). Weakly: an answer lives as long as its jaxpr, and a jaxpr of
+# a finished trace is not kept alive by it.
+_WRITEBACK: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def _has_writeback(jaxpr: Any) -> bool:
-    for eqn in jaxpr.eqns:
-        if eqn.primitive is writeback_p:
-            return True
-        if any(_has_writeback(sub) for sub in _compat.jaxprs_in_params(eqn.params)):
-            return True
-    return False
+    found = _WRITEBACK.get(jaxpr)
+    if found is None:
+        found = any(
+            eqn.primitive is writeback_p
+            or any(_has_writeback(sub) for sub in _compat.jaxprs_in_params(eqn.params))
+            for eqn in jaxpr.eqns
+        )
+        _WRITEBACK[jaxpr] = found
+    return found
 
 
 def _writes_outside(jaxpr: Any) -> bool:

@@ -54,6 +54,27 @@ _COMPARE = {
 }
 
 
+class Intervals(dict):  # type: ignore[type-arg]
+    """A root scope's table of registered loop indices: ``id(i) -> (i, lo, hi)``.
+
+    It also remembers the interval found for each traced value walked
+    (``memo``: ``id(x) -> (x, interval, depth)``, holding ``x`` so that its
+    id stays its own). A trace stages each index expression once but reads
+    through it many times (``x[i, j]`` annotates ``i`` and ``j`` on every
+    read), and the walk below its producing equations is the same every time.
+    """
+
+    __slots__ = ("memo",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memo: dict[int, tuple[Any, tuple[int, int] | None, int]] = {}
+
+    def clear(self) -> None:
+        super().clear()
+        self.memo.clear()
+
+
 def interval(
     x: Any, table: dict[int, tuple[Any, int, int]], depth: int = 0
 ) -> tuple[int, int] | None:
@@ -63,6 +84,20 @@ def interval(
     (``mutjax._scope.Scope.intervals``); ``x`` is a value of the parent
     trace, never a mutable array.
     """
+    memo = table.memo if isinstance(table, Intervals) and isinstance(x, _compat.Tracer) else None
+    if memo is None:
+        return _interval(x, table, depth)
+    seen = memo.get(id(x))
+    # A walk cut short by the depth limit found None where a shallower one
+    # might not: a None stands only for walks starting as deep or deeper.
+    if seen is not None and seen[0] is x and (seen[1] is not None or seen[2] <= depth):
+        return seen[1]
+    found = _interval(x, table, depth)
+    memo[id(x)] = (x, found, depth)
+    return found
+
+
+def _interval(x: Any, table: dict[int, tuple[Any, int, int]], depth: int) -> tuple[int, int] | None:
     v = static(x)
     if v is not None:
         v = np.asarray(v)
@@ -127,6 +162,8 @@ _ARITHMETIC: dict[str, Any] = {
 def register(table: dict[int, tuple[Any, int, int]], i: Any, lo: int, hi: int) -> None:
     """Record in ``table`` that traced ``i`` (a parent-trace value) lies in ``[lo, hi]``."""
     table[id(i)] = (i, lo, hi)
+    if isinstance(table, Intervals):
+        table.memo.clear()  # what was walked before may now lead to ``i``
 
 
 def annotate(ix: Index, table: dict[int, tuple[Any, int, int]]) -> Index:

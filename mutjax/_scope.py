@@ -30,7 +30,7 @@ import threading
 import weakref
 from typing import Any
 
-from . import _errors
+from . import _errors, _ranges
 
 # The most link hops one write may walk (see Cell._mirror).
 MAX_LINK_PATHS = 256
@@ -87,7 +87,7 @@ class Scope:
         self.recorders: list[dict[Cell, Any]] = []
         self.probing: list[bool] = []
         # On the root only: id(traced int) -> (it, lo, hi), see mutjax._ranges.
-        self.intervals: dict[int, tuple[Any, int, int]] = {}
+        self.intervals: dict[int, tuple[Any, int, int]] = _ranges.Intervals()
         # On the root only: how many cells it has made; a cell's ``serial`` is
         # its rank, so "made after this point" (inside a loop body) is a comparison.
         self.made = 0

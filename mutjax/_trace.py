@@ -769,10 +769,54 @@ def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutAr
             check_shapes and not isinstance(other, _masked.MaskedArray) and hasattr(other, "shape")
         ):
             _check_broadcast(tuple(self.shape), tuple(other.shape), reflected)
+        if direct:
+            # The call binds (self, other), or (other, self) when reflected.
+            if reflected:
+                out = on_values(lambda o, x: jax_op(x, o), other, self)
+            else:
+                out = on_values(jax_op, self, other)
+            if out is not None:
+                return out
         return jax_op(self, other)
 
     method.__name__ = name
+    direct = name not in ("__divmod__", "__rdivmod__")  # two results
     return method
+
+
+def on_values(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` run on the parent trace's values of ``args``, or None where that may differ.
+
+    ``fn`` (a ``jax.numpy`` operation) called on mutable arrays binds on
+    their trace, whose ``default`` binds the same call again on the parent
+    with the values read: the same equations, through one more trace per
+    operation (a fifth of a converted loop body's trace). Taken only where
+    that detour does nothing else: the current trace is the arrays' own,
+    each mutable argument is of it and holds a value of exactly its type,
+    the others are Python or NumPy constants, and at least one value is
+    traced. ``args`` are read in the order ``fn`` binds them.
+    """
+    trace = _compat.current_trace()
+    if type(trace) is not MutTrace:
+        return None
+    for a in args:
+        if type(a) is MutArray:
+            if a._trace is not trace:
+                return None
+        elif not isinstance(a, (*_PYTHON_SCALARS, np.ndarray, np.generic)):
+            return None
+    values = [a._read() if type(a) is MutArray else a for a in args]
+    traced = False
+    for a, v in zip(args, values):
+        if type(a) is MutArray:
+            if _compat.typeof(v) != a._aval:
+                return None
+            traced = traced or isinstance(v, _compat.Tracer)
+    if not traced:
+        return None
+    with _compat.set_current_trace(trace.parent_trace):
+        out = fn(*values)
+    return computed(trace._wrap_out(out))
 
 
 for _name, _ufunc in _BINARY.items():

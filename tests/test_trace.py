@@ -1017,3 +1017,50 @@ def test_checkify_sees_a_deferred_write_never_applied(where):
     assert err.get() is not None and "index 7" in err.get()
     err, _ = checked(2)
     assert err.get() is None
+
+
+# -- operators run on the parent trace's values ------------------------------------
+
+
+def k_operators(a, b, s):
+    out = [a + 1, 1 + a, a * 2.5, 2.5 - a, a + b, b - a, a @ b.T, a + a, a < b, 3 >= a]
+    out += [a[0] * np.float32(3), np.int16(3) * a[1], a + np.ones(3), np.ones(3, np.int8) - a[1]]
+    out += [a[0, 1] + s, s * a[1, 2], a[:, 1] ** 2, 2 ** a[0], a // 2, 7 % a[1], divmod(a, 3)[0]]
+    a[0, 0] = 5
+    t = a[0, 0]
+    out += [t + 1, t - a]
+    a[0, 0] += t
+    for i in range(2):  # a compiled loop: its body's operators, the builtins max and min
+        a[i, 1] = a[i, 0] + a[i, 2] * 2 - 1
+        a[i, 2] = max(a[i, 0], 2, a[i, 2]) - min(t, a[1, 1], 2.5) + max(a[i, 0], a[i, 1])
+    return out, a
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_operators_on_values_stage_what_the_trace_would(dtype, monkeypatch):
+    """An operator of mutable arrays skips their trace (``on_values``): NumPy's
+    values, and the very equations the trace itself stages."""
+    from mutjax import _trace
+    from mutjax._loops import _operators
+
+    a = np.arange(6, dtype=dtype).reshape(2, 3) + 1
+    b = np.full((2, 3), 2, np.float32)
+    f = mutjax.mutable(k_operators, loops=True)
+    want, want_a = k_operators(a.copy(), b.copy(), 4)
+    got, got_a = jax.jit(f)(a.copy(), b.copy(), 4)
+    for w, g in zip(want, got):
+        # JAX's 32-bit defaults where NumPy gives float64 for a Python float.
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6)
+        assert np.shape(g) == np.shape(w)
+    np.testing.assert_array_equal(got_a, want_a)
+    direct = str(jax.make_jaxpr(f)(a, b, 4))
+    calls = []
+
+    def refuse(*args):
+        calls.append(args)
+
+    monkeypatch.setattr(_trace, "on_values", refuse)
+    monkeypatch.setattr(_operators, "on_values", refuse)
+    again = mutjax.mutable(k_operators, loops=True)  # a new function: traced anew
+    assert str(jax.make_jaxpr(again)(a, b, 4)) == direct
+    assert calls  # the comparison above went through the trace

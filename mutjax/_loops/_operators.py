@@ -50,7 +50,7 @@ from .._control import fori_loop as _fori_loop
 from .._control import fori_loop_bounded as _fori_loop_bounded
 from .._control import guess as _guess_writes
 from .._control import while_loop as _while_loop
-from .._trace import MutArray, current_mut_trace
+from .._trace import MutArray, current_mut_trace, on_values
 from . import _bounds, _carry, _choice, _vectorize
 
 # -- errors ------------------------------------------------------------------------
@@ -1179,9 +1179,13 @@ def _builtin_minmax(name: str) -> Callable[..., Any]:
     py = max if name == "max" else min
     red = jnp.maximum if name == "max" else jnp.minimum
 
+    def pair(a: Any, b: Any) -> Any:
+        out = on_values(red, a, b)
+        return red(a, b) if out is None else out
+
     def call(*args: Any, **kwargs: Any) -> Any:
         if len(args) >= 2 and not kwargs and any(_is_traced(a) for a in args):
-            return functools.reduce(red, args)
+            return functools.reduce(pair, args)
         return py(*args, **kwargs)
 
     return call
