@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import _assign, _compat, _errors, _index, _lower, _values, _views
+from . import _assign, _checks, _compat, _errors, _index, _lower, _masked, _values, _views
 from ._scope import Handle
 from ._views import _own
 
@@ -57,6 +57,25 @@ UFUNC_METHODS = frozenset(["at"])
 
 _SORT_KINDS = "qhms"  # NumPy accepts any kind starting with these (quick, heap, merge, stable)
 _PUT_MODES = ("raise", "wrap", "clip")
+
+
+def check_operator_shapes(name: str, target: Any, other: Any) -> None:
+    """NumPy's ``ValueError`` for ``target op= other`` whose shapes NumPy refuses.
+
+    ``v += w`` is ``np.add(v, w, out=v)``: NumPy names the output's shape
+    too (``operands could not be broadcast together with shapes (3,) (4,)
+    (3,) ``), unlike ``v + w``. ``@=`` has its own rules, and a masked
+    operand its own check; an unreadable shape is left to the operation.
+    """
+    if name == "matmul" or isinstance(other, _masked.MaskedArray):
+        return
+    try:
+        shape = tuple(other.shape) if hasattr(other, "shape") else np.shape(other)
+    except ValueError:  # a ragged sequence: the operation says so
+        return
+    out = tuple(target.shape)
+    if shape != out:
+        _checks.check_lengths("inplace", [out, shape, out])
 
 
 def _value(x: Any) -> Any:

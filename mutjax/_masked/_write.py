@@ -56,6 +56,8 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     origin = user_line()
     if ix.mask is not None:
         return _write_mask(value, ix, v, dtype, origin)
+    if type(v) in (list, tuple):
+        v = _sequence_value(v, dtype)
     check_supported(ix, origin)
     static, dyn = static_part(ix)
     window = _lower.basic_read(value, static)
@@ -73,6 +75,21 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
         hits.append((ax, h))
     hit = all_along(hits, len(wshape))
     return _lower.basic_write(value, static, select(hit, vdata, window))
+
+
+def _sequence_value(v: list[Any] | tuple[Any, ...], dtype: Any) -> Any:
+    """A list or tuple value as the array NumPy converts it to, of the target's dtype.
+
+    NumPy's ``x[:k] = [1, 2, 3]`` converts the sequence, then assigns it as
+    that array: it fits where ``k`` is 3 (a 1-element one broadcasts), which
+    only the run time tells, as for an array value (see ``_fitted``)."""
+    try:
+        shape = np.shape(v)
+    except ValueError:
+        return v  # ragged: NumPy's error, from the assignment itself
+    except TypeError:  # traced elements: JAX converts the sequence
+        return jnp.asarray(v).astype(dtype)
+    return _values.prepare_value(v, shape, dtype)
 
 
 def _check_value_length(
