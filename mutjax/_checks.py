@@ -89,7 +89,7 @@ def check_indices(indices: list[Any], axes: list[int], shape: tuple[int, ...]) -
     """
     if indices:
         collectors = _scope.local.index_checks
-        if collectors and collectors[-1] is not None:  # an eager converted loop's body
+        if collectors and collectors[-1] is not None:  # an eager call (see _loops._bounds)
             collectors[-1].append((indices, axes, tuple(shape[a] for a in axes)))
         index_check_p.bind(
             *indices,
@@ -139,7 +139,8 @@ class LengthError(_compat.CheckifyException, ValueError):  # type: ignore[misc]
     NumPy raises ``ValueError`` when two operands' lengths differ
     (``x[:k] + y[:j]``), when a value's length differs from its target's
     (``x[:k] = y[:j]``) and when a product's contracted lengths differ
-    (``x[:k] @ y[:j]``), unless a length is 1 where NumPy broadcasts. With a
+    (``x[:k] @ y[:j]``), unless a length is 1 where NumPy broadcasts, or
+    ``np.vdot``'s flattened sizes (``np.vdot(x[:k], y[:j])``: no broadcasting). With a
     traced ``k`` or ``j`` this cannot raise under ``jit`` (see the guide
     [Dynamic shapes][values-whose-length-is-known-only-at-run-time]). Add
     this class to the error set of ``jax.experimental.checkify.checkify``

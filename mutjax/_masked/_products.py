@@ -193,7 +193,10 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
 def matmul(a: Any, b: Any) -> Any:
     """NumPy's ``matmul`` (``@``) where either operand may be masked."""
     if _ndim(a) == 0 or _ndim(b) == 0:
-        raise ValueError("matmul: Input operand does not have enough dimensions")
+        raise ValueError(
+            f"matmul: Input operand {0 if _ndim(a) == 0 else 1} does not have enough "
+            "dimensions (has 0, gufunc core with signature (n?,k),(k,m?)->(n?,m?) requires 1)"
+        )
     return dot(a, b)
 
 
