@@ -231,7 +231,9 @@ def test_a_combinators_body_keeps_jax_semantics_eagerly():
         return x
 
     assert _numpy(shifting_sums, x, y, N, 1)[0] is not None
-    mutjax.mutable(kernel)(jnp.asarray(x), jnp.asarray(y))  # as jax.lax.fori_loop: no raise
+    # As jax.lax.fori_loop: no raise, and the values jit gives.
+    eager = mutjax.mutable(kernel)(jnp.asarray(x), jnp.asarray(y))
+    assert_same(eager, jax.jit(mutjax.mutable(kernel))(jnp.asarray(x), jnp.asarray(y)))
 
 
 # -- in-place operators with static shapes: NumPy's words ------------------------------
