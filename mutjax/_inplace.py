@@ -64,18 +64,54 @@ def check_operator_shapes(name: str, target: Any, other: Any) -> None:
 
     ``v += w`` is ``np.add(v, w, out=v)``: NumPy names the output's shape
     too (``operands could not be broadcast together with shapes (3,) (4,)
-    (3,) ``), unlike ``v + w``. ``@=`` has its own rules, and a masked
-    operand its own check; an unreadable shape is left to the operation.
+    (3,) ``), unlike ``v + w``; ``@=`` is ``np.matmul(v, w, out=v)``, a
+    gufunc whose core axes must agree with the output's. A masked operand
+    has its own check; an unreadable shape is left to the operation.
     """
-    if name == "matmul" or isinstance(other, _masked.MaskedArray):
+    if isinstance(other, _masked.MaskedArray):
         return
     try:
         shape = tuple(other.shape) if hasattr(other, "shape") else np.shape(other)
     except ValueError:  # a ragged sequence: the operation says so
         return
     out = tuple(target.shape)
-    if shape != out:
+    if name == "matmul":
+        message = _matmul_into(out, shape)
+        if message is not None:
+            raise ValueError(message)
+    elif shape != out:
         _checks.check_lengths("inplace", [out, shape, out])
+
+
+_MATMUL = "with gufunc signature (n?,k),(k,m?)->(n?,m?)"
+
+
+def _matmul_into(out: tuple[int, ...], b: tuple[int, ...]) -> str | None:
+    """NumPy's message for ``a @= b`` with ``a`` of shape ``out``, or None where
+    its core axes agree (batch axes other than ``a``'s own are left to matmul)."""
+    if not b:  # matmul's own check comes first
+        return (
+            "matmul: Input operand 1 does not have enough dimensions (has 0, gufunc core "
+            "with signature (n?,k),(k,m?)->(n?,m?) requires 1)"
+        )
+    if len(out) < 1 or len(b) < 2:
+        return (
+            "inplace matrix multiplication requires the first operand to have at least "
+            "one and the second at least two dimensions."
+        )
+    if len(b) != 2 and b[:-2] != out[:-2]:
+        return None
+    if b[-2] != out[-1]:
+        return (
+            f"matmul: Input operand 1 has a mismatch in its core dimension 0, {_MATMUL} "
+            f"(size {b[-2]} is different from {out[-1]})"
+        )
+    if b[-1] != out[-1]:
+        return (
+            f"matmul: Output operand 0 has a mismatch in its core dimension "
+            f"{0 if len(out) == 1 else 1}, {_MATMUL} (size {out[-1]} is different from {b[-1]})"
+        )
+    return None
 
 
 def _value(x: Any) -> Any:

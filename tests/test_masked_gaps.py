@@ -405,3 +405,28 @@ def test_matmul_with_a_scalar_says_what_numpy_says(kernel):
     with pytest.raises(ValueError) as info:
         jax.jit(mutjax.mutable(kernel))(jnp.asarray(x), 3)
     assert str(info.value) == want
+
+
+_dims = st.lists(st.integers(1, 3), min_size=0, max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=_dims.filter(len), b=_dims)
+def test_static_inplace_matmul_says_what_numpy_says(a, b):
+    # Batch axes of `b` beyond the target's own are left to matmul (not drawn).
+    if len(b) > 2 and tuple(b[:-2]) != tuple(a[:-2]):
+        b = b[-2:]
+
+    def kernel(x, y):
+        x @= y
+        return x
+
+    x = np.arange(np.prod(a), dtype=np.float32).reshape(a)
+    y = np.arange(np.prod(b), dtype=np.float32).reshape(b) % 3
+    want, expected = _numpy(kernel, x, y)
+    if want is None:
+        assert_same(mutjax.mutable(kernel)(jnp.asarray(x), jnp.asarray(y)), expected)
+    else:
+        with pytest.raises(ValueError) as info:
+            mutjax.mutable(kernel)(jnp.asarray(x), jnp.asarray(y))
+        assert str(info.value) == want
