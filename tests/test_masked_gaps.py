@@ -430,3 +430,30 @@ def test_static_inplace_matmul_says_what_numpy_says(a, b):
         with pytest.raises(ValueError) as info:
             mutjax.mutable(kernel)(jnp.asarray(x), jnp.asarray(y))
         assert str(info.value) == want
+
+
+def test_sequence_of_more_axes_than_the_slice_is_numpys_error():
+    def kernel(x, k):
+        x[:k] = [[1, 2, 3]]
+        return x
+
+    x = np.arange(N, dtype=np.float32)
+    want = _numpy(kernel, x, 3)[0]
+    assert want is not None
+    with pytest.raises(ValueError) as info:
+        jax.jit(mutjax.mutable(kernel))(jnp.asarray(x), 3)
+    assert str(info.value) == want
+
+
+def leading_ones(x, k, j):
+    x[:k] = np.arange(3.0).reshape(1, 1, 3)  # NumPy drops the leading 1s
+    return x
+
+
+_LEADING = checkify.checkify(jax.jit(mutjax.mutable(leading_ones)), errors=ERRORS)
+
+
+@settings(max_examples=15, deadline=None)
+@given(k=bound, j=bound)
+def test_value_with_leading_unit_axes_fits_a_traced_slice(k, j):
+    _agrees(_LEADING, leading_ones, np.arange(N, dtype=np.float32), k, j)
