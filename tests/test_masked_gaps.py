@@ -457,3 +457,13 @@ _LEADING = checkify.checkify(jax.jit(mutjax.mutable(leading_ones)), errors=ERROR
 @given(k=bound, j=bound)
 def test_value_with_leading_unit_axes_fits_a_traced_slice(k, j):
     _agrees(_LEADING, leading_ones, np.arange(N, dtype=np.float32), k, j)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.float16, np.complex64])
+@pytest.mark.parametrize("kernel", VDOTS, ids=lambda k: k.__name__)
+def test_vdot_keeps_numpys_dtype(kernel, dtype):
+    x, y = (a.astype(dtype) for a in _inputs())
+    f = jax.jit(mutjax.mutable(kernel))
+    for k, j in [(1, 1), (2, 2), (0, 0)]:
+        if _numpy(kernel, x, y, k, j)[0] is None:
+            assert_same(f(jnp.asarray(x), jnp.asarray(y), k, j), kernel(x, y, k, j))

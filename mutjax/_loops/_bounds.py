@@ -9,9 +9,10 @@ the body's reads, writes and operations record
 flag carried by the loop (whether a check failed, and what NumPy's message
 needs: the first bad index, its axis and that axis' size, or the lengths of
 the first failed length check), and raises after the loop as NumPy would
-have, NumPy's ``IndexError`` or ``ValueError`` with NumPy's message. A loop nested in such a loop hands its flag to the
-enclosing body. The combinators' own bodies (``mutjax.fori_loop``) collect
-nothing: they keep ``jax.lax``'s semantics.
+have, NumPy's ``IndexError`` or ``ValueError`` with NumPy's message. A loop
+nested in such a loop hands its flag to the enclosing body. The
+combinators' own bodies (``mutjax.fori_loop``) collect nothing: they keep
+``jax.lax``'s semantics.
 """
 
 from __future__ import annotations

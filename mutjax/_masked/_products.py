@@ -218,7 +218,8 @@ def vdot(a: Any, b: Any) -> Any:
         if _ndim(a) == 1 and _ndim(b) == 1 and not any(one):
             return _contract(a, b, 0, 0, jnp.vdot)
         if any(one) or (len(sa) == len(sb) and all(_matching(d, e) for d, e in zip(sa, sb))):
-            return reduce("sum", elementwise(lambda x, y: jnp.conj(x) * y, a, b))
+            terms = elementwise(lambda x, y: jnp.conj(x) * y, a, b)
+            return reduce("sum", terms, dtype=terms.dtype)  # vdot's dtype, not sum's wider one
     raise dynamic_shape_error(
         "`np.vdot` of operands whose axes differ (NumPy flattens them; give both one shape)",
         origin_of(a, b),
