@@ -467,3 +467,24 @@ def test_vdot_keeps_numpys_dtype(kernel, dtype):
     for k, j in [(1, 1), (2, 2), (0, 0)]:
         if _numpy(kernel, x, y, k, j)[0] is None:
             assert_same(f(jnp.asarray(x), jnp.asarray(y), k, j), kernel(x, y, k, j))
+
+
+def computed_bound(x, y):
+    k = np.argmax(x)  # traced in the eager call's program, outside any loop
+    x[:k] += y[:4]
+    return x
+
+
+@settings(max_examples=20, deadline=None)
+@given(top=st.integers(0, N - 1))
+def test_eager_call_raises_for_a_computed_length(top):
+    x, y = _inputs()
+    x = np.where(np.arange(N) == top, 100, x).astype(np.float32)
+    want, expected = _numpy(computed_bound, x, y)
+    f = mutjax.mutable(computed_bound)
+    if want is None:
+        assert_same(f(jnp.asarray(x), jnp.asarray(y)), expected)
+    else:
+        with pytest.raises(ValueError) as info:
+            f(jnp.asarray(x), jnp.asarray(y))
+        assert str(info.value) == want
