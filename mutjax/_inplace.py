@@ -20,6 +20,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
@@ -80,7 +81,24 @@ def check_operator_shapes(name: str, target: Any, other: Any) -> None:
         if message is not None:
             raise ValueError(message)
     elif shape != out:
+        _check_cast_first(name, target, other, out)
         _checks.check_lengths("inplace", [out, shape, out])
+
+
+def _check_cast_first(name: str, target: Any, other: Any, out: tuple[int, ...]) -> None:
+    """NumPy's ufunc resolves the output's dtype before it broadcasts: a result
+    that cannot be cast to ``target`` raises that error, as for equal shapes."""
+    dtype = getattr(other, "dtype", None)
+    if dtype is None:
+        return  # a list: converted by the operation, then cast as it is
+    # (as JAX computes it, as the operation itself would: float64 is float32 without x64)
+    structs = [
+        jax.ShapeDtypeStruct(out, jax.dtypes.canonicalize_dtype(d)) for d in (target.dtype, dtype)
+    ]
+    result = jax.eval_shape(OPERATORS[name], *structs)
+    rdtype, tdtype = np.dtype(result.dtype), np.dtype(target.dtype)
+    if rdtype != tdtype and not np.can_cast(rdtype, tdtype, "same_kind"):
+        raise _errors.ufunc_cast_error(name, rdtype, tdtype)
 
 
 _MATMUL = "with gufunc signature (n?,k),(k,m?)->(n?,m?)"

@@ -488,3 +488,15 @@ def test_eager_call_raises_for_a_computed_length(top):
         with pytest.raises(ValueError) as info:
             f(jnp.asarray(x), jnp.asarray(y))
         assert str(info.value) == want
+
+
+@pytest.mark.parametrize("stop,other", [(3, 3), (3, 4), (2, 5)])
+@pytest.mark.parametrize("op", ["/=", "+=", "*="])
+def test_static_inplace_cast_is_refused_before_the_shapes(op, stop, other):
+    # NumPy's ufunc resolves the output dtype before it broadcasts: int32 += float64.
+    kernel = _inplace_kernel(op, stop, other)
+    x, y = np.arange(N, dtype=np.int32), np.arange(N, dtype=np.float64) + 0.5
+    with pytest.raises(TypeError):
+        kernel(x.copy(), y)
+    with pytest.raises(TypeError, match=r"^Cannot cast ufunc '\w+' output from dtype"):
+        mutjax.mutable(kernel)(jnp.asarray(x), jnp.asarray(y, np.float32))
