@@ -89,7 +89,7 @@ def check_indices(indices: list[Any], axes: list[int], shape: tuple[int, ...]) -
     """
     if indices:
         collectors = _scope.local.index_checks
-        if collectors and collectors[-1] is not None:  # an eager converted loop's body
+        if collectors and collectors[-1] is not None:  # an eager call (see _loops._bounds)
             collectors[-1].append((indices, axes, tuple(shape[a] for a in axes)))
         index_check_p.bind(
             *indices,
@@ -139,7 +139,8 @@ class LengthError(_compat.CheckifyException, ValueError):  # type: ignore[misc]
     NumPy raises ``ValueError`` when two operands' lengths differ
     (``x[:k] + y[:j]``), when a value's length differs from its target's
     (``x[:k] = y[:j]``) and when a product's contracted lengths differ
-    (``x[:k] @ y[:j]``), unless a length is 1 where NumPy broadcasts. With a
+    (``x[:k] @ y[:j]``), unless a length is 1 where NumPy broadcasts, or
+    ``np.vdot``'s flattened sizes (``np.vdot(x[:k], y[:j])``: no broadcasting). With a
     traced ``k`` or ``j`` this cannot raise under ``jit`` (see the guide
     [Dynamic shapes][values-whose-length-is-known-only-at-run-time]). Add
     this class to the error set of ``jax.experimental.checkify.checkify``
@@ -194,10 +195,10 @@ class LengthError(_compat.CheckifyException, ValueError):  # type: ignore[misc]
 
     def __str__(self) -> str:
         lengths = [int(v) for v in np.asarray(self._payload).ravel()]
-        return length_message(self.kind, _filled(self.shapes, lengths), self.axes)
+        return length_message(self.kind, filled(self.shapes, lengths), self.axes)
 
 
-def _filled(shapes: Sequence[Dims], lengths: Sequence[Any]) -> list[tuple[Any, ...]]:
+def filled(shapes: Sequence[Dims], lengths: Sequence[Any]) -> list[tuple[Any, ...]]:
     """``shapes`` with their run-time slots taken from ``lengths``, in order."""
     it = iter(lengths)
     return [tuple(next(it) if d is None else d for d in shp) for shp in shapes]
@@ -243,6 +244,13 @@ def _value_apart(value: tuple[Any, ...], target: tuple[Any, ...]) -> Any:
     return bad
 
 
+def _size(shape: tuple[Any, ...]) -> Any:
+    size: Any = 1
+    for d in shape:
+        size = size * d
+    return size
+
+
 def length_fails(kind: str, shapes: Sequence[tuple[Any, ...]], axes: tuple[int, ...]) -> Any:
     """Whether NumPy raises for ``shapes`` in an operation of ``kind`` (a traced
     bool where a size is traced).
@@ -250,7 +258,8 @@ def length_fails(kind: str, shapes: Sequence[tuple[Any, ...]], axes: tuple[int, 
     Kinds: ``"broadcast"`` (the operands of an elementwise operation),
     ``"inplace"`` (its operands, then the ``out`` they are written into),
     ``"assign"`` and ``"mask_assign"`` (the value, then the target),
-    ``"dot"`` and ``"matmul"`` (two operands, contracted along ``axes``).
+    ``"dot"`` and ``"matmul"`` (two operands, contracted along ``axes``),
+    ``"vdot"`` (two operands, flattened: their sizes must be equal).
     """
     if kind == "broadcast":
         return _no_broadcast(shapes)
@@ -258,6 +267,8 @@ def length_fails(kind: str, shapes: Sequence[tuple[Any, ...]], axes: tuple[int, 
         return _no_broadcast(shapes) | _larger_than_out(shapes[:-1], shapes[-1])
     if kind in ("assign", "mask_assign"):
         return _value_apart(shapes[0], shapes[1])
+    if kind == "vdot":
+        return _size(shapes[0]) != _size(shapes[1])
     (a, b), (ax_a, ax_b) = shapes, axes
     return a[ax_a] != b[ax_b]
 
@@ -273,6 +284,8 @@ def length_message(kind: str, shapes: Sequence[tuple[int, ...]], axes: tuple[int
         padded = [(1,) * (ndim - len(s)) + tuple(s) for s in ins]
         wide = tuple(max(dims) if 0 not in dims else 0 for dims in zip(*padded))
         return _errors.out_shape_error(tuple(out), wide).args[0]
+    if kind == "vdot":  # NumPy flattens both operands: the second to the first's size
+        return f"cannot reshape array of size {_size(shapes[1])} into shape ({_size(shapes[0])},)"
     value, target = (_shape_str(s) for s in shapes)
     if kind == "assign":
         return f"could not broadcast input array from shape {value} into shape {target}"
@@ -306,7 +319,7 @@ def _length_rule(
     if 0 in batch:
         return error, []
     lengths = tuple(jnp.broadcast_to(jnp.asarray(n).astype(np.int32), batch) for n in lengths)
-    bad = jnp.broadcast_to(jnp.asarray(length_fails(kind, _filled(shapes, lengths), axes)), batch)
+    bad = jnp.broadcast_to(jnp.asarray(length_fails(kind, filled(shapes, lengths), axes)), batch)
     first = jnp.argmax(jnp.ravel(bad))
     payload = jnp.stack([jnp.ravel(n)[first] for n in lengths])
     err = LengthError(_compat.checkify_traceback(), kind, shapes, axes, payload)
@@ -349,6 +362,9 @@ def check_lengths(kind: str, shapes: Sequence[tuple[Any, ...]], axes: tuple[int,
         if length_fails(kind, concrete, axes):
             raise ValueError(length_message(kind, concrete, axes))
         return
+    from ._loops import _bounds
+
+    _bounds.collect_lengths(lengths, kind, tuple(known), tuple(axes))  # an eager call
     length_check_p.bind(*lengths, kind=kind, shapes=tuple(known), axes=tuple(axes))
 
 
@@ -437,6 +453,14 @@ def one_check(kind: str, operands: Sequence[Any]) -> Iterator[None]:
             yield
             return
         check_operands(kind, operands)
+    with quiet():
+        yield
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Record no length check in the block: its operation is checked as a whole,
+    in the words NumPy uses for it."""
     _quiet.depth += 1
     try:
         yield

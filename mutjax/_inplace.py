@@ -20,11 +20,12 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import _assign, _compat, _errors, _index, _lower, _values, _views
+from . import _assign, _checks, _compat, _errors, _index, _lower, _masked, _values, _views
 from ._scope import Handle
 from ._views import _own
 
@@ -57,6 +58,78 @@ UFUNC_METHODS = frozenset(["at"])
 
 _SORT_KINDS = "qhms"  # NumPy accepts any kind starting with these (quick, heap, merge, stable)
 _PUT_MODES = ("raise", "wrap", "clip")
+
+
+def check_operator_shapes(name: str, target: Any, other: Any) -> None:
+    """NumPy's ``ValueError`` for ``target op= other`` whose shapes NumPy refuses.
+
+    ``v += w`` is ``np.add(v, w, out=v)``: NumPy names the output's shape
+    too (``operands could not be broadcast together with shapes (3,) (4,)
+    (3,) ``), unlike ``v + w``; ``@=`` is ``np.matmul(v, w, out=v)``, a
+    gufunc whose core axes must agree with the output's. A masked operand
+    has its own check; an unreadable shape is left to the operation.
+    """
+    if isinstance(other, _masked.MaskedArray):
+        return
+    try:
+        shape = tuple(other.shape) if hasattr(other, "shape") else np.shape(other)
+    except ValueError:  # a ragged sequence: the operation says so
+        return
+    out = tuple(target.shape)
+    if name == "matmul":
+        message = _matmul_into(out, shape)
+        if message is not None:
+            raise ValueError(message)
+    elif shape != out:
+        _check_cast_first(name, target, other, out)
+        _checks.check_lengths("inplace", [out, shape, out])
+
+
+def _check_cast_first(name: str, target: Any, other: Any, out: tuple[int, ...]) -> None:
+    """NumPy's ufunc resolves the output's dtype before it broadcasts: a result
+    that cannot be cast to ``target`` raises that error, as for equal shapes."""
+    dtype = getattr(other, "dtype", None)
+    if dtype is None:
+        return  # a list: converted by the operation, then cast as it is
+    # (as JAX computes it, as the operation itself would: float64 is float32 without x64)
+    structs = [
+        jax.ShapeDtypeStruct(out, jax.dtypes.canonicalize_dtype(d)) for d in (target.dtype, dtype)
+    ]
+    result = jax.eval_shape(OPERATORS[name], *structs)
+    rdtype, tdtype = np.dtype(result.dtype), np.dtype(target.dtype)
+    if rdtype != tdtype and not np.can_cast(rdtype, tdtype, "same_kind"):
+        raise _errors.ufunc_cast_error(name, rdtype, tdtype)
+
+
+_MATMUL = "with gufunc signature (n?,k),(k,m?)->(n?,m?)"
+
+
+def _matmul_into(out: tuple[int, ...], b: tuple[int, ...]) -> str | None:
+    """NumPy's message for ``a @= b`` with ``a`` of shape ``out``, or None where
+    its core axes agree (batch axes other than ``a``'s own are left to matmul)."""
+    if not b:  # matmul's own check comes first
+        return (
+            "matmul: Input operand 1 does not have enough dimensions (has 0, gufunc core "
+            "with signature (n?,k),(k,m?)->(n?,m?) requires 1)"
+        )
+    if len(out) < 1 or len(b) < 2:
+        return (
+            "inplace matrix multiplication requires the first operand to have at least "
+            "one and the second at least two dimensions."
+        )
+    if len(b) != 2 and b[:-2] != out[:-2]:
+        return None
+    if b[-2] != out[-1]:
+        return (
+            f"matmul: Input operand 1 has a mismatch in its core dimension 0, {_MATMUL} "
+            f"(size {b[-2]} is different from {out[-1]})"
+        )
+    if b[-1] != out[-1]:
+        return (
+            f"matmul: Output operand 0 has a mismatch in its core dimension "
+            f"{0 if len(out) == 1 else 1}, {_MATMUL} (size {out[-1]} is different from {b[-1]})"
+        )
+    return None
 
 
 def _value(x: Any) -> Any:

@@ -687,6 +687,8 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
             return _scalar_inplace(self, name, op, other)
         if _assign.combine(self, name, other):
             return self  # one combining scatter, as `.at[i].add(v)` (or waiting to be one)
+        if self._aval.shape or self._view is not None:  # (else it may stand for a scalar)
+            _inplace.check_operator_shapes(name, self, other)
         result = op(self, other)
         rdtype = np.dtype(result.dtype)
         dtype = np.dtype(self._aval.dtype)

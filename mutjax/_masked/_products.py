@@ -35,7 +35,7 @@ from jax import lax
 from .. import _checks
 from ._base import MaskedBase, origin_of
 from ._elementwise import elementwise
-from ._layout import Axis, bcast_axis, resize, select
+from ._layout import Axis, bcast_axis, resize, same_value, select
 from ._origin import dynamic_shape_error
 from ._reduce import reduce
 
@@ -193,13 +193,50 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
 def matmul(a: Any, b: Any) -> Any:
     """NumPy's ``matmul`` (``@``) where either operand may be masked."""
     if _ndim(a) == 0 or _ndim(b) == 0:
-        raise ValueError("matmul: Input operand does not have enough dimensions")
+        raise ValueError(
+            f"matmul: Input operand {0 if _ndim(a) == 0 else 1} does not have enough "
+            "dimensions (has 0, gufunc core with signature (n?,k),(k,m?)->(n?,m?) requires 1)"
+        )
     return dot(a, b)
 
 
 def vdot(a: Any, b: Any) -> Any:
-    """NumPy's ``vdot``: the conjugated dot product of the flattened operands."""
-    return reduce("sum", elementwise(lambda x, y: jnp.conj(x) * y, a, b))
+    """NumPy's ``vdot``: the conjugated dot product of the flattened operands.
+
+    Nothing broadcasts: NumPy flattens both and requires one size (its
+    ``ValueError`` otherwise, checked as the other products' lengths are).
+    Two vectors are one product; operands of more axes multiply position by
+    position, so their axes must match (a run-time one with a run-time one,
+    a static one with one of the same size); an operand of one element
+    (static) multiplies the other's sum.
+    """
+    sa, sb = _checks.operand_shape(a), _checks.operand_shape(b)
+    if not (len(sa) == len(sb) and all(same_value(d, e) for d, e in zip(sa, sb))):
+        _checks.check_lengths("vdot", [sa, sb])  # NumPy's ValueError
+    one = [_static_size(s) == 1 for s in (sa, sb)]
+    with _checks.quiet():  # checked above, as NumPy words it
+        if _ndim(a) == 1 and _ndim(b) == 1 and not any(one):
+            return _contract(a, b, 0, 0, jnp.vdot)
+        if any(one) or (len(sa) == len(sb) and all(_matching(d, e) for d, e in zip(sa, sb))):
+            terms = elementwise(lambda x, y: jnp.conj(x) * y, a, b)
+            return reduce("sum", terms, dtype=terms.dtype)  # vdot's dtype, not sum's wider one
+    raise dynamic_shape_error(
+        "`np.vdot` of operands whose axes differ (NumPy flattens them; give both one shape)",
+        origin_of(a, b),
+    )
+
+
+def _static_size(shape: tuple[Any, ...]) -> int | None:
+    """The size of an operand of static ``shape``; None where a length is run-time."""
+    if any(not isinstance(d, (int, np.integer)) for d in shape):
+        return None
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _matching(d: Any, e: Any) -> bool:
+    """Whether two axes of vdot's operands pair up: both run-time, or one static size."""
+    static_d, static_e = isinstance(d, (int, np.integer)), isinstance(e, (int, np.integer))
+    return (not static_d and not static_e) or (static_d and static_e and d == e)
 
 
 def outer(a: Any, b: Any, out: Any = None) -> Any:

@@ -61,6 +61,8 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
     window = _lower.basic_read(value, static)
     wshape = tuple(window.shape)
     bounds = {ax: slice_bounds(d, wshape[ax]) for ax, d in dyn}
+    if type(v) in (list, tuple):
+        v = _sequence_value(v, len(wshape), dtype)
     aligned = _aligned(v, wshape, bounds)
     if isinstance(v, MaskedBase) and not aligned:
         _check_value_length(v, wshape, bounds)
@@ -73,6 +75,26 @@ def write(value: Any, ix: _index.Index, v: Any, dtype: Any) -> Any:
         hits.append((ax, h))
     hit = all_along(hits, len(wshape))
     return _lower.basic_write(value, static, select(hit, vdata, window))
+
+
+def _sequence_value(v: list[Any] | tuple[Any, ...], ndim: int, dtype: Any) -> Any:
+    """A list or tuple value as the array NumPy converts it to, of the target's dtype.
+
+    NumPy's ``x[:k] = [1, 2, 3]`` converts the sequence, then assigns it as
+    that array: it fits where ``k`` is 3 (a 1-element one broadcasts), which
+    only the run time tells, as for an array value (see ``_fitted``)."""
+    try:
+        shape = np.shape(v)
+    except ValueError:
+        return v  # ragged: NumPy's error, from the assignment itself
+    except TypeError:  # traced elements: JAX converts the sequence
+        return jnp.asarray(v).astype(dtype)
+    if len(shape) > ndim:  # NumPy copies a sequence into a view of as many axes at most
+        raise ValueError(
+            "setting an array element with a sequence. The requested array would "
+            f"exceed the maximum number of dimension of {ndim}."
+        )
+    return _values.prepare_value(v, shape, dtype)
 
 
 def _check_value_length(
@@ -203,6 +225,9 @@ def _fitted(v: Any, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, A
     NumPy requires that length to be the slice's run-time length: a check
     that checkify reports (``x[:k] = y[:3]`` where ``k`` is not 3)."""
     shape = tuple(np.shape(v)) if hasattr(v, "shape") else ()
+    while len(shape) > len(wshape) and shape[0] == 1:  # NumPy drops them
+        shape = shape[1:]
+        v = v.reshape(shape)
     off = len(wshape) - len(shape)
     fit = [(ax, d) for ax, d in enumerate(shape) if off + ax in bounds and d != 1]
     if off < 0 or not fit or any(d > wshape[off + ax] for ax, d in fit):
