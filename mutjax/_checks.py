@@ -38,24 +38,28 @@ import numpy as np
 
 from . import _compat, _errors, _scope
 
-index_check_p = _compat.Primitive("mutjax_index_check")
-index_check_p.multiple_results = True
-index_check_p.def_impl(lambda *indices, axes, sizes, shape: [])
-index_check_p.def_abstract_eval(lambda *indices, axes, sizes, shape: [])
-_compat.register_lowering(index_check_p, lambda ctx, *args, **params: [])
+
+def _inert(name: str, batch: Any) -> Any:
+    """A check primitive: no outputs, no effects, lowered to nothing, inert under ``jvp``.
+
+    ``batch(p, args, dims, **params)`` is its batching rule.
+    """
+    p = _compat.Primitive(name)
+    p.multiple_results = True
+    p.def_impl(lambda *args, **params: [])
+    p.def_abstract_eval(lambda *args, **params: [])
+    _compat.register_lowering(p, lambda ctx, *args, **params: [])
+    _compat.primitive_jvps[p] = lambda primals, tangents, **params: (p.bind(*primals, **params), [])
+    _compat.primitive_batchers[p] = lambda args, dims, **params: batch(p, args, dims, **params)
+    return p
 
 
-def _jvp(primals: Any, tangents: Any, **params: Any) -> tuple[list, list]:
-    return index_check_p.bind(*primals, **params), []
-
-
-def _batch(args: Any, dims: Any, **params: Any) -> tuple[list, list]:
+def _batch(p: Any, args: Any, dims: Any, **params: Any) -> tuple[list, list]:
     # The check is over every element, whichever axis is batched.
-    return index_check_p.bind(*args, **params), []
+    return p.bind(*args, **params), []
 
 
-_compat.primitive_jvps[index_check_p] = _jvp
-_compat.primitive_batchers[index_check_p] = _batch
+index_check_p = _inert("mutjax_index_check", _batch)
 
 
 def _checkify_rule(error: Any, enabled_errors: Any, *indices: Any, axes, sizes, shape) -> Any:
@@ -105,18 +109,8 @@ def check_indices(indices: list[Any], axes: list[int], shape: tuple[int, ...]) -
 # run-time length operand of the check goes.
 Dims = tuple[int | None, ...]
 
-length_check_p = _compat.Primitive("mutjax_length_check")
-length_check_p.multiple_results = True
-length_check_p.def_impl(lambda *lengths, kind, shapes, axes: [])
-length_check_p.def_abstract_eval(lambda *lengths, kind, shapes, axes: [])
-_compat.register_lowering(length_check_p, lambda ctx, *args, **params: [])
 
-
-def _length_jvp(primals: Any, tangents: Any, **params: Any) -> tuple[list, list]:
-    return length_check_p.bind(*primals, **params), []
-
-
-def _length_batch(args: Any, dims: Any, **params: Any) -> tuple[list, list]:
+def _length_batch(p: Any, args: Any, dims: Any, **params: Any) -> tuple[list, list]:
     # Every length gets the batch axis at the front (an unbatched one
     # repeated), so all keep one shape; the rule checks each element.
     n = next(a.shape[d] for a, d in zip(args, dims) if d is not _compat.NOT_MAPPED)
@@ -126,11 +120,10 @@ def _length_batch(args: Any, dims: Any, **params: Any) -> tuple[list, list]:
         else jnp.moveaxis(a, d, 0)
         for a, d in zip(args, dims)
     ]
-    return length_check_p.bind(*front, **params), []
+    return p.bind(*front, **params), []
 
 
-_compat.primitive_jvps[length_check_p] = _length_jvp
-_compat.primitive_batchers[length_check_p] = _length_batch
+length_check_p = _inert("mutjax_length_check", _length_batch)
 
 
 class LengthError(_compat.CheckifyException, ValueError):  # type: ignore[misc]

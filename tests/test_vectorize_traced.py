@@ -13,13 +13,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same, loop_kinds, returning_args, split_returned
+from helpers import assert_same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.experimental import checkify
+from test_vectorize import check as _check
+from test_vectorize import kinds, sequential
 
 import mutjax
-from mutjax._loops import _vectorize
 from tests.corpus import npbench_polybench as published
 
 rng = np.random.default_rng(0)
@@ -48,21 +49,9 @@ def whiles(kernel, *args):
     return count(jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr)
 
 
-def kinds(kernel, *args):
-    return loop_kinds(jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr)
-
-
 def check(kernel, *args, rtol=1e-4, atol=1e-4):
-    """``kernel`` under mutjax.jit equals NumPy: its result and its final arguments."""
-    np_args = [np.array(a) for a in args]
-    expected = (kernel(*np_args), np_args)
-    got = mutjax.jit(kernel, **returning_args(len(args)))(*args)
-    assert_same(split_returned(got, len(args), expected[0]), expected, kernel.__name__, rtol, atol)
-
-
-def sequential(monkeypatch):
-    """Make every loop sequential (the proof fails): the loop the batched run replaces."""
-    monkeypatch.setattr(_vectorize, "_plan", lambda *a: None)
+    """``kernel`` under mutjax.jit equals NumPy (float32 LU: a looser tolerance)."""
+    _check(kernel, *args, rtol=rtol, atol=atol)
 
 
 # -- the published kernels ----------------------------------------------------------------
