@@ -865,6 +865,8 @@ def _plan(
             return None  # a local the next iteration reads: a loop-carried value
     moving = _tainted(jaxpr, {jaxpr.invars[0]})
     cells = jaxpr.invars[1 : 1 + n_cells]
+    if _bounds_batched(jaxpr, moving | _tainted(jaxpr, set(cells))):
+        return None
     if not _apart_in_time(plan, cells, lower, upper, moving, sym):
         return None
     versions = {jaxpr.eqns[e].outvars[0] for e, (role, _) in plan.roles.items() if role == "write"}
@@ -885,6 +887,31 @@ def _plan(
         if block is not None:
             plan.blocks[e] = block
     return plan
+
+
+def _int_custom_jvp(eqn: Any) -> bool:
+    """``eqn`` is, or holds, a ``custom_jvp`` call with an integer operand (a loop's bounds)."""
+    if eqn.primitive.name == "custom_jvp_call" and any(
+        jnp.issubdtype(_aval(x).dtype, jnp.integer)
+        for x in eqn.invars
+        if hasattr(_aval(x), "dtype")
+    ):
+        return True
+    return any(_int_custom_jvp(e) for sub in _compat.jaxprs_in_params(eqn.params) for e in sub.eqns)
+
+
+def _bounds_batched(jaxpr: Any, batched: set[Any]) -> bool:
+    """A ``custom_jvp`` call with integer operands (a loop of traced length) would be batched.
+
+    Its derivative rule masks the loop with a ``cond`` on those integers;
+    batched, JAX turns that ``cond`` into a ``select`` of ``stop_gradient``-ed
+    operands, which reverse mode cannot transpose: ``jax.grad`` of the jit
+    would raise. Such a loop stays a loop.
+    """
+    return any(
+        _int_custom_jvp(eqn) and any(_is_var(x) and x in batched for x in eqn.invars)
+        for eqn in jaxpr.eqns
+    )
 
 
 def _block(
