@@ -1,0 +1,1119 @@
+"""Inner loops over a traced range near the edge of what a batched loop may prove give NumPy's results.
+
+Each kernel is plain NumPy code with an inner loop whose range depends on an
+outer loop's index (``range(i, n)``, ``range(k + 1, m)``, ``range(0, i)``,
+``range(n - i)``, ``range(i // 2, n)``), run on NumPy (the oracle) and under
+``jax.jit(mutjax.mutable(kernel, loops=True))`` and ``mutjax.jit``: values,
+shapes and dtypes must agree. The kernels sit just beside what the proof of
+independence (``mutjax._loops._vectorize``) accepts: reads one past the
+range's start, reads of a column an earlier or later iteration writes, reads
+of the transposed element, two windows per iteration, rows that move with the
+index, reads through views, carried locals, traced ``if``, other steps,
+empty ranges, integer, bool and complex data, ``inf`` and ``nan`` where
+masked lanes compute, and the loop inside a called function.
+
+``DEPENDENT`` kernels carry a value from one iteration of the inner loop to
+a later one; a program of theirs without a ``while`` loop is the defect even
+where the data happen to agree. Every kernel's program is recorded as batched
+or not (``BATCHED``, ``LOOPS``), so the file shows both paths run. Float
+kernels' derivatives through the batched loop equal those of the sequential
+loop (the proof switched off).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_same, loop_kinds
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mutjax
+from mutjax._loops import _vectorize
+
+rng = np.random.default_rng(11)
+
+
+def _f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# -- the kernels ------------------------------------------------------------------------------
+# Each takes arrays, mutates them and returns them (a tuple for several).
+
+
+def reads_the_start(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] -= A[i, :i].sum()  # columns before the start: no iteration writes them
+    return A
+
+
+def reads_one_past_the_start(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] -= A[i, : i + 1].sum()  # column i: the first iteration writes it
+    return A
+
+
+def reads_the_left_neighbour(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j - 1] * 0.5 + A[i, j]  # written by the previous iteration
+    return A
+
+
+def reads_the_right_neighbour(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n - 1):
+            A[i, j] = A[i, j + 1] * 0.5 + A[i, j]  # written by the next one: anti-dependence
+    return A
+
+
+def reads_the_transposed(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[j, i] + 1.0  # below the diagonal: no iteration writes it
+    return A
+
+
+def reads_the_transposed_strictly(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            A[i, j] = A[j, i] + 1.0
+    return A
+
+
+def writes_the_column(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[j, i] = A[i, j] + 1.0  # column i written, row i read: they meet at A[i, i] only
+    return A
+
+
+def writes_the_column_reading_the_corner(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[j, i] = A[i, i] * 2.0 + A[j, i]  # iteration i writes the corner the others read
+    return A
+
+
+def writes_two_windows(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = 1.0 + A[i, j]
+            A[j, i] = 2.0 + A[j, i]  # j = i: both at the corner
+    return A
+
+
+def writes_through_a_row_view(A):
+    n = A.shape[0]
+    for i in range(n):
+        r = A[i]
+        for j in range(i, n):
+            r[j] = r[j] * 2.0 + r[:i].sum()
+    return A
+
+
+def writes_through_a_row_view_reading_past(A):
+    n = A.shape[0]
+    for i in range(n):
+        r = A[i]
+        for j in range(i, n):
+            r[j] = r[j] * 2.0 + r[: i + 1].sum()
+    return A
+
+
+def reads_a_view_where_the_last_iteration_wrote(A):
+    n = A.shape[0]
+    for i in range(n):
+        r = A[i]  # a view: r[j - 1] sees the previous iteration's write
+        for j in range(i + 1, n):
+            A[i, j] = r[j - 1] + 1.0
+    return A
+
+
+def reads_a_view_prefix_the_loop_wrote(A):
+    n = A.shape[0]
+    for i in range(n):
+        r = A[i]
+        for j in range(i, n):
+            A[i, j] = r[:j].sum() + 1.0
+    return A
+
+
+def carries_a_sum(A):
+    n = A.shape[0]
+    for i in range(n):
+        s = 0.0
+        for j in range(i, n):
+            s += A[i, j]
+            A[i, j] = s
+    return A
+
+
+def keeps_the_last_index(A, out):
+    n = A.shape[0]
+    for i in range(n):
+        last = -1
+        for j in range(i, n):
+            A[i, j] = A[i, j] * 2.0
+            last = j
+        out[i] = last
+    return A, out
+
+
+def keeps_the_last_read(A, out):
+    n = A.shape[0]
+    for i in range(n):
+        v = 0.0
+        for j in range(i, n):
+            v = A[i, j] * 2.0
+            A[i, j] = v + 1.0
+        out[i] = v
+    return A, out
+
+
+def keeps_the_next_read(A, out):
+    n = A.shape[0]
+    for i in range(n):
+        v = 0.0
+        for j in range(i, n - 1):
+            A[i, j] = A[i, j] + 1.0
+            v = A[i, j + 1]
+        out[i] = v
+    return A, out
+
+
+def negates_where_positive(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            if A[i, j] > 0:
+                A[i, j] = -A[i, j] + A[i, :i].sum()
+    return A
+
+
+def negates_where_the_neighbour_is_positive(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if A[i, j - 1] > 0:
+                A[i, j] = -A[i, j - 1]
+    return A
+
+
+def steps_down(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n - 1, i - 1, -1):
+            A[i, j] = A[i, j] + A[i, :i].sum()
+    return A
+
+
+def steps_down_reading_the_right(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n - 2, i - 1, -1):
+            A[i, j] = A[i, j] + A[i, j + 1]  # written by the previous (larger) j
+    return A
+
+
+def an_empty_range(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, i):
+            A[i, j] = 9.0
+    return A
+
+
+def steps_by_two(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n, 2):
+            A[i, j] = A[i, j] + A[i, :i].sum()
+    return A
+
+
+def steps_by_two_reading_two_back(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i + 2, n, 2):
+            A[i, j] = A[i, j] + A[i, j - 2]
+    return A
+
+
+def gram_columns(A, R):
+    m, n = A.shape
+    for k in range(n):
+        for j in range(k + 1, n):
+            R[k, j] = A[:, k] @ A[:, j]
+            A[:, j] -= A[:, k] * R[k, j]
+    return A, R
+
+
+def gram_columns_reading_the_previous(A, R):
+    m, n = A.shape
+    for k in range(n):
+        for j in range(k + 1, n):
+            R[k, j] = A[:, j - 1] @ A[:, j]
+            A[:, j] -= A[:, j - 1] * R[k, j]
+    return A, R
+
+
+def scales_past_the_pivot(A, b):
+    m = A.shape[1]
+    for k in range(A.shape[0]):
+        for j in range(k + 1, m):
+            A[k, j] = A[k, j] / A[k, k] + b[j]
+    return A
+
+
+def sums_past_the_pivot(A):
+    m = A.shape[1]
+    for k in range(A.shape[0]):
+        for j in range(k + 1, m):
+            A[k, j] = A[k, j] + A[k, k + 1 :].sum()  # columns the earlier iterations wrote
+    return A
+
+
+def sums_up_to_the_first_column(A):
+    m = A.shape[1]
+    for k in range(A.shape[0]):
+        for j in range(k + 1, m):
+            A[k, j] = A[k, j] + A[k, : k + 2].sum()  # column k + 1: the first iteration's
+    return A
+
+
+def runs_n_minus_i(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n - i):
+            A[i, j] = A[i, j] + A[i, n - i - 1]  # the last iteration writes it: anti-dependence
+    return A
+
+
+def runs_n_minus_i_reading_the_tail(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n - i):
+            A[i, j] = A[i, j] + A[i, n - i :].sum()
+    return A
+
+
+def starts_at_half(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i // 2, n):
+            A[i, j] = A[i, j] + A[i, : i // 2].sum()
+    return A
+
+
+def starts_at_half_reading_past(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i // 2, n):
+            A[i, j] = A[i, j] + A[i, : i // 2 + 1].sum()
+    return A
+
+
+def starts_before_zero(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i - 1, n):  # j = -1 at i = 0 writes the last column, as j = n - 1 does
+            A[i, j] = A[i, j] * 2.0 + 1.0
+    return A
+
+
+def stops_at_i(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(0, i):
+            A[i, j] = A[i, j] + A[i, i:].sum()
+    return A
+
+
+def stops_at_i_reading_the_last(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(0, i):
+            A[i, j] = A[i, j] + A[i, i - 1]  # the last iteration writes it
+    return A
+
+
+def stops_at_i_reading_the_first(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(0, i):
+            A[i, j] = A[i, j] + A[i, 0]  # the first iteration writes it
+    return A
+
+
+def stops_at_a_minimum(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, min(i + 2, n)):
+            A[i, j] = A[i, j] + A[i, :i].sum()
+    return A
+
+
+def updates_its_own_element_twice(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] += 1.0
+            A[i, j] *= 2.0
+            A[i, j] -= A[i, j] * 0.25
+    return A
+
+
+def reads_the_diagonal_writes_the_row(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i, i]  # j = i writes A[i, i]
+    return A
+
+
+def writes_the_diagonal(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[j, j] = A[j, j] + A[i, j]  # the row read is written only at (i, i), by j = i
+    return A
+
+
+def writes_the_diagonal_reading_the_corner(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[j, j] = A[j, j] + A[i, i]  # j = i writes the corner the others read
+    return A
+
+
+def writes_the_next_column(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n - 1):
+            A[i, j + 1] = A[i, j] + 1.0  # reads what the previous iteration wrote
+    return A
+
+
+def writes_the_previous_column(A):
+    n = A.shape[0]
+    for i in range(1, n):
+        for j in range(i, n):
+            A[i, j - 1] = A[i, j] + 1.0  # reads what the next iteration writes
+    return A
+
+
+def sums_the_suffix(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i, j:].sum()
+    return A
+
+
+def sums_from_the_start(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i, i:j].sum()  # the earlier iterations' columns
+    return A
+
+
+def sums_the_prefix(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i, :j].sum()
+    return A
+
+
+def sums_the_suffix_of_the_column(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[j, i] = A[j:, i].sum() + A[j, :i].sum()
+    return A
+
+
+def reads_the_row_above(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[j, i] = A[j - 1, i] + A[j, i]  # the previous iteration's row
+    return A
+
+
+def updates_whole_columns(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[:, j] = A[:, j] * 0.5 + A[:, i]  # j = i writes column i, the others read it
+    return A
+
+
+def updates_whole_columns_from_the_left(A):
+    n = A.shape[0]
+    for i in range(1, n):
+        for j in range(i, n):
+            A[:, j] = A[:, j] * 0.5 + A[:, i - 1]
+    return A
+
+
+def writes_column_pairs(A):
+    n = A.shape[1]
+    for i in range(n // 2):
+        for j in range(i, n // 2):
+            A[:, 2 * j] = A[:, 2 * j + 1] + 1.0
+            A[:, 2 * j + 1] = A[:, 2 * j] * 3.0
+    return A
+
+
+def writes_column_pairs_reading_the_last_pair(A):
+    n = A.shape[1]
+    for i in range(n // 2):
+        for j in range(i + 1, n // 2):
+            A[:, 2 * j] = A[:, 2 * j - 1] + 1.0
+            A[:, 2 * j + 1] = A[:, 2 * j] * 3.0
+    return A
+
+
+def writes_two_wide_windows(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n - 1):
+            A[i, j : j + 2] = A[i, j : j + 2] + 1.0  # overlapping windows: a recurrence
+    return A
+
+
+def crosses_two_arrays(A, B):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            A[i, j] = B[i, j - 1] + 1.0  # B's previous column, written by the last iteration
+            B[i, j] = A[i, j] * 2.0
+    return A, B
+
+
+def crosses_two_arrays_forward(A, B):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n - 1):
+            A[i, j] = B[i, j + 1] + 1.0
+            B[i, j] = A[i, j] * 2.0
+    return A, B
+
+
+def adds_to_a_vector(x, y):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            x[j] = x[j] + y[i]
+    return x
+
+
+def adds_the_start_element(x):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            x[j] = x[j] + x[i]  # j = i doubles it, the others read the double
+    return x
+
+
+def adds_the_start_element_strictly(x):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            x[j] = x[j] + x[i]
+    return x
+
+
+def adds_the_element_before_the_start(x):
+    n = x.shape[0]
+    for i in range(1, n):
+        for j in range(i, n):
+            x[j] = x[j] + x[i - 1]
+    return x
+
+
+def adds_the_mirrored_element(x):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            x[j] = x[j] + x[n - 1 - j]  # past the middle it is an earlier iteration's
+    return x
+
+
+def adds_both_sides(x):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            x[j] = x[j] + x[:i].sum() + x[j + 1 :].sum()
+    return x
+
+
+def adds_both_sides_and_the_previous(x):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            x[j] = x[j] + x[:i].sum() + x[j - 1 :].sum()
+    return x
+
+
+def updates_int8(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j] * 3 + A[i, :i].sum(dtype=A.dtype)  # wraps, as NumPy's does
+    return A
+
+
+def updates_int32(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j] * 3 - A[i, :i].sum() + A[j, i]
+    return A
+
+
+def toggles_bools(B):
+    n = B.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            B[i, j] = B[i, j] ^ B[j, i]  # B[i, i] ^ B[i, i] at j = i; below it no one writes
+    return B
+
+
+def toggles_bools_strictly(B):
+    n = B.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            B[i, j] = B[i, j] ^ B[i, :i].any()
+    return B
+
+
+def rotates_complex(C):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            C[i, j] = C[i, j] * 1j + C[i, :i].sum()
+    return C
+
+
+def rotates_complex_reading_the_left(C):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            C[i, j] = C[i, j] * 1j + C[i, j - 1]
+    return C
+
+
+def _upper_row(A, i):
+    for j in range(i, A.shape[0]):
+        A[i, j] -= A[i, :i] @ A[:i, j]
+
+
+def calls_a_function_with_the_loop(A):
+    for i in range(A.shape[0]):
+        _upper_row(A, i)
+    return A
+
+
+def _shift_row(A, i):
+    for j in range(i + 1, A.shape[0]):
+        A[i, j] += A[i, j - 1]
+
+
+def calls_a_function_with_a_recurrence(A):
+    for i in range(A.shape[0]):
+        _shift_row(A, i)
+    return A
+
+
+def nests_three_deep(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            for k in range(j, n):
+                A[j, k] = A[j, k] + A[i, i]
+    return A
+
+
+def nests_three_deep_independently(A, B):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            for k in range(j, n):
+                A[j, k] = A[j, k] + B[i, k]
+    return A
+
+
+def lu_upper(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i):
+            A[i, j] -= A[i, :j] @ A[:j, j]
+            A[i, j] /= A[j, j]
+        for j in range(i, n):
+            A[i, j] -= A[i, :i] @ A[:i, j]
+    return A
+
+
+def lu_upper_reading_past(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i):
+            A[i, j] -= A[i, :j] @ A[:j, j]
+            A[i, j] /= A[j, j]
+        for j in range(i, n):
+            A[i, j] -= A[i, : i + 1] @ A[: i + 1, j]  # A[i, i] of the first iteration
+    return A
+
+
+# -- what each kernel takes ---------------------------------------------------------------------
+
+
+def _square(n):
+    return (_f32(n, n),)
+
+
+def _dominant(n):
+    # LU without pivoting: a dominant diagonal keeps NumPy and float32 close
+    return ((rng.random((n, n)) + n * np.eye(n)).astype(np.float32),)
+
+
+def _with_vector(n):
+    return (_f32(n, n), np.zeros(n, np.float32))
+
+
+def _two_squares(n):
+    return (_f32(n, n), _f32(n, n))
+
+
+def _gram(n):
+    return (_f32(n + 1, n), np.zeros((n, n), np.float32))
+
+
+def _pivot(n):
+    return ((_f32(n, n) + 4 * np.eye(n)).astype(np.float32), _f32(n))
+
+
+def _vector(n):
+    return (_f32(n),)
+
+
+def _two_vectors(n):
+    return (_f32(n), _f32(n))
+
+
+def _wide(n):
+    return (_f32(3, 2 * n),)
+
+
+def _int8(n):
+    return (rng.integers(-100, 100, (n, n)).astype(np.int8),)
+
+
+def _int32(n):
+    return (rng.integers(-1000, 1000, (n, n)).astype(np.int32),)
+
+
+def _bools(n):
+    return (rng.random((n, n)) > 0.5,)
+
+
+def _complex(n):
+    return ((_f32(n, n) + 1j * _f32(n, n)).astype(np.complex64),)
+
+
+def _non_finite_below(n):
+    # masked lanes compute where the loop never runs: inf/nan there must stay out
+    A = _f32(n, n)
+    A[np.tril_indices(n, -1)] = np.inf
+    A[n - 1, 0] = np.nan
+    return (A,)
+
+
+# kernel, its arguments at size n, whether the inner loop carries a value from
+# one iteration to a later one (then it must stay a loop)
+CASES = [
+    (reads_the_start, _square, False),
+    (reads_one_past_the_start, _square, True),
+    (reads_the_left_neighbour, _square, True),
+    (reads_the_right_neighbour, _square, False),
+    (reads_the_transposed, _square, False),
+    (reads_the_transposed_strictly, _square, False),
+    (writes_the_column, _square, False),
+    (writes_the_column_reading_the_corner, _square, True),
+    (writes_two_windows, _square, False),
+    (writes_through_a_row_view, _square, False),
+    (writes_through_a_row_view_reading_past, _square, True),
+    (reads_a_view_where_the_last_iteration_wrote, _square, True),
+    (reads_a_view_prefix_the_loop_wrote, _square, True),
+    (carries_a_sum, _square, True),
+    (keeps_the_last_index, lambda n: (_f32(n, n), np.zeros(n, np.int32)), False),
+    (keeps_the_last_read, _with_vector, False),
+    (keeps_the_next_read, _with_vector, False),
+    (negates_where_positive, _square, False),
+    (negates_where_the_neighbour_is_positive, _square, True),
+    (steps_down, _square, False),
+    (steps_down_reading_the_right, _square, True),
+    (an_empty_range, _square, False),
+    (steps_by_two, _square, False),
+    (steps_by_two_reading_two_back, _square, True),
+    (gram_columns, _gram, False),
+    (gram_columns_reading_the_previous, _gram, True),
+    (scales_past_the_pivot, _pivot, False),
+    (sums_past_the_pivot, _square, True),
+    (sums_up_to_the_first_column, _square, True),
+    (runs_n_minus_i, _square, False),
+    (runs_n_minus_i_reading_the_tail, _square, False),
+    (starts_at_half, _square, False),
+    (starts_at_half_reading_past, _square, True),
+    (starts_before_zero, _square, True),
+    (stops_at_i, _square, False),
+    (stops_at_i_reading_the_last, _square, False),
+    (stops_at_i_reading_the_first, _square, True),
+    (stops_at_a_minimum, _square, False),
+    (updates_its_own_element_twice, _square, False),
+    (reads_the_diagonal_writes_the_row, _square, True),
+    (writes_the_diagonal, _square, False),
+    (writes_the_diagonal_reading_the_corner, _square, True),
+    (writes_the_next_column, _square, True),
+    (writes_the_previous_column, _square, False),
+    (sums_the_suffix, _square, False),
+    (sums_from_the_start, _square, True),
+    (sums_the_prefix, _square, True),
+    (sums_the_suffix_of_the_column, _square, False),
+    (reads_the_row_above, _square, True),
+    (updates_whole_columns, _square, True),
+    (updates_whole_columns_from_the_left, _square, False),
+    (writes_column_pairs, _wide, False),
+    (writes_column_pairs_reading_the_last_pair, _wide, True),
+    (writes_two_wide_windows, _square, True),
+    (crosses_two_arrays, _two_squares, True),
+    (crosses_two_arrays_forward, _two_squares, False),
+    (adds_to_a_vector, _two_vectors, False),
+    (adds_the_start_element, _vector, True),
+    (adds_the_start_element_strictly, _vector, False),
+    (adds_the_element_before_the_start, _vector, False),
+    (adds_the_mirrored_element, _vector, True),
+    (adds_both_sides, _vector, False),
+    (adds_both_sides_and_the_previous, _vector, True),
+    (updates_int8, _int8, False),
+    (updates_int32, _int32, False),
+    (toggles_bools, _bools, False),
+    (toggles_bools_strictly, _bools, False),
+    (rotates_complex, _complex, False),
+    (rotates_complex_reading_the_left, _complex, True),
+    (reads_the_start, _non_finite_below, False),
+    (calls_a_function_with_the_loop, _dominant, False),
+    (calls_a_function_with_a_recurrence, _square, True),
+    (nests_three_deep, _square, True),
+    (nests_three_deep_independently, _two_squares, False),
+    (lu_upper, _dominant, False),
+    (lu_upper_reading_past, _dominant, True),
+]
+
+# Loops that stay loops whatever the inner loop over a traced range does (LU's
+# `for j in range(i)`, each iteration reading the one before).
+OTHER_LOOPS = {"lu_upper": 1, "lu_upper_reading_past": 1}
+
+# The kernels found batched at n = 5 and those kept loops (filled as the tests run).
+BATCHED: set[str] = set()
+LOOPS: set[str] = set()
+
+
+def _name(case):
+    kernel, make, _ = case
+    return kernel.__name__ + ("_non_finite" if make is _non_finite_below else "")
+
+
+def _whiles(jaxpr):
+    n = 0
+    for e in jaxpr.eqns:
+        n += e.primitive.name == "while"
+        for sub in jax.extend.core.jaxprs_in_params(e.params):
+            n += _whiles(sub)
+    return n
+
+
+def run(kernel, args):
+    """NumPy's result and mutjax's under both entry points; the program's loops."""
+    expected = kernel(*[np.array(a) for a in args])
+    via_mutable = jax.jit(mutjax.mutable(kernel, loops=True))(*args)
+    via_jit = mutjax.jit(kernel)(*args)
+    jaxpr = jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr
+    return expected, via_mutable, via_jit, loop_kinds(jaxpr), _whiles(jaxpr)
+
+
+def check(kernel, args, rtol=1e-4, atol=1e-4, what=""):
+    expected, via_mutable, via_jit, kinds, whiles = run(kernel, args)
+    what = f"{kernel.__name__}{what} (loops: {sorted(kinds)})"
+    assert_same(via_mutable, expected, "jax.jit(mutable) " + what, rtol, atol)
+    assert_same(via_jit, expected, "mutjax.jit " + what, rtol, atol)
+    return kinds, whiles
+
+
+def _tolerance(args):
+    # int8 and int32 wrap identically; float32 sums differ in the last bits
+    return (0, 0) if all(np.asarray(a).dtype.kind in "biu" for a in args) else (1e-4, 1e-4)
+
+
+# int8 kernels wrap on purpose (NumPy warns when it does)
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("n", [2, 5])
+@pytest.mark.parametrize("case", CASES, ids=_name)
+def test_kernel_matches_numpy(case, n):
+    kernel, make, dependent = case
+    args = make(n)
+    kinds, whiles = check(kernel, args, *_tolerance(args), what=f" n={n}")
+    if n == 5:
+        other = OTHER_LOOPS.get(kernel.__name__, 0)
+        (BATCHED if whiles == other and "batched" in kinds else LOOPS).add(_name(case))
+        if dependent:
+            # five iterations at least for some outer index: a real recurrence
+            assert whiles > other, f"{kernel.__name__}: a dependent loop without a loop"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("case", CASES, ids=_name)
+def test_kernel_matches_numpy_at_more_sizes(case, n):
+    kernel, make, _ = case
+    args = make(n)
+    check(kernel, args, *_tolerance(args), what=f" n={n}")
+
+
+def test_both_paths_are_exercised():
+    """The kernels above run both ways: batched and as loops (at n = 5)."""
+    if len(BATCHED | LOOPS) < len(CASES):  # this test ran alone: classify here
+        for case in CASES:
+            kernel, make, _ = case
+            jaxpr = jax.make_jaxpr(mutjax.jit(kernel))(*make(5)).jaxpr
+            other = OTHER_LOOPS.get(kernel.__name__, 0)
+            batched = _whiles(jaxpr) == other and "batched" in loop_kinds(jaxpr)
+            (BATCHED if batched else LOOPS).add(_name(case))
+    dependent = {_name(c) for c in CASES if c[2]}
+    assert not BATCHED & dependent, sorted(BATCHED & dependent)
+    # at least these run batched: the proof's own examples and their mirrors
+    assert {
+        "reads_the_start",
+        "reads_the_right_neighbour",
+        "writes_the_previous_column",
+        "sums_the_suffix",
+        "lu_upper",
+        "calls_a_function_with_the_loop",
+        "reads_the_start_non_finite",
+    } <= BATCHED, sorted(BATCHED)
+    assert len(LOOPS) >= len(dependent)
+
+
+# -- derivatives: the batched loop's equal the sequential loop's ---------------------------------
+
+
+def _grads(kernel, args, weights):
+    """The gradient of a weighted sum of ``kernel``'s results, jitted before it is differentiated."""
+    f = jax.jit(mutjax.mutable(kernel, loops=True))
+    f(*args)  # traced without differentiation: the batched loop, then differentiated
+
+    def loss(*a):
+        out = f(*a)
+        outs = out if isinstance(out, tuple) else (out,)
+        return sum(jnp.sum(w * o) for w, o in zip(weights, outs) if o.dtype.kind in "fc")
+
+    floats = tuple(k for k, a in enumerate(args) if np.asarray(a).dtype.kind == "f")
+    return jax.grad(loss, floats)(*args)
+
+
+FLOAT_CASES = [
+    c
+    for c in CASES
+    if c[1] not in (_int8, _int32, _bools, _complex, _non_finite_below)
+    and c[0] is not an_empty_range
+]
+# Some that run batched at n = 5, in the default run; all the others in the slow one.
+QUICK_GRADS = {
+    "reads_the_start",
+    "reads_the_right_neighbour",
+    "keeps_the_last_read",
+    "writes_the_previous_column",
+    "sums_the_suffix_of_the_column",
+    "writes_column_pairs",
+    "crosses_two_arrays_forward",
+    "lu_upper",
+}
+
+
+def _grad_check(case, monkeypatch, n=5):
+    """The batched loop's gradient equals the sequential one's; whether it ran batched."""
+    kernel, make, _ = case
+    args = tuple(jnp.asarray(a) for a in make(n))
+    jaxpr = jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr
+    other = OTHER_LOOPS.get(kernel.__name__, 0)
+    batched = _whiles(jaxpr) == other and "batched" in loop_kinds(jaxpr)
+    out = kernel(*[np.array(a) for a in args])
+    outs = out if isinstance(out, tuple) else (out,)
+    weights = [jnp.asarray(_f32(*np.shape(o))) for o in outs]
+    got = _grads(kernel, args, weights)
+    with monkeypatch.context() as m:
+        m.setattr(_vectorize, "_plan", lambda *a: None)  # every loop sequential
+        expected = _grads(kernel, args, weights)
+    assert_same(got, expected, kernel.__name__, rtol=1e-3, atol=1e-3)
+    return batched
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in FLOAT_CASES if c[0].__name__ in QUICK_GRADS], ids=_name
+)
+def test_grad_equals_the_sequential_loops(case, monkeypatch):
+    assert _grad_check(case, monkeypatch), "the batched path was not taken"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", [c for c in FLOAT_CASES if c[0].__name__ not in QUICK_GRADS], ids=_name
+)
+def test_grad_equals_the_sequential_loops_everywhere(case, monkeypatch):
+    _grad_check(case, monkeypatch)
+
+
+def test_grad_where_masked_lanes_would_take_a_negative_root(monkeypatch):
+    # x[0] < 0 and the loop runs from 1: a lane computing its own index there takes sqrt(-1)
+    def roots_from_one(x, y):
+        n = x.shape[0]
+        for i in range(1, n):
+            for j in range(i, n):
+                x[j] = np.sqrt(x[j]) + y[i]
+        return x
+
+    x = jnp.asarray(np.array([-4.0, 1.0, 2.0, 3.0, 4.0], np.float32))
+    y = jnp.asarray(np.array([0.5, 0.25, 1.0, 2.0, 0.75], np.float32))
+    kinds, whiles = check(roots_from_one, (x, y))
+    assert whiles == 0 and "batched" in kinds
+    w = [jnp.asarray(_f32(5))]
+    got = _grads(roots_from_one, (x, y), w)
+    assert all(bool(jnp.all(jnp.isfinite(g[1:]))) for g in got)
+    with monkeypatch.context() as m:
+        m.setattr(_vectorize, "_plan", lambda *a: None)
+        expected = _grads(roots_from_one, (x, y), w)
+    assert_same(got, expected, "roots_from_one", rtol=1e-4, atol=1e-4)
+
+
+# -- drawn kernels --------------------------------------------------------------------------------
+
+
+READS = ["none", "row", "column", "prefix", "suffix", "corner", "transposed"]
+WRITES = ["row", "column", "both"]
+
+
+def _drawn(read, d, write, stop_less, guard):
+    """An inner loop over ``range(i, n - stop_less)`` writing row/column ``i`` at ``j``.
+
+    ``read``: what else each iteration reads, ``d`` an offset from ``j``
+    (``A[i, j + d]``, ``A[j + d, i]``) or from ``i`` (``A[i, :i + d]``).
+    ``guard``: the write only where the value read is positive.
+    """
+
+    def kernel(A):
+        n = A.shape[0]
+        for i in range(n):
+            for j in range(i, n - stop_less):
+                if read == "row":
+                    v = A[i, j + d]
+                elif read == "column":
+                    v = A[j + d, i]
+                elif read == "prefix":
+                    v = A[i, : i + d].sum()
+                elif read == "suffix":
+                    v = A[i, j + d :].sum()
+                elif read == "corner":
+                    v = A[i + d, i + d]
+                elif read == "transposed":
+                    v = A[j, i]
+                else:
+                    v = 1.0
+                if write == "row" or write == "both":
+                    if guard:
+                        if v > 0:
+                            A[i, j] = A[i, j] * 0.5 + v
+                    else:
+                        A[i, j] = A[i, j] * 0.5 + v
+                if write == "column" or write == "both":
+                    A[j, i] = A[j, i] - v * 0.25
+        return A
+
+    kernel.__name__ = f"drawn_{read}_{d}_{write}_{stop_less}_{guard}"
+    return kernel
+
+
+def _drawn_valid(read, d, n, stop_less):
+    # the reads stay inside the array (a negative offset wraps, as in NumPy)
+    last_j = n - stop_less - 1
+    if read in ("row", "column"):
+        return last_j + d < n and -n <= d
+    if read == "corner":
+        return n - 1 + d < n and -n <= d
+    return True
+
+
+@st.composite
+def drawn_cases(draw):
+    n = draw(st.integers(1, 6))
+    stop_less = draw(st.integers(0, 2))
+    read = draw(st.sampled_from(READS))
+    d = draw(st.integers(-2, 2))
+    if not _drawn_valid(read, d, n, stop_less):
+        d = 0 if read != "corner" else -1
+    write = draw(st.sampled_from(WRITES))
+    guard = draw(st.booleans())
+    seed = draw(st.integers(0, 2**16))
+    return n, stop_less, read, d, write, guard, seed
+
+
+def _drawn_check(n, stop_less, read, d, write, guard, seed):
+    kernel = _drawn(read, d, write, stop_less, guard)
+    A = np.random.default_rng(seed).standard_normal((n, n)).astype(np.float32)
+    return check(kernel, (A,), what=f" n={n} seed={seed}")
+
+
+@settings(max_examples=15, deadline=None)
+@given(drawn_cases())
+def test_drawn_kernels_match_numpy(case):
+    _drawn_check(*case)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(drawn_cases())
+def test_drawn_kernels_match_numpy_long(case):
+    _drawn_check(*case)
+
+
+def test_drawn_kernels_run_both_ways():
+    """The family drawn above holds batched kernels and loops (a fixed sample)."""
+    seen = set()
+    for read, d, write in [
+        ("prefix", 0, "row"),
+        ("row", 1, "row"),
+        ("row", -1, "row"),
+        ("prefix", 1, "row"),
+    ]:
+        kinds, whiles = check(_drawn(read, d, write, 1, False), (_f32(5, 5),))
+        seen.add(whiles == 0 and "batched" in kinds)
+    assert seen == {True, False}
