@@ -306,3 +306,12 @@ def test_masked_lanes_report_no_bounds_error_under_checkify():
     np_x = np.array(x)
     kernel(np_x, np.array(y))
     assert_same(got, np_x, "checkify", rtol=0, atol=0)
+
+
+def test_an_empty_range_reports_no_bounds_error_under_checkify():
+    # Gram-Schmidt's last `range(k + 1, n)` is empty, its start n past A's columns.
+    A = jnp.asarray(_f32(6, 5))
+    f = checkify.checkify(mutjax.jit(published.gramschmidt), errors=checkify.index_checks)
+    err, got = f(A)
+    err.throw()
+    assert_same(got, published.gramschmidt(np.array(A)), "checkify", rtol=1e-4, atol=1e-4)

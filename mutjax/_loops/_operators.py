@@ -683,10 +683,11 @@ def _range_loop(loop, iter_, static, extra_test, body):
         # The exact trip count; with a static maximum, differentiable later too
         # (a jit traced here without grad may be differentiated afterwards).
         # Independent iterations run as one batched operation (see _vectorize).
-        starts = _interval(start)
+        starts, stops = _interval(start), _interval(stop)
         batch = None
-        if step == 1 and span is not None and starts is not None:
-            batch = _vectorize.Shifted(_unwrap(start), span, starts)
+        if step == 1 and span is not None and starts is not None and stops is not None:
+            empty = stops[0] <= starts[1]  # the range may be empty
+            batch = _vectorize.Shifted(_unwrap(start), span, starts, empty)
         return _fori_loop_bounded(0, trip, d_body, init, _max_trip(iter_), batch=batch)
 
     return _widening(loop, run)
