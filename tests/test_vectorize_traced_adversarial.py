@@ -684,6 +684,173 @@ def lu_upper_reading_past(A):
     return A
 
 
+def multiplies_past_non_finite(C, A, B):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            C[i, j] = A[i, :i] @ B[:i, j]  # inf and nan only where the slices end
+    return C
+
+
+def writes_through_the_transpose(A):
+    n = A.shape[0]
+    T = A.T
+    for i in range(n):
+        for j in range(i, n):
+            T[j, i] = A[i, j] * 2.0 + A[i, :i].sum()
+    return A
+
+
+def writes_through_the_transpose_reading_the_left(A):
+    n = A.shape[0]
+    T = A.T
+    for i in range(n):
+        for j in range(i + 1, n):
+            T[j, i] = A[i, j - 1] * 2.0
+    return A
+
+
+def writes_through_a_reversed_view(A):
+    n = A.shape[0]
+    R = A[:, ::-1]
+    for i in range(n):
+        for j in range(i, n):
+            R[i, j] = R[i, j] + A[i, n - 1 - j]  # its own element, seen twice
+    return A
+
+
+def writes_through_a_reversed_view_reading_the_last(A):
+    n = A.shape[0]
+    R = A[:, ::-1]
+    for i in range(n):
+        for j in range(i + 1, n):
+            R[i, j] = R[i, j] + A[i, n - j]  # R[i, j - 1]: the previous iteration's
+    return A
+
+
+def writes_through_a_shifted_view(A):
+    n = A.shape[0]
+    S = A[:, 1:]
+    for i in range(n):
+        for j in range(i, n - 1):
+            S[i, j] = A[i, j] + 1.0  # A[i, j] is S[i, j - 1]: the previous iteration's
+    return A
+
+
+def writes_through_a_shifted_view_reading_ahead(A):
+    n = A.shape[0]
+    S = A[:, 1:]
+    for i in range(n):
+        for j in range(i, n - 2):
+            S[i, j] = A[i, j + 2] + 1.0
+    return A
+
+
+def keeps_a_local_that_changes_type(A, out):
+    n = A.shape[0]
+    for i in range(n):
+        v = 0
+        for j in range(i, n):
+            v = A[i, j]
+            A[i, j] = v * 2.0
+        out[i] = v
+    return A, out
+
+
+def runs_the_outer_loop_backwards(A):
+    n = A.shape[0]
+    for i in range(n - 1, -1, -1):
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i + 1 :, j].sum()  # rows the earlier outer iterations wrote
+    return A
+
+
+def breaks_out_of_the_outer_loop(A):
+    n = A.shape[0]
+    for i in range(n):
+        if A[i, i] > 1.0:
+            break
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i, :i].sum()
+    return A
+
+
+def runs_in_a_while_loop(A):
+    n = A.shape[0]
+    i = 0
+    while i < n:
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i, :i].sum()
+        i += 1
+    return A
+
+
+def stops_three_on(A):
+    n = A.shape[0]
+    for i in range(n - 2):
+        for j in range(i, i + 3):
+            A[i, j] = A[i, j] + A[i, :i].sum()
+    return A
+
+
+def stops_three_on_reading_the_start(A):
+    n = A.shape[0]
+    for i in range(n - 2):
+        for j in range(i, i + 3):
+            A[i, j] = A[i, j] + A[i, i]
+    return A
+
+
+def starts_at_a_middle_index(A):
+    n = A.shape[0]
+    for i in range(n):
+        for k in range(n):
+            for j in range(k, n):
+                A[i, j] = A[i, j] + A[i, :k].sum() * 0.1
+    return A
+
+
+def starts_at_the_outer_index_writing_a_middle_row(A):
+    n = A.shape[0]
+    for i in range(n):
+        for k in range(n):
+            for j in range(i, n):
+                A[k, j] = A[k, j] + A[k, :k].sum() * 0.1  # k < j: a column written before
+    return A
+
+
+def starts_at_a_maximum(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(max(i - 1, 0), n):
+            A[i, j] = A[i, j] + A[i, : max(i - 1, 0)].sum()
+    return A
+
+
+def sums_up_to_twice_the_start(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[i, j] = A[i, j] + A[i, : 2 * i].sum()  # columns i..2i-1: earlier iterations'
+    return A
+
+
+def adds_row_i_to_the_rows_below(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[j, :] = A[j, :] + A[i, :]  # j = i doubles row i, the later ones read it
+    return A
+
+
+def subtracts_row_i_from_the_rows_below(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            A[j, :] = A[j, :] - A[i, :] * 0.5
+    return A
+
+
 # -- what each kernel takes ---------------------------------------------------------------------
 
 
@@ -746,6 +913,18 @@ def _non_finite_below(n):
     A[np.tril_indices(n, -1)] = np.inf
     A[n - 1, 0] = np.nan
     return (A,)
+
+
+def _one_wider(n):
+    # the view A[:, 1:] keeps n columns (a traced index into an empty axis is refused)
+    return (_f32(n, n + 1),)
+
+
+def _products_past_non_finite(n):
+    A, B = _f32(n, n), _f32(n, n)
+    A[np.triu_indices(n, 0)] = np.inf  # A[i, i:], past A[i, :i]
+    B[np.tril_indices(n, 0)] = np.nan  # B[j:, j], past B[:i, j] for j >= i
+    return (np.zeros((n, n), np.float32), A, B)
 
 
 # kernel, its arguments at size n, whether the inner loop carries a value from
@@ -827,6 +1006,25 @@ CASES = [
     (nests_three_deep_independently, _two_squares, False),
     (lu_upper, _dominant, False),
     (lu_upper_reading_past, _dominant, True),
+    (multiplies_past_non_finite, _products_past_non_finite, False),
+    (writes_through_the_transpose, _square, False),
+    (writes_through_the_transpose_reading_the_left, _square, True),
+    (writes_through_a_reversed_view, _square, False),
+    (writes_through_a_reversed_view_reading_the_last, _square, True),
+    (writes_through_a_shifted_view, _one_wider, True),
+    (writes_through_a_shifted_view_reading_ahead, _one_wider, False),
+    (keeps_a_local_that_changes_type, _with_vector, False),
+    (runs_the_outer_loop_backwards, _square, False),
+    (breaks_out_of_the_outer_loop, _square, False),
+    (runs_in_a_while_loop, _square, False),
+    (stops_three_on, _square, False),
+    (stops_three_on_reading_the_start, _square, True),
+    (starts_at_a_middle_index, _square, False),
+    (starts_at_the_outer_index_writing_a_middle_row, _square, True),
+    (starts_at_a_maximum, _square, False),
+    (sums_up_to_twice_the_start, _square, True),
+    (adds_row_i_to_the_rows_below, _square, True),
+    (subtracts_row_i_from_the_rows_below, _square, False),
 ]
 
 # Loops that stay loops whatever the inner loop over a traced range does (LU's
@@ -876,7 +1074,7 @@ def _tolerance(args):
 
 # int8 kernels wrap on purpose (NumPy warns when it does)
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-@pytest.mark.parametrize("n", [2, 5])
+@pytest.mark.parametrize("n", [5])
 @pytest.mark.parametrize("case", CASES, ids=_name)
 def test_kernel_matches_numpy(case, n):
     kernel, make, dependent = case
@@ -892,7 +1090,7 @@ def test_kernel_matches_numpy(case, n):
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("n", [1, 2, 3, 8])
 @pytest.mark.parametrize("case", CASES, ids=_name)
 def test_kernel_matches_numpy_at_more_sizes(case, n):
     kernel, make, _ = case
