@@ -851,6 +851,156 @@ def subtracts_row_i_from_the_rows_below(A):
     return A
 
 
+def writes_mirrored_positions(x, y):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            x[n - 1 - j] = x[n - 1 - j] * 2.0 + y[i]  # one block, written backwards
+    return x
+
+
+def writes_mirrored_positions_reading_the_last(x, y):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            x[n - 1 - j] = x[n - j] + y[i]  # the previous iteration's position
+    return x
+
+
+def writes_mirrored_positions_reading_the_next(x, y):
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i, n - 1):
+            x[n - 1 - j] = x[n - 2 - j] + y[i]  # the next iteration's position
+    return x
+
+
+def writes_even_positions(x, y):
+    n = x.shape[0]
+    for i in range(n // 2):
+        for j in range(i, n // 2):
+            x[2 * j] = x[2 * j] + x[2 * j + 1] + y[i]  # a scatter, its masked lanes dropped
+    return x
+
+
+def writes_even_positions_reading_the_last(x, y):
+    n = x.shape[0]
+    for i in range(n // 2):
+        for j in range(i + 1, n // 2):
+            x[2 * j] = x[2 * j - 2] + y[i]
+    return x
+
+
+def writes_a_row_that_moves(A, y):
+    n = A.shape[1]
+    for i in range(n):
+        for j in range(i, n):
+            r = j % 2
+            A[r, j] = A[r, j] * 2.0 + y[i]
+    return A
+
+
+def writes_a_row_that_moves_reading_the_last(A, y):
+    n = A.shape[1]
+    for i in range(n):
+        for j in range(i + 1, n):
+            r = j % 2
+            A[r, j] = A[1 - r, j - 1] + y[i]
+    return A
+
+
+def writes_a_column_upwards(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[n - 1 - j, i] = A[n - 1 - j, i] + A[:i, i].sum()  # rows that j >= n - i writes
+    return A
+
+
+def writes_a_column_upwards_reading_its_first(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            A[n - 1 - j, i] = A[n - 1 - j, i] + A[n - 1 - i, i]
+    return A
+
+
+def runs_a_loop_inside(A, B):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            s = 0.0
+            for q in range(j):  # a loop of its own, over B only
+                s += B[q, j]
+            A[i, j] = s + A[i, :i].sum()
+    return A
+
+
+def runs_a_loop_inside_over_the_written_row(A):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            s = 0.0
+            for q in range(j):
+                s += A[i, q]  # columns the earlier iterations wrote
+            A[i, j] = s
+    return A
+
+
+def updates_its_element_in_a_static_loop(A, B):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            for q in range(3):
+                A[i, j] += B[q, j] * A[i, j]
+    return A
+
+
+def updates_in_a_static_loop_from_the_left(A, B):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            for q in range(3):
+                A[i, j] += B[q, j] * A[i, j - 1]
+    return A
+
+
+def writes_rows_in_a_static_loop(C, A, B):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            for q in range(C.shape[1]):
+                C[j, q] = A[i, q] * B[j, q] + C[j, q]
+    return C
+
+
+def writes_rows_in_a_static_loop_from_the_row_above(C, A, B):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            for q in range(C.shape[1]):
+                C[j, q] = C[j - 1, q] * B[j, q] + A[i, q]
+    return C
+
+
+def writes_rows_in_a_static_loop_from_row_i(C, A, B):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            for q in range(C.shape[1]):
+                C[j, q] = C[i, q] * B[j, q] + A[i, q]  # j = i rewrites row i first
+    return C
+
+
+def writes_rows_in_a_recurrence_along_them(C, A, B):
+    n = C.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            for q in range(1, C.shape[1]):
+                C[j, q] = C[j, q - 1] * B[j, q] + A[i, q]  # along the row only
+    return C
+
+
 # -- what each kernel takes ---------------------------------------------------------------------
 
 
@@ -925,6 +1075,22 @@ def _products_past_non_finite(n):
     A[np.triu_indices(n, 0)] = np.inf  # A[i, i:], past A[i, :i]
     B[np.tril_indices(n, 0)] = np.nan  # B[j:, j], past B[:i, j] for j >= i
     return (np.zeros((n, n), np.float32), A, B)
+
+
+def _long_vectors(n):
+    return (_f32(2 * n), _f32(2 * n))
+
+
+def _two_rows(n):
+    return (_f32(2, n), _f32(n))
+
+
+def _three_rows(n):
+    return (_f32(n, n), _f32(3, n))
+
+
+def _three_tall(n):
+    return (_f32(n, 4), _f32(n, 4), _f32(n, 4))
 
 
 # kernel, its arguments at size n, whether the inner loop carries a value from
@@ -1025,6 +1191,23 @@ CASES = [
     (sums_up_to_twice_the_start, _square, True),
     (adds_row_i_to_the_rows_below, _square, True),
     (subtracts_row_i_from_the_rows_below, _square, False),
+    (writes_mirrored_positions, _long_vectors, False),
+    (writes_mirrored_positions_reading_the_last, _long_vectors, True),
+    (writes_mirrored_positions_reading_the_next, _long_vectors, False),
+    (writes_even_positions, _long_vectors, False),
+    (writes_even_positions_reading_the_last, _long_vectors, True),
+    (writes_a_row_that_moves, _two_rows, False),
+    (writes_a_row_that_moves_reading_the_last, _two_rows, True),
+    (writes_a_column_upwards, _square, True),
+    (writes_a_column_upwards_reading_its_first, _square, True),
+    (runs_a_loop_inside, _two_squares, False),
+    (runs_a_loop_inside_over_the_written_row, _square, True),
+    (updates_its_element_in_a_static_loop, _three_rows, False),
+    (updates_in_a_static_loop_from_the_left, _three_rows, True),
+    (writes_rows_in_a_static_loop, _three_tall, False),
+    (writes_rows_in_a_static_loop_from_the_row_above, _three_tall, True),
+    (writes_rows_in_a_static_loop_from_row_i, _three_tall, True),
+    (writes_rows_in_a_recurrence_along_them, _three_tall, False),
 ]
 
 # Loops that stay loops whatever the inner loop over a traced range does (LU's
@@ -1154,7 +1337,6 @@ QUICK_GRADS = {
     "sums_the_suffix_of_the_column",
     "writes_column_pairs",
     "crosses_two_arrays_forward",
-    "lu_upper",
 }
 
 
