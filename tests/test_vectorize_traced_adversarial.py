@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import assert_same, loop_kinds
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import mutjax
@@ -1472,7 +1472,7 @@ def _drawn_check(n, stop_less, read, d, write, guard, seed):
     return check(kernel, (A,), what=f" n={n} seed={seed}")
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(drawn_cases())
 def test_drawn_kernels_match_numpy(case):
     _drawn_check(*case)
@@ -1497,3 +1497,114 @@ def test_drawn_kernels_run_both_ways():
         kinds, whiles = check(_drawn(read, d, write, 1, False), (_f32(5, 5),))
         seen.add(whiles == 0 and "batched" in kinds)
     assert seen == {True, False}
+
+
+# -- generated kernels: ranges, reads and writes drawn together -----------------------------------
+
+
+RANGES = ["from_i", "from_i_less", "past_i", "to_i", "n_minus_i", "window"]
+READ_AT = [
+    "row_near_j",
+    "column_near_j",
+    "row_prefix",
+    "row_suffix",
+    "row_near_i",
+    "diagonal_j",
+    "corner",
+    "mirrored",
+    "other",
+]
+WRITE_AT = ["row", "column", "mirrored", "diagonal"]
+
+
+def _generated(shape, first, reads, writes):
+    """An inner loop over ``shape`` (one of ``RANGES``, ``first`` its offset) reading
+    ``reads`` (pairs of ``READ_AT`` and an offset) and writing ``writes`` (``WRITE_AT``)."""
+
+    def kernel(A, B):
+        n = A.shape[0]
+        for i in range(n):
+            if shape == "from_i":
+                lo, hi = i, n
+            elif shape == "from_i_less":
+                lo, hi = i, n - first
+            elif shape == "past_i":
+                lo, hi = i + first, n
+            elif shape == "to_i":
+                lo, hi = first, i
+            elif shape == "n_minus_i":
+                lo, hi = 0, n - i
+            else:
+                lo, hi = i, min(i + first + 1, n)
+            for j in range(lo, hi):
+                v = B[i, j] * 0.5
+                for what, d in reads:
+                    if what == "row_near_j":
+                        v = v + A[i, j + d]
+                    elif what == "column_near_j":
+                        v = v + A[j + d, i]
+                    elif what == "row_prefix":
+                        v = v + A[i, : i + d].sum()
+                    elif what == "row_suffix":
+                        v = v + A[i, j + d :].sum()
+                    elif what == "row_near_i":
+                        v = v + A[i, i + d]
+                    elif what == "diagonal_j":
+                        v = v + A[j, j]
+                    elif what == "corner":
+                        v = v + A[i + d, i + d]
+                    elif what == "mirrored":
+                        v = v + A[i, n - 1 - j]
+                    else:
+                        v = v + B[j, i + d]
+                for where in writes:
+                    if where == "row":
+                        A[i, j] = A[i, j] * 0.5 + v
+                    elif where == "column":
+                        A[j, i] = A[j, i] * 0.25 - v
+                    elif where == "mirrored":
+                        A[i, n - 1 - j] = v
+                    else:
+                        A[j, j] = A[j, j] + v
+        return A
+
+    kernel.__name__ = f"generated_{shape}_{first}_{reads}_{writes}".replace(" ", "")
+    return kernel
+
+
+@st.composite
+def generated_cases(draw):
+    n = draw(st.integers(1, 6))
+    shape = draw(st.sampled_from(RANGES))
+    first = draw(st.integers(0, 2))
+    read = st.tuples(st.sampled_from(READ_AT), st.integers(-2, 2))
+    reads = tuple(draw(st.lists(read, min_size=0, max_size=2)))
+    writes = tuple(draw(st.lists(st.sampled_from(WRITE_AT), min_size=1, max_size=2)))
+    seed = draw(st.integers(0, 2**16))
+    return n, shape, first, reads, writes, seed
+
+
+def _generated_check(n, shape, first, reads, writes, seed):
+    kernel = _generated(shape, first, reads, writes)
+    data = np.random.default_rng(seed)
+    A = data.standard_normal((n, n)).astype(np.float32)
+    B = data.standard_normal((n, n)).astype(np.float32)
+    try:
+        kernel(A.copy(), B.copy())
+    except IndexError:
+        assume(False)  # NumPy refuses an index outside the array; mutjax cannot under jit
+    kinds, whiles = check(kernel, (A, B), what=f" n={n} seed={seed}")
+    return whiles == 0 and "batched" in kinds
+
+
+@settings(max_examples=15, deadline=None)
+@given(generated_cases())
+def test_generated_kernels_match_numpy(case):
+    _generated_check(*case)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(generated_cases())
+def test_generated_kernels_match_numpy_long(case):
+    _generated_check(*case)
