@@ -32,6 +32,14 @@ contiguous (``a = ±1``, width 1, the other starts the same for all ``t``),
 one scatter with unique indices otherwise. The locals get the last
 iteration's values, as Python leaves them. Anything not proved this way
 runs as ``fori_loop`` of the same jaxpr (``_plan`` returns None).
+
+A loop over a traced range (``for j in range(i, n)``, ``Shifted``) whose
+index has a static interval is proved the same way over that interval, its
+body traced by ``k = t - s`` from the range's traced start ``s``: the forms
+are then ``a*t + b + c*s``, and a mask's bound may be the start itself
+(``A[i, :i]`` in a loop from ``i``). Only the iterations from ``s`` run, so a
+read below the start meets no write. It runs for every index of the
+interval, those outside the range masked (see ``_traced``).
 """
 
 from __future__ import annotations
@@ -166,9 +174,8 @@ class Shifted:
 
     Every index lies in the static interval ``cover``, and ``start`` (a
     parent-trace value) in ``starts``; the step is 1; the range may be
-    ``empty``. ``run`` traces the
-    body once and runs the loop as one batched operation where provably
-    equal (see ``_traced``).
+    ``empty``. ``run`` traces the body once and runs the loop as one batched
+    operation where provably equal (see ``_traced``).
     """
 
     start: Any
@@ -250,8 +257,9 @@ def _traced(
 
         if not empty:
             return batched((values, carry))
-        # With no iteration, none computes in the others' place (a conditional
-        # costs about a tenth of the compile time of LU at n = 60).
+        # With no iteration, none computes in the others' place. The
+        # conditional is not free: around LU's loop at n = 60 it added 35 of
+        # 220 ms of compile time (and took 20 of 310 µs off the run).
         return jax.lax.cond(trip > 0, batched, lambda state: state, (values, carry))
 
     @loop.defjvp
@@ -782,8 +790,9 @@ def _unwritten(
     the sequential loop, too, reads the values from before they do.
 
     With ``sym``, for each value of the traced start ``s`` in its interval,
-    only the iterations ``t >= s`` run (see ``_traced``): the earlier ones run
-    from ``s``, and an iteration before ``s`` reads nothing that matters.
+    only the iterations ``t >= s`` run (see ``_traced``): the earlier
+    iterations are those from ``s``, and an index below ``s`` reads nothing
+    that matters.
     """
     ts = np.arange(lower, upper, dtype=np.int64)
     ss = np.zeros((1, 1), np.int64)
