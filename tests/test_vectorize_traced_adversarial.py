@@ -1001,6 +1001,56 @@ def writes_rows_in_a_recurrence_along_them(C, A, B):
     return C
 
 
+def sums_each_suffix(x, y):
+    n = x.shape[0]
+    for i in range(n):
+        s = 0.0
+        for j in range(i, n):  # a carried sum: a loop, inside an outer loop that may batch
+            s += x[j]
+        y[i] = s
+    return y
+
+
+def fills_a_fresh_array_per_row(x, y):
+    n = x.shape[0]
+    for i in range(n):
+        t = np.zeros(n, dtype=x.dtype)
+        for j in range(i, n):
+            t[j] = x[j] * (i + 1) + t[:i].sum()
+        y[i] = t.sum()
+    return y
+
+
+def fills_a_fresh_array_by_a_recurrence(x, y):
+    n = x.shape[0]
+    for i in range(n):
+        t = np.ones(n, dtype=x.dtype)
+        for j in range(i + 1, n):
+            t[j] = t[j - 1] * x[j]
+        y[i] = t.sum()
+    return y
+
+
+def updates_a_copy_of_the_row(A, y):
+    n = A.shape[0]
+    for i in range(n):
+        t = A[i].copy()
+        for j in range(i, n):
+            t[j] = t[j] * 2.0 + t[:i].sum()
+        y[i] = t.sum()
+    return y
+
+
+def updates_a_copy_of_the_row_up_to_i(A, y):
+    n = A.shape[0]
+    for i in range(n):
+        t = A[i].copy()
+        for j in range(0, i):
+            t[j] = t[j] * 2.0 + t[i:].sum()
+        y[i] = t.sum() + t[0]
+    return y
+
+
 # -- what each kernel takes ---------------------------------------------------------------------
 
 
@@ -1091,6 +1141,10 @@ def _three_rows(n):
 
 def _three_tall(n):
     return (_f32(n, 4), _f32(n, 4), _f32(n, 4))
+
+
+def _vector_and_out(n):
+    return (_f32(n), np.zeros(n, np.float32))
 
 
 # kernel, its arguments at size n, whether the inner loop carries a value from
@@ -1208,6 +1262,11 @@ CASES = [
     (writes_rows_in_a_static_loop_from_the_row_above, _three_tall, True),
     (writes_rows_in_a_static_loop_from_row_i, _three_tall, True),
     (writes_rows_in_a_recurrence_along_them, _three_tall, False),
+    (sums_each_suffix, _vector_and_out, True),
+    (fills_a_fresh_array_per_row, _vector_and_out, False),
+    (fills_a_fresh_array_by_a_recurrence, _vector_and_out, True),
+    (updates_a_copy_of_the_row, _with_vector, False),
+    (updates_a_copy_of_the_row_up_to_i, _with_vector, False),
 ]
 
 # Loops that stay loops whatever the inner loop over a traced range does (LU's
@@ -1303,6 +1362,31 @@ def test_both_paths_are_exercised():
         "reads_the_start_non_finite",
     } <= BATCHED, sorted(BATCHED)
     assert len(LOOPS) >= len(dependent)
+
+
+VMAPPED = [
+    "reads_the_start",
+    "keeps_the_last_read",
+    "stops_at_a_minimum",
+    "writes_even_positions",
+    "writes_mirrored_positions",
+    "lu_upper",
+    "fills_a_fresh_array_per_row",
+]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0].__name__ in VMAPPED], ids=_name)
+def test_vmap_over_batched_kernels_matches_numpy_per_element(case):
+    kernel, make, _ = case
+    batch = [make(5) for _ in range(3)]
+    stacked = [np.stack(a) for a in zip(*batch)]
+    expected = [kernel(*[np.array(a) for a in args]) for args in batch]
+    expected = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *expected)
+    for how, f in [
+        ("vmap", jax.vmap(mutjax.jit(kernel))),
+        ("jit_vmap", jax.jit(jax.vmap(mutjax.mutable(kernel, loops=True)))),
+    ]:
+        assert_same(f(*stacked), expected, f"{kernel.__name__} {how}", 1e-4, 1e-4)
 
 
 # -- derivatives: the batched loop's equal the sequential loop's ---------------------------------
