@@ -1477,6 +1477,20 @@ def test_grad_through_a_traced_range_kept_a_loop_inside_a_batched_outer_loop(mon
     assert_same(got, expected, "sums_each_suffix", rtol=1e-5, atol=1e-5)
 
 
+def test_grad_through_a_batched_traced_range_inside_a_batched_outer_loop(monkeypatch):
+    # Both loops batched: the inner one over range(i, n) under the outer one's vmap.
+    x = jnp.arange(1.0, 4.0, dtype=jnp.float32)
+    y = jnp.zeros(3, jnp.float32)
+    kinds, whiles = check(fills_a_fresh_array_per_row, (x, y))
+    assert "batched" in kinds and whiles == 0
+    w = [jnp.asarray(np.array([0.5, -1.0, 2.0], np.float32))]
+    with monkeypatch.context() as m:
+        m.setattr(_vectorize, "_plan", lambda *a: None)
+        expected = _grads(fills_a_fresh_array_per_row, (x, y), w)
+    got = _grads(fills_a_fresh_array_per_row, (x, y), w)
+    assert_same(got, expected, "fills_a_fresh_array_per_row", rtol=1e-5, atol=1e-5)
+
+
 def test_grad_where_masked_lanes_would_take_a_negative_root(monkeypatch):
     # x[0] < 0 and the loop runs from 1: a lane computing its own index there takes sqrt(-1)
     def roots_from_one(x, y):
