@@ -1463,12 +1463,14 @@ def test_grad_equals_the_sequential_loops_everywhere(case, monkeypatch):
 
 def test_grad_through_a_traced_range_kept_a_loop_inside_a_batched_outer_loop(monkeypatch):
     # The inner loop carries `s`: a loop of traced length, differentiable
-    # after jit. The outer loop's iterations are independent and run batched;
-    # its gradient must still be the sequential program's.
+    # after jit. The outer loop's iterations are independent, but batched,
+    # the inner loop's derivative could not be transposed (JAX batches its
+    # masking cond into a select of stop_gradient-ed tangents): the outer
+    # loop stays a loop, and the gradient is the sequential program's.
     x = jnp.arange(1.0, 6.0, dtype=jnp.float32)
     y = jnp.zeros(5, jnp.float32)
     kinds, whiles = check(sums_each_suffix, (x, y))
-    assert "batched" in kinds and whiles == 1  # the outer loop batched, the inner a loop
+    assert "batched" not in kinds and whiles == 1  # the inner loop; the outer a scan
     w = [jnp.asarray(_f32(5))]
     with monkeypatch.context() as m:
         m.setattr(_vectorize, "_plan", lambda *a: None)
@@ -1478,11 +1480,12 @@ def test_grad_through_a_traced_range_kept_a_loop_inside_a_batched_outer_loop(mon
 
 
 def test_grad_through_a_batched_traced_range_inside_a_batched_outer_loop(monkeypatch):
-    # Both loops batched: the inner one over range(i, n) under the outer one's vmap.
+    # The inner loop over range(i, n) is batched; batching the outer loop
+    # too would batch the inner one's bounds (see the test above): it stays a loop.
     x = jnp.arange(1.0, 4.0, dtype=jnp.float32)
     y = jnp.zeros(3, jnp.float32)
     kinds, whiles = check(fills_a_fresh_array_per_row, (x, y))
-    assert "batched" in kinds and whiles == 0
+    assert "batched" in kinds and "scan" in kinds and whiles == 0
     w = [jnp.asarray(np.array([0.5, -1.0, 2.0], np.float32))]
     with monkeypatch.context() as m:
         m.setattr(_vectorize, "_plan", lambda *a: None)
