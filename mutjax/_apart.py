@@ -22,7 +22,11 @@ not a ``dynamic_update_slice`` (which XLA already updates in place, its
 slices read apart: LU's element updates). It also costs compile time,
 about 30 ms a conditional on XLA's CPU backend whatever its branches hold,
 so one conditional reads all the slices of a body (Floyd-Warshall's first
-call at N = 200: about 70 ms without it, 110 to 130 ms with it). It is made
+call at N = 200: about 70 ms without it, 110 to 130 ms with it), and only in
+a loop of static length whose copies saved add up to about that time on one
+call (``MIN_WORK``): the first call is then no slower than without it, and
+every later call faster. Floyd-Warshall at N = 200 saves 0.85 ms a call and
+is left as it is; at N = 700 and above it is taken apart. It is made
 for CPU alone (``lax.platform_dependent``): a GPU conditional reads its test
 on the host.
 """
@@ -40,6 +44,9 @@ from . import _compat
 
 MIN_SIZE = 4096  # elements of the carried array: 16 KiB of float32, a copy of ~1 us
 MIN_RATIO = 8  # the array has at least this many times the slice's elements
+# Elements times iterations: copies of about 0.1 ns an element in cache (measured,
+# Floyd-Warshall at N = 200) add up to the conditional's ~30 ms of compile time.
+MIN_WORK = 3 * 10**8
 
 # A carried array whose new value one of these computes is updated in place already.
 _IN_PLACE = frozenset({"dynamic_update_slice", "scatter", "scatter-add", "scatter_add"})
@@ -81,17 +88,19 @@ def _fused_into(jaxpr: Any, producer: dict[Any, int], k: int) -> set[int]:
     return seen
 
 
-def _apart(jaxpr: Any) -> set[int]:
+def _apart(jaxpr: Any, trips: int) -> set[int]:
     """The equations (their positions) to take apart in body ``jaxpr``: ``(i, *carry) -> carry``.
 
     A ``dynamic_slice`` of carried ``x`` at a traced start is one when it reaches the
-    new value of ``x`` through equations XLA fuses into one computation.
+    new value of ``x`` through equations XLA fuses into one computation, in a loop of
+    ``trips`` iterations whose copies of ``x`` would pay for the conditional.
     """
     producer = {v: k for k, e in enumerate(jaxpr.eqns) for v in e.outvars}
     found: set[int] = set()
     for x, y in zip(jaxpr.invars[1:], jaxpr.outvars, strict=True):
         k = producer.get(y) if not isinstance(y, _compat.Literal) else None
-        if k is None or _size(x) < MIN_SIZE or _opaque(jaxpr.eqns[k]):
+        small = _size(x) < MIN_SIZE or trips * _size(x) < MIN_WORK
+        if k is None or small or _opaque(jaxpr.eqns[k]):
             continue
         for d in _fused_into(jaxpr, producer, k):
             e = jaxpr.eqns[d]
@@ -105,13 +114,16 @@ def _apart(jaxpr: Any) -> set[int]:
     return found
 
 
-def apart(closed: Any) -> Callable[..., Any] | None:
-    """``closed``, a loop body ``(i, *carry) -> carry``, as a function whose slices of a
-    carried array that feed its new value are taken apart; None where there is none."""
+def apart(closed: Any, lower: Any, upper: Any) -> Callable[..., Any] | None:
+    """``closed``, the body ``(i, *carry) -> carry`` of a loop from ``lower`` to ``upper``, as a
+    function whose slices of a carried array that feed its new value are taken apart;
+    None where there is none (also where the bounds are traced)."""
     jaxpr = closed.jaxpr
     if len(jaxpr.invars) != len(jaxpr.outvars) + 1 or _shape(jaxpr.invars[0]) != ():
         return None
-    targets = _apart(jaxpr)
+    if not all(isinstance(b, (int, np.integer)) for b in (lower, upper)):
+        return None
+    targets = _apart(jaxpr, int(upper) - int(lower))
     if not targets:
         return None
 

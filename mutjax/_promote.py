@@ -80,7 +80,7 @@ def traced_fori_loop(lower: Any, upper: Any, closed: Any, init: Any, *, unroll: 
         return jax.tree_util.tree_unflatten(tree, out)
     if not slabs:
         # the loop as traced: its equations are copied, the body is not traced again
-        run = _apart.apart(closed) or functools.partial(
+        run = _apart.apart(closed, lower, upper) or functools.partial(
             _compat.eval_staged, closed.jaxpr, closed.consts
         )
 

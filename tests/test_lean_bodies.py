@@ -482,7 +482,25 @@ def _while_bodies_copy(hlo: str, shape: str) -> list[str]:
     return [ln.strip() for ln in body.splitlines() if f"{shape}{{1,0}} copy(" in ln]
 
 
-def test_floyd_warshall_reads_its_row_and_column_apart_and_updates_in_place():
+@pytest.fixture
+def small_work(monkeypatch):
+    """Take slices apart in loops of any length (the mechanism, at sizes quick to run)."""
+    from mutjax import _apart
+
+    monkeypatch.setattr(_apart, "MIN_WORK", 0)
+
+
+@pytest.mark.parametrize("n, apart", [(200, False), (700, True)])
+def test_floyd_warshall_is_taken_apart_where_its_copies_pay_for_the_conditional(n, apart):
+    # At N = 200 the copies saved (0.85 ms a call) do not repay the
+    # conditional's ~30 ms of compile time on the first call; at N = 700 they do.
+    path = jnp.zeros((n, n), jnp.int32)
+    f = mutjax.mutable(floyd_warshall, loops=True, return_argnums=0)
+    names = [e.primitive.name for e, _ in _eqns(jax.make_jaxpr(f)(path).jaxpr)]
+    assert names.count("platform_index") == int(apart)
+
+
+def test_floyd_warshall_reads_its_row_and_column_apart_and_updates_in_place(small_work):
     path = jnp.asarray(_distances(64, 0, np.int32, 0.0))  # 4096 elements: the smallest taken apart
     f = jax.jit(mutjax.mutable(floyd_warshall, loops=True, return_argnums=0))
     names = [e.primitive.name for e, _ in _eqns(jax.make_jaxpr(f)(path).jaxpr)]
@@ -501,7 +519,7 @@ def test_floyd_warshall_reads_its_row_and_column_apart_and_updates_in_place():
 
 
 @pytest.mark.parametrize("n", [64, 80])
-def test_floyd_warshall_with_unreachable_pairs_matches_numpy(n):
+def test_floyd_warshall_with_unreachable_pairs_matches_numpy(n, small_work):
     path = _distances(n, n)
     expected = path.copy()
     floyd_warshall(expected)
@@ -514,7 +532,7 @@ def test_floyd_warshall_with_unreachable_pairs_matches_numpy(n):
         np.testing.assert_array_equal(np.asarray(got), expected)
 
 
-def test_floyd_warshall_apart_under_vmap_matches_numpy():
+def test_floyd_warshall_apart_under_vmap_matches_numpy(small_work):
     paths = np.stack([_distances(64, s) for s in (1, 2)])
     expected = paths.copy()
     for p in expected:
@@ -523,7 +541,7 @@ def test_floyd_warshall_apart_under_vmap_matches_numpy():
     np.testing.assert_array_equal(np.asarray(jax.jit(f)(jnp.asarray(paths))), expected)
 
 
-def test_floyd_warshall_apart_gradient_equals_the_loop_written_in_jax():
+def test_floyd_warshall_apart_gradient_equals_the_loop_written_in_jax(small_work):
     path = jnp.asarray(_distances(64, 3, unreachable=0.0))  # no ties, no inf: a defined gradient
     w = jnp.asarray(np.random.default_rng(4).standard_normal((64, 64)).astype(np.float32))
 
@@ -544,7 +562,7 @@ def test_floyd_warshall_apart_gradient_equals_the_loop_written_in_jax():
     "name, size",
     [("floyd-warshall", {"N": 60}), ("lu", {"N": 70}), ("gramschmidt", {"M": 70, "N": 60})],
 )
-def test_small_arrays_and_updates_in_place_are_not_taken_apart(name, size):
+def test_small_arrays_and_updates_in_place_are_not_taken_apart(name, size, small_work):
     # 3600 elements are under the size that pays for a conditional; LU's
     # element updates are in place already (XLA reads their slices apart), and
     # Gram-Schmidt's column reaches its matrix only through an inner loop.
