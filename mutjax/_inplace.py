@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import _assign, _checks, _compat, _errors, _index, _lower, _masked, _values, _views
+from . import _assign, _compat, _errors, _index, _lower, _masked, _values, _views
+from ._masked import _lengths
 from ._scope import Handle
 from ._views import _own
 
@@ -82,7 +83,7 @@ def check_operator_shapes(name: str, target: Any, other: Any) -> None:
             raise ValueError(message)
     elif shape != out:
         _check_cast_first(name, target, other, out)
-        _checks.check_lengths("inplace", [out, shape, out])
+        _lengths.check_lengths("inplace", [out, shape, out])
 
 
 def _check_cast_first(name: str, target: Any, other: Any, out: tuple[int, ...]) -> None:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from jax.experimental import checkify
 
 import mutjax
-from mutjax import _checks
+from mutjax._masked import _lengths
 
 ERRORS = checkify.index_checks | {mutjax.LengthError}
 N = 6
@@ -316,11 +316,11 @@ def _quiet(kernel):
 
     @functools.wraps(kernel)
     def run(*args):
-        _checks._quiet.depth += 1
+        _lengths._quiet.depth += 1
         try:
             return mutjax.mutable(kernel)(*args)
         finally:
-            _checks._quiet.depth -= 1
+            _lengths._quiet.depth -= 1
 
     return run
 
@@ -351,11 +351,11 @@ def test_converted_loop_compiles_no_check():
 
     plain = jax.jit(mutjax.mutable(body, loops=True)).lower(*args)
     assert "mutjax_length_check" in str(jax.make_jaxpr(mutjax.mutable(body, loops=True))(*args))
-    _checks._quiet.depth += 1
+    _lengths._quiet.depth += 1
     try:
         quiet = jax.jit(mutjax.mutable(body, loops=True)).lower(*args)
     finally:
-        _checks._quiet.depth -= 1
+        _lengths._quiet.depth -= 1
     assert plain.as_text() == quiet.as_text()
     assert _instructions(plain) == _instructions(quiet)
 
@@ -404,10 +404,10 @@ def _instructions(lowered):
 )
 def test_known_lengths_raise_numpys_error_at_once(kind, shapes, axes, want):
     if want is None:
-        _checks.check_lengths(kind, shapes, axes)
+        _lengths.check_lengths(kind, shapes, axes)
         return
     with pytest.raises(ValueError) as info:
-        _checks.check_lengths(kind, shapes, axes)
+        _lengths.check_lengths(kind, shapes, axes)
     assert str(info.value) == want
 
 

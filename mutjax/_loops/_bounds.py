@@ -5,7 +5,7 @@ drop), nor can unequal run-time lengths (``x[:i] += y[:j]``), and a
 converted loop's index is traced even when the function runs eagerly. So an
 eager call (no transformation around ``mutable``) collects the checks that
 the body's reads, writes and operations record
-(``mutjax._checks.check_indices`` and ``check_lengths``), folds them into a
+(``mutjax._checks.check_indices`` and ``record_lengths``), folds them into a
 flag carried by the loop (whether a check failed, and what NumPy's message
 needs: the first bad index, its axis and that axis' size, or the lengths of
 the first failed length check), and raises after the loop as NumPy would
@@ -28,7 +28,7 @@ from .._trace import current_mut_trace
 # (bool scalar, int32[WIDTH]): a code, then an index's value, axis and size
 # (code 0) or the lengths of the length check the code names (1 and up).
 Flag = tuple[Any, Any]
-WIDTH = 16
+WIDTH = _checks.FLAG_LENGTHS + 1
 
 # The length checks an eager call has met, each (kind, shapes, axes) once:
 # a flag names one by its place here plus one. A compiled program is reused
@@ -93,15 +93,6 @@ def _outcomes(entry: Any) -> list[Flag]:
 def _payload(code: int, values: list[Any]) -> Any:
     pad = [jnp.int32(0)] * (WIDTH - 1 - len(values))
     return jnp.stack([jnp.int32(code), *(jnp.asarray(v, np.int32) for v in values), *pad])
-
-
-def collect_lengths(lengths: list[Any], kind: str, shapes: Any, axes: Any) -> None:
-    """Collect a length check (see ``mutjax._checks.check_lengths``) in an eager
-    converted loop's body, or at an eager call's top level."""
-    stack = _scope.local.index_checks
-    if stack and stack[-1] is not None and len(lengths) < WIDTH:
-        # (more run-time lengths than a flag holds: left to checkify, not met in practice)
-        stack[-1].append(("length", lengths, kind, shapes, axes))
 
 
 def _length_outcome(lengths: list[Any], kind: str, shapes: Any, axes: Any) -> Flag:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from jax import lax
 
-from .. import _checks
+from . import _lengths
 from ._base import MaskedBase, origin_of, runtime_axes
 from ._layout import Axis, broadcast_unit, front, resize, same_value
 from ._origin import dynamic_shape_error
@@ -31,7 +31,7 @@ def elementwise(fn: Any, *operands: Any) -> Any:
     datas, seen = _trimmed(ops, sizes)
     if any(s and _apart(s) for s in seen):
         # NumPy raises where those lengths differ (and neither is 1).
-        _checks.check_lengths("broadcast", [_checks.operand_shape(x) for x in operands])
+        _lengths.check_lengths("broadcast", [_lengths.operand_shape(x) for x in operands])
     out_axes = [None if not s else _output_axis(s, datas, sizes[oax]) for oax, s in enumerate(seen)]
     out = fn(*datas)
     first = next((x for x in operands if isinstance(x, MaskedBase)), None)

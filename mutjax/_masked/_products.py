@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _checks
+from . import _lengths
 from ._base import MaskedBase, origin_of
 from ._elementwise import elementwise
 from ._layout import Axis, bcast_axis, resize, same_value, select
@@ -186,7 +186,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
         return elementwise(jnp.multiply, a, b)
     if na > 2 or nb > 2:
         raise dynamic_shape_error("`dot` of arrays with more than two axes", origin_of(a, b))
-    _checks.check_contracted(a, b, na - 1, 0 if nb == 1 else nb - 2)  # NumPy's ValueError
+    _lengths.check_contracted(a, b, na - 1, 0 if nb == 1 else nb - 2)  # NumPy's ValueError
     return _contract(a, b, na - 1, 0 if nb == 1 else nb - 2, jnp.dot)
 
 
@@ -210,11 +210,11 @@ def vdot(a: Any, b: Any) -> Any:
     a static one with one of the same size); an operand of one element
     (static) multiplies the other's sum.
     """
-    sa, sb = _checks.operand_shape(a), _checks.operand_shape(b)
+    sa, sb = _lengths.operand_shape(a), _lengths.operand_shape(b)
     if not (len(sa) == len(sb) and all(same_value(d, e) for d, e in zip(sa, sb))):
-        _checks.check_lengths("vdot", [sa, sb])  # NumPy's ValueError
+        _lengths.check_lengths("vdot", [sa, sb])  # NumPy's ValueError
     one = [_static_size(s) == 1 for s in (sa, sb)]
-    with _checks.quiet():  # checked above, as NumPy words it
+    with _lengths.quiet():  # checked above, as NumPy words it
         if _ndim(a) == 1 and _ndim(b) == 1 and not any(one):
             return _contract(a, b, 0, 0, jnp.vdot)
         if any(one) or (len(sa) == len(sb) and all(_matching(d, e) for d, e in zip(sa, sb))):

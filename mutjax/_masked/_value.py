@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _checks, _errors
+from .. import _errors
+from . import _lengths
 from ._base import MaskedBase
 from ._elementwise import elementwise
 from ._gather import take_function
@@ -86,7 +87,7 @@ class MaskedArray(MaskedBase):
                 return elementwise(lambda *a: fn(*a, **kwargs), *inputs)
             # NumPy checks the inputs' lengths with out's (`operands could not be
             # broadcast together with shapes (3,) (4,) (3,)`), once.
-            with _checks.one_check("inplace", [*inputs, out]):
+            with _lengths.one_check("inplace", [*inputs, out]):
                 result = elementwise(lambda *a: fn(*a, **kwargs), *inputs)
                 # `np.add(v, 1, out=v)` with `v = x[:k]` writes x, as NumPy's view does.
                 return out._inplace(lambda _, r: r, ufunc.__name__, result)
@@ -169,7 +170,7 @@ class MaskedArray(MaskedBase):
                 fn, self, other
             )  # a copy, as NumPy's `x[m]`: Python rebinds the name
         # NumPy's `v += w` is `np.add(v, w, out=v)`: one check, with out's length.
-        with _checks.one_check("inplace", [self, other, self]):
+        with _lengths.one_check("inplace", [self, other, self]):
             new = elementwise(fn, self, other)
             rdtype, dtype = np.dtype(new.dtype), np.dtype(self.dtype)
             if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
@@ -229,7 +230,7 @@ class MaskedArray(MaskedBase):
 
 def _matmul(a: Any, b: Any) -> Any:
     """``a @ b``, its contracted lengths checked in ``matmul``'s words."""
-    with _checks.one_check("matmul", [a, b]):
+    with _lengths.one_check("matmul", [a, b]):
         return matmul(a, b)
 
 

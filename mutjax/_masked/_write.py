@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _checks, _errors, _index, _lower, _values
+from .. import _errors, _index, _lower, _values
+from . import _lengths
 from ._base import MaskedBase, runtime_axes
 from ._dynamic import check_supported, slice_bounds, static_part
 from ._layout import (
@@ -103,9 +104,9 @@ def _check_value_length(
     """Let checkify see a value whose run-time length may differ from its target's
     (NumPy raises unless the value's is 1)."""
     target = tuple(bounds[ax][2] if ax in bounds else d for ax, d in enumerate(wshape))
-    value = _checks.operand_shape(v)
-    if _checks.undecided([value, target]):
-        _checks.check_lengths("assign", [value, target])
+    value = _lengths.operand_shape(v)
+    if _lengths.undecided([value, target]):
+        _lengths.check_lengths("assign", [value, target])
 
 
 def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -> Any:
@@ -127,7 +128,7 @@ def _write_mask(value: Any, ix: _index.Index, v: Any, dtype: Any, origin: str) -
         data = v.data
     else:
         count = jnp.count_nonzero(flat_valid).astype(np.int32)
-        _checks.check_lengths("mask_assign", [_checks.operand_shape(v), (count, *trailing)])
+        _lengths.check_lengths("mask_assign", [_lengths.operand_shape(v), (count, *trailing)])
         data = _to_mask_layout(v, flat_valid)
     data = _values.prepare_value(data, (flat_valid.shape[0],) + trailing, dtype)
     data = lax.reshape(data, tuple(ix.shape))
@@ -233,8 +234,8 @@ def _fitted(v: Any, wshape: tuple[int, ...], bounds: dict[int, tuple[Any, Any, A
     if off < 0 or not fit or any(d > wshape[off + ax] for ax, d in fit):
         return v  # broadcasts, or NumPy's error at trace time
     target = tuple(bounds[ax][2] if ax in bounds else d for ax, d in enumerate(wshape))
-    if _checks.undecided([shape, target]):
-        _checks.check_lengths("assign", [shape, target])
+    if _lengths.undecided([shape, target]):
+        _lengths.check_lengths("assign", [shape, target])
     for ax, d in fit:
         pad = [(0, 0)] * len(shape)
         pad[ax] = (0, wshape[off + ax] - d)
