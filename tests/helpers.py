@@ -73,6 +73,16 @@ def loop_kinds(jaxpr: Any) -> set[str]:
     return kinds
 
 
+def count_whiles(jaxpr: Any) -> int:
+    """The number of ``while`` loops in ``jaxpr``, sub-jaxprs included."""
+    n = 0
+    for e in jaxpr.eqns:
+        n += e.primitive.name == "while"
+        for sub in jax.extend.core.jaxprs_in_params(e.params):
+            n += count_whiles(sub)
+    return n
+
+
 def all_primitives(jaxpr: Any) -> list[str]:
     """Primitive names of ``jaxpr``'s equations, sub-jaxprs (loop bodies) included."""
     names = []

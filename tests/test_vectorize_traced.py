@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same
+from helpers import assert_same, count_whiles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.experimental import checkify
@@ -37,16 +37,7 @@ def _well_conditioned(n):
 
 def whiles(kernel, *args):
     """The number of ``while`` loops in ``kernel``'s program under mutjax.jit."""
-
-    def count(jaxpr):
-        n = 0
-        for e in jaxpr.eqns:
-            n += e.primitive.name == "while"
-            for sub in jax.extend.core.jaxprs_in_params(e.params):
-                n += count(sub)
-        return n
-
-    return count(jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr)
+    return count_whiles(jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr)
 
 
 def check(kernel, *args, rtol=1e-4, atol=1e-4):

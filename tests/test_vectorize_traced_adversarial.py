@@ -26,11 +26,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same, loop_kinds
+from helpers import assert_same, count_whiles, loop_kinds
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import mutjax
+from benchmarks.loop_kernels.variants import lu_loops  # LU as published, its upper loop batched
 from mutjax._loops import _vectorize
 
 rng = np.random.default_rng(11)
@@ -662,17 +663,6 @@ def nests_three_deep_independently(A, B):
     return A
 
 
-def lu_upper(A):
-    n = A.shape[0]
-    for i in range(n):
-        for j in range(i):
-            A[i, j] -= A[i, :j] @ A[:j, j]
-            A[i, j] /= A[j, j]
-        for j in range(i, n):
-            A[i, j] -= A[i, :i] @ A[:i, j]
-    return A
-
-
 def lu_upper_reading_past(A):
     n = A.shape[0]
     for i in range(n):
@@ -1224,7 +1214,7 @@ CASES = [
     (calls_a_function_with_a_recurrence, _square, True),
     (nests_three_deep, _square, True),
     (nests_three_deep_independently, _two_squares, False),
-    (lu_upper, _dominant, False),
+    (lu_loops, _dominant, False),
     (lu_upper_reading_past, _dominant, True),
     (multiplies_past_non_finite, _products_past_non_finite, False),
     (writes_through_the_transpose, _square, False),
@@ -1271,7 +1261,7 @@ CASES = [
 
 # Loops that stay loops whatever the inner loop over a traced range does (LU's
 # `for j in range(i)`, each iteration reading the one before).
-OTHER_LOOPS = {"lu_upper": 1, "lu_upper_reading_past": 1}
+OTHER_LOOPS = {"lu_loops": 1, "lu_upper_reading_past": 1}
 
 # The kernels found batched at n = 5 and those kept loops (filled as the tests run).
 BATCHED: set[str] = set()
@@ -1283,22 +1273,13 @@ def _name(case):
     return kernel.__name__ + ("_non_finite" if make is _non_finite_below else "")
 
 
-def _whiles(jaxpr):
-    n = 0
-    for e in jaxpr.eqns:
-        n += e.primitive.name == "while"
-        for sub in jax.extend.core.jaxprs_in_params(e.params):
-            n += _whiles(sub)
-    return n
-
-
 def run(kernel, args):
     """NumPy's result and mutjax's under both entry points; the program's loops."""
     expected = kernel(*[np.array(a) for a in args])
     via_mutable = jax.jit(mutjax.mutable(kernel, loops=True))(*args)
     via_jit = mutjax.jit(kernel)(*args)
     jaxpr = jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr
-    return expected, via_mutable, via_jit, loop_kinds(jaxpr), _whiles(jaxpr)
+    return expected, via_mutable, via_jit, loop_kinds(jaxpr), count_whiles(jaxpr)
 
 
 def check(kernel, args, rtol=1e-4, atol=1e-4, what=""):
@@ -1347,7 +1328,7 @@ def test_both_paths_are_exercised():
             kernel, make, _ = case
             jaxpr = jax.make_jaxpr(mutjax.jit(kernel))(*make(5)).jaxpr
             other = OTHER_LOOPS.get(kernel.__name__, 0)
-            batched = _whiles(jaxpr) == other and "batched" in loop_kinds(jaxpr)
+            batched = count_whiles(jaxpr) == other and "batched" in loop_kinds(jaxpr)
             (BATCHED if batched else LOOPS).add(_name(case))
     dependent = {_name(c) for c in CASES if c[2]}
     assert not BATCHED & dependent, sorted(BATCHED & dependent)
@@ -1357,7 +1338,7 @@ def test_both_paths_are_exercised():
         "reads_the_right_neighbour",
         "writes_the_previous_column",
         "sums_the_suffix",
-        "lu_upper",
+        "lu_loops",
         "calls_a_function_with_the_loop",
         "reads_the_start_non_finite",
     } <= BATCHED, sorted(BATCHED)
@@ -1370,7 +1351,7 @@ VMAPPED = [
     "stops_at_a_minimum",
     "writes_even_positions",
     "writes_mirrored_positions",
-    "lu_upper",
+    "lu_loops",
     "fills_a_fresh_array_per_row",
 ]
 
@@ -1434,7 +1415,7 @@ def _grad_check(case, monkeypatch, n=5):
     args = tuple(jnp.asarray(a) for a in make(n))
     jaxpr = jax.make_jaxpr(mutjax.jit(kernel))(*args).jaxpr
     other = OTHER_LOOPS.get(kernel.__name__, 0)
-    batched = _whiles(jaxpr) == other and "batched" in loop_kinds(jaxpr)
+    batched = count_whiles(jaxpr) == other and "batched" in loop_kinds(jaxpr)
     out = kernel(*[np.array(a) for a in args])
     outs = out if isinstance(out, tuple) else (out,)
     weights = [jnp.asarray(_f32(*np.shape(o))) for o in outs]
