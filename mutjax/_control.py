@@ -357,6 +357,11 @@ def _threaded(
         for body in bodies:
             written.update(dict.fromkeys(_discover(trace, body, *args)))
         cells = list(written)
+    # Carried in the order the arrays were made (a kernel's arguments in its
+    # signature's order), as a hand-written loop's carry tuple is: XLA lays
+    # the loop's buffers out by it, and FDTD-2D's three arrays run 1.5-2%
+    # slower in the order of their first writes.
+    cells.sort(key=lambda c: c.serial)
 
     def threaded(k: int, body: Callable[..., Any]) -> Callable[..., Any]:
         def run(values: Sequence[Any], *a: Any) -> tuple[list[Any], Any]:
