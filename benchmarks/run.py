@@ -110,7 +110,14 @@ def _callable(kernel: Kernel, name: str, fn: Any, args: tuple[Any, ...]) -> Any:
     return lambda: jax.block_until_ready(fn(*jargs))  # eager
 
 
-def measure_timed(kernel: Kernel, size: Any, reps: int) -> dict[str, Any]:
+# Repetitions past the first ``reps``: more while a kernel's calls (all its
+# variants together) have taken under this many seconds, at most MAX_REPS.
+# Eleven medians of a 10 ms kernel move by 10% from run to run here.
+BUDGET_S = 3.0
+MAX_REPS = 201
+
+
+def measure_timed(kernel: Kernel, size: Any, reps: int, budget_s: float = 0.0) -> dict[str, Any]:
     args, variants = kernel.make(size)
     expected = variants["numpy"](*args)
     entries: dict[str, dict[str, Any]] = {}
@@ -150,12 +157,16 @@ def measure_timed(kernel: Kernel, size: Any, reps: int) -> dict[str, Any]:
             entry.update(status="not available", reason=_reason(e))
     times: dict[str, list[float]] = {name: [] for name in calls}
     order = list(calls)
-    for r in range(reps):
-        k = r % len(order) if order else 0
+    spent, r = 0.0, 0
+    while order and (r < reps or (spent < budget_s and r < MAX_REPS)):
+        k = r % len(order)
         for name in order[k:] + order[:k]:
             t0 = time.perf_counter()
             calls[name]()
-            times[name].append(time.perf_counter() - t0)
+            t = time.perf_counter() - t0
+            times[name].append(t)
+            spent += t
+        r += 1
     for name, ts in times.items():
         entries[name].update(value=statistics.median(ts), min=min(ts), times=ts)
     return entries
@@ -318,7 +329,7 @@ def run(
             entries = measure_memory(kernel, size)
         else:
             n = reps if reps is not None else (2 if quick else 11)
-            entries = measure_timed(kernel, size, n)
+            entries = measure_timed(kernel, size, n, 0.0 if quick else BUDGET_S)
             for e in entries.values():
                 for key in ("value", "min"):
                     if key in e:
@@ -372,7 +383,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes, 2 repetitions")
     p.add_argument("--only", help="comma-separated kernel names")
-    p.add_argument("--reps", type=int, help="repetitions per variant (default 11, quick 2)")
+    p.add_argument(
+        "--reps",
+        type=int,
+        help=f"repetitions per variant at least (default 11, quick 2; a full run adds"
+        f" more while under {BUDGET_S:g} s a kernel, at most {MAX_REPS})",
+    )
     p.add_argument(
         "--compile-reps",
         type=int,
