@@ -6,11 +6,15 @@ Whole kernels are compared with ``mutjax.testing.assert_matches_numpy``;
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import numpy as np
+import pytest
+from hypothesis import settings
+
+_ParameterSet = type(pytest.param(None))
 
 
 def _as_numpy(tree: Any) -> Any:
@@ -111,3 +115,41 @@ def split_returned(got: Any, n_args: int, numpy_out: Any) -> tuple[Any, list[Any
     if numpy_out is None:
         return None, [got] if n_args == 1 else list(got)
     return got[0], list(got[1:])
+
+
+def sampled(
+    argnames: str,
+    argvalues: Any,
+    every: int,
+    ids: Callable[[Any], str] | Sequence[str] | None = None,
+) -> Any:
+    """``pytest.mark.parametrize`` of which the default ``pytest`` runs a sample.
+
+    The first case and one in ``every`` after it run by default; the others
+    are marked ``slow``, so that ``pytest -m ""`` and CI run the whole family.
+    ``ids`` names each plain value (a function of it, or a list), as
+    ``parametrize``'s own would; a ``pytest.param`` keeps its id and marks.
+    """
+    several = "," in argnames
+    params = []
+    for i, v in enumerate(argvalues):
+        if not isinstance(v, _ParameterSet):
+            name = None if ids is None else ids(v) if callable(ids) else ids[i]
+            v = pytest.param(*(v if several else (v,)), id=name)
+        if i % every:
+            v = pytest.param(*v.values, marks=[*v.marks, pytest.mark.slow], id=v.id)
+        params.append(v)
+    return pytest.mark.parametrize(argnames, params)
+
+
+# The profile's max_examples at which a test's own count stands as written.
+_FULL_EXAMPLES = 40
+
+
+def examples(n: int) -> int:
+    """A property's own example count, scaled to the loaded hypothesis profile.
+
+    ``n`` under the ``ci`` profile (what CI runs), fewer under the quick
+    default profile, 50 times ``n`` under ``fuzz``; never below 2.
+    """
+    return max(2, round(n * settings.default.max_examples / _FULL_EXAMPLES))

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,7 +271,7 @@ def test_nested_loops_and_branches_compose():
     check(nested_mix, f32(5), np.array([True, False, True, False]))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(
     n=st.integers(1, 8),
     data=st.data(),
@@ -750,7 +751,7 @@ def test_vmap_batched_trip_count():
 
 
 @pytest.mark.slow
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(
     n=st.integers(2, 6),
     steps=st.integers(1, 5),

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same, split_returned
+from helpers import assert_same, sampled, split_returned
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -372,7 +372,7 @@ def _window_kernels():
     return [reads, writes]
 
 
-@pytest.mark.parametrize("kernel", _window_kernels(), ids=lambda k: k.__name__)
+@sampled("kernel", _window_kernels(), every=3, ids=lambda k: k.__name__)
 @pytest.mark.parametrize("dt_i", INDEX_DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("dt_j", [np.int32, np.int64, np.uint64], ids=lambda d: np.dtype(d).name)
 def test_mixed_index_dtypes_with_x64(kernel, dt_i, dt_j):
@@ -447,7 +447,7 @@ def _numpy_message(kernel, x, i):
     ],
 )
 @pytest.mark.parametrize("op", ["write", "read", "iadd"])
-@pytest.mark.parametrize("i", [3, -4, 2, 7])
+@sampled("i", [3, -4, 2, 7], every=2)
 def test_checkify_reports_in_the_views_terms(shape, view, op, i):
     def kernel(x, i):
         v = view(x)

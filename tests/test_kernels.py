@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -200,7 +201,7 @@ def test_floyd_warshall():
 
 
 @pytest.mark.slow
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(
     s=st.lists(st.integers(0, 2), min_size=1, max_size=4),
     t=st.lists(st.integers(0, 2), min_size=1, max_size=4),

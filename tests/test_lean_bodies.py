@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,7 +82,7 @@ def test_converted_kernel_matches_numpy(name):
     assert outcome.status == "match", outcome.detail
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=examples(10), deadline=None)
 @given(n=st.integers(1, 7), seed=st.integers(0, 2**16))
 def test_pivoting_lu_matches_numpy(n, seed):
     A = np.random.default_rng(seed).standard_normal((n, n)).astype(np.float32)
@@ -157,7 +158,7 @@ def test_program_is_no_larger_than_by_hand(name):
 _BOUND = st.one_of(st.none(), st.integers(-9, 9))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     n=st.integers(1, 5),
     data=st.data(),
@@ -224,7 +225,7 @@ def _rank_one(x, y, k, a, b, s):
 _OPS = [_sum, _flip_dot, _in_place, _into_other, _suffix_into_prefix, _first_and_last, _rank_one]
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(
     n=st.integers(1, 6),
     op=st.sampled_from(_OPS),
@@ -252,7 +253,7 @@ def test_traced_bounds_at_a_loop_index_match_numpy(n, op, a, b, step, seed):
         np.testing.assert_allclose(np.asarray(g), e, rtol=1e-4, atol=1e-4)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     n=st.integers(1, 5),
     a=st.integers(-7, 7),
@@ -407,7 +408,7 @@ _LENGTH_OPS = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     n=st.integers(1, 6),
     op=st.sampled_from(_LENGTH_OPS),

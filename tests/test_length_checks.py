@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same
+from helpers import assert_same, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.experimental import checkify
@@ -130,7 +130,7 @@ KERNELS = [
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.__name__)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(k=bound, j=bound)
 def test_checkify_reports_numpys_value_error(kernel, k, j):
     x, y = _inputs()
@@ -201,7 +201,7 @@ def shifting_sums(x, y, n, d):
     return x
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(n=st.integers(0, N), d=st.integers(0, 3))
 def test_checkify_inside_a_converted_loop(n, d):
     x, y = _inputs()

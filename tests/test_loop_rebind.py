@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same, returning_args, split_returned
+from helpers import all_primitives, assert_same, examples, returning_args, split_returned
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -369,7 +369,7 @@ def _program(seed):
     st.lists(st.sampled_from([-1, 1]), min_size=3, max_size=3),
     st.integers(0, 2),
 )
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 def test_random_programs_match_numpy_or_raise(seed, c, n) -> None:
     src = _program(seed)
     filename = f"<loop-rebind-{seed}>"

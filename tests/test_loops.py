@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same, returning_args, split_returned
+from helpers import all_primitives, assert_same, examples, returning_args, split_returned
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
@@ -187,13 +187,13 @@ def test_while_convergence_loop() -> None:
 
 
 @given(st.lists(st.floats(0, 2, width=32), min_size=1, max_size=8), st.floats(0.5, 6))
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 def test_loop_with_break(xs: list[float], limit: float) -> None:
     check_loops(first_above, np.array(xs, np.float32), np.float32(limit), modes=("jit",))
 
 
 @given(st.lists(st.floats(-2, 2, width=32), min_size=1, max_size=8))
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 def test_loop_with_continue(xs: list[float]) -> None:
     x = np.array(xs, np.float32)
     check_loops(skip_negatives, x, np.zeros_like(x), modes=("jit",))
@@ -445,7 +445,7 @@ def test_condition_decided_by_index_ranges_stays_python() -> None:
     cut=st.integers(-3, 6),
     op=st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
 )
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=examples(12), deadline=None)
 def test_index_intervals_never_decide_wrongly(lo, hi, step, off, cut, op) -> None:
     # The same kernel text for every comparison: the oracle decides.
     src = f"""
@@ -507,7 +507,7 @@ def loop_in_branch(x, out):
 
 
 @given(st.integers(1, 5), st.integers(0, 2**16))
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=examples(10), deadline=None)
 def test_predicated_branches(rows: int, seed: int) -> None:
     x = np.random.default_rng(seed).uniform(-2, 3, (rows, 3)).astype(np.float32)
     out = np.random.default_rng(seed + 1).standard_normal((rows, 3)).astype(np.float32)
@@ -728,7 +728,7 @@ _DRAWN_SLICES = {
 }
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     m=st.integers(0, 4),
     n=st.integers(0, 10),

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same
+from helpers import assert_same, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.experimental import checkify
@@ -91,7 +91,7 @@ _CHECKED = {f: checkify.checkify(jax.jit(mutjax.mutable(f)), errors=ERRORS) for 
 
 
 @pytest.mark.parametrize("kernel", VDOTS, ids=lambda k: k.__name__)
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(k=bound, j=bound)
 def test_vdot_checks_the_flattened_sizes(kernel, k, j):
     x, y = _inputs()
@@ -165,7 +165,7 @@ _EAGER = {f: mutjax.mutable(f, loops=True) for f in LOOPS}
 
 
 @pytest.mark.parametrize("kernel", LOOPS, ids=lambda k: k.__name__)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(n=st.integers(0, N), d=st.integers(0, 2))
 def test_eager_converted_loop_raises_numpys_value_error(kernel, n, d):
     x, y = _inputs()
@@ -255,7 +255,7 @@ def _inplace_kernel(op, stop, other):
 
 
 @pytest.mark.parametrize("op", OPERATORS)
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(stop=st.integers(0, N), other=st.integers(0, N))
 def test_static_inplace_operator_says_what_numpy_says(op, stop, other):
     kernel = _inplace_kernel(op, stop, other)
@@ -335,7 +335,7 @@ _LIST_CHECKED = {f: checkify.checkify(jax.jit(mutjax.mutable(f)), errors=ERRORS)
 
 @pytest.mark.parametrize("kernel", LISTS, ids=lambda k: k.__name__)
 @pytest.mark.parametrize("dtype", [np.int32, np.float32])
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(k=bound, j=bound)
 def test_sequence_value_is_the_array_numpy_makes(kernel, dtype, k, j):
     x = np.arange(N, dtype=dtype) - 2
@@ -410,7 +410,7 @@ def test_matmul_with_a_scalar_says_what_numpy_says(kernel):
 _dims = st.lists(st.integers(1, 3), min_size=0, max_size=3)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(a=_dims.filter(len), b=_dims)
 def test_static_inplace_matmul_says_what_numpy_says(a, b):
     # Batch axes of `b` beyond the target's own are left to matmul (not drawn).
@@ -447,7 +447,7 @@ def leading_ones(x, k, j):
 _LEADING = checkify.checkify(jax.jit(mutjax.mutable(leading_ones)), errors=ERRORS)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(k=bound, j=bound)
 def test_value_with_leading_unit_axes_fits_a_traced_slice(k, j):
     _agrees(_LEADING, leading_ones, np.arange(N, dtype=np.float32), k, j)
@@ -469,7 +469,7 @@ def computed_bound(x, y):
     return x
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(top=st.integers(0, N - 1))
 def test_eager_call_raises_for_a_computed_length(top):
     x, y = _inputs()

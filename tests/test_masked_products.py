@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import examples, sampled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -138,7 +139,7 @@ def _check(kernel, ops, i, rtol=1e-5):
 
 
 @pytest.mark.parametrize("bad", [None, np.inf, -np.inf, np.nan])
-@pytest.mark.parametrize("kernel", list(KERNELS), ids=lambda k: k.__name__)
+@sampled("kernel", list(KERNELS), every=4, ids=lambda k: k.__name__)
 def test_masked_product_equals_numpy_with_non_finite_masked_data(kernel, bad):
     for i in sorted({0, 1, _bound(kernel) // 2, _bound(kernel)}):
         _check(kernel, _operands(kernel, np.float32, i, bad), i)
@@ -164,7 +165,7 @@ def test_non_finite_selected_data_reaches_the_result_as_in_numpy():
     _check(vec_cols, [a, X], 2)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     kernel=st.sampled_from(list(KERNELS)),
     frac=st.floats(0, 1),
@@ -270,7 +271,7 @@ def _zero_filled(kernel, ops, i):
 
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan, 1e30])
-@pytest.mark.parametrize("kernel", list(KERNELS), ids=lambda k: k.__name__)
+@sampled("kernel", list(KERNELS), every=4, ids=lambda k: k.__name__)
 def test_masked_out_data_reaches_no_gradient(kernel, bad):
     # NumPy does not read the masked-out part: the gradient is the one of the
     # same code on data that holds zeros there, whatever it holds.

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -233,7 +234,7 @@ def _at_funs(name: str) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "dtype"), _BINARY_AT)
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     idx=hnp.arrays(np.int32, 8, elements=st.integers(-6, 5)),
     seed=st.integers(0, 3),
@@ -556,7 +557,7 @@ def test_grad_and_vmap_through_numpy_api():
 
 
 @pytest.mark.slow
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(
     a=st.integers(0, 4),
     b=st.integers(0, 4),

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same
+from helpers import assert_same, examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -486,7 +486,7 @@ def _offsets_in_bounds(n, lo, hi, a, b) -> bool:
     return all(0 <= k + a < n and 0 <= k + b < n for k in ks)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(
     n=st.integers(2, 7),
     lo=st.integers(-1, 2),

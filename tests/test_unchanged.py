@@ -23,7 +23,14 @@ import jax.numpy as jnp
 import numpy
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same, loop_kinds, returning_args, split_returned
+from helpers import (
+    all_primitives,
+    assert_same,
+    examples,
+    loop_kinds,
+    returning_args,
+    split_returned,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy import empty, zeros
@@ -162,7 +169,7 @@ def running_mean(x):
     return out
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(
     st.integers(1, 6).flatmap(
         lambda n: st.lists(st.floats(-100, 100, width=32), min_size=n, max_size=n)

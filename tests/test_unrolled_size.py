@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import given, settings
 from jax.extend.core import Var
 
@@ -243,7 +244,7 @@ def _repeats(x, idx, v):
     return x
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     idx=st.lists(st.integers(-M, M - 1), min_size=4, max_size=4),
     dtype=st.sampled_from([np.float32, np.int32]),

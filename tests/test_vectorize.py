@@ -12,7 +12,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import all_primitives, assert_same, loop_kinds, returning_args, split_returned
+from helpers import (
+    all_primitives,
+    assert_same,
+    examples,
+    loop_kinds,
+    returning_args,
+    sampled,
+    split_returned,
+)
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -258,13 +266,13 @@ BATCHED = [
 IDS = [k.__name__ for k, _ in BATCHED]
 
 
-@pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
+@sampled("kernel, args", BATCHED, every=3, ids=IDS)
 def test_batched_kernel_has_no_loop_and_matches_numpy(kernel, args):
     assert kinds(kernel, *args) == {"batched"}
     check(kernel, *args)
 
 
-@pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
+@sampled("kernel, args", BATCHED, every=3, ids=IDS)
 def test_batched_kernel_under_vmap(kernel, args):
     batch = [[a * (k + 1) - k for a in args] for k in range(3)]
     stacked = [jnp.stack(b) for b in zip(*batch)]
@@ -275,7 +283,7 @@ def test_batched_kernel_under_vmap(kernel, args):
         assert_same(element, expected, f"element {k}")
 
 
-@pytest.mark.parametrize(("kernel", "args"), BATCHED, ids=IDS)
+@sampled("kernel, args", BATCHED, every=3, ids=IDS)
 def test_batched_grad_equals_sequential_grad(kernel, args, monkeypatch):
     check_grad_against_sequential(kernel, args, monkeypatch, atol=1e-5)
 
@@ -374,7 +382,7 @@ def test_large_masked_window_copies_stay_loops():
     check(masked_window_sums, X, rtol=1e-4, atol=1e-4)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(n=st.integers(1, 6), offset=st.integers(0, 3))
 def test_offset_writes(n, offset):
     def kernel(x):
@@ -388,7 +396,7 @@ def test_offset_writes(n, offset):
     check(kernel, x)
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(n=st.integers(1, 6), m=st.integers(1, 4))
 def test_matvec_sizes(n, m):
     A, x = _f32(n, m), _f32(m)
@@ -582,7 +590,7 @@ def _read_positions(kind, start, width, n):
     }[kind]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     a=st.sampled_from([1, 2, -1, -2]),
     b=st.integers(0, 11),
@@ -686,7 +694,7 @@ def test_array_where_a_mask_is_false(compare, batched, monkeypatch):
     assert_same(mutjax.jit(kernel)(y, x), expected, "y", rtol=1e-5, atol=1e-5)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     a=st.sampled_from([1, -1, 2]),
     b=st.integers(0, 5),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from helpers import assert_same, loop_kinds, split_returned
+from helpers import assert_same, examples, loop_kinds, sampled, split_returned
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -992,7 +992,7 @@ def guard(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("kernel, args, dependent", CASES, ids=[c[0].__name__ for c in CASES])
+@sampled("kernel, args, dependent", CASES, every=8, ids=lambda c: c[0].__name__)
 def test_matches_numpy(kernel, args, dependent, guard):
     kinds = check(kernel, args)
     if dependent and "batched" in kinds:
@@ -1292,7 +1292,7 @@ def affine_loops(draw):
 
 
 @pytest.mark.parametrize("growth", [_vectorize.MAX_GROWTH, 10**9], ids=["guarded", "unguarded"])
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(loop=affine_loops(), seed=st.integers(0, 2**31 - 1))
 def test_random_affine(loop, seed, growth, monkeypatch):
     monkeypatch.setattr(_vectorize, "MAX_GROWTH", growth)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same, count_whiles
+from helpers import assert_same, count_whiles, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.experimental import checkify
@@ -204,7 +204,7 @@ def _near_miss(kind, start, stop_less):
     return kernel
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     kind=st.sampled_from(["independent", "read_past_start", "reads_earlier_write", "step_down"]),
     start=st.integers(0, 2),

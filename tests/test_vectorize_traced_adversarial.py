@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same, count_whiles, loop_kinds
+from helpers import assert_same, count_whiles, examples, loop_kinds, sampled
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -1298,7 +1298,7 @@ def _tolerance(args):
 # int8 kernels wrap on purpose (NumPy warns when it does)
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize("n", [5])
-@pytest.mark.parametrize("case", CASES, ids=_name)
+@sampled("case", CASES, every=8, ids=_name)
 def test_kernel_matches_numpy(case, n):
     kernel, make, dependent = case
     args = make(n)
@@ -1574,14 +1574,14 @@ def _drawn_check(n, stop_less, read, d, write, guard, seed):
     return check(kernel, (A,), what=f" n={n} seed={seed}")
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(drawn_cases())
 def test_drawn_kernels_match_numpy(case):
     _drawn_check(*case)
 
 
 @pytest.mark.slow
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(drawn_cases())
 def test_drawn_kernels_match_numpy_long(case):
     _drawn_check(*case)
@@ -1699,14 +1699,14 @@ def _generated_check(n, shape, first, reads, writes, seed):
     return whiles == 0 and "batched" in kinds
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(generated_cases())
 def test_generated_kernels_match_numpy(case):
     _generated_check(*case)
 
 
 @pytest.mark.slow
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(generated_cases())
 def test_generated_kernels_match_numpy_long(case):
     _generated_check(*case)

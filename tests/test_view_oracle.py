@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_same
+from helpers import assert_same, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -238,7 +238,7 @@ def test_writes_through_derived_arrays_match_numpy(data, shape, dtype):
 
 
 @pytest.mark.slow
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(
     data=st.data(),
     shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4),
@@ -284,7 +284,7 @@ def test_derived_arrays_used_as_indices_match_numpy(data, shape, y_shape, use):
 
 
 @pytest.mark.slow
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(data=st.data(), shape=_INDEX_SHAPES, y_shape=_Y_SHAPES, use=_USES)
 def test_derived_arrays_used_as_indices_match_numpy_long(data, shape, y_shape, use):
     _indices_match(data, shape, y_shape, use)

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import EAGER_JIT, assert_same
+from helpers import EAGER_JIT, assert_same, sampled
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -279,7 +279,7 @@ def k_write_into_read(idx):
     return kernel
 
 
-@pytest.mark.parametrize("idx", ZERO_D_INDICES)
+@sampled("idx", ZERO_D_INDICES, every=3)
 @pytest.mark.parametrize("make", [k_read_then_write, k_assign, k_iadd, k_write_into_read])
 def test_zero_d_index_arrays_copy_on_read_and_write_on_assignment(make, idx):
     assert_matches_numpy(make(idx), i32(3, 4), modes=EAGER_JIT)
