@@ -413,6 +413,14 @@ def ufunc_cast_error(name: str, src: Any, dst: Any, casting: str = "same_kind") 
     )
 
 
+def check_ufunc_cast(name: str, src: Any, dst: Any) -> None:
+    """Raise NumPy's TypeError where ufunc ``name``'s result dtype ``src`` cannot
+    be written into an output of dtype ``dst`` ("same_kind" casting)."""
+    src, dst = np.dtype(src), np.dtype(dst)
+    if src != dst and not np.can_cast(src, dst, "same_kind"):
+        raise ufunc_cast_error(name, src, dst)
+
+
 def out_shape_error(out_shape: tuple[int, ...], broadcast_shape: tuple[int, ...]) -> ValueError:
     return ValueError(
         f"non-broadcastable output operand with shape {shape_str(out_shape)} doesn't match "

@@ -96,10 +96,7 @@ def _check_cast_first(name: str, target: Any, other: Any, out: tuple[int, ...]) 
     structs = [
         jax.ShapeDtypeStruct(out, jax.dtypes.canonicalize_dtype(d)) for d in (target.dtype, dtype)
     ]
-    result = jax.eval_shape(OPERATORS[name], *structs)
-    rdtype, tdtype = np.dtype(result.dtype), np.dtype(target.dtype)
-    if rdtype != tdtype and not np.can_cast(rdtype, tdtype, "same_kind"):
-        raise _errors.ufunc_cast_error(name, rdtype, tdtype)
+    _errors.check_ufunc_cast(name, jax.eval_shape(OPERATORS[name], *structs).dtype, target.dtype)
 
 
 _MATMUL = "with gufunc signature (n?,k),(k,m?)->(n?,m?)"
@@ -301,9 +298,7 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
         bshape = None
     if bshape != oshape:
         raise _errors.out_shape_error(oshape, bshape if bshape is not None else rshape)
-    rdtype, odtype = np.dtype(result.dtype), np.dtype(dst.aval.dtype)
-    if rdtype != odtype and not np.can_cast(rdtype, odtype, "same_kind"):
-        raise _errors.ufunc_cast_error("clip", rdtype, odtype)
+    _errors.check_ufunc_cast("clip", result.dtype, dst.aval.dtype)
     dst[...] = result
     return dst
 

@@ -704,8 +704,7 @@ def _make_inplace(name: str, op: Callable[[Any, Any], Any]) -> Callable[[MutArra
             return result
         if tuple(result.shape) != tuple(self._aval.shape):
             raise _errors.out_shape_error(tuple(self._aval.shape), tuple(result.shape))
-        if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
-            raise _errors.ufunc_cast_error(name, rdtype, dtype)
+        _errors.check_ufunc_cast(name, rdtype, dtype)
         self[...] = result
         return self
 
@@ -786,6 +785,10 @@ def _make_binary(name: str, ufunc: np.ufunc, reflected: bool) -> Callable[[MutAr
     return method
 
 
+# What ``on_values`` passes through unchanged beside mutable arrays.
+_CONSTANTS = (*_PYTHON_SCALARS, np.ndarray, np.generic)
+
+
 def on_values(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` run on the parent trace's values of ``args``, or None where that may differ.
 
@@ -801,20 +804,15 @@ def on_values(fn: Callable[..., Any], *args: Any) -> Any:
     trace = _compat.current_trace()
     if type(trace) is not MutTrace:
         return None
-    for a in args:
-        if type(a) is MutArray:
-            if a._trace is not trace:
-                return None
-        elif not isinstance(a, (*_PYTHON_SCALARS, np.ndarray, np.generic)):
-            return None
+    if not all(
+        a._trace is trace if type(a) is MutArray else isinstance(a, _CONSTANTS) for a in args
+    ):
+        return None
     values = [a._read() if type(a) is MutArray else a for a in args]
-    traced = False
-    for a, v in zip(args, values):
-        if type(a) is MutArray:
-            if _compat.typeof(v) != a._aval:
-                return None
-            traced = traced or isinstance(v, _compat.Tracer)
-    if not traced:
+    mutable = [(a, v) for a, v in zip(args, values) if type(a) is MutArray]
+    if any(_compat.typeof(v) != a._aval for a, v in mutable):
+        return None
+    if not any(isinstance(v, _compat.Tracer) for _, v in mutable):
         return None
     with _compat.set_current_trace(trace.parent_trace):
         out = fn(*values)

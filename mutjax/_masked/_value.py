@@ -172,9 +172,7 @@ class MaskedArray(MaskedBase):
         # NumPy's `v += w` is `np.add(v, w, out=v)`: one check, with out's length.
         with _lengths.one_check("inplace", [self, other, self]):
             new = elementwise(fn, self, other)
-            rdtype, dtype = np.dtype(new.dtype), np.dtype(self.dtype)
-            if rdtype != dtype and not np.can_cast(rdtype, dtype, "same_kind"):
-                raise _errors.ufunc_cast_error(name, rdtype, dtype)
+            _errors.check_ufunc_cast(name, new.dtype, self.dtype)
             arr, raw = self.target
             arr[raw] = new
         return self
