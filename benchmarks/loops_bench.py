@@ -50,6 +50,7 @@ import jaxlib  # noqa: E402
 import numpy as np  # noqa: E402
 
 import mutjax  # noqa: E402
+from benchmarks import timing  # noqa: E402
 from benchmarks.loop_kernels import CASES, Case  # noqa: E402
 
 # The kernels the loop tests and the recorded program sizes import from here.
@@ -201,29 +202,6 @@ def first_calls(
 MAX_ROUNDS = 400
 
 
-def run_times(
-    funs: Mapping[str, Callable[[], Any]], reps: int, budget_s: float
-) -> dict[str, list[float]]:
-    """Rounds of one call per version: at least ``reps``, more while under ``budget_s``.
-
-    At most ``MAX_ROUNDS``. Round ``r`` calls the versions in an order rotated
-    by ``r``, so that no version always runs first (after the Python of the
-    loop) or always right after another.
-    """
-    times: dict[str, list[float]] = {k: [] for k in funs}
-    order = list(funs)
-    spent = 0.0
-    rounds = 0
-    while rounds < reps or (spent < budget_s and rounds < MAX_ROUNDS):
-        k = rounds % len(order)
-        for key in order[k:] + order[:k]:
-            t, _ = _timed(funs[key])
-            times[key].append(t)
-            spent += t
-        rounds += 1
-    return times
-
-
 def numpy_run(case: Case, args: Mapping[str, Any], reps: int, budget_s: float) -> list[float]:
     """Run times of the kernel on NumPy arrays; the copies of its inputs are not timed.
 
@@ -311,7 +289,8 @@ def measure(case: Case, quick: bool) -> dict[str, Any]:
         why = check(case, expected, out, args)
         if why:
             raise AssertionError(f"{case.name} ({key}) differs from NumPy: {why}")
-    runs = run_times({k: (lambda f=f: _block(f(**dev))) for k, f in funs.items()}, reps, budget)
+    calls = {k: (lambda f=f: _block(f(**dev))) for k, f in funs.items()}
+    runs = timing.rounds(calls, reps, budget, MAX_ROUNDS)
     row: dict[str, Any] = {
         "kernel": case.label,
         "corpus_name": kernel.name,

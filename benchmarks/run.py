@@ -44,7 +44,7 @@ import jax.extend  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks import chart, report  # noqa: E402
+from benchmarks import chart, report, timing  # noqa: E402
 from benchmarks.kernels import KERNELS, VARIANTS, Kernel  # noqa: E402
 
 # Within 5% counts as equal on a noisy machine, for the 1.0x goals.
@@ -155,19 +155,7 @@ def measure_timed(kernel: Kernel, size: Any, reps: int, budget_s: float = 0.0) -
             calls[name] = call
         except Exception as e:  # a missing feature is reported, not fatal
             entry.update(status="not available", reason=_reason(e))
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    order = list(calls)
-    spent, r = 0.0, 0
-    while order and (r < reps or (spent < budget_s and r < MAX_REPS)):
-        k = r % len(order)
-        for name in order[k:] + order[:k]:
-            t0 = time.perf_counter()
-            calls[name]()
-            t = time.perf_counter() - t0
-            times[name].append(t)
-            spent += t
-        r += 1
-    for name, ts in times.items():
+    for name, ts in timing.rounds(calls, reps, budget_s, MAX_REPS).items():
         entries[name].update(value=statistics.median(ts), min=min(ts), times=ts)
     return entries
 
